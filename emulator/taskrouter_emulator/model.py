@@ -1,0 +1,85 @@
+"""The emulator's records. Plain dataclasses: the store owns them, handlers render them to JSON.
+
+Contract between the store (which records events) and callbacks (which deliver them):
+`Event.event_data` holds, in snake_case, exactly the callback fields that seed 001 lists for the event
+type beyond the common ones (e.g. worker_sid, worker_name, worker_attributes, worker_activity_sid,
+worker_activity_name, worker_version, operating_unit_sid, and on activity changes
+worker_time_in_previous_activity, worker_time_in_previous_activity_ms, worker_previous_activity_sid).
+The callback form is the common fields (EventType, AccountSid, WorkspaceSid, WorkspaceName,
+EventDescription, ResourceType, ResourceSid, Timestamp, Sid, TimestampMs) plus event_data with its keys
+in CamelCase (worker_sid -> WorkerSid).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Workspace:
+    sid: str
+    account_sid: str
+    friendly_name: str
+    default_activity_sid: str | None = None
+    timeout_activity_sid: str | None = None
+    event_callback_url: str | None = None
+    events_filter: str | None = None  # comma-separated event types, as Twilio stores it
+    multi_task_enabled: bool = False
+    prioritize_queue_order: str = "FIFO"
+    date_created: float = 0.0  # epoch seconds
+    date_updated: float = 0.0
+
+
+@dataclass
+class Activity:
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    friendly_name: str
+    available: bool
+    date_created: float = 0.0
+    date_updated: float = 0.0
+
+
+@dataclass
+class Worker:
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    friendly_name: str
+    activity_sid: str
+    attributes: str = "{}"  # the JSON string exactly as the client sent it
+    version: int = 0  # bumped on every change; the ETag
+    date_created: float = 0.0
+    date_updated: float = 0.0
+    date_status_changed: float = 0.0
+
+
+@dataclass
+class Event:
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    event_type: str
+    resource_type: str  # lower-case in REST ("worker"); callbacks capitalise it ("Worker")
+    resource_sid: str
+    description: str
+    event_data: dict[str, str]
+    event_date_ms: int
+    actor_type: str = "workspace"
+    actor_sid: str = ""
+    source: str = "twilio"
+    source_ip_address: str = "127.0.0.1"
+
+
+@dataclass
+class CallEvent:
+    request: dict  # {"method", "url", "parameters": {snake_case: value}}
+    response: dict  # {"response_code", "request_duration", "content_type", "response_body", "date_created"}
+
+
+@dataclass
+class Call:
+    sid: str
+    account_sid: str
+    events: list[CallEvent] = field(default_factory=list)
