@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# CI/`./dev test` gate for the API: buf lint must be clean, and the committed clients/ must be exactly what
+# scripts/gen_protos.sh produces from protos/ (regenerated into a temp dir and diffed). Exit 1 on either.
+# Needs node_modules (npm ci) for buf and protoc-gen-es, and the venv's grpcio-tools + mypy-protobuf.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+py="${PYTHON:-$root/.venv/bin/python}"
+
+buf="$root/node_modules/.bin/buf"
+if [[ ! -x "$buf" ]]; then
+  echo "check_protos: $buf is missing: run 'npm ci' in $root" >&2
+  exit 1
+fi
+"$buf" lint protos
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+PYTHON="$py" bash scripts/gen_protos.sh "$work/clients"
+
+stale=0
+for tree in python/taskrouter typescript/src; do
+  # diff exits 1 on differences and 2 when a tree is missing; both mean clients/ is stale.
+  if ! diff -ru --exclude=__pycache__ "clients/$tree" "$work/clients/$tree" >"$work/diff.txt" 2>&1; then
+    stale=1
+    echo "check_protos: clients/$tree differs from what protos/ generates (- committed, + regenerated):" >&2
+    head -n 300 "$work/diff.txt" >&2
+    lines=$(wc -l <"$work/diff.txt")
+    (( lines <= 300 )) || echo "... ($lines diff lines in all)" >&2
+  fi
+done
+if (( stale )); then
+  echo "check_protos: run ./dev gen (scripts/gen_protos.sh) and commit clients/." >&2
+  # A version skew in the generators changes headers in every file; say which versions ran here.
+  echo "check_protos: generators here: $("$py" -m pip list 2>/dev/null | grep -iE '^(grpcio-tools|mypy-protobuf|protobuf) ' | tr -s ' ' | paste -sd, -)," \
+    "protoc-gen-es $("$root/node_modules/.bin/protoc-gen-es" --version 2>/dev/null || echo '?')" >&2
+  exit 1
+fi
+echo "check_protos: buf lint clean; clients/ matches protos/"
