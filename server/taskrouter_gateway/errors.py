@@ -1,0 +1,198 @@
+"""The one table from upstream failure to gRPC status, and the google.rpc.Status it travels in.
+
+Servicers never build statuses by hand: they call status_for(exc) / invalid_argument(...) and abort(...).
+Every status carries exactly one ErrorInfo (domain taskrouter.twilio.com); RetryInfo when Twilio sent
+Retry-After; BadRequest field violations for bad input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Final, NoReturn
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2, message
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from .upstream.errors import (
+    UnsafePath,
+    UpstreamBadResponse,
+    UpstreamConnectionError,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from .upstream.paging import InvalidPageToken
+
+DOMAIN: Final = "taskrouter.twilio.com"
+C = grpc.StatusCode
+
+# The table. Keys: an HTTP status Twilio answered with, or a class of failure without a usable status.
+#  409 -> ABORTED: Twilio's 409s are state conflicts on an existing resource (a reservation or task moved
+#        on concurrently); ALREADY_EXISTS would be wrong for those, and ABORTED tells the client to re-read
+#        and retry the whole read-modify-write, which is right for both kinds.
+#  other 4xx -> FAILED_PRECONDITION: the gateway validated the request's shape before calling, so a residual
+#        405/410/413/422... means the upstream refuses it in its current state; retrying unchanged won't help.
+#  3xx (redirects are never followed) and 2xx with a non-JSON body: the upstream broke its contract -> INTERNAL.
+STATUS_TABLE: Final[Mapping[int | str, tuple[grpc.StatusCode, str]]] = MappingProxyType(
+    {
+        400: (C.INVALID_ARGUMENT, "TWILIO_BAD_REQUEST"),
+        401: (C.UNAUTHENTICATED, "TWILIO_UNAUTHENTICATED"),
+        403: (C.PERMISSION_DENIED, "TWILIO_PERMISSION_DENIED"),
+        404: (C.NOT_FOUND, "TWILIO_NOT_FOUND"),
+        409: (C.ABORTED, "TWILIO_CONFLICT"),
+        412: (C.ABORTED, "TWILIO_PRECONDITION_FAILED"),
+        429: (C.RESOURCE_EXHAUSTED, "TWILIO_RATE_LIMITED"),
+        "other_4xx": (C.FAILED_PRECONDITION, "TWILIO_REJECTED"),
+        "5xx": (C.UNAVAILABLE, "UPSTREAM_UNAVAILABLE"),
+        "other_status": (C.INTERNAL, "UPSTREAM_UNEXPECTED_STATUS"),
+        "connection": (C.UNAVAILABLE, "UPSTREAM_UNREACHABLE"),
+        "timeout": (C.DEADLINE_EXCEEDED, "UPSTREAM_TIMEOUT"),
+        "bad_response": (C.INTERNAL, "UPSTREAM_BAD_RESPONSE"),
+        "unsafe_path": (C.INVALID_ARGUMENT, "INVALID_RESOURCE_NAME"),
+        "invalid_argument": (C.INVALID_ARGUMENT, "INVALID_ARGUMENT"),
+        "internal": (C.INTERNAL, "INTERNAL"),
+    }
+)
+
+
+def _row_for_http(status: int) -> tuple[grpc.StatusCode, str]:
+    if status in STATUS_TABLE:
+        return STATUS_TABLE[status]
+    if 400 <= status < 500:
+        return STATUS_TABLE["other_4xx"]
+    if 500 <= status < 600:
+        return STATUS_TABLE["5xx"]
+    return STATUS_TABLE["other_status"]
+
+
+def _pack(*messages: message.Message) -> list[any_pb2.Any]:
+    packed = []
+    for msg in messages:
+        item = any_pb2.Any()
+        item.Pack(msg)
+        packed.append(item)
+    return packed
+
+
+def _duration(seconds: float) -> duration_pb2.Duration:
+    seconds_part, nanos = divmod(round(seconds * 1_000_000_000), 1_000_000_000)
+    return duration_pb2.Duration(seconds=seconds_part, nanos=nanos)
+
+
+def build_status(
+    code: grpc.StatusCode,
+    message_text: str,
+    reason: str,
+    metadata: Mapping[str, str] | None = None,
+    *,
+    retry_after: float | None = None,
+    bad_request: error_details_pb2.BadRequest | None = None,
+) -> grpc.Status:
+    """A grpc.Status whose grpc-status-details-bin holds one ErrorInfo (+ RetryInfo, BadRequest)."""
+    if code is C.OK:
+        raise ValueError("an error status cannot be OK")
+    details: list[message.Message] = [
+        error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=dict(metadata or {}))
+    ]
+    if retry_after is not None:
+        details.append(error_details_pb2.RetryInfo(retry_delay=_duration(max(0.0, retry_after))))
+    if bad_request is not None:
+        details.append(bad_request)
+    status = status_pb2.Status(code=code.value[0], message=message_text, details=_pack(*details))
+    return rpc_status.to_status(status)
+
+
+def invalid_argument(violations: Sequence[tuple[str, str]]) -> grpc.Status:
+    """INVALID_ARGUMENT with a BadRequest listing every (field, description); the message names the fields."""
+    if not violations:
+        raise ValueError("invalid_argument needs at least one violation")
+    bad_request = error_details_pb2.BadRequest(
+        field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=field, description=description)
+            for field, description in violations
+        ]
+    )
+    text = "invalid request: " + "; ".join(f"{field}: {description}" for field, description in violations)
+    code, reason = STATUS_TABLE["invalid_argument"]
+    fields = ",".join(dict.fromkeys(field for field, _ in violations))
+    return build_status(code, text, reason, {"fields": fields}, bad_request=bad_request)
+
+
+def status_for(exc: Exception) -> grpc.Status:
+    """The gRPC status for any failure of an upstream call (or of the arguments that led to it)."""
+    if isinstance(exc, UpstreamError):
+        code, reason = _row_for_http(exc.status)
+        metadata = {"http_status": str(exc.status)}
+        if exc.code is not None:
+            metadata["twilio_code"] = str(exc.code)
+        if exc.more_info:
+            metadata["more_info"] = exc.more_info
+        return build_status(code, exc.message, reason, metadata, retry_after=exc.retry_after)
+    if isinstance(exc, UpstreamConnectionError):
+        # The aiohttp detail (hosts, errno) stays in the logs; callers only need to know to retry.
+        code, reason = STATUS_TABLE["connection"]
+        return build_status(code, "TaskRouter is unreachable", reason)
+    if isinstance(exc, UpstreamTimeout):
+        code, reason = STATUS_TABLE["timeout"]
+        return build_status(code, "TaskRouter did not answer before the deadline", reason)
+    if isinstance(exc, UpstreamBadResponse):
+        code, reason = STATUS_TABLE["bad_response"]
+        return build_status(
+            code, "TaskRouter sent a reply the gateway cannot read", reason, {"http_status": str(exc.status)}
+        )
+    if isinstance(exc, InvalidPageToken):
+        return invalid_argument([("page_token", str(exc))])
+    if isinstance(exc, UnsafePath):
+        code, reason = STATUS_TABLE["unsafe_path"]
+        return build_status(code, "a resource name in the request is not valid", reason)
+    violations = getattr(exc, "violations", None)  # validation.InvalidArgument, without importing upward
+    if violations and all(isinstance(v, tuple) and len(v) == 2 for v in violations):
+        return invalid_argument(violations)
+    code, reason = STATUS_TABLE["internal"]
+    return build_status(code, "internal error", reason)
+
+
+async def abort(context: grpc.aio.ServicerContext, status: grpc.Status) -> NoReturn:
+    """End the RPC with `status` (code, message and rich details trailer)."""
+    await context.abort_with_status(status)
+    raise AssertionError("abort_with_status returned")  # it always raises
+
+
+# -- client side ---------------------------------------------------------------------------------
+
+
+def _status_from(rpc_error: grpc.aio.AioRpcError) -> status_pb2.Status:
+    status = rpc_status.from_call(rpc_error)
+    if status is None:
+        raise ValueError("the RPC error carries no grpc-status-details-bin trailer")
+    return status
+
+
+def error_info_from(
+    rpc_error: grpc.aio.AioRpcError,
+) -> tuple[error_details_pb2.ErrorInfo, error_details_pb2.BadRequest | None]:
+    """(ErrorInfo, BadRequest or None) from a failed call. Raises ValueError if there is no ErrorInfo."""
+    info: error_details_pb2.ErrorInfo | None = None
+    bad_request: error_details_pb2.BadRequest | None = None
+    for detail in _status_from(rpc_error).details:
+        if info is None and detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+        elif bad_request is None and detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad_request = error_details_pb2.BadRequest()
+            detail.Unpack(bad_request)
+    if info is None:
+        raise ValueError("the RPC error's status details hold no ErrorInfo")
+    return info, bad_request
+
+
+def retry_delay_from(rpc_error: grpc.aio.AioRpcError) -> float | None:
+    """Seconds from the RetryInfo detail, or None when the gateway sent none."""
+    for detail in _status_from(rpc_error).details:
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            retry = error_details_pb2.RetryInfo()
+            detail.Unpack(retry)
+            return retry.retry_delay.seconds + retry.retry_delay.nanos / 1e9
+    return None

@@ -1,0 +1,71 @@
+"""Input checks that run before any upstream call; each failure names the request field."""
+
+from __future__ import annotations
+
+import re
+
+import orjson
+
+_SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+MAX_FRIENDLY_NAME = 64
+MAX_PAGE_SIZE = 1000
+
+
+class InvalidArgument(Exception):
+    """Carries (field, description) pairs; errors.invalid_argument turns them into BadRequest."""
+
+    def __init__(self, violations: list[tuple[str, str]]):
+        super().__init__("; ".join(f"{f}: {d}" for f, d in violations))
+        self.violations = violations
+
+
+class Checker:
+    """Collects every violation of a request, so one round trip reports them all."""
+
+    __slots__ = ("violations",)
+
+    def __init__(self) -> None:
+        self.violations: list[tuple[str, str]] = []
+
+    def fail(self, field: str, description: str) -> None:
+        self.violations.append((field, description))
+
+    def sid(self, field: str, value: str, prefix: str, *, required: bool = False) -> None:
+        if not value:
+            if required:
+                self.fail(field, f"is required (a {prefix} SID)")
+            return
+        if not (value.startswith(prefix) and _SID.match(value)):
+            self.fail(field, f"must be a {prefix} SID: {prefix} followed by 32 hex digits")
+
+    def friendly_name(self, field: str, value: str | None, *, required: bool = False) -> None:
+        if value is None or value == "":
+            if required:
+                self.fail(field, "is required")
+            return
+        if len(value) > MAX_FRIENDLY_NAME:
+            self.fail(field, f"must be at most {MAX_FRIENDLY_NAME} characters, got {len(value)}")
+
+    def json_object(self, field: str, value: str | None) -> None:
+        if value is None or value == "":
+            return
+        try:
+            parsed = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            self.fail(field, f"must be a JSON object string: {exc}")
+            return
+        if not isinstance(parsed, dict):
+            self.fail(field, f"must be a JSON object, got {type(parsed).__name__}")
+
+    def page_size(self, value: int, field: str = "page_size") -> None:
+        # 0 means "server default", as in Google's AIP-158.
+        if value < 0 or value > MAX_PAGE_SIZE:
+            self.fail(field, f"must be between 1 and {MAX_PAGE_SIZE} (0 for the default), got {value}")
+
+    def url(self, field: str, value: str | None) -> None:
+        if value and not re.match(r"^https?://[^\s/]+", value):
+            self.fail(field, "must be an absolute http(s) URL")
+
+    def done(self) -> None:
+        if self.violations:
+            raise InvalidArgument(self.violations)

@@ -1,0 +1,138 @@
+"""Retry policy: what is retried, Retry-After parsing, jitter bounds, the cap, and the deadline rule."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import pytest
+
+from taskrouter_gateway.upstream.retry import RetryPolicy, parse_retry_after
+
+NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("0", 0.0),
+        ("3", 3.0),
+        (" 120 ", 120.0),
+        ("1.5", 1.5),
+        (format_datetime(NOW + timedelta(seconds=7), usegmt=True), 7.0),
+        ("Wed, 01 May 2024 12:00:30 GMT", 30.0),
+        # A date in the past means "now", not a negative wait.
+        ("Wed, 01 May 2024 11:59:00 GMT", 0.0),
+    ],
+)
+def test_retry_after_seconds_and_http_date(header: str, expected: float) -> None:
+    assert parse_retry_after(header, now=NOW) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("header", [None, "", "   ", "-1", "soon", "inf", "nan", "Someday, 99 Foo 2024"])
+def test_retry_after_garbage_is_ignored(header: str | None) -> None:
+    assert parse_retry_after(header, now=NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("method", "status", "retried"),
+    [
+        ("GET", 429, True),
+        ("GET", 503, True),
+        ("GET", None, True),  # connection error
+        ("DELETE", 429, True),
+        ("DELETE", 503, True),
+        ("delete", None, True),
+        ("POST", 429, False),
+        ("POST", 503, False),
+        ("POST", None, False),
+        ("GET", 500, False),
+        ("GET", 502, False),
+        ("GET", 404, False),
+        ("GET", 400, False),
+    ],
+)
+def test_what_is_retried(method: str, status: int | None, retried: bool) -> None:
+    assert RetryPolicy().retryable(method, status) is retried
+
+
+def test_ceiling_doubles_from_base_then_caps() -> None:
+    policy = RetryPolicy(base_delay=0.1, max_delay=2.0)
+    ceilings = [policy.backoff_ceiling(n) for n in range(1, 8)]
+    assert ceilings == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0])
+    assert policy.backoff_ceiling(10_000) == 2.0  # no overflow for absurd attempt numbers
+
+
+def test_full_jitter_stays_within_zero_and_ceiling_and_spreads() -> None:
+    policy = RetryPolicy(base_delay=0.1, max_delay=2.0)
+    rng = random.Random(1234)
+    for attempt, ceiling in [(1, 0.1), (3, 0.4), (9, 2.0)]:
+        samples = [policy.backoff(attempt, rng) for _ in range(500)]
+        assert all(0.0 <= s <= ceiling for s in samples)
+        # Full jitter spans the range: both halves are used, so waits are not all at the ceiling.
+        assert min(samples) < ceiling * 0.1 and max(samples) > ceiling * 0.9
+
+
+def test_seeded_rng_makes_delays_reproducible() -> None:
+    policy = RetryPolicy()
+    a = [policy.next_delay(n, retry_after=None, now=0, deadline=None, rng=random.Random(7)) for n in (1, 2, 3)]
+    b = [policy.next_delay(n, retry_after=None, now=0, deadline=None, rng=random.Random(7)) for n in (1, 2, 3)]
+    assert a == b
+
+
+def test_retry_after_wins_over_backoff() -> None:
+    policy = RetryPolicy(max_delay=2.0, max_retry_after=10.0)
+    assert policy.next_delay(1, retry_after=5.0, now=0, deadline=None, rng=random.Random(0)) == 5.0
+
+
+def test_retry_after_beyond_the_limit_stops_retrying() -> None:
+    policy = RetryPolicy(max_retry_after=10.0)
+    assert policy.next_delay(1, retry_after=10.5, now=0, deadline=None, rng=random.Random(0)) is None
+
+
+def test_stops_after_max_attempts() -> None:
+    policy = RetryPolicy(max_attempts=3)
+    rng = random.Random(0)
+    assert policy.next_delay(2, retry_after=None, now=0, deadline=None, rng=rng) is not None
+    assert policy.next_delay(3, retry_after=None, now=0, deadline=None, rng=rng) is None
+    assert RetryPolicy(max_attempts=1).next_delay(1, retry_after=0, now=0, deadline=None, rng=rng) is None
+
+
+def test_never_waits_up_to_or_past_the_deadline() -> None:
+    policy = RetryPolicy()
+    rng = random.Random(0)
+    assert policy.next_delay(1, retry_after=1.0, now=100.0, deadline=101.5, rng=rng) == 1.0
+    assert policy.next_delay(1, retry_after=1.0, now=100.0, deadline=101.0, rng=rng) is None
+    assert policy.next_delay(1, retry_after=1.0, now=100.0, deadline=100.5, rng=rng) is None
+    assert policy.next_delay(1, retry_after=0.0, now=100.0, deadline=99.0, rng=rng) is None
+
+
+def test_jittered_wait_is_checked_against_the_deadline_too() -> None:
+    policy = RetryPolicy(base_delay=1.0, max_delay=1.0)
+    rng = random.Random(99)
+    # Every jittered wait is in [0, 1]; with 0.5 s left the outcome depends on the draw, but a granted
+    # wait must always end before the deadline.
+    outcomes = [policy.next_delay(1, retry_after=None, now=0.0, deadline=0.5, rng=rng) for _ in range(200)]
+    granted = [d for d in outcomes if d is not None]
+    assert granted and all(d < 0.5 for d in granted)
+    assert any(d is None for d in outcomes)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_attempts": 0},
+        {"base_delay": 0},
+        {"base_delay": 3.0, "max_delay": 2.0},
+        {"max_retry_after": -1},
+    ],
+)
+def test_bad_policies_are_rejected(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_attempt_numbers_are_one_based() -> None:
+    with pytest.raises(ValueError, match="1-based"):
+        RetryPolicy().backoff_ceiling(0)
