@@ -1,0 +1,118 @@
+"""`taskrouter-gateway`: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from typing import Sequence
+
+from . import config, logs
+
+_SERVE_FLAGS: tuple[tuple[str, str, type, str], ...] = (
+    # (setting, flag, type, help)
+    ("grpc_host", "--grpc-host", str, "gRPC listen host (use 0.0.0.0 in containers)"),
+    ("grpc_port", "--grpc-port", int, "gRPC listen port; 0 picks a free one"),
+    ("taskrouter_base_url", "--taskrouter-base-url", str, "TaskRouter REST base URL"),
+    ("api_base_url", "--api-base-url", str, "Twilio 2010 API base URL (Call Events)"),
+    ("emulator_port", "--emulator-port", int, "embedded emulator port (no credentials only); 0 picks one"),
+    ("emulator_state_file", "--emulator-state-file", str, "SQLite file that keeps emulator state across restarts"),
+    ("log_format", "--log-format", str, "auto, json or console"),
+    ("log_level", "--log-level", str, "debug, info, warning or error"),
+    ("shutdown_grace_seconds", "--shutdown-grace", float, "seconds in-flight RPCs get to finish on SIGTERM"),
+)
+
+_DEFAULTS = config.Settings()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="taskrouter-gateway",
+        description="A gRPC gateway in front of Twilio TaskRouter. With no TWILIO_ACCOUNT_SID set it runs on an "
+        "embedded TaskRouter emulator.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="run the gateway",
+        description="Run the gateway. Every flag can also be set by the environment variable shown; flags win. "
+        f"Credentials: {config.ENV_ACCOUNT_SID} with {config.ENV_AUTH_TOKEN}, or with {config.ENV_API_KEY} and "
+        f"{config.ENV_API_SECRET}.",
+    )
+    for setting, flag, kind, text in _SERVE_FLAGS:
+        serve.add_argument(
+            flag,
+            dest=setting,
+            type=kind,
+            default=None,
+            help=f"{text} [env {config.env_name(setting)}; default {getattr(_DEFAULTS, setting)}]",
+        )
+    serve.add_argument(
+        "--no-redact-pii",
+        dest="redact_pii",
+        action="store_const",
+        const=False,
+        default=None,
+        help=f"log worker attributes, friendly names and event descriptions [env {config.env_name('redact_pii')}]",
+    )
+    return parser
+
+
+def _banner(gateway: "Gateway") -> str:  # noqa: F821 - imported lazily in _serve
+    target = gateway.grpc_target
+    lines = [f"TaskRouter gateway: gRPC on {target}"]
+    if gateway.emulator is not None:
+        ws = gateway.emulator.default_workspace_sid
+        lines += [
+            f"Upstream: embedded TaskRouter emulator at {gateway.emulator.base_url} (no Twilio credentials set)",
+            f"Default workspace: {ws}",
+            f"Emulator test credentials: account {gateway.emulator.account_sid}, token {gateway.emulator.auth_token}",
+            "Try it:",
+            f"  grpcurl -plaintext -d '{{\"workspace_sid\": \"{ws}\"}}' {target} "
+            "taskrouter.gateway.v1.ActivityService/ListActivities",
+            "  python -c \"import grpc; from taskrouter.gateway.v1 import activity_service_pb2 as m, "
+            "activity_service_pb2_grpc as g; "
+            f"print(g.ActivityServiceStub(grpc.insecure_channel('{target}')).ListActivities("
+            f"m.ListActivitiesRequest(workspace_sid='{ws}')))\"",
+        ]
+    else:
+        lines.append(f"Upstream: {gateway.settings.taskrouter_base_url}")
+    return "\n".join(lines)
+
+
+async def _serve(settings: config.Settings) -> int:
+    from .app import Gateway
+
+    gateway = Gateway(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await gateway.start()
+    except Exception:
+        await gateway.stop(0)
+        raise
+    print(_banner(gateway), flush=True)
+    await stop.wait()
+    await gateway.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides = {k: v for k, v in vars(args).items() if k != "command"}
+    try:
+        settings = config.load(**overrides)
+    except config.ConfigError as exc:
+        print(f"taskrouter-gateway: configuration error: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_format, settings.log_level, settings.redact_pii)
+    if args.command == "serve":
+        return asyncio.run(_serve(settings))
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

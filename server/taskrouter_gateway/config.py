@@ -1,0 +1,114 @@
+"""One frozen settings object, read once from flags and environment at start-up."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Mapping
+
+# Twilio's usual variable names, so existing deployments need no new secrets wiring.
+ENV_ACCOUNT_SID = "TWILIO_ACCOUNT_SID"
+ENV_AUTH_TOKEN = "TWILIO_AUTH_TOKEN"
+ENV_API_KEY = "TWILIO_API_KEY"
+ENV_API_SECRET = "TWILIO_API_SECRET"
+
+ENV_PREFIX = "TASKROUTER_GATEWAY_"
+
+
+class ConfigError(ValueError):
+    """A setting is missing, malformed or inconsistent; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 50051
+    account_sid: str | None = None
+    auth_token: str | None = field(default=None, repr=False)
+    api_key: str | None = None
+    api_secret: str | None = field(default=None, repr=False)
+    taskrouter_base_url: str = "https://taskrouter.twilio.com"
+    api_base_url: str = "https://api.twilio.com"
+    emulator_port: int = 0
+    emulator_state_file: str | None = None
+    log_format: str = "auto"  # auto | json | console
+    log_level: str = "info"
+    redact_pii: bool = True
+    shutdown_grace_seconds: float = 10.0
+    upstream_max_attempts: int = 4
+    upstream_connections: int = 100
+
+    @property
+    def embedded(self) -> bool:
+        """No Twilio credentials: run against the embedded emulator."""
+        return not self.account_sid
+
+    @property
+    def grpc_address(self) -> str:
+        return f"{self.grpc_host}:{self.grpc_port}"
+
+    def validate(self) -> "Settings":
+        if self.account_sid:
+            if not (self.account_sid.startswith("AC") and len(self.account_sid) == 34):
+                raise ConfigError(f"{ENV_ACCOUNT_SID} must be an AC… SID of 34 characters")
+            has_token = bool(self.auth_token)
+            has_key = bool(self.api_key) and bool(self.api_secret)
+            if not (has_token or has_key):
+                raise ConfigError(
+                    f"{ENV_ACCOUNT_SID} is set: also set {ENV_AUTH_TOKEN}, or {ENV_API_KEY} and {ENV_API_SECRET}"
+                )
+            if bool(self.api_key) != bool(self.api_secret):
+                raise ConfigError(f"set both {ENV_API_KEY} and {ENV_API_SECRET}, or neither")
+        elif self.auth_token or self.api_key or self.api_secret:
+            raise ConfigError(f"credentials given without {ENV_ACCOUNT_SID}")
+        for port_name in ("grpc_port", "emulator_port"):
+            port = getattr(self, port_name)
+            if not 0 <= port <= 65535:
+                raise ConfigError(f"{port_name} must be 0..65535, got {port}")
+        if self.log_format not in ("auto", "json", "console"):
+            raise ConfigError("log_format must be auto, json or console")
+        if self.shutdown_grace_seconds < 0:
+            raise ConfigError("shutdown_grace_seconds must be >= 0")
+        return self
+
+
+_TWILIO_ENV = {
+    "account_sid": ENV_ACCOUNT_SID,
+    "auth_token": ENV_AUTH_TOKEN,
+    "api_key": ENV_API_KEY,
+    "api_secret": ENV_API_SECRET,
+}
+
+
+def env_name(setting: str) -> str:
+    return _TWILIO_ENV.get(setting) or ENV_PREFIX + setting.upper()
+
+
+def _coerce(name: str, raw: str, kind: type) -> object:
+    if kind is bool:
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{env_name(name)} must be a boolean, got {raw!r}")
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(f"{env_name(name)} must be {kind.__name__}, got {raw!r}") from None
+
+
+_KINDS = {"int": int, "float": float, "bool": bool}
+
+
+def load(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Environment first, then explicit overrides (command-line flags that were given)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for f in fields(Settings):
+        raw = environ.get(env_name(f.name))
+        if raw is not None and raw != "":
+            kind = _KINDS.get(str(f.type).split(" ")[0], str)
+            values[f.name] = _coerce(f.name, raw, kind)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values).validate()

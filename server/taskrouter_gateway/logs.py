@@ -1,0 +1,74 @@
+"""structlog set-up: JSON in production, key=value in a terminal; secrets and PII never reach a sink."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, MutableMapping
+
+import structlog
+
+REDACTED = "[redacted]"
+
+# Always removed, whatever the settings: credentials.
+SECRET_KEYS = frozenset(
+    {"auth_token", "api_secret", "authorization", "password", "secret", "token", "x-twilio-signature"}
+)
+# Flagged PII in the seeds: worker attributes, friendly names, event descriptions (both casings we log).
+PII_KEYS = frozenset(
+    {
+        "attributes",
+        "friendly_name",
+        "description",
+        "worker_name",
+        "worker_attributes",
+        "workspace_name",
+        "task_attributes",
+        "task_channel_name",
+        "event_description",
+        "WorkerName",
+        "WorkerAttributes",
+        "WorkspaceName",
+        "EventDescription",
+        "TaskAttributes",
+        "TaskChannelName",
+        "FriendlyName",
+        "Attributes",
+    }
+)
+
+
+def _scrub(value: Any, keys: frozenset[str]) -> Any:
+    if isinstance(value, dict):
+        return {k: (REDACTED if k in keys or k.lower() in keys else _scrub(v, keys)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_scrub(v, keys) for v in value)
+    return value
+
+
+def redactor(redact_pii: bool):
+    keys = SECRET_KEYS | PII_KEYS if redact_pii else SECRET_KEYS
+
+    def redact(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        return _scrub(event_dict, keys)
+
+    return redact
+
+
+def configure(log_format: str = "auto", level: str = "info", redact_pii: bool = True) -> None:
+    """Idempotent; called once by the CLI (tests may call it again with other options)."""
+    use_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
+    renderer = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redactor(redact_pii),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )

@@ -1,0 +1,1 @@
+"""Thin grpc.aio servicers: validate -> translate -> call upstream -> translate back."""

@@ -1,0 +1,167 @@
+"""EventService.StreamEvents: validate the request, then relay the fan-out's pre-serialized messages.
+
+The method handler is registered with no response serializer: each yielded item is already the complete
+wire encoding of a StreamEventsResponse, built once per event and shared by every subscriber.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import AsyncIterator
+from typing import Final
+
+import grpc
+from google.protobuf import timestamp_pb2
+
+from taskrouter.gateway.v1 import event_service_pb2
+
+from .. import errors
+from ..events.cursor import InvalidCursor, decode_cursor, encode_cursor
+from ..events.fanout import FanOut, FanOutClosed, LogUnreadable, SubscriberTooSlow
+from ..events.filters import EventFilter
+from ..events.log import EventLog, EventLogError
+from ..validation import Checker, InvalidArgument
+
+METHOD: Final = "StreamEvents"
+_MIN_TIMESTAMP_SECONDS: Final = -62_135_596_800  # 0001-01-01T00:00:00Z, google.protobuf.Timestamp's range
+_MAX_TIMESTAMP_SECONDS: Final = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
+# -- the stream-ending statuses (built by errors.build_status, like every other status) -----------------
+
+
+def too_slow_status(message: str, resume_cursor: str) -> grpc.Status:
+    return errors.build_status(
+        grpc.StatusCode.RESOURCE_EXHAUSTED, message, "STREAM_SUBSCRIBER_TOO_SLOW", {"resume_cursor": resume_cursor}
+    )
+
+
+def shutting_down_status(message: str, resume_cursor: str) -> grpc.Status:
+    return errors.build_status(
+        grpc.StatusCode.UNAVAILABLE, message, "STREAM_SHUTTING_DOWN", {"resume_cursor": resume_cursor}
+    )
+
+
+def log_unavailable_status(resume_cursor: str | None) -> grpc.Status:
+    metadata = {"resume_cursor": resume_cursor} if resume_cursor else {}
+    text = "the event log cannot be read right now; retry" + ("; resume from your cursor" if resume_cursor else "")
+    return errors.build_status(grpc.StatusCode.UNAVAILABLE, text, "EVENT_LOG_UNAVAILABLE", metadata)
+
+
+def cursor_expired_status(first_cursor: str) -> grpc.Status:
+    # Not INVALID_ARGUMENT: the cursor was valid, but retention has removed events right after it. The client
+    # decides whether resuming from the oldest retained event (or by time) is acceptable.
+    return errors.build_status(
+        grpc.StatusCode.OUT_OF_RANGE,
+        "events after this cursor were removed by retention; resume with `since` or from the oldest retained event",
+        "STREAM_CURSOR_EXPIRED",
+        {"oldest_cursor": first_cursor},
+    )
+
+
+# -- start position ---------------------------------------------------------------------------------
+
+
+def _since_ms(since: timestamp_pb2.Timestamp, checker: Checker) -> int:
+    if not 0 <= since.nanos <= 999_999_999:
+        checker.fail("since", f"nanos must be in 0..999999999, got {since.nanos}")
+        return 0
+    if not _MIN_TIMESTAMP_SECONDS <= since.seconds <= _MAX_TIMESTAMP_SECONDS:
+        checker.fail("since", "must be between 0001-01-01 and 9999-12-31")
+        return 0
+    # Rounded up: an event dated at whole milliseconds is "at or after" `since` only if not before it.
+    return max(0, math.ceil((since.seconds * 1_000_000_000 + since.nanos) / 1_000_000))
+
+
+class _CursorExpired(Exception):
+    def __init__(self, first_seq: int) -> None:
+        self.first_seq = first_seq
+
+
+class EventStreamer:
+    """Serves StreamEvents from a FanOut over an EventLog (the same log the fan-out tails)."""
+
+    def __init__(self, log: EventLog, fanout: FanOut) -> None:
+        self._log = log
+        self._fanout = fanout
+
+    async def _validate(self, request: event_service_pb2.StreamEventsRequest) -> tuple[EventFilter, int]:
+        """(filter, seq to stream after). Raises InvalidArgument listing every bad field, or _CursorExpired."""
+        checker = Checker()
+        event_filter: EventFilter | None = None
+        try:
+            event_filter = EventFilter.from_request(request)
+        except InvalidArgument as exc:
+            checker.violations.extend(exc.violations)
+
+        position = request.WhichOneof("start_position")
+        cursor_seq = since_ms = None
+        if position == "start_at_now" and not request.start_at_now:
+            checker.fail("start_at_now", "must be true when chosen (or leave start_position unset)")
+        elif position == "after_cursor":
+            try:
+                cursor_seq = decode_cursor(request.after_cursor, self._log.log_id)
+            except InvalidCursor as exc:
+                checker.fail("after_cursor", str(exc))
+        elif position == "since":
+            since_ms = _since_ms(request.since, checker)
+        checker.done()
+        assert event_filter is not None
+
+        if cursor_seq is not None:
+            if cursor_seq > await self._log.last_seq():
+                raise InvalidArgument([("after_cursor", "points past the end of this event log")])
+            first_seq = await self._log.first_seq()
+            if cursor_seq + 1 < first_seq:
+                raise _CursorExpired(first_seq)
+            return event_filter, cursor_seq
+        if since_ms is not None:
+            return event_filter, await self._log.seq_at_or_after(since_ms)
+        return event_filter, await self._log.last_seq()
+
+    async def StreamEvents(
+        self, request: event_service_pb2.StreamEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[bytes]:
+        log_id = self._log.log_id
+        try:
+            event_filter, after_seq = await self._validate(request)
+        except InvalidArgument as exc:
+            await errors.abort(context, errors.invalid_argument(exc.violations))
+        except _CursorExpired as exc:
+            await errors.abort(context, cursor_expired_status(encode_cursor(log_id, exc.first_seq - 1)))
+        except EventLogError:
+            await errors.abort(context, log_unavailable_status(None))
+
+        try:
+            # aclosing: if this generator is cancelled while suspended at its own yield, the subscription
+            # still ends (and unsubscribes) now rather than whenever the inner generator is collected.
+            async with contextlib.aclosing(self._fanout.subscribe(event_filter, after_seq)) as frames:
+                async for frame in frames:
+                    yield frame
+        except SubscriberTooSlow as exc:
+            await errors.abort(context, too_slow_status(str(exc), encode_cursor(log_id, exc.resume_seq)))
+        except FanOutClosed as exc:
+            await errors.abort(context, shutting_down_status(str(exc), encode_cursor(log_id, exc.resume_seq)))
+        except LogUnreadable as exc:
+            await errors.abort(context, log_unavailable_status(encode_cursor(log_id, exc.resume_seq)))
+
+
+def stream_method_handler(streamer: EventStreamer) -> grpc.RpcMethodHandler:
+    """The StreamEvents handler: requests are parsed, responses go out as the bytes the fan-out built."""
+    return grpc.unary_stream_rpc_method_handler(
+        streamer.StreamEvents,
+        request_deserializer=event_service_pb2.StreamEventsRequest.FromString,
+        response_serializer=None,
+    )
+
+
+__all__ = [
+    "EventStreamer",
+    "METHOD",
+    "cursor_expired_status",
+    "log_unavailable_status",
+    "shutting_down_status",
+    "stream_method_handler",
+    "too_slow_status",
+]

@@ -1,0 +1,1 @@
+"""Pure functions between protobuf messages and Twilio's REST shapes. No I/O here."""
