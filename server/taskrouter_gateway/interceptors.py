@@ -63,7 +63,9 @@ class LoggingInterceptor(grpc.aio.ServerInterceptor):
                         code=_code_of(context),
                         latency_ms=round((time.perf_counter() - started) * 1000, 2),
                     )
-                    structlog.contextvars.unbind_contextvars("rpc_method", "request_id")
+                    structlog.contextvars.unbind_contextvars(
+                        "rpc_method", "request_id", "upstream_status", "upstream_ms"
+                    )
 
             return grpc.unary_unary_rpc_method_handler(
                 unary,

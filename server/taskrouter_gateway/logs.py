@@ -55,6 +55,16 @@ def redactor(redact_pii: bool):
     return redact
 
 
+class _CurrentStderr:
+    """Resolves sys.stderr at write time, so redirection after configure() (tests, daemons) is honoured."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure(log_format: str = "auto", level: str = "info", redact_pii: bool = True) -> None:
     """Idempotent; called once by the CLI (tests may call it again with other options)."""
     use_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
@@ -69,6 +79,6 @@ def configure(log_format: str = "auto", level: str = "info", redact_pii: bool = 
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )

@@ -7,6 +7,7 @@ import time
 from typing import Any, Awaitable, Callable, TypeVar
 
 import grpc
+import structlog
 
 from .. import errors
 from ..translate.rest_call import RestCall
@@ -37,13 +38,26 @@ class UpstreamServicer:
 
     async def _call(self, context: grpc.aio.ServicerContext, call: RestCall) -> UpstreamResponse:
         remaining = context.time_remaining()
-        deadline = None if remaining is None else time.monotonic() + remaining
-        return await self._upstream.request(
-            call.method,
-            call.path,
-            query=call.query or None,
-            form=call.form if call.method == "POST" else None,
-            headers=call.headers or None,
-            deadline=deadline,
-            base=call.base,  # type: ignore[arg-type]
-        )
+        started = time.monotonic()
+        deadline = None if remaining is None else started + remaining
+        status: int | None = None
+        try:
+            reply = await self._upstream.request(
+                call.method,
+                call.path,
+                query=call.query or None,
+                form=call.form if call.method == "POST" else None,
+                headers=call.headers or None,
+                deadline=deadline,
+                base=call.base,  # type: ignore[arg-type]
+            )
+            status = reply.status
+            return reply
+        except UpstreamFailure as exc:
+            status = getattr(exc, "status", None)
+            raise
+        finally:
+            # Picked up by the interceptor's one log line per RPC.
+            structlog.contextvars.bind_contextvars(
+                upstream_status=status, upstream_ms=round((time.monotonic() - started) * 1000, 2)
+            )
