@@ -82,8 +82,12 @@ class GatedSleep:
 
 
 def twilio_error(code: int, status: int, message: str) -> dict:
-    return {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
-            "status": status}
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
 
 
 # --- REST faults ----------------------------------------------------------------------------------------
@@ -110,8 +114,9 @@ async def test_next_n_429_with_retry_after_then_success(serve):
     assert listed["requests_seen"] == 3
 
 
-@pytest.mark.parametrize("status, code, message", [(500, 20500, "Internal Server Error"),
-                                                   (503, 20503, "Service Unavailable")])
+@pytest.mark.parametrize(
+    "status, code, message", [(500, 20500, "Internal Server Error"), (503, 20503, "Service Unavailable")]
+)
 async def test_server_error_bodies(serve, status, code, message):
     served = await serve()
     await served.add_rest(path="/v1", status=status, count=1)
@@ -251,9 +256,21 @@ async def test_no_rules_no_faults(serve):
 async def test_rest_rule_lifecycle(serve):
     served = await serve()
     rule = await served.add_rest(path="/v1", status=500)
-    assert rule == {"id": rule["id"], "path": "/v1", "match": "prefix", "method": None, "status": 500,
-                    "retry_after": 1, "latency_ms": 0, "count": None, "fraction": None, "seed": 0,
-                    "remaining": None, "seen": 0, "injected": 0}
+    assert rule == {
+        "id": rule["id"],
+        "path": "/v1",
+        "match": "prefix",
+        "method": None,
+        "status": 500,
+        "retry_after": 1,
+        "latency_ms": 0,
+        "count": None,
+        "fraction": None,
+        "seed": 0,
+        "remaining": None,
+        "seen": 0,
+        "injected": 0,
+    }
     assert await served.status_of("GET", WORKER) == 500
     async with served.http.delete(f"/admin/faults/rest/{rule['id']}") as resp:
         assert resp.status == 204
@@ -283,9 +300,19 @@ async def test_callback_rule_lifecycle(serve):
     async with served.http.post("/admin/faults/callbacks", json=body) as resp:
         assert resp.status == 201
         rule = await resp.json()
-    assert rule == {"id": rule["id"], "mode": "delay", "delay_ms": 250, "hold_ms": 0,
-                    "event_types": ["worker.created"], "count": 2, "fraction": None, "seed": 0, "remaining": 2,
-                    "seen": 0, "injected": 0}
+    assert rule == {
+        "id": rule["id"],
+        "mode": "delay",
+        "delay_ms": 250,
+        "hold_ms": 0,
+        "event_types": ["worker.created"],
+        "count": 2,
+        "fraction": None,
+        "seed": 0,
+        "remaining": 2,
+        "seen": 0,
+        "injected": 0,
+    }
     [held] = served.injector.callbacks.rules
     assert held.id == rule["id"]
     plan = served.injector.callbacks.plan("worker.created")
@@ -358,8 +385,9 @@ CALLBACKS = "/admin/faults/callbacks"
 )
 async def test_bad_admin_input_is_a_400_naming_the_field(serve, url, body, field_name):
     served = await serve()
-    kwargs = {"data": body, "headers": {"Content-Type": "application/json"}} if isinstance(body, str) else {
-        "json": body}
+    kwargs = (
+        {"data": body, "headers": {"Content-Type": "application/json"}} if isinstance(body, str) else {"json": body}
+    )
     async with served.http.post(url, **kwargs) as resp:
         assert resp.status == 400
         assert resp.content_type == "application/json"

@@ -1,0 +1,125 @@
+"""The emulator's own admin API (not Twilio's): recording calls for the Call Events endpoint, and a health
+check. Fault injection's /admin/faults routes come from faults.register_admin_routes.
+
+POST /admin/calls  (JSON body)
+    {"sid": "CA..." (optional: appends to that call, or creates it with this SID),
+     "events": [{"request":  {"method": "POST", "url": "https://...", "parameters": {"CallSid": "CA..."}},
+                 "response": {"response_code": 200, "request_duration": 50, "content_type": "text/xml",
+                              "response_body": "<Response/>", "date_created": "Tue, 11 Aug 2020 17:44:08 +0000"}}]}
+    -> 201 {"sid", "account_sid", "event_count", "uri", "url"}
+    Parameter names are stored in snake_case (CallSid -> call_sid), as Twilio presents them. Only "url" and
+    "response_code" are required; the rest default (method POST, parameters {}, request_duration 0,
+    content_type application/xml, response_body "", date_created now).
+GET /admin/health -> 200 {"status": "ok", "counts": {...}}
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ..errors import bad_parameter
+from ..model import CallEvent
+from ..render import json_response, rfc2822
+from ..sids import is_sid
+from .common import context
+
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_METHODS = ("GET", "POST")
+
+
+def snake_case(name: str) -> str:
+    return _CAMEL_BOUNDARY.sub("_", name).lower()
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise bad_parameter(f"{where} must be a JSON object")
+    return value
+
+
+def _string(value: Any, where: str, default: str | None = None) -> str:
+    if value is None and default is not None:
+        return default
+    if not isinstance(value, str):
+        raise bad_parameter(f"{where} must be a string")
+    return value
+
+
+def _integer(value: Any, where: str, minimum: int, maximum: int | None = None, default: int | None = None) -> int:
+    if value is None and default is not None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (maximum and value > maximum):
+        bounds = f"{minimum}..{maximum}" if maximum else f">= {minimum}"
+        raise bad_parameter(f"{where} must be an integer {bounds}")
+    return value
+
+
+def parse_call_event(raw: Any, index: int, now: float) -> CallEvent:
+    where = f"events[{index}]"
+    item = _object(raw, where)
+    request = _object(item.get("request"), f"{where}.request")
+    response = _object(item.get("response"), f"{where}.response")
+    method = _string(request.get("method"), f"{where}.request.method", "POST").upper()
+    if method not in _METHODS:
+        raise bad_parameter(f"{where}.request.method must be GET or POST")
+    url = _string(request.get("url"), f"{where}.request.url")
+    raw_parameters = _object(request.get("parameters", {}), f"{where}.request.parameters")
+    parameters = {}
+    for name, value in raw_parameters.items():
+        if isinstance(value, (dict, list)):
+            raise bad_parameter(f"{where}.request.parameters.{name} must be a scalar")
+        parameters[snake_case(name)] = value if isinstance(value, str) else orjson.dumps(value).decode()
+    return CallEvent(
+        request={"method": method, "url": url, "parameters": parameters},
+        response={
+            "response_code": _integer(response.get("response_code"), f"{where}.response.response_code", 100, 599),
+            "request_duration": _integer(
+                response.get("request_duration"), f"{where}.response.request_duration", 0, default=0
+            ),
+            "content_type": _string(response.get("content_type"), f"{where}.response.content_type", "application/xml"),
+            "response_body": _string(response.get("response_body"), f"{where}.response.response_body", ""),
+            "date_created": _string(response.get("date_created"), f"{where}.response.date_created", rfc2822(now)),
+        },
+    )
+
+
+async def record_call(request: web.Request) -> web.Response:
+    ctx = context(request)
+    try:
+        body = orjson.loads(await request.read())
+    except orjson.JSONDecodeError as exc:
+        raise bad_parameter(f"The body must be JSON: {exc}") from None
+    body = _object(body, "The body")
+    sid = body.get("sid")
+    if sid is not None and not (isinstance(sid, str) and is_sid(sid, "CA")):
+        raise bad_parameter("sid must be a Call SID (CA followed by 32 hex digits)")
+    raw_events = body.get("events")
+    if not isinstance(raw_events, list) or not raw_events:
+        raise bad_parameter("events must be a non-empty JSON array of {request, response} objects")
+    now = ctx.store.clock()
+    events = [parse_call_event(raw, index, now) for index, raw in enumerate(raw_events)]
+    call = ctx.store.create_call(events, sid=sid)
+    uri = f"/2010-04-01/Accounts/{call.account_sid}/Calls/{call.sid}/Events.json"
+    return json_response(
+        {
+            "sid": call.sid,
+            "account_sid": call.account_sid,
+            "event_count": len(call.events),
+            "uri": uri,
+            "url": ctx.base(request) + uri,
+        },
+        status=201,
+    )
+
+
+async def health(request: web.Request) -> web.Response:
+    return json_response({"status": "ok", "counts": context(request).store.counts()})
+
+
+def register(app: web.Application) -> None:
+    app.router.add_post("/admin/calls", record_call)
+    app.router.add_get("/admin/health", health, allow_head=False)
