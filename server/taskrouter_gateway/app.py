@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 import grpc
 import structlog
+from aiohttp import web
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from taskrouter.gateway.v1 import (
+    call_event_service_pb2,
+    call_event_service_pb2_grpc,
+    event_service_pb2,
     activity_service_pb2,
     activity_service_pb2_grpc,
     worker_service_pb2,
@@ -21,8 +26,18 @@ from taskrouter.gateway.v1 import (
 
 from . import embedded
 from .config import Settings
+from .events.backfill import Backfiller
+from .events.fanout import FanOut
+from .events.ingest import Ingestor
+from .events.log import DAY_MS, Retention, run_retention
+from .events.signature import SignatureVerifier
+from .events.sqlite_log import SqliteEventLog
+from .events.webhook import WebhookHandler, create_webhook_app
 from .interceptors import LoggingInterceptor
 from .services.activities import ActivityService
+from .services.call_events import CallEventService
+from .services.event_stream import EventStreamer
+from .services.events import EventService, event_service_handler
 from .services.workers import WorkerService
 from .services.workspaces import WorkspaceService
 from .upstream import Credentials, RetryPolicy, UpstreamClient
@@ -33,6 +48,8 @@ SERVICE_NAMES = (
     activity_service_pb2.DESCRIPTOR.services_by_name["ActivityService"].full_name,
     worker_service_pb2.DESCRIPTOR.services_by_name["WorkerService"].full_name,
     workspace_service_pb2.DESCRIPTOR.services_by_name["WorkspaceService"].full_name,
+    event_service_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
+    call_event_service_pb2.DESCRIPTOR.services_by_name["CallEventService"].full_name,
 )
 
 
@@ -54,6 +71,14 @@ class Gateway:
         self.health = HealthServicer()
         self.server: grpc.aio.Server | None = None
         self.grpc_port: int = 0
+        self.event_log: SqliteEventLog | None = None
+        self.fanout: FanOut | None = None
+        self.backfiller: Backfiller | None = None
+        self.webhook: WebhookHandler | None = None
+        self.webhook_port: int = 0
+        self._webhook_runner: web.AppRunner | None = None
+        self._retention_task: asyncio.Task[None] | None = None
+        self._backfill_task: asyncio.Task[None] | None = None
 
     @property
     def grpc_target(self) -> str:
@@ -64,6 +89,7 @@ class Gateway:
         return self.emulator.default_workspace_sid if self.emulator else None
 
     async def start(self) -> None:
+        """upstream session -> event log -> fan-out -> webhook -> gRPC server; then wiring and backfill."""
         settings = self.settings
         if settings.embedded:
             self.emulator = await embedded.start(settings)
@@ -85,10 +111,33 @@ class Gateway:
         )
         await self.upstream.start()
 
+        self.event_log = SqliteEventLog(
+            settings.event_log_path,
+            synchronous=settings.event_log_sync,  # type: ignore[arg-type]
+            retention=Retention(max_age_ms=settings.event_retention_days * DAY_MS),
+        )
+        await self.event_log.open()
+        self._retention_task = asyncio.create_task(run_retention(self.event_log, 3600.0), name="event-retention")
+        self.fanout = FanOut(self.event_log, buffer_size=settings.subscriber_buffer)
+        await self.fanout.start()
+        ingestor = Ingestor(self.event_log, self.fanout)
+        self.backfiller = Backfiller(self.upstream, self.event_log, ingestor)
+
+        await self._start_webhook(ingestor)
+
         server = grpc.aio.server(interceptors=[LoggingInterceptor()])
         activity_service_pb2_grpc.add_ActivityServiceServicer_to_server(ActivityService(self.upstream), server)
         worker_service_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerService(self.upstream), server)
         workspace_service_pb2_grpc.add_WorkspaceServiceServicer_to_server(WorkspaceService(self.upstream), server)
+        call_event_service_pb2_grpc.add_CallEventServiceServicer_to_server(CallEventService(self.upstream), server)
+        server.add_generic_rpc_handlers(
+            (
+                event_service_handler(
+                    EventService(self.upstream, self.backfiller, self.webhook_url),
+                    EventStreamer(self.event_log, self.fanout),
+                ),
+            )
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
@@ -99,17 +148,79 @@ class Gateway:
             raise OSError(f"cannot bind gRPC address {settings.grpc_address}")
         await server.start()
         self.server = server
+
+        if self.emulator is not None:
+            await self._wire_embedded_callbacks()
+        if settings.backfill_on_start:
+            self._backfill_task = asyncio.create_task(self._backfill_on_start(), name="startup-backfill")
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        log.info("gateway started", grpc=self.grpc_target, embedded=self.emulator is not None)
+        log.info("gateway started", grpc=self.grpc_target, webhook=self.webhook_url, embedded=self.emulator is not None)
+
+    async def _start_webhook(self, ingestor: Ingestor) -> None:
+        settings = self.settings
+        if not settings.auth_token:
+            # Twilio signs callbacks with the account's auth token; an API key cannot verify them.
+            log.warning("webhook disabled: set TWILIO_AUTH_TOKEN so callback signatures can be verified")
+            return
+        verifier = SignatureVerifier([settings.auth_token], public_url=settings.webhook_public_url)
+        self.webhook = WebhookHandler(verifier, ingestor)
+        app = create_webhook_app(self.webhook, settings.webhook_path, max_body=settings.webhook_max_body)
+        self._webhook_runner = web.AppRunner(app, access_log=None)
+        await self._webhook_runner.setup()
+        site = web.TCPSite(self._webhook_runner, settings.webhook_host, settings.webhook_port)
+        await site.start()
+        self.webhook_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    @property
+    def webhook_url(self) -> str:
+        if self.settings.webhook_public_url:
+            return self.settings.webhook_public_url
+        return f"http://{self.settings.webhook_host}:{self.webhook_port}{self.settings.webhook_path}"
+
+    async def _wire_embedded_callbacks(self) -> None:
+        """Embedded mode: point the default workspace at our webhook, so events stream at once."""
+        assert self.emulator is not None and self.upstream is not None
+        await self.upstream.post(
+            f"/v1/Workspaces/{self.emulator.default_workspace_sid}",
+            form={"EventCallbackUrl": self.webhook_url},
+            deadline=None,
+        )
+
+    async def _backfill_on_start(self) -> None:
+        assert self.upstream is not None and self.backfiller is not None
+        try:
+            workspaces = self.settings.workspace_sids
+            if not workspaces:
+                reply = await self.upstream.get("/v1/Workspaces", query={"PageSize": 1000}, deadline=None)
+                workspaces = tuple(w["sid"] for w in (reply.body or {}).get("workspaces", ()))
+            for sid in workspaces:
+                await self.backfiller.backfill(sid)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Backfill is best effort at start-up; the BackfillEvents RPC can repeat it.
+            log.exception("start-up backfill failed")
 
     async def stop(self, grace: float | None = None) -> None:
-        """Health flips to NOT_SERVING first, in-flight RPCs drain for `grace` seconds, then the rest closes."""
+        """Health NOT_SERVING first; streams end UNAVAILABLE; unary RPCs drain for `grace`; then the rest."""
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
         await self.health.enter_graceful_shutdown()
+        for task in (self._backfill_task, self._retention_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if self.fanout is not None:
+            await self.fanout.close(drain_timeout=max(grace, 0.1))
         if self.server is not None:
             await self.server.stop(grace)
             self.server = None
+        if self._webhook_runner is not None:
+            await self._webhook_runner.cleanup()
+            self._webhook_runner = None
+        if self.event_log is not None:
+            await self.event_log.close()
+            self.event_log = None
         if self.upstream is not None:
             await self.upstream.close()
             self.upstream = None

@@ -14,6 +14,13 @@ _SERVE_FLAGS: tuple[tuple[str, str, type, str], ...] = (
     # (setting, flag, type, help)
     ("grpc_host", "--grpc-host", str, "gRPC listen host (use 0.0.0.0 in containers)"),
     ("grpc_port", "--grpc-port", int, "gRPC listen port; 0 picks a free one"),
+    ("webhook_host", "--webhook-host", str, "event webhook listen host"),
+    ("webhook_port", "--webhook-port", int, "event webhook listen port; 0 picks a free one"),
+    ("webhook_path", "--webhook-path", str, "event webhook path"),
+    ("webhook_public_url", "--webhook-public-url", str, "the URL Twilio calls and signs, when behind a proxy"),
+    ("event_log_path", "--event-log", str, "SQLite file of the durable event log"),
+    ("event_retention_days", "--event-retention-days", int, "days events stay in the log"),
+    ("workspaces", "--workspaces", str, "comma-separated WS SIDs to backfill at start-up (default: all)"),
     ("taskrouter_base_url", "--taskrouter-base-url", str, "TaskRouter REST base URL"),
     ("api_base_url", "--api-base-url", str, "Twilio 2010 API base URL (Call Events)"),
     ("emulator_port", "--emulator-port", int, "embedded emulator port (no credentials only); 0 picks one"),

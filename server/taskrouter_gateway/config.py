@@ -23,6 +23,20 @@ class ConfigError(ValueError):
 class Settings:
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 50051
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = 8080
+    webhook_path: str = "/twilio/taskrouter/events"
+    # The URL Twilio calls and signs, when the gateway sits behind a proxy or load balancer.
+    webhook_public_url: str | None = None
+    webhook_max_body: int = 64 * 1024
+    event_log_path: str = "taskrouter-gateway-events.sqlite3"
+    # FULL fsyncs every group commit: a 204 means the event is on disk. NORMAL risks the last commits on power loss.
+    event_log_sync: str = "FULL"
+    event_retention_days: int = 30
+    subscriber_buffer: int = 1024
+    # Comma-separated workspace SIDs to backfill at start-up; empty: every workspace of the account.
+    workspaces: str = ""
+    backfill_on_start: bool = True
     account_sid: str | None = None
     auth_token: str | None = field(default=None, repr=False)
     api_key: str | None = None
@@ -44,6 +58,10 @@ class Settings:
         return not self.account_sid
 
     @property
+    def workspace_sids(self) -> tuple[str, ...]:
+        return tuple(s.strip() for s in self.workspaces.split(",") if s.strip())
+
+    @property
     def grpc_address(self) -> str:
         return f"{self.grpc_host}:{self.grpc_port}"
 
@@ -61,12 +79,24 @@ class Settings:
                 raise ConfigError(f"set both {ENV_API_KEY} and {ENV_API_SECRET}, or neither")
         elif self.auth_token or self.api_key or self.api_secret:
             raise ConfigError(f"credentials given without {ENV_ACCOUNT_SID}")
-        for port_name in ("grpc_port", "emulator_port"):
+        for port_name in ("grpc_port", "webhook_port", "emulator_port"):
             port = getattr(self, port_name)
             if not 0 <= port <= 65535:
                 raise ConfigError(f"{port_name} must be 0..65535, got {port}")
         if self.log_format not in ("auto", "json", "console"):
             raise ConfigError("log_format must be auto, json or console")
+        if not self.webhook_path.startswith("/"):
+            raise ConfigError("webhook_path must start with /")
+        if self.webhook_public_url and not self.webhook_public_url.startswith(("http://", "https://")):
+            raise ConfigError("webhook_public_url must be an absolute http(s) URL")
+        if self.event_log_sync not in ("FULL", "NORMAL"):
+            raise ConfigError("event_log_sync must be FULL or NORMAL")
+        for name in ("webhook_max_body", "subscriber_buffer", "event_retention_days"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1")
+        for sid in self.workspace_sids:
+            if not (sid.startswith("WS") and len(sid) == 34):
+                raise ConfigError(f"{ENV_PREFIX}WORKSPACES: {sid!r} is not a WS SID")
         if self.shutdown_grace_seconds < 0:
             raise ConfigError("shutdown_grace_seconds must be >= 0")
         return self

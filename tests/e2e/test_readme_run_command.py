@@ -25,8 +25,9 @@ def _readme_run_command() -> list[str]:
     return first
 
 
-def test_readme_run_command_serves_the_stubs():
-    command = _readme_run_command() + ["--grpc-port", "0", "--log-format", "json"]
+def test_readme_run_command_serves_the_stubs(tmp_path):
+    command = _readme_run_command() + ["--grpc-port", "0", "--webhook-port", "0", "--log-format", "json",
+                                       "--event-log", str(tmp_path / "events.sqlite3")]
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")}
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []

@@ -36,18 +36,17 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import orjson
-from google.protobuf import timestamp_pb2
+from google.protobuf import struct_pb2, timestamp_pb2
 from google.protobuf.descriptor import FieldDescriptor
 from taskrouter.gateway.v1 import event_pb2, event_service_pb2 as svc
 
 from ..validation import InvalidArgument
 from .paging import list_call, next_token
 from .rest_call import RestCall
-from .values import set_struct_from_json
 
 TASKROUTER_BASE_URL = "https://taskrouter.twilio.com"
 
@@ -60,6 +59,7 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 # google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999999Z.
 _MAX_MS = 253_402_300_799_999
 _MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 # Callback parameters that become Event properties of their own rather than event_data.
 ENVELOPE_PARAMETERS = (
@@ -110,6 +110,7 @@ def _typed_homes() -> dict[str, tuple[str, FieldDescriptor]]:
 
 
 _HOMES = _typed_homes()
+_WORKER_KEYS = frozenset(key for key, (sub, _) in _HOMES.items() if sub == "worker")
 
 
 def snake_case(name: str) -> str:
@@ -207,7 +208,6 @@ def _collect(pairs: Iterable[tuple[Any, Any]]) -> dict[str, str]:
             raise MalformedCallback(f"form field {name} is not text (got {type(value).__name__})", name)
         if name in _IDENTITY_PARAMETERS and name in raw and raw[name] != value:
             raise MalformedCallback(f"{name} is repeated with different values", name)
-        raw.pop(name, None)  # re-insert: the last occurrence decides the position too
         raw[name] = value
     return raw
 
@@ -277,7 +277,7 @@ def _fill_typed(event: event_pb2.Event, data: Mapping[str, Any]) -> None:
 def _operating_unit_owner(event_type: str, data: Mapping[str, Any]) -> str | None:
     if event_type.startswith("task-queue."):
         return "task_queue"
-    if event_type.startswith("worker.") or any(_HOMES.get(k, ("",))[0] == "worker" for k in data):
+    if event_type.startswith("worker.") or not _WORKER_KEYS.isdisjoint(data):
         return "worker"
     return None
 
@@ -300,7 +300,18 @@ def _set_field(sub: Any, field: FieldDescriptor, value: Any) -> None:
         setattr(sub, field.name, text)
         struct_name = f"{field.name}_struct"
         if struct_name in sub.DESCRIPTOR.fields_by_name:
-            set_struct_from_json(getattr(sub, struct_name), text)
+            _set_struct(getattr(sub, struct_name), text)
+
+
+def _set_struct(target: struct_pb2.Struct, text: str) -> None:
+    """The parsed view of a JSON attributes string; set (even when "{}") only for a JSON object."""
+    try:
+        parsed = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return
+    if isinstance(parsed, dict):
+        target.SetInParent()
+        target.update(parsed)
 
 
 def _lenient_int(value: Any) -> int | None:
@@ -375,7 +386,11 @@ def _str(value: Any) -> str:
 
 
 def _set_rest_dates(event: event_pb2.Event, date_text: Any, date_ms: Any) -> None:
-    """Each as Twilio sent it; whichever is missing or unreadable is derived from the other."""
+    """Each as Twilio sent it; whichever is missing or unreadable is derived from the other.
+
+    event_date is whole seconds in REST but milliseconds in a callback: when event_date_ms falls in the
+    same second, event_date takes its precision so both paths hold the same instant.
+    """
     millis = _lenient_int(date_ms)
     if millis is not None and 0 <= millis <= _MAX_MS:
         event.event_date_ms = millis
@@ -386,6 +401,8 @@ def _set_rest_dates(event: event_pb2.Event, date_text: Any, date_ms: Any) -> Non
         event.event_date.FromDatetime(moment)
         if millis is None:
             event.event_date_ms = event.event_date.ToMilliseconds()
+        elif millis // 1000 == event.event_date.seconds:
+            event.event_date.CopyFrom(_timestamp_from_ms(millis))
     elif millis is not None:
         event.event_date.CopyFrom(_timestamp_from_ms(millis))
 
@@ -425,38 +442,28 @@ def get_event_call(req: svc.GetEventRequest) -> RestCall:
 
 def list_events_call(req: svc.ListEventsRequest) -> RestCall:
     query: dict[str, object] = {}
+    for field, param in _STRING_FILTERS:
+        value = getattr(req, field)
+        if value:
+            query[param] = value
+    if req.HasField("minutes"):
+        query["Minutes"] = req.minutes
+    if req.HasField("start_date"):
+        query["StartDate"] = _iso_seconds("start_date", req.start_date, round_up=False)
     if req.HasField("end_date"):
         # Rounded up to the whole second: Twilio's filter has second precision, and a window that is a
         # little wide only repeats events (de-duplicated by sid) where a narrow one would lose some.
         query["EndDate"] = _iso_seconds("end_date", req.end_date, round_up=True)
-    for field, param in _STRING_FILTERS[:1]:
-        if getattr(req, field):
-            query[param] = getattr(req, field)
-    if req.HasField("minutes"):
-        query["Minutes"] = req.minutes
-    for field, param in _STRING_FILTERS[1:2]:
-        if getattr(req, field):
-            query[param] = getattr(req, field)
-    if req.HasField("start_date"):
-        query["StartDate"] = _iso_seconds("start_date", req.start_date, round_up=False)
-    for field, param in _STRING_FILTERS[2:]:
-        if getattr(req, field):
-            query[param] = getattr(req, field)
     return list_call(_collection(req.workspace_sid), query, req.page_size, req.page_token)
 
 
 def _iso_seconds(field: str, value: timestamp_pb2.Timestamp, *, round_up: bool) -> str:
+    """ISO 8601 "YYYY-MM-DDTHH:MM:SSZ", the form Twilio's helper libraries send."""
     seconds = value.seconds + (1 if round_up and value.nanos > 0 else 0)
     if not (_MIN_SECONDS <= seconds <= _MAX_SECONDS) or not (0 <= value.nanos < 1_000_000_000):
         raise InvalidArgument([(field, "must be a valid timestamp between years 1 and 9999")])
-    moment = datetime.fromtimestamp(seconds, tz=timezone.utc) if seconds >= 0 else _before_epoch(seconds)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}Z".rjust(20, "0")
-
-
-def _before_epoch(seconds: int) -> datetime:
-    from datetime import timedelta
-
-    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=seconds)
+    moment = _EPOCH + timedelta(seconds=seconds)
+    return moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def list_events_response(body: Mapping[str, Any]) -> svc.ListEventsResponse:

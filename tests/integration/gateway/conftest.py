@@ -11,10 +11,13 @@ from taskrouter_gateway.app import Gateway
 from taskrouter_gateway.config import Settings
 
 
-def settings_for(emulator, **overrides) -> Settings:
+def settings_for(emulator, event_log_path, **overrides) -> Settings:
     cfg = emulator.config
     values = dict(
         grpc_port=0,
+        webhook_port=0,
+        event_log_path=str(event_log_path),
+        backfill_on_start=False,
         account_sid=cfg.account_sid,
         auth_token=cfg.auth_token,
         taskrouter_base_url=emulator.base_url,
@@ -26,11 +29,12 @@ def settings_for(emulator, **overrides) -> Settings:
 
 
 @pytest.fixture
-async def make_gateway(emulator):
+async def make_gateway(emulator, tmp_path):
     """Starts gateways in front of the emulator with setting overrides; stops them all at teardown."""
     started: list[Gateway] = []
 
     async def make(**overrides) -> Gateway:
+        overrides.setdefault("event_log_path", tmp_path / f"events-{len(started)}.sqlite3")
         gw = Gateway(settings_for(emulator, **overrides))
         await gw.start()
         started.append(gw)

@@ -1,0 +1,101 @@
+"""Gap backfill: fetch from TaskRouter's Events REST API what the webhook missed, and append it deduplicated."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import structlog
+from google.protobuf import timestamp_pb2
+
+from taskrouter.gateway.v1 import event_service_pb2 as svc
+
+from ..translate.events import event_from_rest, list_events_call
+from ..upstream import UpstreamClient
+from .ingest import Ingestor
+from .log import EventLog
+
+log = structlog.get_logger("taskrouter_gateway.backfill")
+
+RETENTION_MS = 30 * 24 * 3600 * 1000  # TaskRouter keeps events 30 days and refuses older StartDates
+SAFETY_MS = 5 * 60 * 1000  # stay clear of the 30-day edge, which moves while we page
+# Re-read this far behind the newest logged event: a callback dropped just before it would otherwise be
+# skipped. TaskRouter's own default window (Minutes=15) is a natural size; duplicates cost nothing.
+DEFAULT_OVERLAP_MS = 15 * 60 * 1000
+PAGE_SIZE = 1000
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class BackfillResult:
+    fetched: int
+    appended: int
+    duplicates: int
+
+
+def _ts(ms: int) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromMilliseconds(ms)
+    return ts
+
+
+class Backfiller:
+    def __init__(
+        self,
+        upstream: UpstreamClient,
+        log_: EventLog,
+        ingestor: Ingestor,
+        *,
+        overlap_ms: int = DEFAULT_OVERLAP_MS,
+        clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        self._upstream = upstream
+        self._log = log_
+        self._ingestor = ingestor
+        self._overlap_ms = overlap_ms
+        self._clock_ms = clock_ms
+
+    async def start_ms_for(self, workspace_sid: str) -> int:
+        """From a little before the newest logged event (or now, for a workspace never seen), within 30 days."""
+        now = self._clock_ms()
+        newest = await self._log.newest_event_date_ms(workspace_sid)
+        start = (newest if newest is not None else now) - self._overlap_ms
+        return max(start, now - RETENTION_MS + SAFETY_MS)
+
+    async def backfill(
+        self,
+        workspace_sid: str,
+        *,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        deadline: float | None = None,
+    ) -> BackfillResult:
+        if start_ms is None:
+            start_ms = await self.start_ms_for(workspace_sid)
+        request = svc.ListEventsRequest(workspace_sid=workspace_sid, page_size=PAGE_SIZE, start_date=_ts(start_ms))
+        if end_ms is not None:
+            request.end_date.CopyFrom(_ts(end_ms))
+        call = list_events_call(request)
+        fetched = []
+        token: str | None = None
+        while True:
+            reply, token = await self._upstream.list_page(
+                call.path, page_token=token, query=call.query, deadline=deadline, base="taskrouter"
+            )
+            fetched.extend(event_from_rest(item) for item in (reply.body or {}).get("events") or ())
+            if not token:
+                break
+        # Oldest first, so the log's order follows TaskRouter's where nothing else interleaves.
+        fetched.sort(key=lambda e: (e.event_date_ms, e.sid))
+        appended = duplicates = 0
+        for i in range(0, len(fetched), CHUNK):
+            for result in await self._ingestor.ingest(fetched[i : i + CHUNK]):
+                if result.duplicate:
+                    duplicates += 1
+                else:
+                    appended += 1
+        result = BackfillResult(fetched=len(fetched), appended=appended, duplicates=duplicates)
+        log.info("backfill done", workspace_sid=workspace_sid, start_ms=start_ms, fetched=result.fetched,
+                 appended=result.appended, duplicates=result.duplicates)
+        return result

@@ -1,0 +1,366 @@
+"""Fan-out of logged events to streaming subscribers: one tailer, bounded per-subscriber buffers.
+
+The tailer reads new events from the log in seq order (so publish order is seq order even when concurrent
+appends finish out of order, and a crashed appender cannot stall anyone), turns each into its final wire
+bytes once, and offers them without awaiting to every matching subscriber's bounded buffer. A subscriber
+replays the log from its start position first, then switches to its buffer: no gap, no duplicate.
+
+Knows nothing of gRPC: a subscription ends with SubscriberTooSlow or FanOutClosed, which the servicer turns
+into statuses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Final
+
+import structlog
+
+from taskrouter.gateway.v1 import event_pb2
+
+from .cursor import encode_cursor
+from .filters import EventFilter, EventRefs
+from .log import EventLog, EventLogError, StoredEvent
+
+_log = structlog.get_logger(__name__)
+
+READ_RETRY_SECONDS: Final = 1.0  # after a failed log read, retry even without a new notify()
+
+
+class SubscriptionEnded(Exception):
+    """The fan-out ended a subscription; `resume_seq` is the last seq it delivered (or its start)."""
+
+    def __init__(self, message: str, resume_seq: int) -> None:
+        super().__init__(message)
+        self.resume_seq = resume_seq
+
+
+class SubscriberTooSlow(SubscriptionEnded):
+    """Its live buffer overflowed: it fell more than buffer_size matching events behind."""
+
+
+class FanOutClosed(SubscriptionEnded):
+    """The fan-out is shutting down."""
+
+
+class LogUnreadable(SubscriptionEnded):
+    """Replaying failed: the log raised EventLogError (chained as __cause__)."""
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def encode_response(event_payload: bytes, cursor: str) -> bytes:
+    """The wire bytes of StreamEventsResponse{event, cursor}, built from the stored Event bytes as they are.
+
+    Field 1 (event) and field 2 (cursor) are both length-delimited (wire type 2): tag, length, bytes.
+    """
+    cursor_bytes = cursor.encode("ascii")
+    return b"".join(
+        (b"\x0a", _varint(len(event_payload)), event_payload, b"\x12", _varint(len(cursor_bytes)), cursor_bytes)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One event, ready for every subscriber: what filters look at and the bytes that go on the wire."""
+
+    seq: int
+    refs: EventRefs
+    data: bytes
+
+
+@dataclass(slots=True)
+class FanOutCounters:
+    subscribers: int = 0  # open subscriptions (replaying or live)
+    live: int = 0  # of those, the ones reading their live buffer
+    published: int = 0  # events the tailer offered to subscribers
+    delivered: int = 0  # messages handed to subscribers' streams (replay and live)
+    overflowed: int = 0  # subscriptions ended because their live buffer overflowed
+    rereads: int = 0  # replays extended because the buffer overflowed while catching up
+    frames_built: int = 0  # events decoded and encoded (once each while in the recent-frames cache)
+
+
+_CATCHING_UP, _LIVE = 0, 1
+
+
+class _Subscriber:
+    __slots__ = ("filter", "buffer", "capacity", "phase", "dropped", "ended", "waiter")
+
+    def __init__(self, event_filter: EventFilter, capacity: int) -> None:
+        self.filter = event_filter
+        self.buffer: collections.deque[Frame] = collections.deque()
+        self.capacity = capacity
+        self.phase = _CATCHING_UP
+        self.dropped = False  # the buffer overflowed while catching up: it has a gap
+        self.ended: type[SubscriptionEnded] | None = None
+        self.waiter: asyncio.Future[None] | None = None
+
+    def wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    def offer(self, frame: Frame) -> bool:
+        """Buffers the frame without waiting; False when this subscriber overflowed just now."""
+        if self.ended is not None:
+            return True
+        if len(self.buffer) < self.capacity:
+            self.buffer.append(frame)
+            self.wake()
+            return True
+        self.buffer.clear()
+        if self.phase == _CATCHING_UP:
+            # Still replaying from the log, which holds these events too: note the gap, keep the subscriber.
+            self.dropped = True
+            return True
+        self.ended = SubscriberTooSlow
+        self.wake()
+        return False
+
+
+class FanOut:
+    """`await start()`, `notify()` after each durable append, `subscribe(...)` per stream, `await close()`."""
+
+    def __init__(
+        self, log: EventLog, *, buffer_size: int = 1024, page_size: int = 500, recent_frames: int | None = None
+    ) -> None:
+        if buffer_size < 1 or page_size < 1:
+            raise ValueError("buffer_size and page_size must be >= 1")
+        # The tailer offers a whole page without yielding: a page bigger than the buffer would overflow even
+        # an idle, fully caught-up subscriber. Replays read page_size at a time.
+        self._tail_page = min(page_size, buffer_size)
+        self.log = log
+        self.buffer_size = buffer_size
+        self.page_size = page_size
+        self.counters = FanOutCounters()
+        # Frames of recent events, shared by the tailer and replaying subscribers, so an event that both
+        # see (a subscriber catching up while it is published) is still built once.
+        self._recent: collections.OrderedDict[int, Frame] = collections.OrderedDict()
+        self._recent_limit = recent_frames if recent_frames is not None else max(buffer_size, 2 * page_size)
+        self._by_workspace: dict[str, set[_Subscriber]] = {}
+        self._published_seq = 0
+        self._wake = asyncio.Event()
+        self._tailer: asyncio.Task[None] | None = None
+        self._closed = False
+        self._watchers: list[asyncio.Future[None]] = []
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Publishes only events appended from now on; subscribers replay older ones from the log."""
+        if self._tailer is not None:
+            raise RuntimeError("FanOut already started")
+        self._published_seq = await self.log.last_seq()
+        self._tailer = asyncio.create_task(self._tail(), name="event-fanout-tailer")
+
+    def notify(self) -> None:
+        """New events are durable in the log. Never blocks; many calls coalesce into one read."""
+        self._wake.set()
+
+    async def close(self, drain_timeout: float = 5.0) -> None:
+        """Ends every subscription with FanOutClosed and stops the tailer; waits (bounded) for streams to go."""
+        if self._closed:
+            return
+        self._closed = True
+        for subscribers in self._by_workspace.values():
+            for sub in subscribers:
+                sub.ended = FanOutClosed
+                sub.buffer.clear()
+                sub.wake()
+        if self._tailer is not None:
+            self._tailer.cancel()
+            try:
+                await self._tailer
+            except asyncio.CancelledError:
+                if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                    raise
+        try:
+            await asyncio.wait_for(self.wait_until(lambda c: c.subscribers == 0), drain_timeout)
+        except TimeoutError:
+            _log.warning("event_fanout.close_timeout", subscribers=self.counters.subscribers)
+
+    async def __aenter__(self) -> FanOut:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- observation (tests, metrics) ----------------------------------------------------------------
+
+    async def wait_until(self, predicate: Callable[[FanOutCounters], bool]) -> None:
+        """Returns once predicate(counters) holds; re-checked whenever a counter changes. Bound it with a timeout."""
+        while not predicate(self.counters):
+            watcher = asyncio.get_running_loop().create_future()
+            self._watchers.append(watcher)
+            await watcher
+
+    def _changed(self) -> None:
+        watchers, self._watchers = self._watchers, []
+        for watcher in watchers:
+            if not watcher.done():
+                watcher.set_result(None)
+
+    # -- publishing ----------------------------------------------------------------------------------
+
+    def _frame(self, stored: StoredEvent) -> Frame:
+        frame = self._recent.get(stored.seq)
+        if frame is not None:
+            return frame
+        refs = EventRefs.from_event(event_pb2.Event.FromString(stored.payload))
+        frame = Frame(stored.seq, refs, encode_response(stored.payload, encode_cursor(self.log.log_id, stored.seq)))
+        self.counters.frames_built += 1
+        self._recent[stored.seq] = frame
+        while len(self._recent) > self._recent_limit:
+            self._recent.popitem(last=False)
+        return frame
+
+    async def _tail(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                while True:
+                    rows = await self.log.read_after(self._published_seq, limit=self._tail_page)
+                    for row in rows:
+                        self._publish(self._frame(row))
+                    if len(rows) < self._tail_page:
+                        break
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # A failed read loses nothing: the next pass starts after the last published seq.
+                _log.exception("event_fanout.read_failed", after_seq=self._published_seq)
+                try:
+                    await asyncio.wait_for(self._wake.wait(), READ_RETRY_SECONDS)
+                except TimeoutError:
+                    pass
+                self._wake.set()
+
+    def _publish(self, frame: Frame) -> None:
+        self._published_seq = frame.seq
+        self.counters.published += 1
+        overflowed = 0
+        for sub in self._by_workspace.get(frame.refs.workspace_sid, ()):
+            if sub.filter.matches(frame.refs) and not sub.offer(frame):
+                overflowed += 1
+        if overflowed:
+            self.counters.overflowed += overflowed
+        self._changed()
+
+    # -- subscribing ---------------------------------------------------------------------------------
+
+    def _register(self, sub: _Subscriber) -> None:
+        self._by_workspace.setdefault(sub.filter.workspace_sid, set()).add(sub)
+        self.counters.subscribers += 1
+        self._changed()
+
+    def _unregister(self, sub: _Subscriber) -> None:
+        peers = self._by_workspace.get(sub.filter.workspace_sid)
+        if peers is not None and sub in peers:
+            peers.discard(sub)
+            if not peers:
+                del self._by_workspace[sub.filter.workspace_sid]
+            self.counters.subscribers -= 1
+            if sub.phase == _LIVE:
+                self.counters.live -= 1
+        sub.buffer.clear()
+        self._changed()
+
+    def _end(self, sub: _Subscriber, resume_seq: int) -> SubscriptionEnded:
+        assert sub.ended is not None
+        if sub.ended is SubscriberTooSlow:
+            return SubscriberTooSlow(
+                f"subscriber fell more than {self.buffer_size} events behind; resume from your last cursor",
+                resume_seq,
+            )
+        return FanOutClosed("server shutting down; resume from your cursor", resume_seq)
+
+    async def subscribe(self, event_filter: EventFilter, after_seq: int) -> AsyncIterator[bytes]:
+        """Yields the wire bytes of every matching event with seq > after_seq, in seq order, until ended.
+
+        Ends by raising SubscriberTooSlow, FanOutClosed or LogUnreadable, each carrying the seq to resume
+        after. Close it (contextlib.aclosing) so an abandoned stream unsubscribes at once.
+        """
+        if self._closed:
+            raise FanOutClosed("server shutting down; resume from your cursor", after_seq)
+        sub = _Subscriber(event_filter, self.buffer_size)
+        # Register before replaying: whatever the tailer publishes from now on lands in the buffer, and the
+        # replay below covers everything before that, so the hand-off has no gap.
+        self._register(sub)
+        last = after_seq
+        try:
+            while True:
+                try:
+                    rows = await self.log.read_after(
+                        last, limit=self.page_size, workspace_sid=event_filter.workspace_sid
+                    )
+                except EventLogError as exc:
+                    raise LogUnreadable(f"the event log cannot be read: {exc}", last) from exc
+                for row in rows:
+                    if sub.ended is not None:
+                        raise self._end(sub, last)
+                    frame = self._frame(row)
+                    if event_filter.matches(frame.refs):
+                        self.counters.delivered += 1
+                        yield frame.data
+                    last = row.seq
+                if sub.ended is not None:
+                    raise self._end(sub, last)
+                if len(rows) == self.page_size:
+                    continue
+                if sub.dropped:
+                    # Events went missing from the buffer while replaying; the log still has them.
+                    sub.dropped = False
+                    sub.buffer.clear()
+                    self.counters.rereads += 1
+                    continue
+                # Caught up, with no await since the last read: the buffer holds every matching event
+                # published after registration (or after the last reread). Drop the ones the replay already
+                # delivered, so stale frames don't count against the bound.
+                while sub.buffer and sub.buffer[0].seq <= last:
+                    sub.buffer.popleft()
+                sub.phase = _LIVE
+                self.counters.live += 1
+                self._changed()
+                break
+
+            buffer = sub.buffer
+            loop = asyncio.get_running_loop()
+            while True:
+                if sub.ended is not None:
+                    raise self._end(sub, last)
+                if not buffer:
+                    sub.waiter = loop.create_future()
+                    await sub.waiter
+                    sub.waiter = None
+                    continue
+                frame = buffer.popleft()
+                if frame.seq <= last:
+                    continue
+                last = frame.seq
+                self.counters.delivered += 1
+                yield frame.data
+        finally:
+            self._unregister(sub)
+
+
+__all__ = [
+    "FanOut",
+    "FanOutClosed",
+    "FanOutCounters",
+    "Frame",
+    "LogUnreadable",
+    "SubscriberTooSlow",
+    "SubscriptionEnded",
+    "encode_response",
+]

@@ -1,0 +1,628 @@
+"""EventLog on one SQLite file in WAL mode: a writer thread with group commit, plus a pool of reader threads.
+
+Durability: append() resolves only after COMMIT. With synchronous="FULL" (the default) SQLite fsyncs the WAL
+at every commit, so an acknowledged event survives a process crash and a power loss. synchronous="NORMAL"
+skips that fsync: acknowledged events survive a process crash but the last ones can vanish on power loss or
+an OS crash; use it for benchmarks only.
+
+Group commit: appends go onto a queue that the writer thread drains. While one transaction's fsync runs, new
+appends queue up; the next transaction takes all of them (up to max_batch events) and pays one fsync for the
+lot. A lone append is committed at once, so batching never adds latency, and no result is given before its
+transaction is durable, so batching keeps the durability promise.
+
+Retention: prune() removes the oldest events in chunks, letting queued appends in between chunks so a big
+prune never stalls webhooks. Schedule it with events.log.run_retention (the app decides the interval).
+
+One process at a time: open() takes an exclusive flock on "<path>.lock" and fails clearly if another log
+object (in this or another process) holds it; the kernel drops the lock when a process dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import fcntl
+import os
+import queue
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import structlog
+
+from .log import (
+    AppendResult,
+    EventLog,
+    EventLogClosed,
+    EventLogError,
+    EventLogOpenError,
+    EventLogWriteError,
+    NewEvent,
+    Retention,
+    StoredEvent,
+)
+
+# PRAGMA application_id marks the file as ours ("TRGL"); user_version is the schema version.
+APPLICATION_ID: Final = 0x5452474C
+SCHEMA_VERSION: Final = 1
+
+_SCHEMA: Final = (
+    """CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        sid TEXT NOT NULL UNIQUE,
+        workspace_sid TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        resource_sid TEXT NOT NULL,
+        event_date_ms INTEGER NOT NULL,
+        received_ms INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        payload BLOB NOT NULL
+    )""",
+    # (workspace_sid) entries end in the rowid (= seq): serves read_after(workspace_sid=...) in seq order.
+    "CREATE INDEX events_by_workspace ON events (workspace_sid)",
+    "CREATE INDEX events_by_workspace_date ON events (workspace_sid, event_date_ms)",
+    "CREATE INDEX events_by_date ON events (event_date_ms)",
+    # One row: last_seq survives pruning every event, so numbering never restarts.
+    """CREATE TABLE log_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        log_id TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        total_bytes INTEGER NOT NULL
+    )""",
+)
+
+_COLUMNS: Final = "seq, sid, workspace_sid, event_type, resource_sid, event_date_ms, received_ms, payload"
+_INSERT: Final = (
+    "INSERT INTO events (seq, sid, workspace_sid, event_type, resource_sid, event_date_ms, received_ms, size, payload)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING"
+)
+
+Synchronous = Literal["FULL", "NORMAL"]
+
+_log = structlog.get_logger(__name__)
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class LogStats:
+    """Counters since open(), for metrics and tests."""
+
+    commits: int  # append transactions committed (each one fsync with synchronous=FULL)
+    appended: int  # events stored
+    duplicates: int  # events answered with an existing seq
+    pruned: int  # events removed by retention
+
+
+@dataclass(slots=True)
+class _Append:
+    events: Sequence[NewEvent]
+    future: concurrent.futures.Future[list[AppendResult]]
+
+
+@dataclass(slots=True)
+class _Prune:
+    future: concurrent.futures.Future[int]
+    keep_from: int | None = None  # first seq to keep; fixed on the first chunk
+    removed: int = 0
+
+
+_STOP: Final = object()
+
+
+class SqliteEventLog(EventLog):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: Synchronous = "FULL",
+        retention: Retention = Retention(),
+        max_batch: int = 1000,
+        readers: int = 2,
+        prune_chunk: int = 5000,
+        clock_ms: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        text = os.fspath(path)
+        if not text or text == ":memory:" or text.startswith("file:"):
+            raise ValueError(f"path must name a database file, got {text!r}")
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
+        for name, value in (("max_batch", max_batch), ("readers", readers), ("prune_chunk", prune_chunk)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if not isinstance(retention, Retention):
+            raise TypeError("retention must be a Retention")
+        self._path = Path(text)
+        self._synchronous = synchronous
+        self._retention = retention
+        self._max_batch = max_batch
+        self._reader_count = readers
+        self._prune_chunk = prune_chunk
+        self._clock_ms = clock_ms
+
+        self._state: Literal["new", "opening", "open", "closing", "closed"] = "new"
+        self._log_id: str | None = None
+        self._lock_fd: int | None = None
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._writer_done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._readers: concurrent.futures.ThreadPoolExecutor | None = None
+        self._closing: asyncio.Future[None] | None = None
+        self._reader_local = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._reader_conns_lock = threading.Lock()
+
+        # Owned by the writer thread; other threads only read them (int loads are atomic).
+        self._last_seq = 0
+        self._total_bytes = 0
+        self._last_received_ms = 0
+        self._commits = 0
+        self._appended = 0
+        self._duplicates = 0
+        self._pruned = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    @property
+    def log_id(self) -> str:
+        if self._log_id is None:
+            raise EventLogClosed("event log has not been opened")
+        return self._log_id
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def stats(self) -> LogStats:
+        return LogStats(self._commits, self._appended, self._duplicates, self._pruned)
+
+    async def open(self) -> None:
+        if self._state != "new":
+            raise EventLogError(f"event log {self._path} can be opened once (state: {self._state})")
+        self._state = "opening"
+        try:
+            self._check_path()
+            self._lock_fd = self._take_lock()
+            opened: concurrent.futures.Future[None] = concurrent.futures.Future()
+            self._writer = threading.Thread(
+                target=self._writer_main, args=(opened,), name=f"event-log-writer:{self._path.name}", daemon=True
+            )
+            self._writer.start()
+            await asyncio.wrap_future(opened)
+        except BaseException:
+            self._queue.put(_STOP)  # if open() was cancelled while the writer was still starting
+            self._release_lock()
+            self._state = "closed"
+            raise
+        self._readers = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self._reader_count, thread_name_prefix=f"event-log-reader:{self._path.name}"
+        )
+        self._state = "open"
+        _log.info(
+            "event_log.opened", path=str(self._path), log_id=self._log_id, last_seq=self._last_seq,
+            synchronous=self._synchronous,
+        )
+
+    async def close(self) -> None:
+        if self._state == "new":
+            self._state = "closed"
+        if self._state == "open":
+            self._state = "closing"
+            self._closing = asyncio.ensure_future(self._close())
+        if self._closing is not None:
+            await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
+        # Everything queued before _STOP is still written: close flushes pending appends.
+        self._queue.put(_STOP)
+        await asyncio.wrap_future(self._writer_done)
+        if self._readers is not None:
+            await asyncio.to_thread(self._readers.shutdown, wait=True)
+        with self._reader_conns_lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
+        self._release_lock()
+        self._state = "closed"
+        _log.info("event_log.closed", path=str(self._path), last_seq=self._last_seq)
+
+    def _check_path(self) -> None:
+        parent = self._path.parent
+        if not parent.is_dir():
+            raise EventLogOpenError(f"event log {self._path}: directory {parent} does not exist")
+        if self._path.is_dir():
+            raise EventLogOpenError(f"event log {self._path} is a directory, not a database file")
+
+    def _take_lock(self) -> int:
+        lock_path = f"{self._path}.lock"
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise EventLogOpenError(f"event log {self._path}: cannot create lock file {lock_path}: {exc}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise EventLogOpenError(
+                f"event log {self._path} is already open (by this or another process)"
+            ) from None
+        return fd
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor drops the flock
+            self._lock_fd = None
+
+    # -- writer thread -----------------------------------------------------------------------------
+
+    def _writer_main(self, opened: concurrent.futures.Future[None]) -> None:
+        try:
+            try:
+                conn = self._connect_writer()
+            except EventLogOpenError as exc:
+                opened.set_exception(exc)
+                return
+            except sqlite3.Error as exc:
+                opened.set_exception(EventLogOpenError(f"event log {self._path} cannot be opened: {exc}"))
+                return
+            opened.set_result(None)
+            try:
+                self._serve(conn)
+            finally:
+                conn.close()
+        except BaseException as exc:  # a bug, not an SQLite error: fail everything still waiting
+            _log.exception("event_log.writer_crashed", path=str(self._path))
+            self._fail_queued(EventLogError(f"event log writer stopped: {exc!r}"))
+        finally:
+            self._writer_done.set_result(None)
+
+    def _connect_writer(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, isolation_level=None, timeout=10.0)
+        try:
+            # A non-database file fails here ("file is not a database"), before anything is written.
+            app_id = _row(conn, "PRAGMA application_id")[0]
+            version = _row(conn, "PRAGMA user_version")[0]
+            tables = _row(conn, "SELECT count(*) FROM sqlite_schema")[0]
+            if app_id == 0 and version == 0 and tables == 0:
+                self._create_schema(conn)
+            elif app_id != APPLICATION_ID:
+                raise EventLogOpenError(f"{self._path} is an SQLite database but not an event log")
+            elif version != SCHEMA_VERSION:
+                raise EventLogOpenError(
+                    f"event log {self._path} has schema version {version}; this build reads {SCHEMA_VERSION}"
+                )
+            mode = _row(conn, "PRAGMA journal_mode=WAL")[0]
+            if str(mode).lower() != "wal":
+                raise EventLogOpenError(f"event log {self._path}: cannot use WAL mode (got {mode!r})")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            self._load_state(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _create_schema(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO log_state (id, log_id, created_ms, last_seq, total_bytes) VALUES (1, ?, ?, 0, 0)",
+                (secrets.token_hex(8), self._clock_ms()),
+            )
+            conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _load_state(self, conn: sqlite3.Connection) -> None:
+        row = _row(conn, "SELECT log_id, last_seq, total_bytes FROM log_state WHERE id = 1")
+        if row is None:
+            raise EventLogOpenError(f"event log {self._path} is damaged: its state row is missing")
+        self._log_id, self._last_seq, self._total_bytes = row
+        newest = _row(conn, "SELECT seq, received_ms FROM events ORDER BY seq DESC LIMIT 1")
+        if newest is not None:
+            if newest[0] > self._last_seq:
+                raise EventLogOpenError(f"event log {self._path} is damaged: seq {newest[0]} beyond last_seq")
+            self._last_received_ms = newest[1]
+
+    def _serve(self, conn: sqlite3.Connection) -> None:
+        stopping = False
+        carry: Any = None
+        while True:
+            if carry is not None:
+                job, carry = carry, None
+            elif stopping:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    return
+            else:
+                job = self._queue.get()
+            if job is _STOP:
+                # Nothing new is accepted once closing; finish what is queued (prune continuations too).
+                stopping = True
+            elif isinstance(job, _Prune):
+                self._prune_step(conn, job)
+            else:
+                batch: list[_Append] = []
+                count = 0
+                while True:
+                    if job.future.set_running_or_notify_cancel():  # False: the caller gave up before we began
+                        batch.append(job)
+                        count += len(job.events)
+                    if count >= self._max_batch:
+                        break
+                    try:
+                        job = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if not isinstance(job, _Append):
+                        carry = job
+                        break
+                if batch:
+                    self._commit_appends(conn, batch)
+
+    def _commit_appends(self, conn: sqlite3.Connection, batch: list[_Append]) -> None:
+        # received_ms never decreases, even if the wall clock steps back: age retention stays a prefix.
+        received_ms = max(self._clock_ms(), self._last_received_ms)
+        seq = self._last_seq
+        total = self._total_bytes
+        seen: dict[str, int] = {}
+        appended = duplicates = 0
+        results: list[list[AppendResult]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                out: list[AppendResult] = []
+                for ev in job.events:
+                    known = seen.get(ev.sid)
+                    if known is None:
+                        size = len(ev.payload)
+                        inserted = conn.execute(
+                            _INSERT,
+                            (seq + 1, ev.sid, ev.workspace_sid, ev.event_type, ev.resource_sid,
+                             ev.event_date_ms, received_ms, size, ev.payload),
+                        ).rowcount
+                        if inserted == 1:
+                            seq += 1
+                            total += size
+                            seen[ev.sid] = seq
+                            appended += 1
+                            out.append(AppendResult(seq, False))
+                            continue
+                        known = _row(conn, "SELECT seq FROM events WHERE sid = ?", (ev.sid,))[0]
+                        seen[ev.sid] = known
+                    duplicates += 1
+                    out.append(AppendResult(known, True))
+                results.append(out)
+            if appended:
+                conn.execute("UPDATE log_state SET last_seq = ?, total_bytes = ? WHERE id = 1", (seq, total))
+            conn.execute("COMMIT")
+        except Exception as exc:  # sqlite3.Error mostly (disk full, I/O); anything else must not strand callers
+            self._rollback(conn)
+            _log.error("event_log.append_failed", path=str(self._path), events=sum(len(j.events) for j in batch),
+                       error=str(exc))
+            for job in batch:
+                job.future.set_exception(EventLogWriteError(f"events not stored: {exc}"))
+            return
+        # Publish the new position before any caller hears of it, so last_seq() >= every acknowledged seq.
+        self._last_seq = seq
+        self._total_bytes = total
+        self._last_received_ms = received_ms
+        self._commits += 1
+        self._appended += appended
+        self._duplicates += duplicates
+        for job, out in zip(batch, results):
+            job.future.set_result(out)
+
+    def _prune_step(self, conn: sqlite3.Connection, job: _Prune) -> None:
+        if not job.future.running() and not job.future.set_running_or_notify_cancel():
+            return
+        try:
+            if job.keep_from is None:
+                job.keep_from = self._prune_boundary(conn)
+            first = _row(conn, "SELECT min(seq) FROM events")[0]
+            if first is None or first >= job.keep_from:
+                job.future.set_result(job.removed)
+                return
+            upto = min(job.keep_from, first + self._prune_chunk)
+            conn.execute("BEGIN IMMEDIATE")
+            freed = _row(conn, "SELECT coalesce(sum(size), 0) FROM events WHERE seq < ?", (upto,))[0]
+            removed = conn.execute("DELETE FROM events WHERE seq < ?", (upto,)).rowcount
+            total = self._total_bytes - freed
+            conn.execute("UPDATE log_state SET total_bytes = ? WHERE id = 1", (total,))
+            conn.execute("COMMIT")
+        except Exception as exc:
+            self._rollback(conn)
+            job.future.set_exception(EventLogWriteError(f"prune failed: {exc}"))
+            return
+        self._total_bytes = total
+        self._pruned += removed
+        job.removed += removed
+        if upto < job.keep_from:
+            self._queue.put(job)  # next chunk after whatever appends queued meanwhile
+        else:
+            job.future.set_result(job.removed)
+
+    def _prune_boundary(self, conn: sqlite3.Connection) -> int:
+        """The first seq to keep under the retention policy (last_seq + 1 removes everything)."""
+        policy = self._retention
+        keep_from = 0
+        if policy.max_age_ms is not None:
+            cutoff = self._clock_ms() - policy.max_age_ms
+            # received_ms is non-decreasing in seq: scan from the oldest, stop at the first young enough.
+            row = _row(conn, "SELECT seq FROM events WHERE received_ms >= ? ORDER BY seq LIMIT 1", (cutoff,))
+            keep_from = max(keep_from, row[0] if row is not None else self._last_seq + 1)
+        if policy.max_rows is not None:
+            keep_from = max(keep_from, self._last_seq - policy.max_rows + 1)
+        if policy.max_bytes is not None and self._total_bytes > policy.max_bytes:
+            excess = self._total_bytes - policy.max_bytes
+            freed = 0
+            rows = conn.execute("SELECT seq, size FROM events ORDER BY seq")
+            try:
+                for seq, size in rows:
+                    freed += size
+                    if freed >= excess:
+                        keep_from = max(keep_from, seq + 1)
+                        break
+            finally:
+                rows.close()  # an unfinished SELECT would pin an old snapshot on this connection
+        return keep_from
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # SQLite already rolled back (e.g. after SQLITE_FULL); nothing more to undo
+
+    def _fail_queued(self, exc: EventLogError) -> None:
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if job is not _STOP and (job.future.running() or job.future.set_running_or_notify_cancel()):
+                job.future.set_exception(exc)
+
+    # -- writes (event loop side) ------------------------------------------------------------------
+
+    async def append(self, events: Sequence[NewEvent]) -> list[AppendResult]:
+        self._require_open()
+        events = list(events)
+        for ev in events:
+            if not isinstance(ev, NewEvent):
+                raise TypeError(f"append takes NewEvent items, got {type(ev).__name__}")
+        if not events:
+            return []
+        future: concurrent.futures.Future[list[AppendResult]] = concurrent.futures.Future()
+        self._queue.put(_Append(events, future))
+        return await asyncio.wrap_future(future)
+
+    async def prune(self) -> int:
+        self._require_open()
+        policy = self._retention
+        if policy.max_age_ms is None and policy.max_rows is None and policy.max_bytes is None:
+            return 0
+        future: concurrent.futures.Future[int] = concurrent.futures.Future()
+        self._queue.put(_Prune(future))
+        return await asyncio.wrap_future(future)
+
+    def _require_open(self) -> None:
+        if self._state != "open":
+            raise EventLogClosed(f"event log {self._path} is not open (state: {self._state})")
+        if self._writer_done.done():
+            raise EventLogClosed(f"event log {self._path}: its writer has stopped")
+
+    # -- reads (reader pool) -----------------------------------------------------------------------
+
+    async def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        self._require_open()
+        assert self._readers is not None
+        return await asyncio.get_running_loop().run_in_executor(self._readers, fn, *args)
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._reader_local, "conn", None)
+        if conn is None:
+            # check_same_thread=False only so close() can close it from another thread once the pool is idle.
+            conn = sqlite3.connect(self._path, isolation_level=None, timeout=10.0, check_same_thread=False)
+            conn.execute("PRAGMA query_only=ON")
+            self._reader_local.conn = conn
+            with self._reader_conns_lock:
+                self._reader_conns.append(conn)
+        return conn
+
+    async def read_after(self, seq: int, *, limit: int, workspace_sid: str | None = None) -> list[StoredEvent]:
+        _check_seq("seq", seq)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be an int >= 1, got {limit!r}")
+        if workspace_sid is not None:
+            if not isinstance(workspace_sid, str) or not workspace_sid:
+                raise ValueError("workspace_sid must be a non-empty str or None")
+        return await self._read(self._read_after, seq, limit, workspace_sid)
+
+    def _read_after(self, seq: int, limit: int, workspace_sid: str | None) -> list[StoredEvent]:
+        if workspace_sid is None:
+            sql = f"SELECT {_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
+            params: tuple[Any, ...] = (seq, limit)
+        else:
+            sql = (
+                f"SELECT {_COLUMNS} FROM events INDEXED BY events_by_workspace"
+                " WHERE workspace_sid = ? AND seq > ? ORDER BY seq LIMIT ?"
+            )
+            params = (workspace_sid, seq, limit)
+        return [StoredEvent(*row) for row in self._reader().execute(sql, params).fetchall()]
+
+    async def seq_at_or_after(self, event_date_ms: int) -> int:
+        if isinstance(event_date_ms, bool) or not isinstance(event_date_ms, int):
+            raise TypeError(f"event_date_ms must be an int, got {type(event_date_ms).__name__}")
+        return await self._read(self._seq_at_or_after, event_date_ms)
+
+    def _seq_at_or_after(self, event_date_ms: int) -> int:
+        # Resumes are mostly "since a little while ago": walk the date index from that time forward rather
+        # than the table from its oldest row (the planner's pick without statistics).
+        first, last = _row(
+            self._reader(),
+            "SELECT (SELECT min(seq) FROM events INDEXED BY events_by_date WHERE event_date_ms >= ?),"
+            " (SELECT last_seq FROM log_state)",
+            (event_date_ms,),
+        )
+        return last if first is None else first - 1
+
+    async def last_seq(self) -> int:
+        self._require_open()
+        return self._last_seq
+
+    async def first_seq(self) -> int:
+        return await self._read(self._first_seq)
+
+    def _first_seq(self) -> int:
+        # One statement, one snapshot: an append between two reads cannot skew the answer.
+        first, last = _row(
+            self._reader(), "SELECT (SELECT min(seq) FROM events), (SELECT last_seq FROM log_state)"
+        )
+        return last + 1 if first is None else first
+
+    async def newest_event_date_ms(self, workspace_sid: str) -> int | None:
+        if not isinstance(workspace_sid, str) or not workspace_sid:
+            raise ValueError("workspace_sid must be a non-empty str")
+        return await self._read(self._newest_event_date_ms, workspace_sid)
+
+    def _newest_event_date_ms(self, workspace_sid: str) -> int | None:
+        row = _row(self._reader(), "SELECT max(event_date_ms) FROM events WHERE workspace_sid = ?", (workspace_sid,))
+        return row[0]
+
+    async def get(self, sid: str) -> StoredEvent | None:
+        if not isinstance(sid, str) or not sid:
+            raise ValueError("sid must be a non-empty str")
+        return await self._read(self._get, sid)
+
+    def _get(self, sid: str) -> StoredEvent | None:
+        row = _row(self._reader(), f"SELECT {_COLUMNS} FROM events WHERE sid = ?", (sid,))
+        return None if row is None else StoredEvent(*row)
+
+
+def _row(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
+    """The first row, or None. fetchall() runs the statement to its end, so no snapshot stays pinned."""
+    rows = conn.execute(sql, params).fetchall()
+    return rows[0] if rows else None
+
+
+def _check_seq(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")

@@ -1,0 +1,94 @@
+"""The aiohttp receiver for TaskRouter's EventCallbackUrl: verify, normalise, append durably, then 204."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+import structlog
+from aiohttp import web
+
+from ..translate.events import MalformedCallback, event_from_callback
+from .ingest import Ingestor
+from .log import EventLogError
+from .signature import SIGNATURE_HEADER, SignatureVerifier
+
+log = structlog.get_logger("taskrouter_gateway.webhook")
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+# Seed 001's contract: 204 No Content with Content-Type application/json.
+_ACCEPTED = {"Content-Type": JSON}
+
+
+def _refuse(status: int, reason: str) -> web.Response:
+    return web.json_response({"error": reason, "status": status}, status=status)
+
+
+class WebhookHandler:
+    def __init__(self, verifier: SignatureVerifier, ingestor: Ingestor) -> None:
+        self._verifier = verifier
+        self._ingestor = ingestor
+        self.accepted = 0
+        self.duplicates = 0
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        if not signature:
+            return _refuse(403, f"missing {SIGNATURE_HEADER} header")
+        url = str(request.url)
+        content_type = request.content_type
+        if content_type == FORM:
+            form = await request.post()
+            pairs = [(k, v) for k, v in form.items() if isinstance(v, str)]
+            if len(pairs) != len(form):
+                return _refuse(400, "file uploads are not TaskRouter callbacks")
+            if not self._verifier.verify_form(url, pairs, signature):
+                return _refuse(403, f"{SIGNATURE_HEADER} does not match the request")
+        elif content_type == JSON:
+            body = await request.read()
+            if not self._verifier.verify_json(url, body, signature):
+                return _refuse(403, f"{SIGNATURE_HEADER} or bodySHA256 does not match the request")
+            try:
+                parsed = orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                return _refuse(400, f"body is not valid JSON: {exc}")
+            if not isinstance(parsed, dict) or not all(isinstance(v, (str, int, float, bool)) for v in parsed.values()):
+                return _refuse(400, "JSON body must be an object of scalar callback parameters")
+            pairs = [(k, v if isinstance(v, str) else orjson.dumps(v).decode()) for k, v in parsed.items()]
+        else:
+            return _refuse(400, f"Content-Type must be {FORM} or {JSON}, got {content_type or 'none'}")
+
+        try:
+            event = event_from_callback(pairs, received_ms=int(time.time() * 1000))
+        except MalformedCallback as exc:
+            return _refuse(400, f"malformed callback: {exc}")
+        try:
+            [result] = await self._ingestor.ingest([event])
+        except EventLogError:
+            log.exception("event log append failed; callback not acknowledged", event_sid=event.sid)
+            return _refuse(503, "event log unavailable; not acknowledged")
+        if result.duplicate:
+            self.duplicates += 1
+        else:
+            self.accepted += 1
+        log.debug("callback accepted", event_sid=event.sid, event_type=event.event_type, seq=result.seq,
+                  duplicate=result.duplicate)
+        return web.Response(status=204, headers=_ACCEPTED)
+
+
+def _too_large(max_body: int):
+    @web.middleware
+    async def middleware(request: web.Request, handler):
+        try:
+            return await handler(request)
+        except web.HTTPRequestEntityTooLarge:
+            return _refuse(413, f"body larger than {max_body} bytes")
+
+    return middleware
+
+
+def create_webhook_app(handler: WebhookHandler, path: str, *, max_body: int = 64 * 1024) -> web.Application:
+    app = web.Application(client_max_size=max_body, middlewares=[_too_large(max_body)])
+    app.router.add_post(path, handler.handle)
+    return app

@@ -1,0 +1,121 @@
+"""EventService: REST-backed Get/List, gap backfill, callback wiring, and the StreamEvents handler."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import grpc
+
+from taskrouter.gateway.v1 import event_pb2, event_service_pb2 as svc, workspace_pb2
+
+from ..events.backfill import RETENTION_MS, Backfiller
+from ..translate import events as tr
+from ..translate.rest_call import RestCall
+from ..translate.workspaces import workspace_from_json
+from ..upstream import UpstreamClient
+from ..validation import Checker
+from .base import UpstreamServicer, rpc
+from .event_stream import EventStreamer, stream_method_handler
+from .requests import WORKSPACE, list_request
+
+SERVICE = "taskrouter.gateway.v1.EventService"
+_EVENT_TYPE = r"^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$"
+
+
+class EventService(UpstreamServicer):
+    def __init__(self, upstream: UpstreamClient, backfiller: Backfiller, webhook_url: str) -> None:
+        super().__init__(upstream)
+        self._backfiller = backfiller
+        self._webhook_url = webhook_url
+
+    @rpc
+    async def GetEvent(self, request: svc.GetEventRequest, context: grpc.aio.ServicerContext) -> event_pb2.Event:
+        check = Checker()
+        check.sid("workspace_sid", request.workspace_sid, WORKSPACE, required=True)
+        check.sid("sid", request.sid, "EV", required=True)
+        check.done()
+        reply = await self._call(context, tr.get_event_call(request))
+        return tr.event_from_rest(reply.body or {})
+
+    @rpc
+    async def ListEvents(self, request: svc.ListEventsRequest, context: grpc.aio.ServicerContext) -> svc.ListEventsResponse:
+        check = list_request(request)
+        for field, prefix in (("reservation_sid", "WR"), ("task_queue_sid", "WQ"), ("task_sid", "WT"),
+                              ("worker_sid", "WK"), ("workflow_sid", "WW"), ("sid", "EV")):
+            check.sid(field, getattr(request, field), prefix)
+        if request.HasField("minutes") and request.minutes <= 0:
+            check.fail("minutes", "must be a positive number of minutes")
+        if request.HasField("start_date") and request.start_date.ToMilliseconds() < time.time() * 1000 - RETENTION_MS:
+            check.fail("start_date", "must be within the last 30 days (TaskRouter keeps events 30 days)")
+        check.done()
+        reply = await self._call(context, tr.list_events_call(request))
+        return tr.list_events_response(reply.body or {})
+
+    @rpc
+    async def BackfillEvents(
+        self, request: svc.BackfillEventsRequest, context: grpc.aio.ServicerContext
+    ) -> svc.BackfillEventsResponse:
+        check = Checker()
+        check.sid("workspace_sid", request.workspace_sid, WORKSPACE, required=True)
+        now_ms = int(time.time() * 1000)
+        start_ms = request.start_date.ToMilliseconds() if request.HasField("start_date") else None
+        end_ms = request.end_date.ToMilliseconds() if request.HasField("end_date") else None
+        if start_ms is not None and start_ms < now_ms - RETENTION_MS:
+            check.fail("start_date", "must be within the last 30 days (TaskRouter keeps events 30 days)")
+        if start_ms is not None and end_ms is not None and end_ms < start_ms:
+            check.fail("end_date", "must not be before start_date")
+        check.done()
+        remaining = context.time_remaining()
+        deadline = None if remaining is None else time.monotonic() + remaining
+        result = await self._backfiller.backfill(
+            request.workspace_sid, start_ms=start_ms, end_ms=end_ms, deadline=deadline
+        )
+        return svc.BackfillEventsResponse(
+            fetched_count=result.fetched, appended_count=result.appended, duplicate_count=result.duplicates
+        )
+
+    @rpc
+    async def ConfigureEventCallback(
+        self, request: svc.ConfigureEventCallbackRequest, context: grpc.aio.ServicerContext
+    ) -> workspace_pb2.Workspace:
+        check = Checker()
+        check.sid("workspace_sid", request.workspace_sid, WORKSPACE, required=True)
+        check.url("callback_url", request.callback_url)
+        for event_type in request.event_types:
+            if not re.match(_EVENT_TYPE, event_type):
+                check.fail("event_types", f"{event_type!r} is not a TaskRouter event type (e.g. worker.created)")
+        check.done()
+        call = RestCall(
+            "POST",
+            f"/v1/Workspaces/{request.workspace_sid}",
+            form={
+                "EventCallbackUrl": request.callback_url or self._webhook_url,
+                "EventsFilter": ",".join(request.event_types),
+            },
+        )
+        reply = await self._call(context, call)
+        return workspace_from_json(reply.body or {})
+
+
+def event_service_handler(service: EventService, streamer: EventStreamer) -> grpc.GenericRpcHandler:
+    """StreamEvents sends the fan-out's prebuilt bytes; the unary methods use the usual serializers."""
+
+    def unary(method, request_type, response_type) -> grpc.RpcMethodHandler:
+        return grpc.unary_unary_rpc_method_handler(
+            method, request_deserializer=request_type.FromString, response_serializer=response_type.SerializeToString
+        )
+
+    handlers = {
+        "GetEvent": unary(service.GetEvent, svc.GetEventRequest, event_pb2.Event),
+        "ListEvents": unary(service.ListEvents, svc.ListEventsRequest, svc.ListEventsResponse),
+        "BackfillEvents": unary(service.BackfillEvents, svc.BackfillEventsRequest, svc.BackfillEventsResponse),
+        "ConfigureEventCallback": unary(
+            service.ConfigureEventCallback, svc.ConfigureEventCallbackRequest, workspace_pb2.Workspace
+        ),
+        "StreamEvents": stream_method_handler(streamer),
+    }
+    declared = {m.name for m in svc.DESCRIPTOR.services_by_name["EventService"].methods}
+    if declared != set(handlers):
+        raise RuntimeError(f"EventService handlers out of date with the proto: {sorted(declared ^ set(handlers))}")
+    return grpc.method_handlers_generic_handler(SERVICE, handlers)
