@@ -63,12 +63,51 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"log worker attributes, friendly names and event descriptions [env {config.env_name('redact_pii')}]",
     )
+    tail = commands.add_parser(
+        "tail",
+        help="print a workspace's events as they happen, one line each",
+        description="Follow StreamEvents in a terminal. Each line ends with the event's cursor; pass it to "
+        "--after to resume exactly there.",
+    )
+    from .tail import add_tail_arguments
+
+    add_tail_arguments(tail)
+    configure = commands.add_parser(
+        "configure-callback",
+        help="point a workspace's EventCallbackUrl at a gateway and set its EventsFilter",
+    )
+    configure.add_argument("--target", default="127.0.0.1:50051", help="the gateway's gRPC address [default %(default)s]")
+    configure.add_argument("--workspace", required=True, help="WS SID of the workspace")
+    configure.add_argument("--url", default="", help="callback URL (default: the gateway's own webhook URL)")
+    configure.add_argument("--type", dest="event_types", action="append", default=[],
+                           help="event type to deliver (exact, repeatable); none: every event")
     return parser
+
+
+def _configure_callback(args) -> int:
+    import grpc
+
+    from taskrouter.gateway.v1 import event_service_pb2 as svc, event_service_pb2_grpc
+
+    with grpc.insecure_channel(args.target) as channel:
+        stub = event_service_pb2_grpc.EventServiceStub(channel)
+        try:
+            workspace = stub.ConfigureEventCallback(
+                svc.ConfigureEventCallbackRequest(
+                    workspace_sid=args.workspace, callback_url=args.url, event_types=args.event_types
+                ),
+                timeout=30,
+            )
+        except grpc.RpcError as err:
+            print(f"taskrouter-gateway configure-callback: {err.code().name}: {err.details()}", file=sys.stderr)
+            return 1
+    print(f"{workspace.sid}: EventCallbackUrl={workspace.event_callback_url} EventsFilter={workspace.events_filter or '(all)'}")
+    return 0
 
 
 def _banner(gateway: "Gateway") -> str:  # noqa: F821 - imported lazily in _serve
     target = gateway.grpc_target
-    lines = [f"TaskRouter gateway: gRPC on {target}"]
+    lines = [f"TaskRouter gateway: gRPC on {target}, event webhook on {gateway.webhook_url}"]
     if gateway.emulator is not None:
         ws = gateway.emulator.default_workspace_sid
         lines += [
@@ -82,6 +121,7 @@ def _banner(gateway: "Gateway") -> str:  # noqa: F821 - imported lazily in _serv
             "activity_service_pb2_grpc as g; "
             f"print(g.ActivityServiceStub(grpc.insecure_channel('{target}')).ListActivities("
             f"m.ListActivitiesRequest(workspace_sid='{ws}')))\"",
+            f"Watch events: taskrouter-gateway tail --target {target} --workspace {ws}",
         ]
     else:
         lines.append(f"Upstream: {gateway.settings.taskrouter_base_url}")
@@ -109,6 +149,12 @@ async def _serve(settings: config.Settings) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "tail":
+        from .tail import main_tail
+
+        return main_tail(args)
+    if args.command == "configure-callback":
+        return _configure_callback(args)
     overrides = {k: v for k, v in vars(args).items() if k != "command"}
     try:
         settings = config.load(**overrides)

@@ -8,12 +8,18 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from taskrouter.gateway.v1 import activity_service_pb2 as a, activity_service_pb2_grpc
+from taskrouter.gateway.v1 import (
+    activity_service_pb2 as a,
+    activity_service_pb2_grpc,
+    worker_service_pb2 as w,
+    worker_service_pb2_grpc,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,7 +52,7 @@ def test_readme_run_command_serves_the_stubs(tmp_path):
     try:
         assert ready.wait(120), "gateway printed no banner"
         banner = "".join(lines)
-        target = re.search(r"gRPC on (\S+)", banner).group(1)
+        target = re.search(r"gRPC on ([\d.]+:\d+)", banner).group(1)
         workspace = re.search(r"Default workspace: (WS[0-9a-f]{32})", banner).group(1)
         assert "grpcurl" in banner and "ListActivities" in banner
         with grpc.insecure_channel(target) as channel:
@@ -54,7 +60,19 @@ def test_readme_run_command_serves_the_stubs(tmp_path):
             assert health.status == health_pb2.HealthCheckResponse.SERVING
             stub = activity_service_pb2_grpc.ActivityServiceStub(channel)
             reply = stub.ListActivities(a.ListActivitiesRequest(workspace_sid=workspace), timeout=10)
+            since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
+            worker = worker_service_pb2_grpc.WorkerServiceStub(channel).CreateWorker(
+                w.CreateWorkerRequest(workspace_sid=workspace, friendly_name="Readme"), timeout=10
+            )
         assert {x.friendly_name for x in reply.activities} == {"Offline", "Unavailable", "Available"}
+        # Embedded mode wires the emulator's callbacks to the gateway: the live tail sees the new worker.
+        tail = subprocess.run(
+            [str(ROOT / ".venv/bin/taskrouter-gateway"), "tail", "--target", target, "--workspace", workspace,
+             "--type", "worker.created", "--since", since, "--limit", "1"],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert tail.returncode == 0, tail.stderr
+        assert "worker.created" in tail.stdout and worker.sid in tail.stdout
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     finally:

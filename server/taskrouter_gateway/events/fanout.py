@@ -325,10 +325,8 @@ class FanOut:
                     self.counters.rereads += 1
                     continue
                 # Caught up, with no await since the last read: the buffer holds every matching event
-                # published after registration (or after the last reread). Drop the ones the replay already
-                # delivered, so stale frames don't count against the bound.
-                while sub.buffer and sub.buffer[0].seq <= last:
-                    sub.buffer.popleft()
+                # published after registration (or after the last reread). The loop below skips the ones the
+                # replay already delivered, without awaiting, so they never count against the bound.
                 sub.phase = _LIVE
                 self.counters.live += 1
                 self._changed()

@@ -17,7 +17,7 @@ from .rest_call import RestCall
 from .values import set_timestamp
 
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
-_INT = re.compile(r"[+-]?[0-9]+")
+_INT = re.compile(r"[+-]?[0-9]{1,10}")  # bounded: Python refuses int() of very long digit strings
 
 
 def collection(account_sid: str, call_sid: str) -> str:

@@ -51,9 +51,10 @@ from .rest_call import RestCall
 TASKROUTER_BASE_URL = "https://taskrouter.twilio.com"
 
 _SID = re.compile(r"[A-Za-z]{2}[0-9a-fA-F]{32}")
-_INT = re.compile(r"[+-]?[0-9]+")
-_MILLIS = re.compile(r"[0-9]+")
-_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+# Digit counts are bounded before int(): no int64 needs more, and Python refuses very long ones.
+_INT = re.compile(r"[+-]?[0-9]{1,19}")
+_MILLIS = re.compile(r"[0-9]{1,15}")
+_SECONDS = re.compile(r"[0-9]{1,12}(?:\.[0-9]+)?")
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 # google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999999Z.
@@ -114,7 +115,7 @@ _WORKER_KEYS = frozenset(key for key, (sub, _) in _HOMES.items() if sub == "work
 
 
 def snake_case(name: str) -> str:
-    """A callback parameter's event_data key: "WorkerTimeInPreviousActivityMs" -> "worker_time_in_previous_activity_ms"."""
+    """A callback parameter's event_data key: "TaskQueueSid" -> "task_queue_sid"."""
     return _CAMEL_BOUNDARY.sub("_", name).lower()
 
 
@@ -147,23 +148,23 @@ def event_from_callback(
     if not event_type:
         raise MalformedCallback("missing EventType", "EventType")
     if any(ch.isspace() or not ch.isprintable() for ch in event_type):
-        raise MalformedCallback(f"EventType {event_type!r} is not an event type identifier", "EventType")
+        raise MalformedCallback(f"EventType {_show(event_type)} is not an event type identifier", "EventType")
     sid = raw.get("Sid", "")
     if not sid:
         raise MalformedCallback("missing Sid: the event's EV sid is needed to de-duplicate it", "Sid")
     if not is_sid(sid, "EV"):
-        raise MalformedCallback(f"Sid {sid!r} is not an Event sid (EV followed by 32 hex digits)", "Sid")
+        raise MalformedCallback(f"Sid {_show(sid)} is not an Event sid (EV followed by 32 hex digits)", "Sid")
     workspace_sid = raw.get("WorkspaceSid", "")
     if not workspace_sid:
         raise MalformedCallback("missing WorkspaceSid", "WorkspaceSid")
     if not is_sid(workspace_sid, "WS"):
         raise MalformedCallback(
-            f"WorkspaceSid {workspace_sid!r} is not a Workspace sid (WS followed by 32 hex digits)", "WorkspaceSid"
+            f"WorkspaceSid {_show(workspace_sid)} is not a Workspace sid (WS followed by 32 hex digits)", "WorkspaceSid"
         )
     account_sid = raw.get("AccountSid", "")
     if account_sid and not is_sid(account_sid, "AC"):
         raise MalformedCallback(
-            f"AccountSid {account_sid!r} is not an Account sid (AC followed by 32 hex digits)", "AccountSid"
+            f"AccountSid {_show(account_sid)} is not an Account sid (AC followed by 32 hex digits)", "AccountSid"
         )
     event_date_ms = _callback_time_ms(raw, received_ms)
 
@@ -201,39 +202,58 @@ def _collect(pairs: Iterable[tuple[Any, Any]]) -> dict[str, str]:
         try:
             name, value = pair
         except (TypeError, ValueError):
-            raise MalformedCallback(f"form fields must be (name, value) pairs, got {pair!r}") from None
+            raise MalformedCallback(f"form fields must be (name, value) pairs, got {_show(pair)}") from None
         if not isinstance(name, str) or not name:
-            raise MalformedCallback(f"form field names must be non-empty text, got {name!r}")
+            raise MalformedCallback(f"form field names must be non-empty text, got {_show(name)}")
         if not isinstance(value, str):
             raise MalformedCallback(f"form field {name} is not text (got {type(value).__name__})", name)
+        if not (_is_unicode(name) and _is_unicode(value)):
+            raise MalformedCallback(f"form field {_show(name)} holds text that is not valid Unicode", name)
         if name in _IDENTITY_PARAMETERS and name in raw and raw[name] != value:
             raise MalformedCallback(f"{name} is repeated with different values", name)
         raw[name] = value
     return raw
 
 
+def _show(value: Any) -> str:
+    """A sender's value quoted in an error message, cut short: messages go back in 400s and into logs."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_unicode(text: str) -> bool:
+    """False for lone surrogates, which neither protobuf strings nor JSON can carry."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _callback_time_ms(raw: Mapping[str, str], received_ms: int) -> int:
+    """TimestampMs, else Timestamp (seconds, fraction allowed), else the time of receipt."""
     millis_text = raw.get("TimestampMs", "").strip()
     seconds_text = raw.get("Timestamp", "").strip()
-    millis = seconds = None
+    millis = from_seconds = None
     if millis_text:
-        if not _MILLIS.fullmatch(millis_text) or int(millis_text) > _MAX_MS:
+        millis = int(millis_text) if _MILLIS.fullmatch(millis_text) else None
+        if millis is None or millis > _MAX_MS:
             raise MalformedCallback(
-                f"TimestampMs {millis_text!r} is not a time in milliseconds since the Unix epoch", "TimestampMs"
+                f"TimestampMs {_show(millis_text)} is not a time in milliseconds since the Unix epoch", "TimestampMs"
             )
-        millis = int(millis_text)
     if seconds_text:
         # Validated even when TimestampMs wins: a garbled one means a sender we should not trust to be right.
-        if not _SECONDS.fullmatch(seconds_text) or float(seconds_text) * 1000 > _MAX_MS:
+        if _SECONDS.fullmatch(seconds_text):
+            whole, _, fraction = seconds_text.partition(".")
+            from_seconds = int(whole) * 1000 + int((fraction + "000")[:3])
+        if from_seconds is None or from_seconds > _MAX_MS:
             raise MalformedCallback(
-                f"Timestamp {seconds_text!r} is not a time in seconds since the Unix epoch", "Timestamp"
+                f"Timestamp {_show(seconds_text)} is not a time in seconds since the Unix epoch", "Timestamp"
             )
-        whole, _, fraction = seconds_text.partition(".")
-        seconds = int(whole) * 1000 + int((fraction + "000")[:3])
     if millis is not None:
         return millis
-    if seconds is not None:
-        return seconds
+    if from_seconds is not None:
+        return from_seconds
     return received_ms
 
 

@@ -35,8 +35,8 @@ class ManualClock:
         return self.now
 
 
-def ev(n: int, *, ws: str = WS1, date: int | None = None, payload: bytes | None = None, sid: str | None = None) -> NewEvent:
-    sid = sid or f"EV{n:032d}"
+def ev(n: int, *, ws: str = WS1, date: int | None = None, payload: bytes | None = None) -> NewEvent:
+    sid = f"EV{n:032d}"
     return NewEvent(
         sid=sid,
         workspace_sid=ws,
@@ -481,6 +481,18 @@ async def test_open_an_event_log_from_a_newer_schema(make_log: MakeLog, tmp_path
         await SqliteEventLog(tmp_path / "events.db").open()
 
 
+async def test_open_an_event_log_whose_state_row_is_gone(make_log: MakeLog, tmp_path: Path) -> None:
+    log = await make_log()
+    await log.append([ev(1)])
+    await log.close()
+    conn = sqlite3.connect(tmp_path / "events.db")
+    conn.execute("DELETE FROM log_state")
+    conn.commit()
+    conn.close()
+    with pytest.raises(EventLogOpenError, match="damaged: its state row is missing"):
+        await SqliteEventLog(tmp_path / "events.db").open()
+
+
 # -- bad arguments -------------------------------------------------------------------------------------
 
 
@@ -530,7 +542,9 @@ def test_retention_rejects_bad_limits(kwargs: dict, error: type, message: str) -
     ],
 )
 def test_new_event_rejects_bad_fields(field: str, value: object, error: type, message: str) -> None:
-    fields = dict(sid="EV1", workspace_sid=WS1, event_type="task.created", resource_sid="", event_date_ms=0, payload=b"")
+    fields = dict(
+        sid="EV1", workspace_sid=WS1, event_type="task.created", resource_sid="", event_date_ms=0, payload=b""
+    )
     fields[field] = value
     with pytest.raises(error, match=message):
         NewEvent(**fields)

@@ -350,6 +350,46 @@ async def test_handoff_under_concurrent_appends_has_no_gap_or_duplicate(make_sta
     assert (stack.fanout.counters.rereads > 0) == (buffer_size == 3)
 
 
+async def test_events_replayed_before_the_tailer_publishes_them_are_not_repeated(stack):
+    # The webhook's notify() comes late: the replay reads events from the log that the tailer will only
+    # publish after this subscriber has gone live.
+    early = [make_event() for _ in range(3)]
+    await stack.log.append([
+        NewEvent(sid=e.sid, workspace_sid=e.workspace_sid, event_type=e.event_type, resource_sid="",
+                 event_date_ms=e.event_date_ms, payload=e.SerializeToString())
+        for e in early
+    ])
+    call = stack.stub.StreamEvents(request(after_cursor=stack.cursor(0)))
+    assert sids(await take(call, 3)) == [e.sid for e in early]
+    await stack.wait(lambda c: c.live == 1)
+    stack.fanout.notify()
+    await stack.wait(lambda c: c.published == 3)
+    later = make_event()
+    await stack.append(later)
+    assert sids(await take(call, 1)) == [later.sid]
+
+
+async def test_frames_already_replayed_do_not_count_against_the_live_buffer(make_stack):
+    # While the replay runs, the tailer fills the 4-slot buffer with exactly the events the replay then
+    # reads. Once live, those stale frames must not make the next event overflow the buffer.
+    stack = await make_stack(buffer_size=4, page_size=4, log_class=HookedLog)
+    events = [make_event() for _ in range(4)]
+
+    async def publish_during_first_read(after_seq: int) -> None:
+        if after_seq == 0:
+            await stack.append(*events)
+            await stack.wait(lambda c: c.published == 4)
+
+    stack.log.replay_hook = publish_during_first_read
+    call = stack.stub.StreamEvents(request(after_cursor=stack.cursor(0)))
+    assert sids(await take(call, 4)) == [e.sid for e in events]
+    await stack.wait(lambda c: c.live == 1)
+    later = [make_event(), make_event()]
+    await stack.append(*later)
+    assert sids(await take(call, 2)) == [e.sid for e in later]
+    assert stack.fanout.counters.overflowed == 0
+
+
 async def test_a_failed_replay_read_ends_the_stream_unavailable_with_a_resume_cursor(make_stack):
     stack = await make_stack(page_size=2, log_class=HookedLog)
     await stack.append(*(make_event() for _ in range(5)))
