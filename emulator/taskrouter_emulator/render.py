@@ -62,7 +62,7 @@ def workspace(base: str, ws: Workspace, default: Activity | None, timeout: Activ
         "default_activity_name": default.friendly_name if default else None,
         "default_activity_sid": ws.default_activity_sid,
         # Twilio shows an unset callback URL as "" (see the OpenAPI examples), the unset filter as null.
-        "event_callback_url": ws.event_callback_url or "",
+        "event_callback_url": ws.event_callback_url or None,
         "events_filter": ws.events_filter or None,
         "friendly_name": ws.friendly_name,
         "links": {name: url + suffix for name, suffix in _WORKSPACE_LINKS},

@@ -164,7 +164,7 @@ class Gateway:
             log.warning("webhook disabled: set TWILIO_AUTH_TOKEN so callback signatures can be verified")
             return
         verifier = SignatureVerifier([settings.auth_token], public_url=settings.webhook_public_url)
-        self.webhook = WebhookHandler(verifier, ingestor)
+        self.webhook = WebhookHandler(verifier, ingestor, taskrouter_base_url=settings.taskrouter_base_url)
         app = create_webhook_app(self.webhook, settings.webhook_path, max_body=settings.webhook_max_body)
         self._webhook_runner = web.AppRunner(app, access_log=None)
         await self._webhook_runner.setup()

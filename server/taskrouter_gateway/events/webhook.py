@@ -26,9 +26,11 @@ def _refuse(status: int, reason: str) -> web.Response:
 
 
 class WebhookHandler:
-    def __init__(self, verifier: SignatureVerifier, ingestor: Ingestor) -> None:
+    def __init__(self, verifier: SignatureVerifier, ingestor: Ingestor, *, taskrouter_base_url: str) -> None:
         self._verifier = verifier
         self._ingestor = ingestor
+        # URLs in stored events point where the REST API lives, so webhook and backfilled events agree.
+        self._base_url = taskrouter_base_url
         self.accepted = 0
         self.duplicates = 0
 
@@ -60,7 +62,7 @@ class WebhookHandler:
             return _refuse(400, f"Content-Type must be {FORM} or {JSON}, got {content_type or 'none'}")
 
         try:
-            event = event_from_callback(pairs, received_ms=int(time.time() * 1000))
+            event = event_from_callback(pairs, received_ms=int(time.time() * 1000), base_url=self._base_url)
         except MalformedCallback as exc:
             return _refuse(400, f"malformed callback: {exc}")
         try:

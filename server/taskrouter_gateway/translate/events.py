@@ -206,7 +206,7 @@ def _collect(pairs: Iterable[tuple[Any, Any]]) -> dict[str, str]:
         if not isinstance(name, str) or not name:
             raise MalformedCallback(f"form field names must be non-empty text, got {_show(name)}")
         if not isinstance(value, str):
-            raise MalformedCallback(f"form field {name} is not text (got {type(value).__name__})", name)
+            raise MalformedCallback(f"form field {_show(name)} is not text (got {type(value).__name__})", name)
         if not (_is_unicode(name) and _is_unicode(value)):
             raise MalformedCallback(f"form field {_show(name)} holds text that is not valid Unicode", name)
         if name in _IDENTITY_PARAMETERS and name in raw and raw[name] != value:

@@ -1,7 +1,7 @@
 """Every endpoint's responses validate against Twilio's OpenAPI response schemas.
 
-The schemas are Twilio's own (tests/integration/emulator/openapi/: the operations the emulator implements,
-extracted unchanged from twilio_taskrouter_v1.json, and twilio_api_v2010_call_events.json). OpenAPI 3.0
+The schemas are Twilio's own, read from ../shared/reference/openapi (twilio_taskrouter_v1.json and
+twilio_api_v2010_call_events.json). OpenAPI 3.0
 schemas become JSON Schema here: $refs are inlined and `nullable: true` admits null. Because Twilio's
 schemas list no required properties, each resource body must also carry exactly the schema's properties.
 """
@@ -18,7 +18,8 @@ import pytest
 
 from taskrouter_emulator import defaults
 
-SPECS = Path(__file__).parent / "openapi"
+# Read straight from the reference (../shared beside the repository), the ground truth, never a copy.
+SPECS = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "openapi"
 WS = defaults.DEFAULT_WORKSPACE_SID
 
 
@@ -26,7 +27,7 @@ WS = defaults.DEFAULT_WORKSPACE_SID
 def operations() -> dict[str, tuple[dict, dict]]:
     """operationId -> (operation, its spec)."""
     found = {}
-    for name in ("twilio_taskrouter_v1_subset.json", "twilio_api_v2010_call_events.json"):
+    for name in ("twilio_taskrouter_v1.json", "twilio_api_v2010_call_events.json"):
         spec = json.loads((SPECS / name).read_text())
         for path_item in spec["paths"].values():
             for method in ("get", "post", "delete"):
@@ -56,7 +57,13 @@ def response_schema(operation_id: str, status: int) -> dict | None:
     operation, spec = operations()[operation_id]
     response = operation["responses"][str(status)]
     content = response.get("content", {}).get("application/json")
-    return to_json_schema(content["schema"], spec) if content else None
+    schema = to_json_schema(content["schema"], spec) if content else None
+    if schema and operation_id == "ListCallEvent":
+        # Docs and spec disagree: the spec types the 2010 paging fields as absolute URIs, but seed 002 shows
+        # them relative ("/2010-04-01/Accounts/…/Events.json?PageSize=50&Page=0"). We follow the docs.
+        for name in ("first_page_uri", "next_page_uri", "previous_page_uri", "uri"):
+            schema["properties"][name]["format"] = "uri-reference"
+    return schema
 
 
 def check(operation_id: str, status: int, actual_status: int, body: Any) -> None:
@@ -96,7 +103,7 @@ async def call(http, method: str, path: str, **kwargs) -> tuple[int, Any, Any]:
 
 
 def test_the_schemas_are_loaded_for_every_operation_we_serve():
-    assert set(operations()) == {
+    assert set(operations()) >= {
         "ListWorkspace",
         "CreateWorkspace",
         "FetchWorkspace",

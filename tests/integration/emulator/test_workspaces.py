@@ -74,7 +74,7 @@ async def test_create_workspace_returns_it_with_its_own_default_activities(emula
 
 async def test_create_defaults_without_optional_parameters(emulator_http):
     ws = await create_workspace(emulator_http, FriendlyName="Plain")
-    assert ws["event_callback_url"] == "" and ws["events_filter"] is None
+    assert ws["event_callback_url"] is None and ws["events_filter"] is None
     assert ws["multi_task_enabled"] is False and ws["prioritize_queue_order"] == "FIFO"
 
 
@@ -152,7 +152,7 @@ async def test_update_with_empty_values_clears_callback_url_and_filter(emulator_
         f"/v1/Workspaces/{ws['sid']}", data={"EventCallbackUrl": "", "EventsFilter": ""}
     ) as r:
         updated = await r.json()
-    assert updated["event_callback_url"] == "" and updated["events_filter"] is None
+    assert updated["event_callback_url"] is None and updated["events_filter"] is None
     assert updated["friendly_name"] == "Clear"
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import aiohttp
 import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from twilio.request_validator import RequestValidator
 
 from taskrouter.gateway.v1 import event_service_pb2 as e, event_service_pb2_grpc
@@ -94,7 +95,8 @@ async def test_sigkill_mid_burst_loses_no_acknowledged_event(tmp_path):
     validator = RequestValidator(TOKEN)
     acked: set[str] = set()
     try:
-        first = Collector(target, e.StreamEventsRequest(workspace_sid=WS, start_at_now=True))
+        # Replay from the log's start, so the priming event arrives however late the stream registers.
+        first = Collector(target, e.StreamEventsRequest(workspace_sid=WS, since=Timestamp(seconds=0)))
         # Prime the stream so the subscriber holds a cursor before the burst.
         async with aiohttp.ClientSession() as http:
             async def send(params: dict[str, str]) -> None:

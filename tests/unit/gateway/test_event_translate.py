@@ -12,6 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiohttp import web
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from google.protobuf import json_format, timestamp_pb2
 
 from taskrouter.gateway.v1 import call_event_service_pb2 as ce, event_pb2, event_service_pb2 as es
@@ -276,6 +278,9 @@ MALFORMED = [
     ("Timestamp not a number", base_params(TimestampMs=None, Timestamp="yesterday"), "Timestamp", "not a time in seconds"),
     ("Timestamp bad beside a good TimestampMs", base_params(Timestamp="-1"), "Timestamp", "not a time in seconds"),
     ("Timestamp past year 9999", base_params(TimestampMs=None, Timestamp="999999999999"), "Timestamp", "not a time"),
+    ("TimestampMs of 5000 digits", base_params(TimestampMs="7" * 5000), "TimestampMs", "not a time in milliseconds"),
+    ("Timestamp of 5000 digits", base_params(Timestamp="7" * 5000), "Timestamp", "not a time in seconds"),
+    ("lone surrogate in a value", base_params(WorkerName="Al\ud800"), "WorkerName", "not valid Unicode"),
 ]
 
 
@@ -307,10 +312,64 @@ def test_form_that_is_not_name_value_text_pairs_is_rejected(pairs, message):
         event_from_callback(pairs, received_ms=1)
 
 
+def test_error_messages_quote_only_the_start_of_a_long_value():
+    with pytest.raises(MalformedCallback) as caught:
+        event_from_callback(base_params(Sid="EV" + "x" * 10_000), received_ms=1)
+    assert caught.value.reason.startswith("Sid 'EVxxx") and len(caught.value.reason) < 150
+
+
 def test_non_text_value_is_rejected_naming_the_field():
-    with pytest.raises(MalformedCallback, match="form field TaskAge is not text") as caught:
+    with pytest.raises(MalformedCallback, match="form field 'TaskAge' is not text") as caught:
         event_from_callback({**base_params(), "TaskAge": 5}, received_ms=1)
     assert caught.value.parameter == "TaskAge"
+
+
+# --- any input: an Event or MalformedCallback, never another exception --------------------------------
+
+_KNOWN_NAMES = [*base_params(), "TaskAge", "TaskPriority", "TaskAttributes", "WorkerChannelAvailable",
+                "WorkerTimeInPreviousActivityMs", "TaskChannelOptimizedRouting", "ActivityAvailable", "OperatingUnitSid"]
+_FORM_VALUES = st.one_of(
+    st.text(max_size=40),
+    st.from_regex(r"[+-]?[0-9]{1,40}(\.[0-9]{0,5})?", fullmatch=True),
+    st.sampled_from(["true", "FALSE", "", " ", "{}", "[1]", '{"a": 1e999}', "9" * 5000, EV, WS, AC, WK]),
+)
+_FORMS = st.dictionaries(st.one_of(st.sampled_from(_KNOWN_NAMES), st.text(min_size=1, max_size=20)), _FORM_VALUES,
+                         max_size=12)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(_FORMS, st.booleans())
+def test_any_form_gives_an_event_or_malformed_callback(overrides, on_top_of_valid):
+    params = {**base_params(), **overrides} if on_top_of_valid else overrides
+    try:
+        event = event_from_callback(params, received_ms=1_700_000_000_000)
+    except MalformedCallback as exc:
+        assert exc.reason
+        return
+    assert dict(event.raw_parameters) == params
+    assert event.sid == params["Sid"] and event.workspace_sid == params["WorkspaceSid"]
+    assert json.loads(event.event_data_json or "{}") == json_format.MessageToDict(event.event_data)
+
+
+_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**64 - 1), st.floats(allow_nan=False, allow_infinity=False),
+              st.text(max_size=20)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
+    max_leaves=6,
+)
+_REST_KEYS = ["sid", "account_sid", "workspace_sid", "event_type", "resource_type", "event_date", "event_date_ms",
+              "event_data", "url", "actor_url"]
+_DATA_KEYS = ["task_age", "task_attributes", "worker_channel_available", "worker_sid", "operating_unit_sid",
+              "workspace_name", "task_channel_optimized_routing"]
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(st.dictionaries(st.sampled_from(_REST_KEYS), _JSON, max_size=6),
+       st.dictionaries(st.one_of(st.sampled_from(_DATA_KEYS), st.text(max_size=10)), _JSON, max_size=6))
+def test_any_rest_json_gives_an_event(data, event_data):
+    event = event_from_rest({**data, "event_data": event_data})
+    assert json.loads(event.event_data_json) == json.loads(json.dumps(event_data))
+    call_events.call_event_from_json({"request": data, "response": {**data, **event_data}})
 
 
 # --- what the emulator sends ---------------------------------------------------------------------------
