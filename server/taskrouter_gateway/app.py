@@ -114,7 +114,10 @@ class Gateway:
         self.event_log = SqliteEventLog(
             settings.event_log_path,
             synchronous=settings.event_log_sync,  # type: ignore[arg-type]
-            retention=Retention(max_age_ms=settings.event_retention_days * DAY_MS),
+            retention=Retention(
+                max_age_ms=settings.event_retention_days * DAY_MS,
+                max_bytes=settings.event_log_max_mb * 1024 * 1024 or None,
+            ),
         )
         await self.event_log.open()
         self._retention_task = asyncio.create_task(run_retention(self.event_log, 3600.0), name="event-retention")

@@ -20,6 +20,7 @@ _SERVE_FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("webhook_public_url", "--webhook-public-url", str, "the URL Twilio calls and signs, when behind a proxy"),
     ("event_log_path", "--event-log", str, "SQLite file of the durable event log"),
     ("event_retention_days", "--event-retention-days", int, "days events stay in the log"),
+    ("event_log_max_mb", "--event-log-max-mb", int, "size cap of the event log in MiB; 0 for none"),
     ("workspaces", "--workspaces", str, "comma-separated WS SIDs to backfill at start-up (default: all)"),
     ("taskrouter_base_url", "--taskrouter-base-url", str, "TaskRouter REST base URL"),
     ("api_base_url", "--api-base-url", str, "Twilio 2010 API base URL (Call Events)"),

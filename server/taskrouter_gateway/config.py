@@ -33,6 +33,7 @@ class Settings:
     # FULL fsyncs every group commit: a 204 means the event is on disk. NORMAL risks the last commits on power loss.
     event_log_sync: str = "FULL"
     event_retention_days: int = 30
+    event_log_max_mb: int = 0  # 0: no size limit; otherwise the oldest events go first
     subscriber_buffer: int = 1024
     # Comma-separated workspace SIDs to backfill at start-up; empty: every workspace of the account.
     workspaces: str = ""
@@ -91,6 +92,8 @@ class Settings:
             raise ConfigError("webhook_public_url must be an absolute http(s) URL")
         if self.event_log_sync not in ("FULL", "NORMAL"):
             raise ConfigError("event_log_sync must be FULL or NORMAL")
+        if self.event_log_max_mb < 0:
+            raise ConfigError("event_log_max_mb must be >= 0")
         for name in ("webhook_max_body", "subscriber_buffer", "event_retention_days"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1")
