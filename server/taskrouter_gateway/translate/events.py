@@ -47,6 +47,7 @@ from taskrouter.gateway.v1 import event_pb2, event_service_pb2 as svc
 from ..validation import InvalidArgument
 from .paging import list_call, next_token
 from .rest_call import RestCall
+from .values import set_params
 
 TASKROUTER_BASE_URL = "https://taskrouter.twilio.com"
 
@@ -461,11 +462,7 @@ def get_event_call(req: svc.GetEventRequest) -> RestCall:
 
 
 def list_events_call(req: svc.ListEventsRequest) -> RestCall:
-    query: dict[str, object] = {}
-    for field, param in _STRING_FILTERS:
-        value = getattr(req, field)
-        if value:
-            query[param] = value
+    query = set_params(req, _STRING_FILTERS)
     if req.HasField("minutes"):
         query["Minutes"] = req.minutes
     if req.HasField("start_date"):

@@ -42,5 +42,11 @@ def attributes_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def present(message: Any, field_name: str) -> bool:
-    return message.HasField(field_name)
+def set_params(message: Any, fields: tuple[tuple[str, str], ...]) -> dict[str, object]:
+    """Twilio parameters from the request fields that are set (non-empty), named as the pairs say."""
+    params: dict[str, object] = {}
+    for field, param in fields:
+        value = getattr(message, field)
+        if value:
+            params[param] = value
+    return params

@@ -8,7 +8,7 @@ from taskrouter.gateway.v1 import worker_pb2, worker_service_pb2 as svc
 
 from .paging import list_call, next_token
 from .rest_call import RestCall
-from .values import attributes_text, set_struct_from_json, set_timestamp
+from .values import attributes_text, set_params, set_struct_from_json, set_timestamp
 
 # Request field -> Twilio query parameter, for the plain string filters of ListWorkers.
 _STRING_FILTERS = (
@@ -35,11 +35,7 @@ def get_call(req: svc.GetWorkerRequest) -> RestCall:
 
 
 def list_call_for(req: svc.ListWorkersRequest) -> RestCall:
-    query: dict[str, object] = {}
-    for field, param in _STRING_FILTERS:
-        value = getattr(req, field)
-        if value:
-            query[param] = value
+    query = set_params(req, _STRING_FILTERS)
     if req.HasField("available"):
         query["Available"] = req.available
     return list_call(_collection(req.workspace_sid), query, req.page_size, req.page_token)

@@ -6,16 +6,15 @@ exact list path the RPC would call, so a crafted token cannot aim the gateway's 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from .. import opaque
+
 TOKEN_PREFIX = "v1."
 MAX_TOKEN_CHARS = 4096
-_B64URL = re.compile(r"[A-Za-z0-9_-]+")
 _PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]+")
 
 
@@ -29,8 +28,7 @@ def encode_page_token(next_page: str) -> str:
     if not parts.path.startswith("/"):
         raise ValueError(f"next page URL has no absolute path: {next_page!r}")
     target = parts.path + (f"?{parts.query}" if parts.query else "")
-    payload = base64.urlsafe_b64encode(target.encode()).rstrip(b"=").decode("ascii")
-    return TOKEN_PREFIX + payload
+    return opaque.encode(TOKEN_PREFIX, target)
 
 
 def next_page_token(body: Mapping[str, Any] | None) -> str | None:
@@ -48,23 +46,9 @@ def next_page_token(body: Mapping[str, Any] | None) -> str | None:
 
 def decode_page_token(token: str, expected_path: str) -> str:
     """Path and query to GET for the next page. Raises InvalidPageToken unless the token is ours, for this list."""
-    if not isinstance(token, str) or not token:
-        raise InvalidPageToken("page_token is empty")
-    if len(token) > MAX_TOKEN_CHARS:
-        raise InvalidPageToken("page_token is too long")
-    if not token.startswith(TOKEN_PREFIX):
-        raise InvalidPageToken("page_token has an unknown version")
-    payload = token[len(TOKEN_PREFIX) :]
-    if not _B64URL.fullmatch(payload):
-        raise InvalidPageToken("page_token is not urlsafe base64")
-    try:
-        raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-        target = raw.decode("ascii")
-    except (binascii.Error, ValueError):
-        raise InvalidPageToken("page_token does not decode") from None
-    # Re-encoding must give the same text: rejects stray trailing bits and keeps tokens canonical.
-    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != payload:
-        raise InvalidPageToken("page_token does not decode")
+    target = opaque.decode(
+        token, prefix=TOKEN_PREFIX, max_chars=MAX_TOKEN_CHARS, what="page_token", error=InvalidPageToken
+    )
     if not _PRINTABLE_ASCII.fullmatch(target):
         raise InvalidPageToken("page_token holds characters a URL cannot")
     parts = urlsplit(target)
