@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import signal
 import sys
 from typing import Sequence
@@ -142,6 +143,8 @@ async def _serve(settings: config.Settings) -> int:
     except Exception:
         await gateway.stop(0)
         raise
+    # Start-up objects (protos, modules, config) live for the whole process: keep them out of every GC pass.
+    gc.freeze()
     print(_banner(gateway), flush=True)
     await stop.wait()
     await gateway.stop()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import random
 import time
-import uuid
 from typing import Any, Awaitable, Callable
 
 import grpc
@@ -18,7 +18,8 @@ def _request_id(context: grpc.aio.ServicerContext) -> str:
     for key, value in context.invocation_metadata() or ():
         if key == REQUEST_ID_KEY and isinstance(value, str) and 0 < len(value) <= 128:
             return value
-    return uuid.uuid4().hex
+    # Correlation only, not a secret: 128 random bits without uuid4's os.urandom call and UUID object.
+    return f"{random.getrandbits(128):032x}"
 
 
 def _code_of(context: grpc.aio.ServicerContext) -> str:

@@ -33,6 +33,7 @@ the workspace sub-message always gets the event's workspace_sid, as a callback's
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -47,7 +48,7 @@ from taskrouter.gateway.v1 import event_pb2, event_service_pb2 as svc
 from ..validation import InvalidArgument
 from .paging import list_call, next_token
 from .rest_call import RestCall
-from .values import set_params
+from .values import fill_struct, set_params
 
 TASKROUTER_BASE_URL = "https://taskrouter.twilio.com"
 
@@ -112,9 +113,16 @@ def _typed_homes() -> dict[str, tuple[str, FieldDescriptor]]:
 
 
 _HOMES = _typed_homes()
+# Typed string field -> its parsed "<name>_struct" sibling (attributes fields), looked up once, not per event.
+_STRUCT_SIBLINGS: dict[FieldDescriptor, str] = {
+    field: f"{field.name}_struct"
+    for _, field in _HOMES.values()
+    if f"{field.name}_struct" in field.containing_type.fields_by_name
+}
 _WORKER_KEYS = frozenset(key for key, (sub, _) in _HOMES.items() if sub == "worker")
 
 
+@functools.lru_cache(maxsize=1024)  # the same few dozen names arrive with every callback; the regex is costly
 def snake_case(name: str) -> str:
     """A callback parameter's event_data key: "TaskQueueSid" -> "task_queue_sid"."""
     return _CAMEL_BOUNDARY.sub("_", name).lower()
@@ -190,7 +198,7 @@ def event_from_callback(
         if name not in ENVELOPE_PARAMETERS:
             data[snake_case(name)] = value
     if data:
-        event.event_data.update(data)
+        fill_struct(event.event_data, data)
         event.event_data_json = orjson.dumps(data).decode()
     _fill_typed(event, data)
     event.resource_url = resource_url(base_url, workspace_sid, resource_type, resource_sid, event.task.task_sid)
@@ -319,8 +327,8 @@ def _set_field(sub: Any, field: FieldDescriptor, value: Any) -> None:
     else:
         text = _text(value)
         setattr(sub, field.name, text)
-        struct_name = f"{field.name}_struct"
-        if struct_name in sub.DESCRIPTOR.fields_by_name:
+        struct_name = _STRUCT_SIBLINGS.get(field)
+        if struct_name is not None:
             _set_struct(getattr(sub, struct_name), text)
 
 
@@ -332,7 +340,7 @@ def _set_struct(target: struct_pb2.Struct, text: str) -> None:
         return
     if isinstance(parsed, dict):
         target.SetInParent()
-        target.update(parsed)
+        fill_struct(target, parsed)
 
 
 def _lenient_int(value: Any) -> int | None:

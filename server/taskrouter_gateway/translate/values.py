@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import orjson
 from google.protobuf import struct_pb2, timestamp_pb2
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def set_timestamp(target: timestamp_pb2.Timestamp, value: str | None) -> None:
@@ -18,7 +21,12 @@ def set_timestamp(target: timestamp_pb2.Timestamp, value: str | None) -> None:
         moment = datetime.fromisoformat(value)
     except ValueError:
         moment = parsedate_to_datetime(value)
-    target.FromDatetime(moment)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)  # naive means UTC, as Timestamp.FromDatetime takes it
+    # What FromDatetime computes, without its utctimetuple()/timegm() round trip (on every fetch: bench/).
+    since = moment - _EPOCH
+    target.seconds = since.days * 86_400 + since.seconds
+    target.nanos = since.microseconds * 1000
 
 
 def set_struct_from_json(target: struct_pb2.Struct, raw: str | None) -> None:
@@ -30,7 +38,41 @@ def set_struct_from_json(target: struct_pb2.Struct, raw: str | None) -> None:
     except orjson.JSONDecodeError:
         return
     if isinstance(parsed, dict):
-        target.update(parsed)
+        fill_struct(target, parsed)
+
+
+def fill_struct(target: struct_pb2.Struct, data: dict[str, Any]) -> None:
+    """Struct.update(data) for parsed JSON, about 40% cheaper (no Clear() of fresh values, no tuple or Struct
+    cases): it runs for the attributes of every worker returned."""
+    fields = target.fields
+    for key, value in data.items():
+        _fill_value(fields[key], value)
+
+
+def _fill_value(target: struct_pb2.Value, value: Any) -> None:
+    # bool before int/float: True is an int to isinstance.
+    if isinstance(value, str):
+        target.string_value = value
+    elif isinstance(value, bool):
+        target.bool_value = value
+    elif isinstance(value, (int, float)):
+        target.number_value = value
+    elif value is None:
+        target.null_value = struct_pb2.NULL_VALUE
+    elif isinstance(value, dict):
+        struct = target.struct_value
+        if not value:
+            struct.SetInParent()  # {} is a value too: the oneof must say struct_value
+        fill_struct(struct, value)
+    elif isinstance(value, list):
+        items = target.list_value
+        if not value:
+            items.SetInParent()
+        values = items.values
+        for item in value:
+            _fill_value(values.add(), item)
+    else:
+        raise ValueError(f"not a JSON value: {type(value).__name__}")
 
 
 def attributes_text(value: Any) -> str:
