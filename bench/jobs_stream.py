@@ -1,0 +1,112 @@
+"""The subscriber side of the fan-out runs: N StreamEvents streams in one load process.
+
+Messages stay raw bytes (no deserializer): the callback index is read from the event Sid with one
+bytes.find (see callbacks.py), the same cost against the gateway and against the bare stream server.
+Run inside a LoadAgent (see agent.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from array import array
+from typing import Any
+
+import grpc
+
+from taskrouter.gateway.v1 import event_service_pb2
+
+from . import agent
+from .callbacks import index_after_marker
+from .window import Mark
+
+METHOD = "/taskrouter.gateway.v1.EventService/StreamEvents"
+STREAMS_PER_CHANNEL = 100
+
+
+async def subscribe(
+    mark: Mark, shared: Any, *, target: str, workspace_sid: str, subscribers: int, marker: bytes, warmup: float,
+    seconds: float, record_until: int = 0,
+) -> dict[str, object]:
+    """Opens `subscribers` streams (start_at_now), waits until each has received a message, then measures.
+
+    Marks: "live" (every stream has a message), "start" and "end" (the window, after `warmup`; skipped when
+    seconds == 0). Then runs until the parent sets shared[STOP_SUBSCRIBERS].
+    record_until > 0: also keeps each subscriber's receive time (time.time_ns) of callbacks 0..record_until-1.
+    """
+    request = event_service_pb2.StreamEventsRequest(workspace_sid=workspace_sid, start_at_now=True).SerializeToString()
+    channels = [grpc.aio.insecure_channel(target) for _ in range(math.ceil(subscribers / STREAMS_PER_CHANNEL))]
+    counts = [0] * subscribers
+    highest = array("q", [-1] * subscribers)
+    received = [array("q", bytes(8 * record_until)) for _ in range(subscribers)] if record_until else []
+    endings: dict[str, int] = {}
+    live = 0
+
+    async def run(k: int) -> None:
+        nonlocal live
+        call = channels[k // STREAMS_PER_CHANNEL].unary_stream(
+            METHOD, request_serializer=None, response_deserializer=None
+        )(request)
+        try:
+            async for message in call:
+                i = index_after_marker(message, marker)
+                if counts[k] == 0:
+                    live += 1
+                    shared[agent.LIVE] = live
+                counts[k] += 1
+                if i > highest[k]:
+                    highest[k] = i
+                if 0 <= i < record_until:
+                    received[k][i] = time.time_ns()
+                    shared[agent.RECORDED] += 1
+            endings["ended"] = endings.get("ended", 0) + 1
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.CANCELLED:
+                name = exc.code().name
+                endings[name] = endings.get(name, 0) + 1
+
+    async def publish_progress() -> None:
+        # The poster paces itself on the slowest subscriber; a min() over the list every 2 ms is cheap enough.
+        while True:
+            shared[agent.MIN_INDEX] = min(highest)
+            await asyncio.sleep(0.002)
+
+    for channel in channels:
+        await channel.channel_ready()
+    tasks = [asyncio.create_task(run(k)) for k in range(subscribers)]
+    progress = asyncio.create_task(publish_progress())
+    try:
+        while live < subscribers:
+            if endings:
+                raise RuntimeError(f"streams ended before every one was live: {endings}")
+            await asyncio.sleep(0.005)
+        mark("live")
+        delivered = elapsed = 0.0
+        if seconds > 0:
+            await asyncio.sleep(warmup)
+            before, t0 = sum(counts), time.perf_counter()
+            mark("start")
+            await asyncio.sleep(seconds)
+            delivered, elapsed = sum(counts) - before, time.perf_counter() - t0
+            mark("end")
+        while not shared[agent.STOP_SUBSCRIBERS]:
+            await asyncio.sleep(0.005)
+    finally:
+        progress.cancel()
+        for task in tasks:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*tasks, progress, return_exceptions=True)
+        for channel in channels:
+            await channel.close()
+    return {
+        "subscribers": subscribers,
+        "delivered": delivered,
+        "seconds": elapsed,
+        "per_second": delivered / elapsed if elapsed else 0.0,
+        "endings": endings,
+        "received_ns": received,
+    }
+

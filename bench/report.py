@@ -1,0 +1,161 @@
+"""The printed tables and the JSON file."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        if abs(value) >= 10:
+            return f"{value:.1f}"
+        return f"{value:.2f}"
+    return str(value)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(values, widths)))
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in cells)])
+
+
+def _unary(section: dict[str, Any]) -> str:
+    rows = [
+        [r["client"], r["concurrency"], r["rps"], r["p50_ms"], r["p99_ms"], r["server"],
+         r["server_cpu_us_per_request"], r["server_busy_pct"], r["errors"]]
+        for r in section["rows"]
+    ]
+    out = table(["client", "conc", "req/s", "p50 ms", "p99 ms", "CPU of", "CPU us/req", "busy %", "errors"], rows)
+    derived = [[d["concurrency"], d["cpu_ratio_vs_bare"], d["p50_added_over_rest_ms"], d["rps_ratio_vs_bare"]]
+               for d in section["derived"]]
+    return out + "\n\n" + table(["conc", "gateway/bare CPU per req", "p50 added over REST ms", "gateway/bare req/s"],
+                                derived)
+
+
+def _ingest(section: dict[str, Any]) -> str:
+    rows = [
+        [r["server"], r["per_second"], r["p50_ms"], r["p99_ms"], r["server_cpu_us_per_callback"],
+         r["server_busy_pct"], r["errors"]]
+        for r in section["rows"]
+    ]
+    out = table(["server", "callbacks/s", "p50 ms", "p99 ms", "CPU us/callback", "busy %", "errors"], rows)
+    return out + f"\n\ngateway/bare: {section['ratio_vs_bare']:.2f}x  (concurrency {section['concurrency']})"
+
+
+def _fanout(section: dict[str, Any]) -> str:
+    rows = [
+        [r["server"], r["subscribers"], r["deliveries_per_second"], r["deliveries_per_cpu_second"],
+         r["server_busy_pct"], ",".join(f"{k}:{v}" for k, v in r["stream_endings"].items()) or "-"]
+        for r in section["rows"]
+    ]
+    out = table(["server", "subscribers", "deliveries/s", "per CPU-second", "busy %", "streams ended"], rows)
+    ratios = [[r["subscribers"], r["per_cpu_second_ratio"], r["rate_ratio"]] for r in section["ratios"]]
+    out += "\n\n" + table(["subscribers", "gateway/bare per CPU-s", "gateway/bare deliveries/s"], ratios)
+    latency = [
+        [lat["rate"], lat["deliveries_per_second_asked"], lat["p50_ms"], lat["p99_ms"], lat["max_ms"],
+         lat["deliveries"], lat["missing_deliveries"], lat["gateway_busy_pct"],
+         ",".join(f"{k}:{v}" for k, v in lat["stream_endings"].items()) or "-"]
+        for lat in section["latency"]
+    ]
+    subscribers = section["latency"][0]["subscribers"] if section["latency"] else 0
+    out += f"\n\nlatency, callback sent -> message received, {subscribers} subscribers:\n" + table(
+        ["callbacks/s", "deliveries/s asked", "p50 ms", "p99 ms", "max ms", "delivered", "missing", "busy %",
+         "streams ended"],
+        latency,
+    )
+    return out
+
+
+def _memory(section: dict[str, Any]) -> str:
+    return table(
+        ["gateway RSS", "MB"],
+        [
+            ["idle, after start-up", section["gateway_rss_idle_mb"]],
+            [f"{section['subscribers']:,} idle subscribers", section["gateway_rss_with_subscribers_mb"]],
+            ["after they closed", section["gateway_rss_after_subscribers_closed_mb"]],
+            [f"after listing {section['workers']:,} workers ({section['list_pages']} pages)",
+             section["gateway_rss_after_listing_mb"]],
+            ["peak while listing", section["gateway_rss_peak_while_listing_mb"]],
+        ],
+    )
+
+
+def _emulator(section: dict[str, Any]) -> str:
+    return table(
+        ["emulator", "value"],
+        [
+            ["fetches/s (alone on one core)", section["fetches_per_second"]],
+            ["fetches per CPU-second", section["fetches_per_cpu_second"]],
+            ["busy %", section["emulator_busy_pct"]],
+            ["p50 / p99 ms", f"{section['p50_ms']:.2f} / {section['p99_ms']:.2f}"],
+            [f"RSS MB with {section['workers']:,} workers", section["rss_mb_with_workers"]],
+        ],
+    )
+
+
+def _event_log(section: dict[str, Any]) -> str:
+    rows = [
+        [f"{r['synchronous']} {r['label']}", r["appends_per_second"], r["events_per_commit"],
+         r["ratio_vs_fsync_ceiling"]]
+        for r in section["rows"]
+    ]
+    return table(["mode", "appends/s", "events/commit", "x fsync ceiling"], rows) + (
+        f"\n\nfsync ceiling: {section['fsyncs_per_second']:,.0f} fsyncs/s; {section['concurrency']} appenders"
+    )
+
+
+_RENDERERS = {
+    "unary": ("1. Unary: WorkerService.GetWorker", _unary),
+    "ingest": ("2. Ingest: signed callbacks", _ingest),
+    "fanout": ("3. Fan-out: StreamEvents", _fanout),
+    "memory": ("4. Memory", _memory),
+    "emulator": ("Emulator", _emulator),
+    "event_log": ("Event log (SQLite, in-process)", _event_log),
+}
+
+
+def render(results: dict[str, Any]) -> str:
+    parts = [
+        f"TaskRouter gateway benchmarks - size {results['size']}, {results['machine']['cpus']} cores, "
+        f"load average at start {results['machine']['loadavg_start'][0]:.2f}; other processes used "
+        f"{results['machine']['other_processes_cpu_seconds']:.0f} CPU-s and the hypervisor stole "
+        f"{results['machine']['steal_cpu_seconds']:.0f} CPU-s during the {results['duration_seconds']:.0f} s run",
+        f"placement: {results['placement']}",
+    ]
+    for name, (title, renderer) in _RENDERERS.items():
+        section = results["sections"].get(name)
+        if section is None:
+            continue
+        parts.append(f"\n== {title} ==")
+        if "error" in section:
+            parts.append(f"FAILED: {section['error'].strip().splitlines()[-1]}")
+        else:
+            parts.append(renderer(section))
+    parts.append("\n== Targets ==")
+    parts.append(table(
+        ["target", "value", "limit", "verdict"],
+        [[t["description"], "-" if t["value"] is None else f"{_cell(t['value'])} {t['unit']}",
+          f"{t['op']} {_cell(t['limit'])} {t['unit']}", t["verdict"].upper()] for t in results["targets"]],
+    ))
+    return "\n".join(parts)
+
+
+def write_json(results: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n")

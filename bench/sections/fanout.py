@@ -1,0 +1,190 @@
+"""3. Fan-out: aggregate deliveries per second to N StreamEvents subscribers, against a bare grpc.aio server
+streaming pre-serialized messages; and callback-to-subscriber latency at a fixed callback rate.
+
+The gateway is fed through its webhook, so its CPU figure includes ingesting the events it fans out (one
+callback per N deliveries). Every subscriber lives in one load process, the callback poster in another,
+both on the load core.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from taskrouter_gateway.events.cursor import encode_cursor
+from taskrouter_gateway.events.fanout import encode_response
+from taskrouter_gateway.translate.events import event_from_callback
+
+from .. import agent, procs
+from ..callbacks import callback_params, sid_marker
+from ..context import RunContext
+from ..stats import latency_summary_ms
+
+POSTER_CONNECTIONS = 16
+LATENCY_CONNECTIONS = 32
+WINDOW_EVENTS = 256  # the poster stays at most this far ahead of the slowest subscriber (its buffer: 1024)
+QUIET = 1.0  # seconds without a new delivery after which the latency run stops waiting for the rest
+
+
+def stream_frame(account_sid: str, workspace_sid: str, run_tag: int) -> bytes:
+    """A StreamEventsResponse as the gateway sends it, for the same kind of callback the gateway is fed."""
+    params = callback_params(account_sid, workspace_sid, run_tag, 0, time.time_ns() // 10**6)
+    event = event_from_callback(params, received_ms=time.time_ns() // 10**6)
+    return encode_response(event.SerializeToString(), encode_cursor(secrets.token_hex(8), 123_456))
+
+
+def _feed(ctx: RunContext, gateway: procs.Gateway) -> dict[str, Any]:
+    emulator = ctx.ensure_emulator()
+    return {
+        "webhook_url": gateway.webhook_url, "auth_token": emulator.auth_token,
+        "account_sid": emulator.account_sid, "workspace_sid": emulator.workspace_sid,
+    }
+
+
+def throughput(
+    ctx: RunContext, server: str, process: procs.ServerProcess, target: str, subscribers: int, tag: int,
+    feed: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """One throughput run; `feed` (the gateway's webhook) None means the server streams on its own (bare)."""
+    ctx.reset_shared()
+    subs, poster = ctx.agents
+    subs.start(
+        "bench.jobs_stream:subscribe", target=target, workspace_sid=ctx.ensure_emulator().workspace_sid,
+        subscribers=subscribers, marker=sid_marker(tag), warmup=ctx.size.warmup, seconds=ctx.size.seconds,
+    )
+    if feed is not None:
+        poster.start(
+            "bench.jobs_http:post_callbacks", run_tag=tag, subscribers=subscribers, mode="windowed",
+            connections=POSTER_CONNECTIONS, window_events=WINDOW_EVENTS, **feed,
+        )
+    subs.wait_mark("live")
+    subs.wait_mark("start")
+    before = process.cpu_seconds()
+    subs.wait_mark("end")
+    cpu = process.cpu_seconds() - before
+    ctx.shared[agent.STOP_POSTER] = 1
+    posted = poster.result() if feed is not None else None
+    ctx.shared[agent.STOP_SUBSCRIBERS] = 1
+    received = subs.result()
+    delivered = received["delivered"]
+    row: dict[str, Any] = {
+        "server": server,
+        "subscribers": subscribers,
+        "delivered": int(delivered),
+        "seconds": received["seconds"],
+        "deliveries_per_second": received["per_second"],
+        "server_cpu_s": cpu,
+        "deliveries_per_cpu_second": delivered / cpu if cpu > 0 else 0.0,
+        "server_busy_pct": 100 * cpu / received["seconds"],
+        "stream_endings": received["endings"],
+    }
+    if posted is not None:
+        row["callbacks_posted"] = posted["posted"]
+        row["callback_errors"] = posted["errors"]
+        row["first_callback_error"] = posted["first_error"]
+    return row
+
+
+def _drain(ctx: RunContext, expected: int) -> None:
+    """Waits until every delivery is recorded, or until none has arrived for QUIET seconds (streams that
+    overflowed or ended never get theirs; those are reported as missing)."""
+    last, last_change = -1, time.monotonic()
+    while ctx.shared[agent.RECORDED] < expected:
+        now, seen = time.monotonic(), ctx.shared[agent.RECORDED]
+        if seen != last:
+            last, last_change = seen, now
+        elif now - last_change > QUIET:
+            return
+        time.sleep(0.02)
+
+
+def latency(ctx: RunContext, gateway: procs.Gateway, rate: float) -> dict[str, Any]:
+    """Callbacks at a fixed rate, each stamped (time.time_ns) as it is written; each subscriber stamps
+    its arrival. Same machine, same wall clock."""
+    size = ctx.size
+    count = int(rate * size.latency_seconds)
+    n = size.latency_subscribers
+    ctx.reset_shared()
+    tag = ctx.run_tag()
+    subs, poster = ctx.agents
+    subs.start(
+        "bench.jobs_stream:subscribe", target=gateway.grpc_target, workspace_sid=ctx.ensure_emulator().workspace_sid,
+        subscribers=n, marker=sid_marker(tag), warmup=0.0, seconds=0.0, record_until=count,
+    )
+    poster.start(
+        "bench.jobs_http:post_callbacks", run_tag=tag, subscribers=n, mode="rate", rate=rate,
+        pool=count, connections=LATENCY_CONNECTIONS, **_feed(ctx, gateway),
+    )
+    subs.wait_mark("live")
+    poster.wait_mark("live")
+    before = gateway.process.cpu_seconds()
+    started = time.perf_counter()
+    poster.wait_mark("sent", timeout=size.latency_seconds * 3 + 30)
+    send_seconds = time.perf_counter() - started
+    _drain(ctx, count * n)
+    cpu = gateway.process.cpu_seconds() - before
+    ctx.shared[agent.STOP_POSTER] = 1
+    posted = poster.result()
+    ctx.shared[agent.STOP_SUBSCRIBERS] = 1
+    received = subs.result()
+    sent_ns: list[int] = posted["sent_ns"]
+    latencies = [
+        arrival - sent_ns[i]
+        for per_subscriber in received["received_ns"]
+        for i, arrival in enumerate(per_subscriber)
+        if arrival and sent_ns[i]
+    ]
+    expected = count * n
+    return {
+        "rate": rate,
+        "achieved_rate": count / send_seconds,
+        "deliveries_per_second_asked": rate * n,
+        "subscribers": n,
+        "callbacks": count,
+        "deliveries": len(latencies),
+        "missing_deliveries": expected - len(latencies),
+        **latency_summary_ms(latencies),
+        "gateway_cpu_s": cpu,
+        "gateway_busy_pct": 100 * cpu / send_seconds,
+        "stream_endings": received["endings"],
+        "callback_errors": posted["errors"],
+        "first_callback_error": posted["first_error"],
+        "clock": "time.time_ns() in both load processes (same host, same wall clock)",
+    }
+
+
+def run(ctx: RunContext) -> dict[str, Any]:
+    emulator = ctx.ensure_emulator()
+    gateway = ctx.ensure_gateway()
+    ctx.place([gateway.process], [emulator.process])
+    tag = ctx.run_tag()
+    payload = ctx.work_dir / "frame.bin"
+    payload.write_bytes(stream_frame(emulator.account_sid, emulator.workspace_sid, tag))
+    bare, bare_port = procs.start_bare("grpc-stream", ctx.log_dir, ctx.cores.server, payload)
+    rows: list[dict[str, Any]] = []
+    try:
+        for subscribers in ctx.size.fanout_subscribers:
+            rows.append(throughput(
+                ctx, "gateway", gateway.process, gateway.grpc_target, subscribers, ctx.run_tag(), _feed(ctx, gateway)
+            ))
+            rows.append(throughput(ctx, "bare_grpc_stream", bare, f"127.0.0.1:{bare_port}", subscribers, tag, None))
+    finally:
+        bare.stop()
+    server, load_core = sorted(ctx.cores.server)[0], sorted(ctx.cores.load)[0]
+    ratios = []
+    for subscribers in ctx.size.fanout_subscribers:
+        gw = next(r for r in rows if r["server"] == "gateway" and r["subscribers"] == subscribers)
+        ceiling = next(r for r in rows if r["server"] != "gateway" and r["subscribers"] == subscribers)
+        ratios.append({
+            "subscribers": subscribers,
+            "per_cpu_second_ratio": gw["deliveries_per_cpu_second"] / ceiling["deliveries_per_cpu_second"],
+            "rate_ratio": gw["deliveries_per_second"] / ceiling["deliveries_per_second"],
+        })
+    return {
+        "placement": f"server core {server}; subscribers and callback poster (two processes) core {load_core}",
+        "frame_bytes": payload.stat().st_size,
+        "rows": rows,
+        "ratios": ratios,
+        "latency": [latency(ctx, gateway, rate) for rate in ctx.size.latency_rates],
+    }

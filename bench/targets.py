@@ -1,0 +1,80 @@
+"""The targets, each a figure read from the results and compared with its limit: pass or fail.
+
+A target whose section was not run (--only) is listed with verdict "not run". Smoke runs list verdicts
+too, but their sizes are scaled down, so only a full run's verdicts mean anything.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Results = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Target:
+    id: str
+    section: str
+    description: str
+    unit: str
+    op: str  # "<=" or ">="
+    limit: float
+    read: Callable[[Results, Any], float]
+
+
+def _unary(results: Results, concurrency: int, key: str) -> float:
+    return next(d[key] for d in results["unary"]["derived"] if d["concurrency"] == concurrency)
+
+
+def _fanout_ratio(results: Results, subscribers: int) -> float:
+    return next(r["per_cpu_second_ratio"] for r in results["fanout"]["ratios"] if r["subscribers"] == subscribers)
+
+
+def targets_for(size: Any) -> list[Target]:
+    low, high = min(size.unary_concurrency), max(size.unary_concurrency)
+    fanout_n = size.fanout_target_subscribers
+    return [
+        Target("unary_cpu_ratio_high", "unary",
+               f"unary: gateway CPU per request vs bare gRPC server's, concurrency {high}", "x", "<=", 2.5,
+               lambda r, s: _unary(r, high, "cpu_ratio_vs_bare")),
+        Target("unary_cpu_ratio_low", "unary",
+               f"unary: gateway CPU per request vs bare gRPC server's, concurrency {low}", "x", "<=", 2.5,
+               lambda r, s: _unary(r, low, "cpu_ratio_vs_bare")),
+        Target("unary_p50_added", "unary",
+               f"unary: p50 added over the direct REST call, concurrency {low}", "ms", "<=", 1.0,
+               lambda r, s: _unary(r, low, "p50_added_over_rest_ms")),
+        Target("ingest_ratio", "ingest", "ingest: accepted callbacks/s vs bare aiohttp 204 handler", "x", ">=", 0.5,
+               lambda r, s: r["ingest"]["ratio_vs_bare"]),
+        Target("fanout_cpu_ratio", "fanout",
+               f"fan-out to {fanout_n} subscribers: deliveries per CPU-second vs bare streaming", "x", ">=", 0.7,
+               lambda r, s: _fanout_ratio(r, fanout_n)),
+        Target("latency_p99", "fanout",
+               f"latency callback->subscriber p99 at {size.latency_rates[0]:,.0f} events/s, "
+               f"{size.latency_subscribers} subscribers", "ms", "<=", 10.0,
+               lambda r, s: r["fanout"]["latency"][0]["p99_ms"]),
+        Target("memory_rss_subscribers", "memory",
+               f"memory: gateway RSS with {size.memory_subscribers:,} idle subscribers", "MB", "<=", 150.0,
+               lambda r, s: r["memory"]["gateway_rss_with_subscribers_mb"]),
+        Target("emulator_fetches", "emulator", "emulator: worker fetches/s on one core", "/s", ">=", 3000.0,
+               lambda r, s: r["emulator"]["fetches_per_second"]),
+    ]
+
+
+def evaluate(size: Any, results: Results) -> list[dict[str, Any]]:
+    verdicts = []
+    for target in targets_for(size):
+        entry: dict[str, Any] = {
+            "id": target.id, "section": target.section, "description": target.description,
+            "unit": target.unit, "op": target.op, "limit": target.limit,
+        }
+        if target.section not in results or "error" in results[target.section]:
+            entry.update(value=None, verdict="not run" if target.section not in results else "error")
+        else:
+            value = float(target.read(results, size))
+            ok = value <= target.limit if target.op == "<=" else value >= target.limit
+            entry.update(value=value, verdict="pass" if ok and math.isfinite(value) else "fail")
+        verdicts.append(entry)
+    return verdicts

@@ -1,0 +1,159 @@
+"""The benchmark suite at its smoke size: every section runs and writes a well-formed result.
+
+Shape only: sections present, every figure a finite positive number, every target listed with a verdict,
+no failed requests. Never the timings themselves, nor whether a target passed: those depend on the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SECTIONS = ("emulator", "unary", "ingest", "fanout", "memory", "event_log")
+TARGET_IDS = {
+    "unary_cpu_ratio_high", "unary_cpu_ratio_low", "unary_p50_added", "ingest_ratio", "fanout_cpu_ratio",
+    "latency_p99", "memory_rss_subscribers", "emulator_fetches",
+}
+RUN_TIMEOUT = 150  # an upper bound for a hung run only; the smoke size takes seconds
+
+
+def _bench(*args: str, timeout: float = RUN_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    output = tmp_path_factory.mktemp("bench") / "latest.json"
+    run = _bench("--size", "smoke", "--output", str(output))
+    assert run.returncode == 0, f"bench failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+    return run, json.loads(output.read_text())
+
+
+def _positive(value: Any, where: str) -> None:
+    assert isinstance(value, (int, float)) and not isinstance(value, bool), f"{where}: {value!r} is not a number"
+    assert math.isfinite(value) and value > 0, f"{where}: {value!r} is not a finite positive number"
+
+
+def _all_numbers_finite(node: Any, where: str = "$") -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _all_numbers_finite(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            _all_numbers_finite(value, f"{where}[{index}]")
+    elif isinstance(node, float):
+        assert math.isfinite(node), f"{where} is {node}"
+
+
+def test_every_section_is_present_and_succeeded(smoke):
+    _, results = smoke
+    assert results["size"] == "smoke"
+    assert set(results["sections"]) == set(SECTIONS)
+    for name, section in results["sections"].items():
+        assert "error" not in section, f"{name} failed:\n{section.get('error')}"
+    _all_numbers_finite(results)
+
+
+def test_unary_rows_cover_every_client_at_every_concurrency(smoke):
+    unary = smoke[1]["sections"]["unary"]
+    clients = {"gateway", "bare grpc", "bare proxy", "direct REST", "twilio library"}
+    concurrencies = {row["concurrency"] for row in unary["rows"]}
+    assert len(concurrencies) == 2
+    for concurrency in concurrencies:
+        rows = [r for r in unary["rows"] if r["concurrency"] == concurrency]
+        assert {next(c for c in clients if r["client"].startswith(c)) for r in rows} == clients
+    for row in unary["rows"]:
+        where = f"unary {row['client']} c={row['concurrency']}"
+        assert row["errors"] == 0, f"{where}: {row['first_error']}"
+        for key in ("requests", "rps", "p50_ms", "p99_ms", "server_cpu_us_per_request"):
+            _positive(row[key], f"{where} {key}")
+        assert row["p50_ms"] <= row["p99_ms"]
+    for derived in unary["derived"]:
+        _positive(derived["cpu_ratio_vs_bare"], "unary cpu ratio")
+        _positive(derived["proxy_floor_cpu_ratio_vs_bare"], "unary proxy floor ratio")
+        assert math.isfinite(derived["p50_added_over_rest_ms"])  # may be negative on a quiet machine
+
+
+def test_ingest_accepts_every_presigned_callback(smoke):
+    ingest = smoke[1]["sections"]["ingest"]
+    assert [row["server"] for row in ingest["rows"]] == ["gateway", "bare_http"]
+    for row in ingest["rows"]:
+        # A rejected signature would answer 403 and count here: the presigned load must be valid.
+        assert row["errors"] == 0, f"ingest {row['server']}: {row['first_error']}"
+        for key in ("accepted", "per_second", "p50_ms", "p99_ms", "server_cpu_us_per_callback"):
+            _positive(row[key], f"ingest {row['server']} {key}")
+    _positive(ingest["ratio_vs_bare"], "ingest ratio")
+
+
+def test_fanout_reaches_every_subscriber_without_overflow(smoke):
+    fanout = smoke[1]["sections"]["fanout"]
+    counts = sorted({row["subscribers"] for row in fanout["rows"]})
+    assert len(counts) >= 2
+    for row in fanout["rows"]:
+        where = f"fanout {row['server']} x{row['subscribers']}"
+        assert row["stream_endings"] == {}, f"{where}: streams ended {row['stream_endings']}"
+        for key in ("delivered", "deliveries_per_second", "deliveries_per_cpu_second"):
+            _positive(row[key], f"{where} {key}")
+        if row["server"] == "gateway":
+            assert row["callback_errors"] == 0, f"{where}: {row['first_callback_error']}"
+    assert sorted(r["subscribers"] for r in fanout["ratios"]) == counts
+    for latency in fanout["latency"]:
+        assert latency["callback_errors"] == 0, latency["first_callback_error"]
+        assert latency["missing_deliveries"] == 0 and latency["stream_endings"] == {}
+        assert latency["deliveries"] == latency["callbacks"] * latency["subscribers"]
+        for key in ("p50_ms", "p99_ms", "max_ms"):
+            _positive(latency[key], f"latency {key}")
+
+
+def test_memory_and_emulator_figures(smoke):
+    sections = smoke[1]["sections"]
+    memory, emulator = sections["memory"], sections["emulator"]
+    for key in ("gateway_rss_idle_mb", "gateway_rss_with_subscribers_mb", "gateway_rss_after_listing_mb",
+                "emulator_rss_mb"):
+        _positive(memory[key], f"memory {key}")
+    # Every worker created in the emulator came back through ListWorkers, page by page.
+    assert memory["workers"] == emulator["workers"]
+    assert memory["list_pages"] == math.ceil(memory["workers"] / memory["list_page_size"])
+    assert emulator["errors"] == 0, emulator["first_error"]
+    for key in ("fetches_per_second", "fetches_per_cpu_second", "rss_mb_with_workers"):
+        _positive(emulator[key], f"emulator {key}")
+    event_log = sections["event_log"]
+    _positive(event_log["fsyncs_per_second"], "fsyncs/s")
+    assert len(event_log["rows"]) == 3
+    for row in event_log["rows"]:
+        _positive(row["appends_per_second"], f"event log {row['synchronous']} {row['label']}")
+
+
+def test_every_target_is_listed_with_a_verdict(smoke):
+    run, results = smoke
+    targets = results["targets"]
+    assert {t["id"] for t in targets} == TARGET_IDS
+    for target in targets:
+        assert target["verdict"] in ("pass", "fail"), target
+        assert target["op"] in ("<=", ">=")
+        _positive(target["limit"], f"target {target['id']} limit")
+        assert isinstance(target["value"], float) and math.isfinite(target["value"]), target
+        assert target["description"] in run.stdout  # the printed table lists it too
+    assert "== Targets ==" in run.stdout
+
+
+def test_unknown_section_is_refused_with_the_choices():
+    run = _bench("--only", "unary,nosuch", timeout=60)
+    assert run.returncode == 2
+    assert "choose from emulator, unary, ingest, fanout, memory, event_log" in run.stderr
+    assert "'unary,nosuch'" in run.stderr
+
+
+def test_unknown_size_is_refused():
+    run = _bench("--size", "huge", timeout=60)
+    assert run.returncode == 2
+    assert "invalid choice: 'huge'" in run.stderr
