@@ -11,8 +11,7 @@ from taskrouter.gateway.v1 import event_pb2, event_service_pb2 as svc, workspace
 
 from ..events.backfill import RETENTION_MS, Backfiller
 from ..translate import events as tr
-from ..translate.rest_call import RestCall
-from ..translate.workspaces import workspace_from_json
+from ..translate.workspaces import event_callback_call, workspace_from_json
 from ..upstream import UpstreamClient
 from ..validation import Checker
 from .base import UpstreamServicer, rpc
@@ -20,7 +19,7 @@ from .event_stream import EventStreamer, stream_method_handler
 from .requests import WORKSPACE, list_request
 
 SERVICE = "taskrouter.gateway.v1.EventService"
-_EVENT_TYPE = r"^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$"
+_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$")
 
 
 def _within_retention(check: Checker, start_ms: int) -> None:
@@ -88,16 +87,11 @@ class EventService(UpstreamServicer):
         check.sid("workspace_sid", request.workspace_sid, WORKSPACE, required=True)
         check.url("callback_url", request.callback_url)
         for event_type in request.event_types:
-            if not re.match(_EVENT_TYPE, event_type):
+            if not _EVENT_TYPE.match(event_type):
                 check.fail("event_types", f"{event_type!r} is not a TaskRouter event type (e.g. worker.created)")
         check.done()
-        call = RestCall(
-            "POST",
-            f"/v1/Workspaces/{request.workspace_sid}",
-            form={
-                "EventCallbackUrl": request.callback_url or self._webhook_url,
-                "EventsFilter": ",".join(request.event_types),
-            },
+        call = event_callback_call(
+            request.workspace_sid, request.callback_url or self._webhook_url, list(request.event_types)
         )
         reply = await self._call(context, call)
         return workspace_from_json(reply.body or {})

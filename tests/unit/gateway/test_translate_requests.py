@@ -157,3 +157,12 @@ def test_page_token_replaces_the_filters():
     token = encode_page_token(f"https://taskrouter.twilio.com/v1/Workspaces/{WS}/Workers?PageSize=2&PageToken=PT1&Available=true")
     call = workers.list_call_for(w.ListWorkersRequest(workspace_sid=WS, page_token=token, friendly_name="ignored"))
     assert (call.method, call.path, call.query) == ("GET", f"/v1/Workspaces/{WS}/Workers?PageSize=2&PageToken=PT1&Available=true", {})
+
+
+def test_event_callback_wiring_request():
+    call = workspaces.event_callback_call(WS, "https://gw.example.com/cb", ["worker.created", "worker.deleted"])
+    assert (call.method, call.path, call.form) == (
+        "POST", f"/v1/Workspaces/{WS}",
+        {"EventCallbackUrl": "https://gw.example.com/cb", "EventsFilter": "worker.created,worker.deleted"},
+    )
+    _assert_names_in_spec(call)
