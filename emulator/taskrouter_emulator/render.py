@@ -90,8 +90,8 @@ def activity(base: str, act: Activity) -> dict[str, Any]:
 
 
 def worker(base: str, wk: Worker, act: Activity, *, with_attributes: bool) -> dict[str, Any]:
-    ws_url = f"{base}/v1/Workspaces/{wk.workspace_sid}"
-    url = f"{ws_url}/Workers/{wk.sid}"
+    ws_url = workspace_url(base, wk.workspace_sid)
+    url = worker_url(base, wk.workspace_sid, wk.sid)
     return {
         "account_sid": wk.account_sid,
         "activity_name": act.friendly_name,
@@ -108,7 +108,7 @@ def worker(base: str, wk: Worker, act: Activity, *, with_attributes: bool) -> di
         "workspace_sid": wk.workspace_sid,
         "links": {
             "channels": url + "/Channels",
-            "activity": f"{ws_url}/Activities/{wk.activity_sid}",
+            "activity": activity_url(base, wk.workspace_sid, wk.activity_sid),
             "workspace": ws_url,
             "statistics": ws_url + "/Workers/Statistics",
             "real_time_statistics": ws_url + "/Workers/RealTimeStatistics",
