@@ -40,6 +40,7 @@ from .services.event_stream import EventStreamer
 from .services.events import EventService, event_service_handler
 from .services.workers import WorkerService
 from .services.workspaces import WorkspaceService
+from .translate.workspaces import event_callback_call
 from .upstream import Credentials, RetryPolicy, UpstreamClient
 
 log = structlog.get_logger("taskrouter_gateway")
@@ -184,11 +185,8 @@ class Gateway:
     async def _wire_embedded_callbacks(self) -> None:
         """Embedded mode: point the default workspace at our webhook, so events stream at once."""
         assert self.emulator is not None and self.upstream is not None
-        await self.upstream.post(
-            f"/v1/Workspaces/{self.emulator.default_workspace_sid}",
-            form={"EventCallbackUrl": self.webhook_url},
-            deadline=None,
-        )
+        call = event_callback_call(self.emulator.default_workspace_sid, self.webhook_url, None)
+        await self.upstream.post(call.path, form=call.form, deadline=None)
 
     async def _backfill_on_start(self) -> None:
         assert self.upstream is not None and self.backfiller is not None

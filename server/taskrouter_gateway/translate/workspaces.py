@@ -62,9 +62,12 @@ def update_call(req: svc.UpdateWorkspaceRequest) -> RestCall:
     return RestCall("POST", f"{COLLECTION}/{req.workspace_sid}", form=form)
 
 
-def event_callback_call(workspace_sid: str, callback_url: str, event_types: list[str]) -> RestCall:
-    """Points a workspace's callbacks at `callback_url`; an empty EventsFilter means every event type."""
-    form = {"EventCallbackUrl": callback_url, "EventsFilter": ",".join(event_types)}
+def event_callback_call(workspace_sid: str, callback_url: str, event_types: list[str] | None) -> RestCall:
+    """Points a workspace's callbacks at `callback_url`. event_types: [] clears EventsFilter (every type is
+    sent); None leaves the workspace's filter as it is."""
+    form: dict[str, object] = {"EventCallbackUrl": callback_url}
+    if event_types is not None:
+        form["EventsFilter"] = ",".join(event_types)
     return RestCall("POST", f"{COLLECTION}/{workspace_sid}", form=form)
 
 

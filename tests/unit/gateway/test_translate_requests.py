@@ -166,3 +166,9 @@ def test_event_callback_wiring_request():
         {"EventCallbackUrl": "https://gw.example.com/cb", "EventsFilter": "worker.created,worker.deleted"},
     )
     _assert_names_in_spec(call)
+
+
+def test_event_callback_wiring_can_leave_the_filter_alone():
+    call = workspaces.event_callback_call(WS, "https://gw.example.com/cb", None)
+    assert call.form == {"EventCallbackUrl": "https://gw.example.com/cb"}
+    assert workspaces.event_callback_call(WS, "https://gw.example.com/cb", []).form["EventsFilter"] == ""
