@@ -4,7 +4,9 @@
     python -m bench.bare grpc-proxy  --payload worker.bin --upstream URL --authorization HEADER
                                      ... and first GETs the worker from URL/{workspace}/Workers/{sid}
                                      with one pooled aiohttp session: the floor of any gRPC-to-REST proxy
-    python -m bench.bare grpc-stream --payload frame.bin    EventService/StreamEvents yields prebuilt bytes
+    python -m bench.bare grpc-stream --payload frame.bin [--batch N]
+                                     EventService/StreamEvents yields prebuilt bytes: a one-event message,
+                                     or N copies of it joined (a StreamEventsResponse of N events)
     python -m bench.bare http-204                           POST anything -> 204, the body left unread
 
 Each prints "listening on 127.0.0.1:PORT" and serves until SIGTERM. Same grpc.aio / aiohttp defaults as
@@ -74,7 +76,7 @@ async def _until_signalled() -> None:
     await stop.wait()
 
 
-async def serve_grpc(kind: str, payload: bytes, upstream: str = "", authorization: str = "") -> None:
+async def serve_grpc(kind: str, payload: bytes, upstream: str = "", authorization: str = "", batch: int = 1) -> None:
     server = grpc.aio.server()
     if kind == "grpc-unary":
         worker = worker_pb2.Worker.FromString(payload)
@@ -84,7 +86,7 @@ async def serve_grpc(kind: str, payload: bytes, upstream: str = "", authorizatio
         servicer = _ProxiedWorkers(worker, upstream, authorization)
         worker_service_pb2_grpc.add_WorkerServiceServicer_to_server(servicer, server)
     else:
-        handlers = {STREAM_METHOD: _stream_handler(payload)}
+        handlers = {STREAM_METHOD: _stream_handler(payload * batch)}
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(STREAM_SERVICE, handlers),))
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
@@ -116,6 +118,7 @@ def main() -> None:
     parser.add_argument("--payload", type=Path, help="the prebuilt Worker / StreamEventsResponse bytes")
     parser.add_argument("--upstream", default="", help="grpc-proxy: the emulator's base URL")
     parser.add_argument("--authorization", default="", help="grpc-proxy: the Authorization header to send")
+    parser.add_argument("--batch", type=int, default=1, help="grpc-stream: events per message [default 1]")
     args = parser.parse_args()
     if args.kind == "http-204":
         asyncio.run(serve_http_204())
@@ -124,7 +127,9 @@ def main() -> None:
         parser.error(f"{args.kind} needs --payload")
     if args.kind == "grpc-proxy" and not args.upstream:
         parser.error("grpc-proxy needs --upstream")
-    asyncio.run(serve_grpc(args.kind, args.payload.read_bytes(), args.upstream, args.authorization))
+    if args.batch < 1:
+        parser.error("--batch must be >= 1")
+    asyncio.run(serve_grpc(args.kind, args.payload.read_bytes(), args.upstream, args.authorization, args.batch))
 
 
 if __name__ == "__main__":

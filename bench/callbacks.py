@@ -3,7 +3,7 @@
 Each callback is a reservation.created POST shaped like Twilio's (seed 001's field list, realistic values),
 with a distinct event Sid, so the event log stores every one (the log de-duplicates by Sid). The Sid carries
 a run tag and the callback's index: "EV" + 8 hex (run tag) + 24 hex (index). Subscribers find it in the
-bytes they receive with one bytes.find, so the load side never parses a message.
+bytes they receive with one bytes.find per event, so the load side never parses a message.
 """
 
 from __future__ import annotations
@@ -47,13 +47,34 @@ def sid_marker(run_tag: int) -> bytes:
     return f"EV{run_tag:08x}".encode()
 
 
-def index_after_marker(data: bytes, marker: bytes) -> int:
-    """The callback index in a received message, or -1 when the message is not from this run."""
-    at = data.find(marker)
-    if at < 0:
-        return -1
-    start = at + len(marker)
-    return int(data[start : start + 24], 16)
+def event_indexes(message: bytes, marker: bytes) -> list[int]:
+    """The callback index of every event in a StreamEventsResponse (-1 for events not from this run).
+
+    Walks the message's top-level entries (field 1, length-delimited: 0x0a, varint length, bytes) and looks
+    for the marker inside each one, so an event whose Sid shows up in several of its fields counts once.
+    """
+    out: list[int] = []
+    pos, end = 0, len(message)
+    while pos < end:
+        if message[pos] != 0x0A:
+            raise ValueError(f"unexpected field tag {message[pos]:#x} at byte {pos}")
+        pos += 1
+        length = shift = 0
+        while True:
+            byte = message[pos]
+            pos += 1
+            length |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                break
+        at = message.find(marker, pos, pos + length)
+        if at < 0:
+            out.append(-1)
+        else:
+            start = at + len(marker)
+            out.append(int(message[start : start + 24], 16))
+        pos += length
+    return out
 
 
 def callback_params(account_sid: str, workspace_sid: str, run_tag: int, index: int, now_ms: int) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """The subscriber side of the fan-out runs: N StreamEvents streams in one load process.
 
-Messages stay raw bytes (no deserializer): the callback index is read from the event Sid with one
+Messages stay raw bytes (no deserializer): each event's callback index is read from its Sid with one
 bytes.find (see callbacks.py), the same cost against the gateway and against the bare stream server.
+A delivery is one event; a message may hold several.
 Run inside a LoadAgent (see agent.py).
 """
 
@@ -19,7 +20,7 @@ import grpc
 from taskrouter.gateway.v1 import event_service_pb2
 
 from . import agent
-from .callbacks import index_after_marker
+from .callbacks import event_indexes
 from .window import Mark
 
 METHOD = "/taskrouter.gateway.v1.EventService/StreamEvents"
@@ -39,6 +40,7 @@ async def subscribe(
     request = event_service_pb2.StreamEventsRequest(workspace_sid=workspace_sid, start_at_now=True).SerializeToString()
     channels = [grpc.aio.insecure_channel(target) for _ in range(math.ceil(subscribers / STREAMS_PER_CHANNEL))]
     counts = [0] * subscribers
+    messages = [0] * subscribers
     highest = array("q", [-1] * subscribers)
     received = [array("q", bytes(8 * record_until)) for _ in range(subscribers)] if record_until else []
     endings: dict[str, int] = {}
@@ -51,16 +53,23 @@ async def subscribe(
         )(request)
         try:
             async for message in call:
-                i = index_after_marker(message, marker)
+                indexes = event_indexes(message, marker)
                 if counts[k] == 0:
                     live += 1
                     shared[agent.LIVE] = live
-                counts[k] += 1
-                if i > highest[k]:
-                    highest[k] = i
-                if 0 <= i < record_until:
-                    received[k][i] = time.time_ns()
-                    shared[agent.RECORDED] += 1
+                counts[k] += len(indexes)
+                messages[k] += 1
+                for i in indexes:
+                    if i > highest[k]:
+                        highest[k] = i
+                if record_until:
+                    now = time.time_ns()
+                    recorded = 0
+                    for i in indexes:
+                        if 0 <= i < record_until:
+                            received[k][i] = now
+                            recorded += 1
+                    shared[agent.RECORDED] += recorded
             endings["ended"] = endings.get("ended", 0) + 1
         except grpc.aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.CANCELLED:
@@ -84,12 +93,14 @@ async def subscribe(
             await asyncio.sleep(0.005)
         mark("live")
         delivered = elapsed = 0.0
+        sent_messages = 0
         if seconds > 0:
             await asyncio.sleep(warmup)
-            before, t0 = sum(counts), time.perf_counter()
+            before, before_messages, t0 = sum(counts), sum(messages), time.perf_counter()
             mark("start")
             await asyncio.sleep(seconds)
             delivered, elapsed = sum(counts) - before, time.perf_counter() - t0
+            sent_messages = sum(messages) - before_messages
             mark("end")
         while not shared[agent.STOP_SUBSCRIBERS]:
             await asyncio.sleep(0.005)
@@ -104,6 +115,7 @@ async def subscribe(
     return {
         "subscribers": subscribers,
         "delivered": delivered,
+        "messages": sent_messages,
         "seconds": elapsed,
         "per_second": delivered / elapsed if elapsed else 0.0,
         "endings": endings,

@@ -61,12 +61,15 @@ def _ingest(section: dict[str, Any]) -> str:
 def _fanout(section: dict[str, Any]) -> str:
     rows = [
         [r["server"], r["subscribers"], r["deliveries_per_second"], r["deliveries_per_cpu_second"],
-         r["server_busy_pct"], ",".join(f"{k}:{v}" for k, v in r["stream_endings"].items()) or "-"]
+         r["events_per_message"], r["server_busy_pct"],
+         ",".join(f"{k}:{v}" for k, v in r["stream_endings"].items()) or "-"]
         for r in section["rows"]
     ]
-    out = table(["server", "subscribers", "deliveries/s", "per CPU-second", "busy %", "streams ended"], rows)
-    ratios = [[r["subscribers"], r["per_cpu_second_ratio"], r["rate_ratio"]] for r in section["ratios"]]
-    out += "\n\n" + table(["subscribers", "gateway/bare per CPU-s", "gateway/bare deliveries/s"], ratios)
+    out = table(["server", "subscribers", "deliveries/s", "per CPU-second", "events/message", "busy %",
+                 "streams ended"], rows)
+    ratios = [[r["subscribers"], r["ceiling"], r["per_cpu_second_ratio"], r["rate_ratio"]] for r in section["ratios"]]
+    out += "\n\n" + table(["subscribers", "best ceiling", "gateway/ceiling per CPU-s", "gateway/ceiling deliveries/s"],
+                          ratios)
     latency = [
         [lat["rate"], lat["deliveries_per_second_asked"], lat["p50_ms"], lat["p99_ms"], lat["max_ms"],
          lat["deliveries"], lat["missing_deliveries"], lat["gateway_busy_pct"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 
 import grpc
 import structlog
@@ -26,6 +27,7 @@ from taskrouter.gateway.v1 import (
 
 from . import embedded
 from .config import Settings
+from .events import records
 from .events.backfill import Backfiller
 from .events.fanout import FanOut
 from .events.ingest import Ingestor
@@ -122,7 +124,9 @@ class Gateway:
         )
         await self.event_log.open()
         self._retention_task = asyncio.create_task(run_retention(self.event_log, 3600.0), name="event-retention")
-        self.fanout = FanOut(self.event_log, buffer_size=settings.subscriber_buffer)
+        # URLs in events point where the REST API lives, so webhook and backfilled events agree.
+        render = functools.partial(records.to_event, base_url=settings.taskrouter_base_url)
+        self.fanout = FanOut(self.event_log, render=render, buffer_size=settings.subscriber_buffer)
         await self.fanout.start()
         ingestor = Ingestor(self.event_log, self.fanout)
         self.backfiller = Backfiller(self.upstream, self.event_log, ingestor)
@@ -168,7 +172,7 @@ class Gateway:
             log.warning("webhook disabled: set TWILIO_AUTH_TOKEN so callback signatures can be verified")
             return
         verifier = SignatureVerifier([settings.auth_token], public_url=settings.webhook_public_url)
-        self.webhook = WebhookHandler(verifier, ingestor, taskrouter_base_url=settings.taskrouter_base_url)
+        self.webhook = WebhookHandler(verifier, ingestor)
         app = create_webhook_app(self.webhook, settings.webhook_path, max_body=settings.webhook_max_body)
         self._webhook_runner = web.AppRunner(app, access_log=None)
         await self._webhook_runner.setup()

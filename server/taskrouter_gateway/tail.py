@@ -55,10 +55,11 @@ async def run_tail(args, out: TextIO = sys.stdout) -> int:
         stub = event_service_pb2_grpc.EventServiceStub(channel)
         try:
             async for message in stub.StreamEvents(request):
-                print(format_event(message.event, message.cursor, show_pii=args.show_pii), file=out, flush=True)
-                shown += 1
-                if args.limit and shown >= args.limit:
-                    return 0
+                for item in message.events:
+                    print(format_event(item.event, item.cursor, show_pii=args.show_pii), file=out, flush=True)
+                    shown += 1
+                    if args.limit and shown >= args.limit:
+                        return 0
         except grpc.aio.AioRpcError as err:
             print(f"taskrouter-gateway tail: {err.code().name}: {err.details()}", file=sys.stderr)
             return 1

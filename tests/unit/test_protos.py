@@ -486,8 +486,10 @@ def test_event_service_streams_from_a_chosen_start_position() -> None:
     assert field_type(request.fields_by_name["since"]) == "google.protobuf.Timestamp"
     assert request.fields_by_name["event_types"].is_repeated
     response = stream.output_type.fields_by_name
-    assert response["event"].message_type is event_pb2.Event.DESCRIPTOR
-    assert field_type(response["cursor"]) == "string"
+    assert list(response) == ["events"] and response["events"].is_repeated
+    streamed = response["events"].message_type.fields_by_name
+    assert streamed["event"].message_type is event_pb2.Event.DESCRIPTOR
+    assert field_type(streamed["cursor"]) == "string"
     resume = event_service_pb2.StreamEventsRequest(workspace_sid="WS1", after_cursor="c-9")
     assert resume.WhichOneof("start_position") == "after_cursor"
     resume.start_at_now = True
@@ -505,7 +507,9 @@ async def test_generated_stubs_talk_to_generated_servicers_over_a_real_channel()
         async def StreamEvents(self, request, context):  # noqa: N802 - generated name
             for n in range(2):
                 event = event_pb2.Event(sid=f"EV{n}", workspace_sid=request.workspace_sid, event_type="worker.created")
-                yield event_service_pb2.StreamEventsResponse(event=event, cursor=f"c{n}")
+                yield event_service_pb2.StreamEventsResponse(
+                    events=[event_service_pb2.StreamedEvent(event=event, cursor=f"c{n}")]
+                )
 
     server = grpc.aio.server()
     worker_service_pb2_grpc.add_WorkerServiceServicer_to_server(Workers(), server)
@@ -527,7 +531,7 @@ async def test_generated_stubs_talk_to_generated_servicers_over_a_real_channel()
 
             events = event_service_pb2_grpc.EventServiceStub(channel)
             stream = events.StreamEvents(event_service_pb2.StreamEventsRequest(workspace_sid="WS9", start_at_now=True))
-            received = [(m.event.sid, m.event.workspace_sid, m.cursor) async for m in stream]
+            received = [(e.event.sid, e.event.workspace_sid, e.cursor) async for m in stream for e in m.events]
             assert received == [("EV0", "WS9", "c0"), ("EV1", "WS9", "c1")]
     finally:
         await server.stop(None)

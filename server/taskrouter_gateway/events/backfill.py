@@ -13,8 +13,9 @@ from taskrouter.gateway.v1 import event_service_pb2 as svc
 
 from ..translate.events import event_from_rest, list_events_call
 from ..upstream import UpstreamClient
+from . import records
 from .ingest import Ingestor
-from .log import EventLog
+from .log import EventLog, NewEvent
 
 log = structlog.get_logger("taskrouter_gateway.backfill")
 
@@ -77,13 +78,15 @@ class Backfiller:
         if end_ms is not None:
             request.end_date.CopyFrom(_ts(end_ms))
         call = list_events_call(request)
-        fetched = []
+        fetched: list[NewEvent] = []
         token: str | None = None
         while True:
             reply, token = await self._upstream.list_page(
                 call.path, page_token=token, query=call.query, deadline=deadline, base="taskrouter"
             )
-            fetched.extend(event_from_rest(item) for item in (reply.body or {}).get("events") or ())
+            for item in (reply.body or {}).get("events") or ():
+                if isinstance(item, dict):
+                    fetched.append(records.from_rest(item, event_from_rest(item)))
             if not token:
                 break
         # Oldest first, so the log's order follows TaskRouter's where nothing else interleaves.

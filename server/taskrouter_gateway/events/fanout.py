@@ -1,9 +1,14 @@
 """Fan-out of logged events to streaming subscribers: one tailer, bounded per-subscriber buffers.
 
-The tailer reads new events from the log in seq order (so publish order is seq order even when concurrent
-appends finish out of order, and a crashed appender cannot stall anyone), turns each into its final wire
-bytes once, and offers them without awaiting to every matching subscriber's bounded buffer. A subscriber
-replays the log from its start position first, then switches to its buffer: no gap, no duplicate.
+New events reach the fan-out in seq order: handed over by the log right after each commit (when the log can),
+else read back by the tailer. Each is rendered into its final wire bytes once, and only if some subscriber
+of its workspace exists, then offered without awaiting to every matching subscriber's bounded buffer. A
+subscriber replays the log from its start position first, then switches to its buffer: no gap, no duplicate.
+
+Batching: a subscriber gets every event that is ready in one message (up to MAX_MESSAGE_BYTES), as
+Pub/Sub's StreamingPull does. A subscriber whose previous message is still being written gets the events
+that arrived meanwhile together, so a busy server sends fewer, larger messages instead of falling behind.
+Each event's piece of the message is encoded once and shared: a message is a join of pieces.
 
 Knows nothing of gRPC: a subscription ends with SubscriberTooSlow or FanOutClosed, which the servicer turns
 into statuses.
@@ -17,10 +22,11 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Final
 
-import structlog
-
 from taskrouter.gateway.v1 import event_pb2
 
+import structlog
+
+from . import records
 from .cursor import encode_cursor
 from .filters import EventFilter, EventRefs
 from .log import EventLog, EventLogError, StoredEvent
@@ -28,6 +34,12 @@ from .log import EventLog, EventLogError, StoredEvent
 _log = structlog.get_logger(__name__)
 
 READ_RETRY_SECONDS: Final = 1.0  # after a failed log read, retry even without a new notify()
+# Events are added to a message while it stays under this (one event always goes, whatever its size). Big
+# enough to carry several events (a rendered callback is ~4.6 kB), small because gRPC's per-stream buffers
+# grow with the messages they carry: at 256 KiB, 1,000 busy streams cost ~100 MB more than at 32 KiB.
+MAX_MESSAGE_BYTES: Final = 32 * 1024
+
+Render = Callable[[StoredEvent], event_pb2.Event]
 
 
 class SubscriptionEnded(Exception):
@@ -59,20 +71,22 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
-def encode_response(event_payload: bytes, cursor: str) -> bytes:
-    """The wire bytes of StreamEventsResponse{event, cursor}, built from the stored Event bytes as they are.
+def encode_piece(event_payload: bytes, cursor: str) -> bytes:
+    """One entry of StreamEventsResponse.events (field 1), holding StreamedEvent{event, cursor}.
 
-    Field 1 (event) and field 2 (cursor) are both length-delimited (wire type 2): tag, length, bytes.
+    Every field involved is length-delimited (wire type 2): tag, length, bytes. A repeated field's entries
+    are simply concatenated, so a whole StreamEventsResponse is the join of its pieces.
     """
     cursor_bytes = cursor.encode("ascii")
-    return b"".join(
+    inner = b"".join(
         (b"\x0a", _varint(len(event_payload)), event_payload, b"\x12", _varint(len(cursor_bytes)), cursor_bytes)
     )
+    return b"\x0a" + _varint(len(inner)) + inner
 
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One event, ready for every subscriber: what filters look at and the bytes that go on the wire."""
+    """One event, ready for every subscriber: what filters look at and its piece of the wire message."""
 
     seq: int
     refs: EventRefs
@@ -84,10 +98,12 @@ class FanOutCounters:
     subscribers: int = 0  # open subscriptions (replaying or live)
     live: int = 0  # of those, the ones reading their live buffer
     published: int = 0  # events the tailer offered to subscribers
-    delivered: int = 0  # messages handed to subscribers' streams (replay and live)
+    delivered: int = 0  # events handed to subscribers' streams (replay and live)
+    messages: int = 0  # messages those events went out in
     overflowed: int = 0  # subscriptions ended because their live buffer overflowed
     rereads: int = 0  # replays extended because the buffer overflowed while catching up
-    frames_built: int = 0  # events decoded and encoded (once each while in the recent-frames cache)
+    frames_built: int = 0  # events rendered and encoded (once each while in the recent-frames cache)
+    unreadable: int = 0  # stored events that could not be rendered, skipped (and logged)
 
 
 _CATCHING_UP, _LIVE = 0, 1
@@ -131,7 +147,13 @@ class FanOut:
     """`await start()`, `notify()` after each durable append, `subscribe(...)` per stream, `await close()`."""
 
     def __init__(
-        self, log: EventLog, *, buffer_size: int = 1024, page_size: int = 500, recent_frames: int | None = None
+        self,
+        log: EventLog,
+        *,
+        render: Render = records.to_event,
+        buffer_size: int = 1024,
+        page_size: int = 500,
+        recent_frames: int | None = None,
     ) -> None:
         if buffer_size < 1 or page_size < 1:
             raise ValueError("buffer_size and page_size must be >= 1")
@@ -139,6 +161,7 @@ class FanOut:
         # an idle, fully caught-up subscriber. Replays read page_size at a time.
         self._tail_page = min(page_size, buffer_size)
         self.log = log
+        self._render = render
         self.buffer_size = buffer_size
         self.page_size = page_size
         self.counters = FanOutCounters()
@@ -151,6 +174,8 @@ class FanOut:
         self._wake = asyncio.Event()
         self._tailer: asyncio.Task[None] | None = None
         self._closed = False
+        self._pushed = False  # the log hands over committed events: no read-back
+        self._reading = False  # the tailer is between reads; pushed events wait for it
         self._watchers: list[asyncio.Future[None]] = []
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -160,11 +185,22 @@ class FanOut:
         if self._tailer is not None:
             raise RuntimeError("FanOut already started")
         self._published_seq = await self.log.last_seq()
+        self._pushed = self.log.add_commit_listener(self._on_commit)
         self._tailer = asyncio.create_task(self._tail(), name="event-fanout-tailer")
 
     def notify(self) -> None:
         """New events are durable in the log. Never blocks; many calls coalesce into one read."""
-        self._wake.set()
+        if not self._pushed:
+            self._wake.set()
+
+    def _on_commit(self, rows: list[StoredEvent]) -> None:
+        if self._closed:
+            return
+        if self._reading or rows[0].seq != self._published_seq + 1:
+            self._wake.set()  # out of step (the tailer is reading, or a hand-over was missed): read the log
+            return
+        for row in rows:
+            self._publish(row)
 
     async def close(self, drain_timeout: float = 5.0) -> None:
         """Ends every subscription with FanOutClosed and stops the tailer; waits (bounded) for streams to go."""
@@ -212,12 +248,19 @@ class FanOut:
 
     # -- publishing ----------------------------------------------------------------------------------
 
-    def _frame(self, stored: StoredEvent) -> Frame:
+    def _frame(self, stored: StoredEvent) -> Frame | None:
+        """The event's frame, built once while it is recent; None (logged) if it cannot be rendered."""
         frame = self._recent.get(stored.seq)
         if frame is not None:
             return frame
-        refs = EventRefs.from_event(event_pb2.Event.FromString(stored.payload))
-        frame = Frame(stored.seq, refs, encode_response(stored.payload, encode_cursor(self.log.log_id, stored.seq)))
+        try:
+            event = self._render(stored)
+        except Exception:  # a bad record must not stop the stream for everyone
+            self.counters.unreadable += 1
+            _log.exception("event_fanout.unreadable_event", seq=stored.seq, sid=stored.sid)
+            return None
+        data = encode_piece(event.SerializeToString(), encode_cursor(self.log.log_id, stored.seq))
+        frame = Frame(stored.seq, EventRefs.from_event(event), data)
         self.counters.frames_built += 1
         self._recent[stored.seq] = frame
         while len(self._recent) > self._recent_limit:
@@ -228,11 +271,13 @@ class FanOut:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            self._reading = True
             try:
                 while True:
                     rows = await self.log.read_after(self._published_seq, limit=self._tail_page)
                     for row in rows:
-                        self._publish(self._frame(row))
+                        if row.seq > self._published_seq:
+                            self._publish(row)
                     if len(rows) < self._tail_page:
                         break
             except asyncio.CancelledError:
@@ -245,17 +290,24 @@ class FanOut:
                 except TimeoutError:
                     pass
                 self._wake.set()
+            finally:
+                self._reading = False
 
-    def _publish(self, frame: Frame) -> None:
-        self._published_seq = frame.seq
+    def _publish(self, row: StoredEvent) -> None:
+        self._published_seq = row.seq
         self.counters.published += 1
-        overflowed = 0
-        for sub in self._by_workspace.get(frame.refs.workspace_sid, ()):
-            if sub.filter.matches(frame.refs) and not sub.offer(frame):
-                overflowed += 1
-        if overflowed:
-            self.counters.overflowed += overflowed
-        self._changed()
+        subscribers = self._by_workspace.get(row.workspace_sid)
+        if subscribers:  # nobody listening to this workspace: nothing to render
+            frame = self._frame(row)
+            if frame is not None:
+                overflowed = 0
+                for sub in subscribers:
+                    if sub.filter.matches(frame.refs) and not sub.offer(frame):
+                        overflowed += 1
+                if overflowed:
+                    self.counters.overflowed += overflowed
+        if self._watchers:
+            self._changed()
 
     # -- subscribing ---------------------------------------------------------------------------------
 
@@ -286,10 +338,12 @@ class FanOut:
         return FanOutClosed("server shutting down; resume from your cursor", resume_seq)
 
     async def subscribe(self, event_filter: EventFilter, after_seq: int) -> AsyncIterator[bytes]:
-        """Yields the wire bytes of every matching event with seq > after_seq, in seq order, until ended.
+        """Yields StreamEventsResponse wire bytes holding every matching event with seq > after_seq, in seq
+        order, batched as they are ready, until ended.
 
         Ends by raising SubscriberTooSlow, FanOutClosed or LogUnreadable, each carrying the seq to resume
-        after. Close it (contextlib.aclosing) so an abandoned stream unsubscribes at once.
+        after (the last one delivered). Close it (contextlib.aclosing) so an abandoned stream unsubscribes at
+        once.
         """
         if self._closed:
             raise FanOutClosed("server shutting down; resume from your cursor", after_seq)
@@ -297,7 +351,8 @@ class FanOut:
         # Register before replaying: whatever the tailer publishes from now on lands in the buffer, and the
         # replay below covers everything before that, so the hand-off has no gap.
         self._register(sub)
-        last = after_seq
+        counters = self.counters
+        last = after_seq  # the last seq delivered (or skipped as not matching)
         try:
             while True:
                 try:
@@ -306,14 +361,22 @@ class FanOut:
                     )
                 except EventLogError as exc:
                     raise LogUnreadable(f"the event log cannot be read: {exc}", last) from exc
+                pieces: list[bytes] = []
+                size = 0
                 for row in rows:
                     if sub.ended is not None:
-                        raise self._end(sub, last)
+                        break
                     frame = self._frame(row)
-                    if event_filter.matches(frame.refs):
-                        self.counters.delivered += 1
-                        yield frame.data
+                    if frame is not None and event_filter.matches(frame.refs):
+                        if pieces and size + len(frame.data) > MAX_MESSAGE_BYTES:
+                            yield self._message(pieces)
+                            pieces, size = [], 0
+                        pieces.append(frame.data)
+                        size += len(frame.data)
+                    # Not delivered yet, but every later resume position is after this message is sent.
                     last = row.seq
+                if pieces:
+                    yield self._message(pieces)
                 if sub.ended is not None:
                     raise self._end(sub, last)
                 if len(rows) == self.page_size:
@@ -322,13 +385,13 @@ class FanOut:
                     # Events went missing from the buffer while replaying; the log still has them.
                     sub.dropped = False
                     sub.buffer.clear()
-                    self.counters.rereads += 1
+                    counters.rereads += 1
                     continue
                 # Caught up, with no await since the last read: the buffer holds every matching event
                 # published after registration (or after the last reread). The loop below skips the ones the
                 # replay already delivered, without awaiting, so they never count against the bound.
                 sub.phase = _LIVE
-                self.counters.live += 1
+                counters.live += 1
                 self._changed()
                 break
 
@@ -337,19 +400,32 @@ class FanOut:
             while True:
                 if sub.ended is not None:
                     raise self._end(sub, last)
-                if not buffer:
-                    sub.waiter = loop.create_future()
-                    await sub.waiter
-                    sub.waiter = None
+                pieces = []
+                size = 0
+                while buffer:
+                    frame = buffer[0]
+                    if frame.seq <= last:
+                        buffer.popleft()
+                        continue
+                    if pieces and size + len(frame.data) > MAX_MESSAGE_BYTES:
+                        break
+                    buffer.popleft()
+                    pieces.append(frame.data)
+                    size += len(frame.data)
+                    last = frame.seq
+                if pieces:
+                    yield self._message(pieces)
                     continue
-                frame = buffer.popleft()
-                if frame.seq <= last:
-                    continue
-                last = frame.seq
-                self.counters.delivered += 1
-                yield frame.data
+                sub.waiter = loop.create_future()
+                await sub.waiter
+                sub.waiter = None
         finally:
             self._unregister(sub)
+
+    def _message(self, pieces: list[bytes]) -> bytes:
+        self.counters.delivered += len(pieces)
+        self.counters.messages += 1
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 __all__ = [
@@ -360,5 +436,5 @@ __all__ = [
     "LogUnreadable",
     "SubscriberTooSlow",
     "SubscriptionEnded",
-    "encode_response",
+    "encode_piece",
 ]

@@ -1,7 +1,8 @@
 """The durable, deduplicated event log the gateway appends to before acknowledging a webhook.
 
 Backend-neutral: the services use EventLog without knowing whether SQLite or JetStream holds the events.
-The log stores opaque payload bytes (a serialized Event) plus a few indexed columns; it knows no protobuf.
+The log stores opaque payload bytes (a record, see events.records) plus a few indexed columns; it knows no
+protobuf.
 
 Seqs are strictly increasing and gap-free per log, starting at 1; 0 means "before everything". Retention only
 ever removes the oldest events, so the retained events are always the contiguous range first_seq..last_seq.
@@ -172,6 +173,14 @@ class EventLog(abc.ABC):
     @abc.abstractmethod
     async def prune(self) -> int:
         """Apply the retention policy now; returns the number of events removed."""
+
+    def add_commit_listener(self, listener: Callable[[list[StoredEvent]], None]) -> bool:
+        """Have `listener(events)` called on the loop after each commit, with the events it stored, in seq order.
+
+        Saves readers a read-back of what was just written. False (this default): the log cannot do it, and
+        readers poll read_after() instead.
+        """
+        return False
 
     @property
     @abc.abstractmethod

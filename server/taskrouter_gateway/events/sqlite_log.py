@@ -8,7 +8,9 @@ an OS crash; use it for benchmarks only.
 Group commit: appends go onto a queue that the writer thread drains. While one transaction's fsync runs, new
 appends queue up; the next transaction takes all of them (up to max_batch events) and pays one fsync for the
 lot. A lone append is committed at once, so batching never adds latency, and no result is given before its
-transaction is durable, so batching keeps the durability promise.
+transaction is durable, so batching keeps the durability promise. Each commit wakes the event loop once, to
+answer every caller of the batch and to hand the new events to commit listeners (the fan-out), so nothing
+reads back what was just written.
 
 Retention: prune() removes the oldest events in chunks, letting queued appends in between chunks so a big
 prune never stalls webhooks. Schedule it with events.log.run_retention (the app decides the interval).
@@ -49,7 +51,7 @@ from .log import (
 
 # PRAGMA application_id marks the file as ours ("TRGL"); user_version is the schema version.
 APPLICATION_ID: Final = 0x5452474C
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2  # 2: payloads are records (events.records), one index fewer
 
 _SCHEMA: Final = (
     """CREATE TABLE events (
@@ -65,7 +67,6 @@ _SCHEMA: Final = (
     )""",
     # (workspace_sid) entries end in the rowid (= seq): serves read_after(workspace_sid=...) in seq order.
     "CREATE INDEX events_by_workspace ON events (workspace_sid)",
-    "CREATE INDEX events_by_workspace_date ON events (workspace_sid, event_date_ms)",
     "CREATE INDEX events_by_date ON events (event_date_ms)",
     # One row: last_seq survives pruning every event, so numbering never restarts.
     """CREATE TABLE log_state (
@@ -80,8 +81,9 @@ _SCHEMA: Final = (
 _COLUMNS: Final = "seq, sid, workspace_sid, event_type, resource_sid, event_date_ms, received_ms, payload"
 _INSERT: Final = (
     "INSERT INTO events (seq, sid, workspace_sid, event_type, resource_sid, event_date_ms, received_ms, size, payload)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_MAX_SQL_VARIABLES: Final = 500  # per "sid IN (...)" lookup; SQLite's floor is 999
 
 Synchronous = Literal["FULL", "NORMAL"]
 
@@ -105,7 +107,7 @@ class LogStats:
 @dataclass(slots=True)
 class _Append:
     events: Sequence[NewEvent]
-    future: concurrent.futures.Future[list[AppendResult]]
+    future: asyncio.Future[list[AppendResult]]  # resolved on its loop, by _answer
 
 
 @dataclass(slots=True)
@@ -159,6 +161,8 @@ class SqliteEventLog(EventLog):
         self._reader_local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
         self._reader_conns_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._listeners: list[Callable[[list[StoredEvent]], None]] = []
 
         # Owned by the writer thread; other threads only read them (int loads are atomic).
         self._last_seq = 0
@@ -189,6 +193,7 @@ class SqliteEventLog(EventLog):
         if self._state != "new":
             raise EventLogError(f"event log {self._path} can be opened once (state: {self._state})")
         self._state = "opening"
+        self._loop = asyncio.get_running_loop()
         try:
             self._check_path()
             self._lock_fd = self._take_lock()
@@ -359,7 +364,7 @@ class SqliteEventLog(EventLog):
                 batch: list[_Append] = []
                 count = 0
                 while True:
-                    if job.future.set_running_or_notify_cancel():  # False: the caller gave up before we began
+                    if not job.future.cancelled():  # the caller gave up before we began (a racy read is fine)
                         batch.append(job)
                         count += len(job.events)
                     if count >= self._max_batch:
@@ -379,53 +384,83 @@ class SqliteEventLog(EventLog):
         received_ms = max(self._clock_ms(), self._last_received_ms)
         seq = self._last_seq
         total = self._total_bytes
-        seen: dict[str, int] = {}
-        appended = duplicates = 0
         results: list[list[AppendResult]] = []
+        rows: list[tuple[Any, ...]] = []
+        stored: list[StoredEvent] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
+            seen = self._known_seqs(conn, [ev.sid for job in batch for ev in job.events])
             for job in batch:
                 out: list[AppendResult] = []
                 for ev in job.events:
                     known = seen.get(ev.sid)
-                    if known is None:
-                        size = len(ev.payload)
-                        inserted = conn.execute(
-                            _INSERT,
-                            (seq + 1, ev.sid, ev.workspace_sid, ev.event_type, ev.resource_sid,
-                             ev.event_date_ms, received_ms, size, ev.payload),
-                        ).rowcount
-                        if inserted == 1:
-                            seq += 1
-                            total += size
-                            seen[ev.sid] = seq
-                            appended += 1
-                            out.append(AppendResult(seq, False))
-                            continue
-                        known = _row(conn, "SELECT seq FROM events WHERE sid = ?", (ev.sid,))[0]
-                        seen[ev.sid] = known
-                    duplicates += 1
-                    out.append(AppendResult(known, True))
+                    if known is not None:
+                        out.append(AppendResult(known, True))
+                        continue
+                    seq += 1
+                    size = len(ev.payload)
+                    total += size
+                    seen[ev.sid] = seq
+                    rows.append((seq, ev.sid, ev.workspace_sid, ev.event_type, ev.resource_sid, ev.event_date_ms,
+                                 received_ms, size, ev.payload))
+                    stored.append(StoredEvent(seq, ev.sid, ev.workspace_sid, ev.event_type, ev.resource_sid,
+                                              ev.event_date_ms, received_ms, ev.payload))
+                    out.append(AppendResult(seq, False))
                 results.append(out)
-            if appended:
+            if rows:
+                conn.executemany(_INSERT, rows)
                 conn.execute("UPDATE log_state SET last_seq = ?, total_bytes = ? WHERE id = 1", (seq, total))
             conn.execute("COMMIT")
         except Exception as exc:  # sqlite3.Error mostly (disk full, I/O); anything else must not strand callers
             self._rollback(conn)
             _log.error("event_log.append_failed", path=str(self._path), events=sum(len(j.events) for j in batch),
                        error=str(exc))
-            for job in batch:
-                job.future.set_exception(EventLogWriteError(f"events not stored: {exc}"))
+            self._to_loop(self._fail, batch, EventLogWriteError(f"events not stored: {exc}"))
             return
         # Publish the new position before any caller hears of it, so last_seq() >= every acknowledged seq.
         self._last_seq = seq
         self._total_bytes = total
         self._last_received_ms = received_ms
         self._commits += 1
-        self._appended += appended
-        self._duplicates += duplicates
+        self._appended += len(rows)
+        self._duplicates += sum(len(out) for out in results) - len(rows)
+        self._to_loop(self._answer, batch, results, stored)
+
+    @staticmethod
+    def _known_seqs(conn: sqlite3.Connection, sids: list[str]) -> dict[str, int]:
+        """sid -> seq of those already stored: one indexed lookup per chunk instead of a query per event."""
+        known: dict[str, int] = {}
+        unique = list(dict.fromkeys(sids))
+        for i in range(0, len(unique), _MAX_SQL_VARIABLES):
+            chunk = unique[i : i + _MAX_SQL_VARIABLES]
+            marks = ",".join("?" * len(chunk))
+            known.update(conn.execute(f"SELECT sid, seq FROM events WHERE sid IN ({marks})", chunk).fetchall())
+        return known
+
+    def _to_loop(self, callback: Callable[..., None], *args: Any) -> None:
+        """Runs callback on the log's event loop: one wake-up per commit, however many callers it answers."""
+        assert self._loop is not None
+        try:
+            self._loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:
+            _log.warning("event_log.loop_closed", path=str(self._path))  # nobody is left to answer
+
+    def _answer(self, batch: list[_Append], results: list[list[AppendResult]], stored: list[StoredEvent]) -> None:
         for job, out in zip(batch, results):
-            job.future.set_result(out)
+            if not job.future.done():
+                job.future.set_result(out)
+        if stored:
+            for listener in self._listeners:
+                try:
+                    listener(stored)
+                except Exception:  # a listener's bug must not stop the others, nor the callers' answers
+                    _log.exception("event_log.listener_failed", path=str(self._path))
+
+    @staticmethod
+    def _fail(batch: list[_Append], exc: EventLogError) -> None:
+        for job in batch:
+            if not job.future.done():
+                job.future.set_exception(exc)
 
     def _prune_step(self, conn: sqlite3.Connection, job: _Prune) -> None:
         if not job.future.running() and not job.future.set_running_or_notify_cancel():
@@ -490,13 +525,18 @@ class SqliteEventLog(EventLog):
                 pass  # SQLite already rolled back (e.g. after SQLITE_FULL); nothing more to undo
 
     def _fail_queued(self, exc: EventLogError) -> None:
+        appends: list[_Append] = []
         while True:
             try:
                 job = self._queue.get_nowait()
             except queue.Empty:
-                return
-            if job is not _STOP and (job.future.running() or job.future.set_running_or_notify_cancel()):
+                break
+            if isinstance(job, _Append):
+                appends.append(job)
+            elif job is not _STOP and (job.future.running() or job.future.set_running_or_notify_cancel()):
                 job.future.set_exception(exc)
+        if appends:
+            self._to_loop(self._fail, appends, exc)
 
     # -- writes (event loop side) ------------------------------------------------------------------
 
@@ -508,9 +548,13 @@ class SqliteEventLog(EventLog):
                 raise TypeError(f"append takes NewEvent items, got {type(ev).__name__}")
         if not events:
             return []
-        future: concurrent.futures.Future[list[AppendResult]] = concurrent.futures.Future()
+        future: asyncio.Future[list[AppendResult]] = asyncio.get_running_loop().create_future()
         self._queue.put(_Append(events, future))
-        return await asyncio.wrap_future(future)
+        return await future
+
+    def add_commit_listener(self, listener: Callable[[list[StoredEvent]], None]) -> bool:
+        self._listeners.append(listener)
+        return True
 
     async def prune(self) -> int:
         self._require_open()
@@ -602,8 +646,15 @@ class SqliteEventLog(EventLog):
         return await self._read(self._newest_event_date_ms, workspace_sid)
 
     def _newest_event_date_ms(self, workspace_sid: str) -> int | None:
-        row = _row(self._reader(), "SELECT max(event_date_ms) FROM events WHERE workspace_sid = ?", (workspace_sid,))
-        return row[0]
+        # Newest first along the date index, stopping at the workspace's first: quick for any active workspace,
+        # and no second (workspace, date) index for every append to maintain.
+        row = _row(
+            self._reader(),
+            "SELECT event_date_ms FROM events INDEXED BY events_by_date WHERE workspace_sid = ?"
+            " ORDER BY event_date_ms DESC LIMIT 1",
+            (workspace_sid,),
+        )
+        return None if row is None else row[0]
 
     async def get(self, sid: str) -> StoredEvent | None:
         if not isinstance(sid, str) or not sid:

@@ -1,4 +1,7 @@
-"""The aiohttp receiver for TaskRouter's EventCallbackUrl: verify, normalise, append durably, then 204."""
+"""The aiohttp receiver for TaskRouter's EventCallbackUrl: verify, validate, append durably, then 204.
+
+The callback is stored as sent (events.records); the Event is built when it is read, not here.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ import orjson
 import structlog
 from aiohttp import web
 
-from ..translate.events import MalformedCallback, event_from_callback
+from ..translate.events import MalformedCallback, callback_envelope
+from . import records
 from .ingest import Ingestor
 from .log import EventLogError
 from .signature import SIGNATURE_HEADER, SignatureVerifier
@@ -26,11 +30,9 @@ def _refuse(status: int, reason: str) -> web.Response:
 
 
 class WebhookHandler:
-    def __init__(self, verifier: SignatureVerifier, ingestor: Ingestor, *, taskrouter_base_url: str) -> None:
+    def __init__(self, verifier: SignatureVerifier, ingestor: Ingestor) -> None:
         self._verifier = verifier
         self._ingestor = ingestor
-        # URLs in stored events point where the REST API lives, so webhook and backfilled events agree.
-        self._base_url = taskrouter_base_url
         self.accepted = 0
         self.duplicates = 0
 
@@ -62,20 +64,18 @@ class WebhookHandler:
             return _refuse(400, f"Content-Type must be {FORM} or {JSON}, got {content_type or 'none'}")
 
         try:
-            event = event_from_callback(pairs, received_ms=int(time.time() * 1000), base_url=self._base_url)
+            envelope = callback_envelope(pairs, received_ms=time.time_ns() // 1_000_000)
         except MalformedCallback as exc:
             return _refuse(400, f"malformed callback: {exc}")
         try:
-            [result] = await self._ingestor.ingest([event])
+            [result] = await self._ingestor.ingest([records.from_callback(envelope)])
         except EventLogError:
-            log.exception("event log append failed; callback not acknowledged", event_sid=event.sid)
+            log.exception("event log append failed; callback not acknowledged", event_sid=envelope.sid)
             return _refuse(503, "event log unavailable; not acknowledged")
         if result.duplicate:
             self.duplicates += 1
         else:
             self.accepted += 1
-        log.debug("callback accepted", event_sid=event.sid, event_type=event.event_type, seq=result.seq,
-                  duplicate=result.duplicate)
         return web.Response(status=204, headers=_ACCEPTED)
 
 

@@ -37,6 +37,7 @@ import functools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -144,19 +145,31 @@ def is_sid(value: Any, prefix: str | None = None) -> bool:
 # --- callbacks ------------------------------------------------------------------------------------------
 
 
-def event_from_callback(
-    params: Sequence[tuple[str, str]] | Mapping[str, str],
-    *,
-    received_ms: int,
-    base_url: str = TASKROUTER_BASE_URL,
-) -> event_pb2.Event:
-    """One EventCallbackUrl POST's form fields as an Event. Raises MalformedCallback."""
+@dataclass(frozen=True, slots=True)
+class CallbackEnvelope:
+    """A validated callback: its parameters (last value wins) and the identity the event log indexes."""
+
+    raw: dict[str, str]
+    sid: str
+    workspace_sid: str
+    event_type: str
+    resource_sid: str
+    event_date_ms: int
+
+
+def callback_envelope(
+    params: Sequence[tuple[str, str]] | Mapping[str, str], *, received_ms: int
+) -> CallbackEnvelope:
+    """Every check a callback must pass to be stored, and nothing more (the webhook's hot path).
+
+    Raises MalformedCallback. What passes always builds an Event: event_from_envelope never raises.
+    """
     raw = _collect(params.items() if isinstance(params, Mapping) else params)
 
     event_type = raw.get("EventType", "").strip()
     if not event_type:
         raise MalformedCallback("missing EventType", "EventType")
-    if any(ch.isspace() or not ch.isprintable() for ch in event_type):
+    if not event_type.isprintable() or any(ch.isspace() for ch in event_type):
         raise MalformedCallback(f"EventType {_show(event_type)} is not an event type identifier", "EventType")
     sid = raw.get("Sid", "")
     if not sid:
@@ -176,14 +189,20 @@ def event_from_callback(
             f"AccountSid {_show(account_sid)} is not an Account sid (AC followed by 32 hex digits)", "AccountSid"
         )
     event_date_ms = _callback_time_ms(raw, received_ms)
+    return CallbackEnvelope(raw, sid, workspace_sid, event_type, raw.get("ResourceSid", ""), event_date_ms)
 
+
+def event_from_envelope(envelope: CallbackEnvelope, *, base_url: str = TASKROUTER_BASE_URL) -> event_pb2.Event:
+    """The Event of a validated callback."""
+    raw = envelope.raw
+    sid, workspace_sid, event_date_ms = envelope.sid, envelope.workspace_sid, envelope.event_date_ms
     resource_type = normalise_resource_type(raw.get("ResourceType", ""))
-    resource_sid = raw.get("ResourceSid", "")
+    resource_sid = envelope.resource_sid
     event = event_pb2.Event(
         sid=sid,
-        account_sid=account_sid,
+        account_sid=raw.get("AccountSid", ""),
         workspace_sid=workspace_sid,
-        event_type=event_type,
+        event_type=envelope.event_type,
         resource_type=resource_type,
         resource_sid=resource_sid,
         description=raw.get("EventDescription", ""),
@@ -203,6 +222,16 @@ def event_from_callback(
     _fill_typed(event, data)
     event.resource_url = resource_url(base_url, workspace_sid, resource_type, resource_sid, event.task.task_sid)
     return event
+
+
+def event_from_callback(
+    params: Sequence[tuple[str, str]] | Mapping[str, str],
+    *,
+    received_ms: int,
+    base_url: str = TASKROUTER_BASE_URL,
+) -> event_pb2.Event:
+    """One EventCallbackUrl POST's form fields as an Event. Raises MalformedCallback."""
+    return event_from_envelope(callback_envelope(params, received_ms=received_ms), base_url=base_url)
 
 
 def _collect(pairs: Iterable[tuple[Any, Any]]) -> dict[str, str]:

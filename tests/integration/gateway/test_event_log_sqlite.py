@@ -555,3 +555,57 @@ async def test_append_rejects_items_that_are_not_new_events(make_log: MakeLog) -
     with pytest.raises(TypeError, match="NewEvent"):
         await log.append([ev(1), {"sid": "EV2"}])  # type: ignore[list-item]
     assert await log.last_seq() == 0  # nothing of the bad call was stored
+
+
+# -- commit listeners ------------------------------------------------------------------------------------
+
+
+async def test_commit_listeners_get_each_commit_s_new_events_in_seq_order(make_log: MakeLog) -> None:
+    log = await make_log()
+    seen: list[list[int]] = []
+    assert log.add_commit_listener(lambda rows: seen.append([r.seq for r in rows])) is True
+    await log.append([ev(1), ev(2)])
+    await log.append([ev(2), ev(3)])  # ev(2) is a duplicate: only ev(3) is new
+    await log.append([ev(1)])  # nothing new: no call
+    # Concurrent appends share commits; whatever the grouping, the listener sees every new seq once, in order.
+    await asyncio.gather(*(log.append([ev(n)]) for n in range(4, 40)))
+    assert seen[:2] == [[1, 2], [3]]
+    assert [seq for rows in seen for seq in rows] == list(range(1, 40))
+    stored = await _all(log)
+    handed: list = []
+    log.add_commit_listener(handed.extend)
+    await log.append([ev(40)])
+    assert handed == await log.read_after(39, limit=10) and len(stored) == 39
+
+
+async def test_a_failing_listener_neither_loses_answers_nor_stops_other_listeners(make_log: MakeLog) -> None:
+    log = await make_log()
+    got: list[int] = []
+
+    def broken(rows) -> None:
+        raise RuntimeError("listener bug")
+
+    log.add_commit_listener(broken)
+    log.add_commit_listener(lambda rows: got.extend(r.seq for r in rows))
+    results = await log.append([ev(1), ev(2)])
+    assert [r.seq for r in results] == [1, 2] and got == [1, 2]
+
+
+async def test_duplicates_are_found_across_many_sids_in_one_commit(make_log: MakeLog) -> None:
+    # More sids than one IN (...) lookup takes: the lookup is chunked, and every duplicate is still found.
+    log = await make_log()
+    await log.append([ev(n) for n in range(0, 1200, 2)])
+    results = await log.append([ev(n) for n in range(1200)])
+    duplicates = [n for n, r in zip(range(1200), results) if r.duplicate]
+    assert duplicates == list(range(0, 1200, 2))
+    assert [r.seq for r in results if not r.duplicate] == list(range(601, 1201))
+
+
+async def test_open_an_event_log_from_an_older_schema_is_refused_clearly(make_log: MakeLog, tmp_path: Path) -> None:
+    log = await make_log()
+    await log.close()
+    conn = sqlite3.connect(tmp_path / "events.db")
+    conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    with pytest.raises(EventLogOpenError, match="has schema version 1; this build reads 2"):
+        await SqliteEventLog(tmp_path / "events.db").open()

@@ -1,7 +1,9 @@
 """EventService.StreamEvents over a real gRPC server on 127.0.0.1:0, backed by a real SqliteEventLog.
 
 Only the StreamEvents handler is registered; events are appended straight to the log and the fan-out is
-notified, as the webhook does after a durable append.
+notified, as the webhook does after a durable append. The stored payloads here are serialized Events (the
+fan-out's render is injected), so tests can shape any Event; tests/integration/gateway/test_gateway_events_e2e.py
+covers the real records, from signed callbacks.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from google.protobuf import timestamp_pb2
 from taskrouter.gateway.v1 import event_pb2, event_service_pb2, event_service_pb2_grpc
 from taskrouter_gateway.errors import error_info_from
 from taskrouter_gateway.events.cursor import decode_cursor, encode_cursor
-from taskrouter_gateway.events.fanout import FanOut, encode_response
+from taskrouter_gateway.events import fanout as fanout_module
+from taskrouter_gateway.events.fanout import MAX_MESSAGE_BYTES, FanOut, encode_piece
 from taskrouter_gateway.events.log import EventLogError, NewEvent, Retention
 from taskrouter_gateway.events.sqlite_log import SqliteEventLog
 from taskrouter_gateway.services.event_stream import EventStreamer, stream_method_handler
@@ -94,15 +97,34 @@ class Stack:
         await asyncio.wait_for(self.fanout.wait_until(predicate), WAIT)
 
 
+def render_proto(stored) -> event_pb2.Event:
+    return event_pb2.Event.FromString(stored.payload)
+
+
+class PollingLog(SqliteEventLog):
+    """A real SQLite log that does not hand commits over: the fan-out must read new events back."""
+
+    def add_commit_listener(self, listener) -> bool:
+        return False
+
+
 class HookedLog(SqliteEventLog):
-    """A real SQLite log that runs a test hook before each replay read (reads for one workspace)."""
+    """A real SQLite log that runs a test hook before each replay read (reads for one workspace) and counts
+    the tailer's read-backs (reads across workspaces)."""
 
     replay_hook: Callable[[int], Awaitable[None]] | None = None
+    tail_reads = 0
 
     async def read_after(self, seq, *, limit, workspace_sid=None):
-        if workspace_sid is not None and self.replay_hook is not None:
+        if workspace_sid is None:
+            self.tail_reads += 1
+        elif self.replay_hook is not None:
             await self.replay_hook(seq)
         return await super().read_after(seq, limit=limit, workspace_sid=workspace_sid)
+
+
+class HookedPollingLog(PollingLog, HookedLog):
+    pass
 
 
 @pytest.fixture
@@ -110,12 +132,12 @@ async def make_stack(tmp_path) -> AsyncIterator[Callable[..., Awaitable[Stack]]]
     cleanups: list[Callable[[], Awaitable[None]]] = []
 
     async def make(*, buffer_size: int = 1024, page_size: int = 500, retention: Retention | None = None,
-                   log_class: type[SqliteEventLog] = SqliteEventLog) -> Stack:
+                   log_class: type[SqliteEventLog] = SqliteEventLog, render=render_proto) -> Stack:
         log = log_class(tmp_path / f"events{len(cleanups)}.db", synchronous="NORMAL",
                         retention=retention or Retention())
         await log.open()
         cleanups.append(log.close)
-        fanout = FanOut(log, buffer_size=buffer_size, page_size=page_size)
+        fanout = FanOut(log, render=render, buffer_size=buffer_size, page_size=page_size)
         await fanout.start()
         cleanups.append(lambda: fanout.close(drain_timeout=1.0))
         server = grpc.aio.server()
@@ -150,13 +172,23 @@ def request(**fields) -> event_service_pb2.StreamEventsRequest:
     return event_service_pb2.StreamEventsRequest(**fields)
 
 
-async def take(call, n: int) -> list[event_service_pb2.StreamEventsResponse]:
-    out = []
-    for _ in range(n):
+_unread: dict[int, list[event_service_pb2.StreamedEvent]] = {}  # per call: events read but not yet taken
+
+
+async def take(call, n: int) -> list[event_service_pb2.StreamedEvent]:
+    """The next n events of the stream, however they were batched into messages."""
+    pending = _unread.setdefault(id(call), [])
+    while len(pending) < n:
         message = await asyncio.wait_for(call.read(), WAIT)
-        assert message is not grpc.aio.EOF, f"stream ended after {len(out)} of {n} messages"
-        out.append(message)
+        assert message is not grpc.aio.EOF, f"stream ended after {len(pending)} of {n} events"
+        assert message.events, "a message without events"
+        pending.extend(message.events)
+    out, pending[:] = pending[:n], pending[n:]
     return out
+
+
+def flatten(messages) -> list[event_service_pb2.StreamedEvent]:
+    return [e for m in messages for e in m.events]
 
 
 async def rpc_error(call) -> grpc.aio.AioRpcError:
@@ -184,12 +216,17 @@ async def open_live(stack: Stack, stub=None, **fields):
 
 
 @pytest.mark.parametrize("size", [0, 1, 127, 128, 300, 16_384, 2_000_000])
-def test_encode_response_is_the_message_encoding(size):
+def test_a_piece_is_a_one_event_message_and_pieces_join_into_one_message(size):
     event = make_event(description="x" * size)
-    frame = encode_response(event.SerializeToString(), "v1.abc")
-    decoded = event_service_pb2.StreamEventsResponse.FromString(frame)
-    assert decoded.event == event and decoded.cursor == "v1.abc"
-    assert frame == event_service_pb2.StreamEventsResponse(event=event, cursor="v1.abc").SerializeToString()
+    other = make_event(description="y")
+    piece = encode_piece(event.SerializeToString(), "v1.abc")
+    expected = event_service_pb2.StreamEventsResponse(
+        events=[event_service_pb2.StreamedEvent(event=event, cursor="v1.abc")]
+    )
+    assert piece == expected.SerializeToString()
+    joined = piece + encode_piece(other.SerializeToString(), "v1.abd")
+    decoded = event_service_pb2.StreamEventsResponse.FromString(joined)
+    assert [(e.event, e.cursor) for e in decoded.events] == [(event, "v1.abc"), (other, "v1.abd")]
 
 
 # -- start positions and cursors ---------------------------------------------------------------------
@@ -320,11 +357,13 @@ async def test_filters(stack, case, phase):
 # -- catch-up to live hand-off --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("log_class", [HookedLog, HookedPollingLog])
 @pytest.mark.parametrize("buffer_size", [1024, 3])
-async def test_handoff_under_concurrent_appends_has_no_gap_or_duplicate(make_stack, buffer_size):
+async def test_handoff_under_concurrent_appends_has_no_gap_or_duplicate(make_stack, buffer_size, log_class):
     # A small page makes the replay take many reads; between them the hook appends more events and lets
     # the tailer publish them, so the live buffer fills (and with buffer_size=3 overflows) mid-replay.
-    stack = await make_stack(buffer_size=buffer_size, page_size=7, log_class=HookedLog)
+    # Both ways events reach the fan-out are covered: handed over at commit, and read back after notify().
+    stack = await make_stack(buffer_size=buffer_size, page_size=7, log_class=log_class)
     await stack.append(*(make_event() for _ in range(50)))
     appended_during_replay = []
 
@@ -348,11 +387,14 @@ async def test_handoff_under_concurrent_appends_has_no_gap_or_duplicate(make_sta
     assert seqs == list(range(1, 116))
     assert stack.fanout.counters.overflowed == 0  # a full buffer while replaying is not fatal
     assert (stack.fanout.counters.rereads > 0) == (buffer_size == 3)
+    # Handed-over commits are never read back; without the hand-over the tailer reads every one.
+    assert (stack.log.tail_reads == 0) == (log_class is HookedLog)
 
 
-async def test_events_replayed_before_the_tailer_publishes_them_are_not_repeated(stack):
+async def test_events_replayed_before_the_tailer_publishes_them_are_not_repeated(make_stack):
     # The webhook's notify() comes late: the replay reads events from the log that the tailer will only
     # publish after this subscriber has gone live.
+    stack = await make_stack(log_class=PollingLog)
     early = [make_event() for _ in range(3)]
     await stack.log.append([
         NewEvent(sid=e.sid, workspace_sid=e.workspace_sid, event_type=e.event_type, resource_sid="",
@@ -406,6 +448,78 @@ async def test_a_failed_replay_read_ends_the_stream_unavailable_with_a_resume_cu
     info, _ = error_info_from(error)
     assert info.reason == "EVENT_LOG_UNAVAILABLE" and info.metadata["resume_cursor"] == got[-1].cursor
     await stack.wait(lambda c: c.subscribers == 0)
+
+
+# -- batching and rendering ------------------------------------------------------------------------------
+
+
+async def test_a_subscriber_that_is_behind_gets_its_events_batched_under_the_size_cap(make_stack):
+    stack = await make_stack()
+    events = [make_event(description="d" * 5_000) for _ in range(30)]  # six fit under the cap, seven do not
+    await stack.append(*events)
+    call = stack.stub.StreamEvents(request(after_cursor=stack.cursor(0)))
+    messages = []
+    while sum(len(m.events) for m in messages) < 30:
+        message = await asyncio.wait_for(call.read(), WAIT)
+        assert message is not grpc.aio.EOF
+        messages.append(message)
+    got = flatten(messages)
+    assert sids(got) == [e.sid for e in events]
+    assert [decode_cursor(e.cursor, stack.log.log_id) for e in got] == list(range(1, 31))
+    # Several events per message, yet none over the cap: a replay of 30 big events is a handful of messages.
+    assert 1 < len(messages) < 30
+    assert all(len(m.events) > 1 and m.ByteSize() <= MAX_MESSAGE_BYTES for m in messages)
+    assert stack.fanout.counters.messages == len(messages) and stack.fanout.counters.delivered == 30
+    call.cancel()
+
+
+async def test_an_event_bigger_than_the_cap_still_goes_alone(make_stack):
+    stack = await make_stack()
+    big, small = make_event(description="b" * (MAX_MESSAGE_BYTES + 10)), make_event()
+    await stack.append(big, small)
+    call = stack.stub.StreamEvents(request(after_cursor=stack.cursor(0)))
+    first = await asyncio.wait_for(call.read(), WAIT)
+    second = await asyncio.wait_for(call.read(), WAIT)
+    assert [len(first.events), len(second.events)] == [1, 1]
+    assert (first.events[0].event, second.events[0].event) == (big, small)
+    call.cancel()
+
+
+async def test_events_are_rendered_once_and_only_when_someone_listens(make_stack):
+    stack = await make_stack()
+    await stack.append(*(make_event() for _ in range(5)))
+    await stack.wait(lambda c: c.published == 5)
+    assert stack.fanout.counters.frames_built == 0  # nobody subscribed: nothing rendered
+    calls = [await open_live(stack) for _ in range(3)]
+    fresh = [make_event(), make_event()]
+    await stack.append(*fresh)
+    for call in calls:
+        assert sids(await take(call, 2)) == [e.sid for e in fresh]
+    assert stack.fanout.counters.frames_built == 2  # once per event, shared by the three streams
+    for call in calls:
+        call.cancel()
+
+
+async def test_an_event_that_cannot_be_rendered_is_skipped_and_counted(make_stack):
+    def render(stored):
+        if stored.payload == b"not an event":
+            raise ValueError("garbled")
+        return render_proto(stored)
+
+    stack = await make_stack(render=render)
+    call = await open_live(stack)
+    before, after = make_event(), make_event()
+    await stack.append(before)
+    await stack.log.append([NewEvent(sid=sid("EV", 999_999), workspace_sid=WS, event_type="worker.created",
+                                     resource_sid="", event_date_ms=T0, payload=b"not an event")])
+    await stack.append(after)
+    assert sids(await take(call, 2)) == [before.sid, after.sid]
+    assert stack.fanout.counters.unreadable == 1
+    # A replay skips it the same way (the frame is not cached: it is rendered, and refused, again).
+    replay = stack.stub.StreamEvents(request(after_cursor=stack.cursor(0)))
+    assert sids(await take(replay, 2)) == [before.sid, after.sid]
+    for c in (call, replay):
+        c.cancel()
 
 
 # -- bad requests ----------------------------------------------------------------------------------------
@@ -496,6 +610,7 @@ async def test_overflow_closes_only_the_slow_subscriber_and_its_cursor_resumes(m
     assert "resume from your last cursor" in error.details()
     info, _ = error_info_from(error)
     assert info.reason == "STREAM_SUBSCRIBER_TOO_SLOW"
+    received = flatten(received)
     assert 0 < len(received) < 60 and sids(received) == [e.sid for e in events[: len(received)]]
     assert info.metadata["resume_cursor"] == received[-1].cursor
 

@@ -67,8 +67,9 @@ class Collector:
     async def _run(self) -> None:
         try:
             async for message in self._call:
-                self.sids.append(message.event.sid)
-                self.cursor = message.cursor
+                for item in message.events:
+                    self.sids.append(item.event.sid)
+                    self.cursor = item.cursor
                 self.changed.set()
         except grpc.aio.AioRpcError as err:
             self.ended = err

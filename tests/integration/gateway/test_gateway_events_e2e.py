@@ -33,7 +33,8 @@ async def wired(gateway, channel, ws):
 
 
 class Subscriber:
-    """Reads a stream in the background into a queue, so tests can wait for exactly what they expect."""
+    """Reads a stream in the background into a queue of events (StreamedEvent), so tests can wait for exactly
+    what they expect however the events were batched."""
 
     def __init__(self, stub, request: e.StreamEventsRequest) -> None:
         self.call = stub.StreamEvents(request)
@@ -43,7 +44,8 @@ class Subscriber:
     async def _pump(self) -> None:
         try:
             async for message in self.call:
-                await self.queue.put(message)
+                for item in message.events:
+                    await self.queue.put(item)
         except grpc.aio.AioRpcError as err:
             await self.queue.put(err)
 

@@ -122,10 +122,10 @@ async def test_unknown_event_types_pass_through(gateway, http, emulator):
     assert status == 204
     stored = await gateway.event_log.get(params["Sid"])
     assert stored.event_type == "worker.future-thing"
-    from taskrouter.gateway.v1 import event_pb2
+    from taskrouter_gateway.events import records
 
-    event = event_pb2.Event.FromString(stored.payload)
-    assert event.raw_parameters["FutureField"] == "42"
+    event = records.to_event(stored)
+    assert event.raw_parameters["FutureField"] == "42" and event.event_data["future_field"] == "42"
 
 
 async def test_public_url_behind_a_proxy(make_gateway, http, emulator):

@@ -238,6 +238,33 @@ class StreamEventsResponse(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    EVENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___StreamedEvent]:
+        """The next matching events, in log order; at least one. Events that are ready together (a burst, or a
+        subscriber catching up) come in one message, up to 32 KiB of them (a bigger event comes alone), as
+        Pub/Sub's StreamingPull batches: a busy stream sends fewer, larger messages instead of falling behind.
+        """
+
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[Global___StreamedEvent] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamEventsResponse: _TypeAlias = StreamEventsResponse  # noqa: Y015
+
+@_typing.final
+class StreamedEvent(_message.Message):
+    """One event of a stream, with its position in the gateway's log."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
     EVENT_FIELD_NUMBER: _builtins.int
     CURSOR_FIELD_NUMBER: _builtins.int
     cursor: _builtins.str
@@ -258,7 +285,7 @@ class StreamEventsResponse(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___StreamEventsResponse: _TypeAlias = StreamEventsResponse  # noqa: Y015
+Global___StreamedEvent: _TypeAlias = StreamedEvent  # noqa: Y015
 
 @_typing.final
 class BackfillEventsRequest(_message.Message):

@@ -84,8 +84,8 @@ class EventServiceServicer:
 
     def StreamEvents(self, request, context):
         """Streams the gateway's event log: first the events after the requested start position, then live
-        events as they arrive, until the client cancels. Each message carries a cursor; resume after a
-        disconnect with `after_cursor`. A subscriber that falls too far behind is closed with
+        events as they arrive, until the client cancels. Each event carries a cursor; resume after a
+        disconnect with `after_cursor` set to the last one processed. A subscriber that falls too far behind is closed with
         RESOURCE_EXHAUSTED; gateway shutdown closes streams with UNAVAILABLE. Both may resume from the cursor.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

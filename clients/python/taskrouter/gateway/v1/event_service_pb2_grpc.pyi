@@ -43,8 +43,8 @@ class EventServiceStub:
     """Lists Events from Twilio one page at a time (GET .../Events), newest first as Twilio returns them."""
     StreamEvents: _grpc.UnaryStreamMultiCallable[_event_service_pb2.StreamEventsRequest, _event_service_pb2.StreamEventsResponse]
     """Streams the gateway's event log: first the events after the requested start position, then live
-    events as they arrive, until the client cancels. Each message carries a cursor; resume after a
-    disconnect with `after_cursor`. A subscriber that falls too far behind is closed with
+    events as they arrive, until the client cancels. Each event carries a cursor; resume after a
+    disconnect with `after_cursor` set to the last one processed. A subscriber that falls too far behind is closed with
     RESOURCE_EXHAUSTED; gateway shutdown closes streams with UNAVAILABLE. Both may resume from the cursor.
     """
     BackfillEvents: _grpc.UnaryUnaryMultiCallable[_event_service_pb2.BackfillEventsRequest, _event_service_pb2.BackfillEventsResponse]
@@ -67,8 +67,8 @@ class EventServiceAsyncStub(EventServiceStub):
     """Lists Events from Twilio one page at a time (GET .../Events), newest first as Twilio returns them."""
     StreamEvents: _aio.UnaryStreamMultiCallable[_event_service_pb2.StreamEventsRequest, _event_service_pb2.StreamEventsResponse]  # type: ignore[assignment]
     """Streams the gateway's event log: first the events after the requested start position, then live
-    events as they arrive, until the client cancels. Each message carries a cursor; resume after a
-    disconnect with `after_cursor`. A subscriber that falls too far behind is closed with
+    events as they arrive, until the client cancels. Each event carries a cursor; resume after a
+    disconnect with `after_cursor` set to the last one processed. A subscriber that falls too far behind is closed with
     RESOURCE_EXHAUSTED; gateway shutdown closes streams with UNAVAILABLE. Both may resume from the cursor.
     """
     BackfillEvents: _aio.UnaryUnaryMultiCallable[_event_service_pb2.BackfillEventsRequest, _event_service_pb2.BackfillEventsResponse]  # type: ignore[assignment]
@@ -106,8 +106,8 @@ class EventServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_event_service_pb2.StreamEventsResponse], _abc.AsyncIterator[_event_service_pb2.StreamEventsResponse]]:
         """Streams the gateway's event log: first the events after the requested start position, then live
-        events as they arrive, until the client cancels. Each message carries a cursor; resume after a
-        disconnect with `after_cursor`. A subscriber that falls too far behind is closed with
+        events as they arrive, until the client cancels. Each event carries a cursor; resume after a
+        disconnect with `after_cursor` set to the last one processed. A subscriber that falls too far behind is closed with
         RESOURCE_EXHAUSTED; gateway shutdown closes streams with UNAVAILABLE. Both may resume from the cursor.
         """
 

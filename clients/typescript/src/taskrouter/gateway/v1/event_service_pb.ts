@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file taskrouter/gateway/v1/event_service.proto.
  */
 export const file_taskrouter_gateway_v1_event_service: GenFile = /*@__PURE__*/
-  fileDesc("Cil0YXNrcm91dGVyL2dhdGV3YXkvdjEvZXZlbnRfc2VydmljZS5wcm90bxIVdGFza3JvdXRlci5nYXRld2F5LnYxIjUKD0dldEV2ZW50UmVxdWVzdBIVCg13b3Jrc3BhY2Vfc2lkGAEgASgJEgsKA3NpZBgCIAEoCSL1AgoRTGlzdEV2ZW50c1JlcXVlc3QSFQoNd29ya3NwYWNlX3NpZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIsCghlbmRfZGF0ZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKZXZlbnRfdHlwZRgFIAEoCRIUCgdtaW51dGVzGAYgASgFSACIAQESFwoPcmVzZXJ2YXRpb25fc2lkGAcgASgJEi4KCnN0YXJ0X2RhdGUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDnRhc2tfcXVldWVfc2lkGAkgASgJEhAKCHRhc2tfc2lkGAogASgJEhIKCndvcmtlcl9zaWQYCyABKAkSFAoMd29ya2Zsb3dfc2lkGAwgASgJEhQKDHRhc2tfY2hhbm5lbBgNIAEoCRILCgNzaWQYDiABKAlCCgoIX21pbnV0ZXMiWwoSTGlzdEV2ZW50c1Jlc3BvbnNlEiwKBmV2ZW50cxgBIAMoCzIcLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5FdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiswIKE1N0cmVhbUV2ZW50c1JlcXVlc3QSFQoNd29ya3NwYWNlX3NpZBgBIAEoCRITCgtldmVudF90eXBlcxgCIAMoCRIUCgxyZXNvdXJjZV9zaWQYAyABKAkSEgoKd29ya2VyX3NpZBgEIAEoCRIQCgh0YXNrX3NpZBgFIAEoCRIWCg50YXNrX3F1ZXVlX3NpZBgGIAEoCRIUCgx3b3JrZmxvd19zaWQYByABKAkSFwoPcmVzZXJ2YXRpb25fc2lkGAggASgJEhYKDHN0YXJ0X2F0X25vdxgJIAEoCEgAEhYKDGFmdGVyX2N1cnNvchgKIAEoCUgAEisKBXNpbmNlGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgAQhAKDnN0YXJ0X3Bvc2l0aW9uIlMKFFN0cmVhbUV2ZW50c1Jlc3BvbnNlEisKBWV2ZW50GAEgASgLMhwudGFza3JvdXRlci5nYXRld2F5LnYxLkV2ZW50Eg4KBmN1cnNvchgCIAEoCSKMAQoVQmFja2ZpbGxFdmVudHNSZXF1ZXN0EhUKDXdvcmtzcGFjZV9zaWQYASABKAkSLgoKc3RhcnRfZGF0ZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX2RhdGUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImAKFkJhY2tmaWxsRXZlbnRzUmVzcG9uc2USFQoNZmV0Y2hlZF9jb3VudBgBIAEoBRIWCg5hcHBlbmRlZF9jb3VudBgCIAEoBRIXCg9kdXBsaWNhdGVfY291bnQYAyABKAUiYQodQ29uZmlndXJlRXZlbnRDYWxsYmFja1JlcXVlc3QSFQoNd29ya3NwYWNlX3NpZBgBIAEoCRIUCgxjYWxsYmFja191cmwYAiABKAkSEwoLZXZlbnRfdHlwZXMYAyADKAkyjwQKDEV2ZW50U2VydmljZRJQCghHZXRFdmVudBImLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5HZXRFdmVudFJlcXVlc3QaHC50YXNrcm91dGVyLmdhdGV3YXkudjEuRXZlbnQSYQoKTGlzdEV2ZW50cxIoLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5MaXN0RXZlbnRzUmVxdWVzdBopLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5MaXN0RXZlbnRzUmVzcG9uc2USaQoMU3RyZWFtRXZlbnRzEioudGFza3JvdXRlci5nYXRld2F5LnYxLlN0cmVhbUV2ZW50c1JlcXVlc3QaKy50YXNrcm91dGVyLmdhdGV3YXkudjEuU3RyZWFtRXZlbnRzUmVzcG9uc2UwARJtCg5CYWNrZmlsbEV2ZW50cxIsLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5CYWNrZmlsbEV2ZW50c1JlcXVlc3QaLS50YXNrcm91dGVyLmdhdGV3YXkudjEuQmFja2ZpbGxFdmVudHNSZXNwb25zZRJwChZDb25maWd1cmVFdmVudENhbGxiYWNrEjQudGFza3JvdXRlci5nYXRld2F5LnYxLkNvbmZpZ3VyZUV2ZW50Q2FsbGJhY2tSZXF1ZXN0GiAudGFza3JvdXRlci5nYXRld2F5LnYxLldvcmtzcGFjZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_taskrouter_gateway_v1_event, file_taskrouter_gateway_v1_workspace]);
+  fileDesc("Cil0YXNrcm91dGVyL2dhdGV3YXkvdjEvZXZlbnRfc2VydmljZS5wcm90bxIVdGFza3JvdXRlci5nYXRld2F5LnYxIjUKD0dldEV2ZW50UmVxdWVzdBIVCg13b3Jrc3BhY2Vfc2lkGAEgASgJEgsKA3NpZBgCIAEoCSL1AgoRTGlzdEV2ZW50c1JlcXVlc3QSFQoNd29ya3NwYWNlX3NpZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIsCghlbmRfZGF0ZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKZXZlbnRfdHlwZRgFIAEoCRIUCgdtaW51dGVzGAYgASgFSACIAQESFwoPcmVzZXJ2YXRpb25fc2lkGAcgASgJEi4KCnN0YXJ0X2RhdGUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDnRhc2tfcXVldWVfc2lkGAkgASgJEhAKCHRhc2tfc2lkGAogASgJEhIKCndvcmtlcl9zaWQYCyABKAkSFAoMd29ya2Zsb3dfc2lkGAwgASgJEhQKDHRhc2tfY2hhbm5lbBgNIAEoCRILCgNzaWQYDiABKAlCCgoIX21pbnV0ZXMiWwoSTGlzdEV2ZW50c1Jlc3BvbnNlEiwKBmV2ZW50cxgBIAMoCzIcLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5FdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiswIKE1N0cmVhbUV2ZW50c1JlcXVlc3QSFQoNd29ya3NwYWNlX3NpZBgBIAEoCRITCgtldmVudF90eXBlcxgCIAMoCRIUCgxyZXNvdXJjZV9zaWQYAyABKAkSEgoKd29ya2VyX3NpZBgEIAEoCRIQCgh0YXNrX3NpZBgFIAEoCRIWCg50YXNrX3F1ZXVlX3NpZBgGIAEoCRIUCgx3b3JrZmxvd19zaWQYByABKAkSFwoPcmVzZXJ2YXRpb25fc2lkGAggASgJEhYKDHN0YXJ0X2F0X25vdxgJIAEoCEgAEhYKDGFmdGVyX2N1cnNvchgKIAEoCUgAEisKBXNpbmNlGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgAQhAKDnN0YXJ0X3Bvc2l0aW9uIkwKFFN0cmVhbUV2ZW50c1Jlc3BvbnNlEjQKBmV2ZW50cxgBIAMoCzIkLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5TdHJlYW1lZEV2ZW50IkwKDVN0cmVhbWVkRXZlbnQSKwoFZXZlbnQYASABKAsyHC50YXNrcm91dGVyLmdhdGV3YXkudjEuRXZlbnQSDgoGY3Vyc29yGAIgASgJIowBChVCYWNrZmlsbEV2ZW50c1JlcXVlc3QSFQoNd29ya3NwYWNlX3NpZBgBIAEoCRIuCgpzdGFydF9kYXRlGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfZGF0ZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYAoWQmFja2ZpbGxFdmVudHNSZXNwb25zZRIVCg1mZXRjaGVkX2NvdW50GAEgASgFEhYKDmFwcGVuZGVkX2NvdW50GAIgASgFEhcKD2R1cGxpY2F0ZV9jb3VudBgDIAEoBSJhCh1Db25maWd1cmVFdmVudENhbGxiYWNrUmVxdWVzdBIVCg13b3Jrc3BhY2Vfc2lkGAEgASgJEhQKDGNhbGxiYWNrX3VybBgCIAEoCRITCgtldmVudF90eXBlcxgDIAMoCTKPBAoMRXZlbnRTZXJ2aWNlElAKCEdldEV2ZW50EiYudGFza3JvdXRlci5nYXRld2F5LnYxLkdldEV2ZW50UmVxdWVzdBocLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5FdmVudBJhCgpMaXN0RXZlbnRzEigudGFza3JvdXRlci5nYXRld2F5LnYxLkxpc3RFdmVudHNSZXF1ZXN0GikudGFza3JvdXRlci5nYXRld2F5LnYxLkxpc3RFdmVudHNSZXNwb25zZRJpCgxTdHJlYW1FdmVudHMSKi50YXNrcm91dGVyLmdhdGV3YXkudjEuU3RyZWFtRXZlbnRzUmVxdWVzdBorLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5TdHJlYW1FdmVudHNSZXNwb25zZTABEm0KDkJhY2tmaWxsRXZlbnRzEiwudGFza3JvdXRlci5nYXRld2F5LnYxLkJhY2tmaWxsRXZlbnRzUmVxdWVzdBotLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5CYWNrZmlsbEV2ZW50c1Jlc3BvbnNlEnAKFkNvbmZpZ3VyZUV2ZW50Q2FsbGJhY2sSNC50YXNrcm91dGVyLmdhdGV3YXkudjEuQ29uZmlndXJlRXZlbnRDYWxsYmFja1JlcXVlc3QaIC50YXNrcm91dGVyLmdhdGV3YXkudjEuV29ya3NwYWNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_taskrouter_gateway_v1_event, file_taskrouter_gateway_v1_workspace]);
 
 /**
  * Request for EventService.GetEvent.
@@ -301,6 +301,29 @@ export const StreamEventsRequestSchema: GenMessage<StreamEventsRequest> = /*@__P
  */
 export type StreamEventsResponse = Message<"taskrouter.gateway.v1.StreamEventsResponse"> & {
   /**
+   * The next matching events, in log order; at least one. Events that are ready together (a burst, or a
+   * subscriber catching up) come in one message, up to 32 KiB of them (a bigger event comes alone), as
+   * Pub/Sub's StreamingPull batches: a busy stream sends fewer, larger messages instead of falling behind.
+   *
+   * @generated from field: repeated taskrouter.gateway.v1.StreamedEvent events = 1;
+   */
+  events: StreamedEvent[];
+};
+
+/**
+ * Describes the message taskrouter.gateway.v1.StreamEventsResponse.
+ * Use `create(StreamEventsResponseSchema)` to create a new message.
+ */
+export const StreamEventsResponseSchema: GenMessage<StreamEventsResponse> = /*@__PURE__*/
+  messageDesc(file_taskrouter_gateway_v1_event_service, 4);
+
+/**
+ * One event of a stream, with its position in the gateway's log.
+ *
+ * @generated from message taskrouter.gateway.v1.StreamedEvent
+ */
+export type StreamedEvent = Message<"taskrouter.gateway.v1.StreamedEvent"> & {
+  /**
    * The event.
    *
    * @generated from field: taskrouter.gateway.v1.Event event = 1;
@@ -316,11 +339,11 @@ export type StreamEventsResponse = Message<"taskrouter.gateway.v1.StreamEventsRe
 };
 
 /**
- * Describes the message taskrouter.gateway.v1.StreamEventsResponse.
- * Use `create(StreamEventsResponseSchema)` to create a new message.
+ * Describes the message taskrouter.gateway.v1.StreamedEvent.
+ * Use `create(StreamedEventSchema)` to create a new message.
  */
-export const StreamEventsResponseSchema: GenMessage<StreamEventsResponse> = /*@__PURE__*/
-  messageDesc(file_taskrouter_gateway_v1_event_service, 4);
+export const StreamedEventSchema: GenMessage<StreamedEvent> = /*@__PURE__*/
+  messageDesc(file_taskrouter_gateway_v1_event_service, 5);
 
 /**
  * Request for EventService.BackfillEvents.
@@ -355,7 +378,7 @@ export type BackfillEventsRequest = Message<"taskrouter.gateway.v1.BackfillEvent
  * Use `create(BackfillEventsRequestSchema)` to create a new message.
  */
 export const BackfillEventsRequestSchema: GenMessage<BackfillEventsRequest> = /*@__PURE__*/
-  messageDesc(file_taskrouter_gateway_v1_event_service, 5);
+  messageDesc(file_taskrouter_gateway_v1_event_service, 6);
 
 /**
  * Response for EventService.BackfillEvents.
@@ -390,7 +413,7 @@ export type BackfillEventsResponse = Message<"taskrouter.gateway.v1.BackfillEven
  * Use `create(BackfillEventsResponseSchema)` to create a new message.
  */
 export const BackfillEventsResponseSchema: GenMessage<BackfillEventsResponse> = /*@__PURE__*/
-  messageDesc(file_taskrouter_gateway_v1_event_service, 6);
+  messageDesc(file_taskrouter_gateway_v1_event_service, 7);
 
 /**
  * Request for EventService.ConfigureEventCallback.
@@ -426,7 +449,7 @@ export type ConfigureEventCallbackRequest = Message<"taskrouter.gateway.v1.Confi
  * Use `create(ConfigureEventCallbackRequestSchema)` to create a new message.
  */
 export const ConfigureEventCallbackRequestSchema: GenMessage<ConfigureEventCallbackRequest> = /*@__PURE__*/
-  messageDesc(file_taskrouter_gateway_v1_event_service, 7);
+  messageDesc(file_taskrouter_gateway_v1_event_service, 8);
 
 /**
  * Reads, streams and backfills a Workspace's Events.
@@ -456,8 +479,8 @@ export const EventService: GenService<{
   },
   /**
    * Streams the gateway's event log: first the events after the requested start position, then live
-   * events as they arrive, until the client cancels. Each message carries a cursor; resume after a
-   * disconnect with `after_cursor`. A subscriber that falls too far behind is closed with
+   * events as they arrive, until the client cancels. Each event carries a cursor; resume after a
+   * disconnect with `after_cursor` set to the last one processed. A subscriber that falls too far behind is closed with
    * RESOURCE_EXHAUSTED; gateway shutdown closes streams with UNAVAILABLE. Both may resume from the cursor.
    *
    * @generated from rpc taskrouter.gateway.v1.EventService.StreamEvents
