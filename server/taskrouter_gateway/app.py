@@ -35,7 +35,6 @@ from .events.log import DAY_MS, Retention, run_retention
 from .events.signature import SignatureVerifier
 from .events.sqlite_log import SqliteEventLog
 from .events.webhook import WebhookHandler, create_webhook_app
-from .interceptors import LoggingInterceptor
 from .services.activities import ActivityService
 from .services.call_events import CallEventService
 from .services.event_stream import EventStreamer
@@ -133,7 +132,8 @@ class Gateway:
 
         await self._start_webhook(ingestor)
 
-        server = grpc.aio.server(interceptors=[LoggingInterceptor()])
+        # No interceptor: each handler logs its own line (rpc_logging); health and reflection go unlogged.
+        server = grpc.aio.server()
         activity_service_pb2_grpc.add_ActivityServiceServicer_to_server(ActivityService(self.upstream), server)
         worker_service_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerService(self.upstream), server)
         workspace_service_pb2_grpc.add_WorkspaceServiceServicer_to_server(WorkspaceService(self.upstream), server)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any, Final, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 import orjson
-import structlog
 from yarl import URL
 
+from ..cached_logger import CachedLogger
 from .credentials import Credentials
 from .errors import (
     UnsafePath,
@@ -38,10 +40,16 @@ DEFAULT_TASKROUTER_BASE_URL: Final = "https://taskrouter.twilio.com"
 DEFAULT_API_BASE_URL: Final = "https://api.twilio.com"
 DEFAULT_USER_AGENT: Final = "taskrouter-gateway/0.1"
 _FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
+_FORM_HEADERS: Final = MappingProxyType({"Content-Type": _FORM_CONTENT_TYPE})
 # Headers the client owns; a caller overriding them would be a bug (or an attempt to swap credentials).
 _RESERVED_HEADERS: Final = frozenset({"authorization", "host", "content-type", "content-length", "user-agent"})
 
-log = structlog.get_logger("taskrouter_gateway.upstream")
+log = CachedLogger("taskrouter_gateway.upstream")
+
+_LEVEL_METHODS: Final = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning"}
+# paths.check_path's rule in one match (segments of unreserved characters, none "." or ".."), for the
+# common query-less path; anything else takes the slow road, which also words the error.
+_PLAIN_PATH: Final = re.compile(r"(?:/(?!\.\.?(?:/|\Z))[A-Za-z0-9._~-]+)+")
 
 
 def _base_url(name: str, url: str) -> str:
@@ -91,6 +99,7 @@ class UpstreamClient:
             "taskrouter": _base_url("taskrouter_base_url", taskrouter_base_url),
             "api": _base_url("api_base_url", api_base_url),
         }
+        self._root_urls: dict[str, URL] = {name: URL(root, encoded=True) for name, root in self._bases.items()}
         self._headers = {
             "Authorization": credentials.authorization_header(),
             "User-Agent": user_agent,
@@ -230,32 +239,40 @@ class UpstreamClient:
             raise RuntimeError("UpstreamClient.start() has not been awaited")
         method = method.upper()
         url, log_path = self._url(base, path, query)
-        request_headers = self._request_headers(headers)
-        if form is not None and method != "POST":
-            raise ValueError(f"a form body is only sent with POST, not {method}")
+        # None, not {}: aiohttp then just uses the session's prebuilt headers.
+        request_headers: Mapping[str, str] | None = self._request_headers(headers) if headers else None
         body: bytes | None = None
         if method == "POST":
             body = urlencode_pairs(encode_params(form)).encode("ascii")
-            request_headers["Content-Type"] = _FORM_CONTENT_TYPE
+            request_headers = {**request_headers, **_FORM_HEADERS} if request_headers else _FORM_HEADERS
+        elif form is not None:
+            raise ValueError(f"a form body is only sent with POST, not {method}")
 
+        clock = self._clock
         attempt = 0
         while True:
             attempt += 1
-            timeout = self._attempt_timeout(deadline)
-            if timeout is not None and timeout <= 0:
-                self._log_call(method, log_path, base, attempt, outcome="no_time_left")
-                raise UpstreamTimeout(
-                    f"{method} {log_path}: no time left before the deadline",
-                    method=method,
-                    path=log_path,
-                    attempts=attempt - 1,
-                )
-            started = self._clock()
+            if deadline is None:
+                timeout = self._default_timeout
+            else:
+                timeout = deadline - clock()
+                if timeout <= 0:
+                    self._log_call(method, log_path, base, attempt, outcome="no_time_left")
+                    raise UpstreamTimeout(
+                        f"{method} {log_path}: no time left before the deadline",
+                        method=method,
+                        path=log_path,
+                        attempts=attempt - 1,
+                    )
+            started = clock()
             try:
                 async with asyncio.timeout(timeout):
-                    status, reason, reply_headers, raw = await self._send(
-                        session, method, url, body, request_headers
-                    )
+                    # No redirects: following one would carry the Authorization header to wherever it points.
+                    async with session.request(
+                        method, url, data=body, headers=request_headers, allow_redirects=False
+                    ) as resp:
+                        raw = await resp.read()  # reading it all returns the connection to the pool
+                        status, reason, reply_headers = resp.status, resp.reason, resp.headers
             except aiohttp.ClientError as exc:
                 # Before TimeoutError: aiohttp's connect timeout is both; it is a connection failure.
                 failure: UpstreamFailure = UpstreamConnectionError(
@@ -268,9 +285,7 @@ class UpstreamClient:
                 rate_limit: RateLimit | None = None
                 retry_after: float | None = None
             except TimeoutError:
-                self._log_call(
-                    method, log_path, base, attempt, outcome="timeout", latency=self._clock() - started
-                )
+                self._log_call(method, log_path, base, attempt, outcome="timeout", latency=clock() - started)
                 raise UpstreamTimeout(
                     f"{method} {log_path}: no reply before the deadline",
                     method=method,
@@ -278,9 +293,7 @@ class UpstreamClient:
                     attempts=attempt,
                 ) from None
             except asyncio.CancelledError:
-                self._log_call(
-                    method, log_path, base, attempt, outcome="cancelled", latency=self._clock() - started
-                )
+                self._log_call(method, log_path, base, attempt, outcome="cancelled", latency=clock() - started)
                 raise
             else:
                 http_status = status
@@ -291,7 +304,7 @@ class UpstreamClient:
                     except ValueError as exc:
                         self._log_call(
                             method, log_path, base, attempt, outcome="bad_response", status=status,
-                            latency=self._clock() - started, rate_limit=rate_limit,
+                            latency=clock() - started, rate_limit=rate_limit,
                         )
                         raise UpstreamBadResponse(
                             f"{method} {log_path}: HTTP {status} with {exc}",
@@ -300,10 +313,12 @@ class UpstreamClient:
                             path=log_path,
                             attempts=attempt,
                         ) from None
-                    self._log_call(
-                        method, log_path, base, attempt, outcome="ok", status=status,
-                        latency=self._clock() - started, rate_limit=rate_limit,
-                    )
+                    # The "ok" line is debug: skip building it unless it is kept or there is a budget to check.
+                    if rate_limit is not None or log.enabled(logging.DEBUG):
+                        self._log_call(
+                            method, log_path, base, attempt, outcome="ok", status=status,
+                            latency=clock() - started, rate_limit=rate_limit,
+                        )
                     return UpstreamResponse(status=status, body=parsed, headers=reply_headers, rate_limit=rate_limit)
                 retry_after = parse_retry_after(reply_headers.get("Retry-After"))
                 failure = UpstreamError.from_body(
@@ -316,11 +331,11 @@ class UpstreamClient:
                     reason=reason,
                 )
 
-            latency = self._clock() - started
+            latency = clock() - started
             delay: float | None = None
             if self._policy.retryable(method, http_status):
                 delay = self._policy.next_delay(
-                    attempt, retry_after=retry_after, now=self._clock(), deadline=deadline, rng=self._rng
+                    attempt, retry_after=retry_after, now=clock(), deadline=deadline, rng=self._rng
                 )
             self._log_call(
                 method, log_path, base, attempt,
@@ -334,10 +349,12 @@ class UpstreamClient:
     # -- internals -------------------------------------------------------------------------------
 
     def _url(self, base: Base, path: str, query: Params | None) -> tuple[URL, str]:
-        try:
-            root = self._bases[base]
-        except KeyError:
-            raise ValueError(f"base must be 'taskrouter' or 'api', got {base!r}") from None
+        root_url = self._root_urls.get(base)
+        if root_url is None:
+            raise ValueError(f"base must be 'taskrouter' or 'api', got {base!r}")
+        if query is None and _PLAIN_PATH.fullmatch(path) is not None:
+            return root_url.with_path(path, encoded=True), path
+        root = self._bases[base]
         if "#" in path:
             raise UnsafePath(f"path must not hold a fragment: {path!r}")
         path_part, sep, inline_query = path.partition("?")
@@ -356,24 +373,6 @@ class UpstreamClient:
             raise ValueError(f"headers set by the client itself cannot be overridden: {', '.join(reserved)}")
         return dict(headers)
 
-    def _attempt_timeout(self, deadline: float | None) -> float | None:
-        if deadline is None:
-            return self._default_timeout
-        return deadline - self._clock()
-
-    @staticmethod
-    async def _send(
-        session: aiohttp.ClientSession,
-        method: str,
-        url: URL,
-        body: bytes | None,
-        headers: dict[str, str],
-    ) -> tuple[int, str | None, Mapping[str, str], bytes]:
-        # No redirects: following one would carry the Authorization header to wherever it points.
-        async with session.request(method, url, data=body, headers=headers, allow_redirects=False) as resp:
-            raw = await resp.read()  # reading it all returns the connection to the pool
-            return resp.status, resp.reason, resp.headers, raw
-
     def _log_call(
         self,
         method: str,
@@ -388,33 +387,35 @@ class UpstreamClient:
         failure: UpstreamFailure | None = None,
         retry_in: float | None = None,
     ) -> None:
-        # Only method, path (no query), codes and timings: never headers, form values or credentials.
-        fields: dict[str, Any] = {
-            "method": method,
-            "path": path,
-            "base": base,
-            "attempt": attempt,
-            "outcome": outcome,
-            "status": status,
-        }
-        if latency is not None:
-            fields["latency_ms"] = round(latency * 1000, 1)
-        if isinstance(failure, UpstreamError) and failure.code is not None:
-            fields["twilio_code"] = failure.code
-        if isinstance(failure, UpstreamConnectionError):
-            fields["error"] = failure.message
-        if retry_in is not None:
-            fields["retry_in_s"] = round(retry_in, 3)
-        if rate_limit is not None:
-            fields.update(rate_limit.log_fields())
         if outcome == "ok" or outcome == "cancelled":
-            log.debug("upstream_call", **fields)
+            level = logging.DEBUG
         elif status is not None and 400 <= status < 500:
-            log.info("upstream_call", **fields)
+            level = logging.INFO
         else:
-            log.warning("upstream_call", **fields)
+            level = logging.WARNING
+        if log.enabled(level):
+            # Only method, path (no query), codes and timings: never headers, form values or credentials.
+            fields: dict[str, Any] = {
+                "method": method,
+                "path": path,
+                "base": base,
+                "attempt": attempt,
+                "outcome": outcome,
+                "status": status,
+            }
+            if latency is not None:
+                fields["latency_ms"] = round(latency * 1000, 1)
+            if isinstance(failure, UpstreamError) and failure.code is not None:
+                fields["twilio_code"] = failure.code
+            if isinstance(failure, UpstreamConnectionError):
+                fields["error"] = failure.message
+            if retry_in is not None:
+                fields["retry_in_s"] = round(retry_in, 3)
+            if rate_limit is not None:
+                fields.update(rate_limit.log_fields())
+            getattr(log.get(), _LEVEL_METHODS[level])("upstream_call", **fields)
         if rate_limit is not None and rate_limit.is_low(self._warn_fraction, self._warn_floor):
-            log.warning(
+            log.get().warning(
                 "upstream_rate_limit_low",
                 method=method,
                 path=path,
@@ -425,11 +426,12 @@ class UpstreamClient:
 
 
 def _parse_object(raw: bytes) -> dict[str, Any] | None:
-    if not raw.strip():
-        return None
     try:
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError:
+        # An empty body (a 204) fails to parse too; only then is it worth looking for one.
+        if not raw.strip():
+            return None
         raise ValueError("a body that is not JSON") from None
     if not isinstance(parsed, dict):
         raise ValueError(f"a JSON {type(parsed).__name__} where an object was expected")
