@@ -172,8 +172,8 @@ class Gateway:
             log.warning("webhook disabled: set TWILIO_AUTH_TOKEN so callback signatures can be verified")
             return
         verifier = SignatureVerifier([settings.auth_token], public_url=settings.webhook_public_url)
-        self.webhook = WebhookHandler(verifier, ingestor)
-        app = create_webhook_app(self.webhook, settings.webhook_path, max_body=settings.webhook_max_body)
+        self.webhook = WebhookHandler(verifier, ingestor, max_body=settings.webhook_max_body)
+        app = create_webhook_app(self.webhook, settings.webhook_path)
         self._webhook_runner = web.AppRunner(app, access_log=None)
         await self._webhook_runner.setup()
         site = web.TCPSite(self._webhook_runner, settings.webhook_host, settings.webhook_port)

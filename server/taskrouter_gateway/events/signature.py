@@ -27,6 +27,7 @@ BODY_HASH_PARAM = "bodySHA256"
 FormParams = Sequence[tuple[str, str]] | Mapping[str, str]
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
+_CANDIDATE_CACHE = 64
 
 
 def signed_payload(url: str, params: FormParams) -> str:
@@ -53,7 +54,7 @@ class SignatureVerifier:
     Tokens never appear in reprs or errors.
     """
 
-    __slots__ = ("_tokens", "_public_url")
+    __slots__ = ("_tokens", "_public_url", "_candidates")
 
     def __init__(self, auth_tokens: Sequence[str], public_url: str | None = None) -> None:
         if isinstance(auth_tokens, (str, bytes)):
@@ -70,6 +71,9 @@ class SignatureVerifier:
                 raise ValueError(f"public_url must not have a fragment: {public_url!r}")
         self._tokens = tokens
         self._public_url = public_url
+        # The URL a webhook is seen at rarely varies: its candidates are worked out once. Bounded: a sender
+        # choosing query strings must not grow it.
+        self._candidates: dict[str, list[str]] = {}
 
     @property
     def public_url(self) -> str | None:
@@ -107,10 +111,14 @@ class SignatureVerifier:
         if not _usable_signature(signature):
             return False
         suffix = signed_payload("", params)  # raises TypeError for non-str names/values: a caller bug
-        try:
-            candidates = self.candidate_urls(url)
-        except ValueError:
-            return False
+        candidates = self._candidates.get(url)
+        if candidates is None:
+            try:
+                candidates = self.candidate_urls(url)
+            except ValueError:
+                return False
+            if len(self._candidates) < _CANDIDATE_CACHE:
+                self._candidates[url] = candidates
         expected = [candidate + suffix for candidate in candidates]
         return self._matches_any(expected, signature.encode("ascii"))
 
@@ -138,17 +146,19 @@ class SignatureVerifier:
         return valid
 
     def _matches_any(self, payloads: Iterable[str], signature: bytes) -> bool:
-        valid = False
+        # Each comparison is constant-time; stopping at the first match only tells which URL form or token
+        # signed, which is not secret.
         for payload in payloads:
             data = payload.encode("utf-8")
             for token in self._tokens:
-                valid |= hmac.compare_digest(_sign(data, token), signature)
-        return valid
+                if hmac.compare_digest(_sign(data, token), signature):
+                    return True
+        return False
 
 
 def _sign(payload: str | bytes, token: bytes) -> bytes:
     data = payload.encode("utf-8") if isinstance(payload, str) else payload
-    return base64.b64encode(hmac.new(token, data, hashlib.sha1).digest())
+    return base64.b64encode(hmac.digest(token, data, "sha1"))
 
 
 def _token_bytes(token: object) -> bytes:

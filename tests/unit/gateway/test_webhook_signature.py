@@ -712,3 +712,18 @@ async def test_server_json_body(webhook: _Webhook) -> None:
     async with webhook.http.post(url, data=BODY.replace(b"WT123", b"WT999"), headers=headers) as resp:
         assert resp.status == 403
     assert webhook.verdicts == [True, False]
+
+
+def test_candidate_urls_are_cached_but_the_cache_stays_bounded():
+    from taskrouter_gateway.events import signature as signature_module
+
+    verifier = SignatureVerifier(["token"])
+    params = {"Sid": "EV1", "EventType": "worker.created"}
+    for n in range(signature_module._CANDIDATE_CACHE + 50):
+        url = f"https://gw.example.com/events?n={n}"
+        assert verifier.verify_form(url, params, compute_signature(url, params, "token"))
+        assert not verifier.verify_form(url, params, compute_signature(url + "x", params, "token"))
+    assert len(verifier._candidates) == signature_module._CANDIDATE_CACHE
+    # A cached URL still checks both port forms.
+    url = "https://gw.example.com/events?n=1"
+    assert verifier.verify_form(url, params, compute_signature("https://gw.example.com:443/events?n=1", params, "token"))
