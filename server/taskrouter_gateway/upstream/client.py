@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType, TracebackType
@@ -28,7 +27,7 @@ from .errors import (
 )
 from .forms import Params, encode_params, urlencode_pairs
 from .paging import decode_page_token, next_page_token
-from .paths import check_path
+from .paths import check_path, is_plain_path
 from .response import RateLimit, UpstreamResponse
 from .retry import RetryPolicy, parse_retry_after
 
@@ -47,9 +46,6 @@ _RESERVED_HEADERS: Final = frozenset({"authorization", "host", "content-type", "
 log = CachedLogger("taskrouter_gateway.upstream")
 
 _LEVEL_METHODS: Final = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning"}
-# paths.check_path's rule in one match (segments of unreserved characters, none "." or ".."), for the
-# common query-less path; anything else takes the slow road, which also words the error.
-_PLAIN_PATH: Final = re.compile(r"(?:/(?!\.\.?(?:/|\Z))[A-Za-z0-9._~-]+)+")
 
 
 def _base_url(name: str, url: str) -> str:
@@ -352,7 +348,7 @@ class UpstreamClient:
         root_url = self._root_urls.get(base)
         if root_url is None:
             raise ValueError(f"base must be 'taskrouter' or 'api', got {base!r}")
-        if query is None and _PLAIN_PATH.fullmatch(path) is not None:
+        if query is None and is_plain_path(path):  # the common case; anything else takes the slow road
             return root_url.with_path(path, encoded=True), path
         root = self._bases[base]
         if "#" in path:

@@ -9,7 +9,7 @@ from multidict import CIMultiDict
 
 from taskrouter_gateway.upstream.credentials import Credentials
 from taskrouter_gateway.upstream.errors import UnsafePath, UpstreamError
-from taskrouter_gateway.upstream.paths import check_path, join_path
+from taskrouter_gateway.upstream.paths import check_path, is_plain_path, join_path
 from taskrouter_gateway.upstream.response import RateLimit
 
 SID = "WS0123456789abcdef0123456789abcdef"
@@ -33,6 +33,17 @@ def test_join_path_rejects_unsafe_segments(segment: str) -> None:
 def test_check_path_rejects(path: str) -> None:
     with pytest.raises(UnsafePath):
         check_path(path)
+    assert not is_plain_path(path)
+
+
+@pytest.mark.parametrize("path", [f"/v1/Workspaces/{SID}/Workers", "/2010-04-01/Accounts/AC1/Calls.json", "/.x/a~b", "/..."])
+def test_check_path_accepts_what_the_fast_path_accepts(path: str) -> None:
+    assert is_plain_path(path) and check_path(path) == path
+
+
+@pytest.mark.parametrize("path", ["/.", "/..", "/a/./b", "/a/..", "/a b", "/é", None, b"/v1"])
+def test_the_fast_path_refuses_what_the_segment_rule_refuses(path) -> None:
+    assert not is_plain_path(path)
 
 
 def test_join_path_needs_a_segment() -> None:
