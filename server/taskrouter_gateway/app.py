@@ -34,7 +34,7 @@ from .events.ingest import Ingestor
 from .events.log import DAY_MS, Retention, run_retention
 from .events.signature import SignatureVerifier
 from .events.sqlite_log import SqliteEventLog
-from .events.webhook import WebhookHandler, create_webhook_app
+from .events.webhook import WebhookHandler, create_webhook_app, runner_options
 from .services.activities import ActivityService
 from .services.call_events import CallEventService
 from .services.event_stream import EventStreamer
@@ -174,7 +174,7 @@ class Gateway:
         verifier = SignatureVerifier([settings.auth_token], public_url=settings.webhook_public_url)
         self.webhook = WebhookHandler(verifier, ingestor, max_body=settings.webhook_max_body)
         app = create_webhook_app(self.webhook, settings.webhook_path)
-        self._webhook_runner = web.AppRunner(app, access_log=None)
+        self._webhook_runner = web.AppRunner(app, **runner_options())  # type: ignore[arg-type]
         await self._webhook_runner.setup()
         site = web.TCPSite(self._webhook_runner, settings.webhook_host, settings.webhook_port)
         await site.start()
