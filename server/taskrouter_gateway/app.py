@@ -179,6 +179,10 @@ class Gateway:
         site = web.TCPSite(self._webhook_runner, settings.webhook_host, settings.webhook_port)
         await site.start()
         self.webhook_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        # Signatures are checked against the URL Twilio was given: the configured public URL, else the one
+        # we listen on (and register). Never the Host header, which the caller chooses. No await since the
+        # site started, so no request has been seen yet.
+        self.webhook.verifier = SignatureVerifier([settings.auth_token], public_url=self.webhook_url)
 
     @property
     def webhook_url(self) -> str:

@@ -78,7 +78,7 @@ class _BadBody(Exception):
 
 class WebhookHandler:
     def __init__(self, verifier: SignatureVerifier, ingestor: Ingestor, *, max_body: int = 64 * 1024) -> None:
-        self._verifier = verifier
+        self.verifier = verifier
         self._ingestor = ingestor
         self.max_body = max_body
         self.accepted = 0
@@ -88,6 +88,7 @@ class WebhookHandler:
         signature = request.headers.get(SIGNATURE_HEADER, "")
         if not signature:
             return _refuse(403, f"missing {SIGNATURE_HEADER} header")
+        # With the verifier's public URL set, only this URL's query string is used (see SignatureVerifier).
         url = str(request.url)
         content_type = request.content_type
         if content_type not in (FORM, JSON):
@@ -105,10 +106,10 @@ class WebhookHandler:
                 pairs = parse_qsl(body.decode("utf-8").rstrip(), keep_blank_values=True, errors="strict")
             except UnicodeDecodeError:
                 return _refuse(400, "form body is not UTF-8")
-            if not self._verifier.verify_form(url, pairs, signature):
+            if not self.verifier.verify_form(url, pairs, signature):
                 return _refuse(403, f"{SIGNATURE_HEADER} does not match the request")
         else:
-            if not self._verifier.verify_json(url, body, signature):
+            if not self.verifier.verify_json(url, body, signature):
                 return _refuse(403, f"{SIGNATURE_HEADER} or bodySHA256 does not match the request")
             try:
                 parsed = orjson.loads(body)

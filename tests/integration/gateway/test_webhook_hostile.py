@@ -200,3 +200,39 @@ def test_fuzz_headers_and_query_never_5xx(served, headers, body, query):
     url = served.gateway.webhook_url + "?" + urlencode({"q": query})
     status = _raw_post(url, [(b"Content-Type", FORM.encode()), *headers], body)
     assert 200 <= status < 500, status
+
+
+# -- the URL a signature is checked against -------------------------------------------------------------
+
+
+async def _post_signed(http, url, params, signed_url, token, host=None):
+    headers = {"X-Twilio-Signature": compute_signature(signed_url, params, token)}
+    if host is not None:
+        headers["Host"] = host
+    async with http.post(url, data=params, headers=headers) as resp:
+        return resp.status, await resp.text()
+
+
+async def test_a_callback_signed_for_another_url_is_refused_whatever_the_host_header(gateway, http, emulator):
+    token, url = emulator.config.auth_token, gateway.webhook_url
+    params = _callback(emulator.config.default_workspace_sid)
+    other = "http://other-service.invalid/twilio/taskrouter/events"
+    status, text = await _post_signed(http, url, params, other, token, host="other-service.invalid")
+    assert status == 403, text
+    # Signed for our URL: accepted, whatever Host the sender wrote.
+    status, text = await _post_signed(http, url, params, url, token, host="other-service.invalid")
+    assert status == 204, text
+    assert await gateway.event_log.last_seq() == 1
+
+
+async def test_the_public_urls_query_string_is_part_of_what_is_signed(make_gateway, http, emulator):
+    public = "https://gw.example.com/twilio/taskrouter/events?tenant=acme"
+    gw = await make_gateway(webhook_public_url=public)
+    token = emulator.config.auth_token
+    params = _callback(emulator.config.default_workspace_sid)
+    local = f"http://127.0.0.1:{gw.webhook_port}/twilio/taskrouter/events"
+    for signed in (public.split("?")[0], public.replace("acme", "other"), local):
+        status, text = await _post_signed(http, local, params, signed, token, host="gw.example.com")
+        assert status == 403, (signed, text)
+    status, text = await _post_signed(http, local + "?tenant=acme", params, public, token)
+    assert status == 204, text
