@@ -7,11 +7,13 @@ Retry-After; BadRequest field violations for bad input.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Final, NoReturn
 
 import grpc
+import structlog
 from google.protobuf import any_pb2, duration_pb2, message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
@@ -27,6 +29,8 @@ from .upstream.paging import InvalidPageToken
 
 DOMAIN: Final = "taskrouter.twilio.com"
 C = grpc.StatusCode
+
+log = structlog.get_logger("taskrouter_gateway.errors")
 
 # The table. Keys: an HTTP status Twilio answered with, or a class of failure without a usable status.
 #  409 -> ABORTED: Twilio's 409s are state conflicts on an existing resource (a reservation or task moved
@@ -150,8 +154,16 @@ def status_for(exc: Exception) -> grpc.Status:
     violations = getattr(exc, "violations", None)  # validation.InvalidArgument, without importing upward
     if violations and all(isinstance(v, tuple) and len(v) == 2 for v in violations):
         return invalid_argument(violations)
+    return unexpected(exc)
+
+
+def unexpected(exc: BaseException) -> grpc.Status:
+    """INTERNAL for a failure nothing above maps (a bug): its id goes to the caller and, with the traceback,
+    to the log, once. Never UNKNOWN, never the exception text (it may hold request data)."""
+    error_id = secrets.token_hex(8)
+    log.error("unexpected error", error_id=error_id, error_type=type(exc).__name__, exc_info=exc)
     code, reason = STATUS_TABLE["internal"]
-    return build_status(code, "internal error", reason)
+    return build_status(code, f"internal error (id {error_id})", reason, {"error_id": error_id})
 
 
 async def abort(context: grpc.aio.ServicerContext, status: grpc.Status) -> NoReturn:

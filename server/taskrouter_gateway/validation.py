@@ -6,9 +6,17 @@ import re
 
 import orjson
 
+from google.protobuf import timestamp_pb2
+
 _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+# An HTTP header value we pass on (If-Match): visible ASCII and spaces only; aiohttp refuses CR, LF, NUL.
+_HEADER_VALUE = re.compile(r"^[\x20-\x7e]*$")
 MAX_FRIENDLY_NAME = 64
 MAX_PAGE_SIZE = 1000
+MAX_HEADER_VALUE = 256
+# google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
+MIN_TIMESTAMP_SECONDS = -62_135_596_800
+MAX_TIMESTAMP_SECONDS = 253_402_300_799
 
 
 class InvalidArgument(Exception):
@@ -61,6 +69,23 @@ class Checker:
         # 0 means "server default", as in Google's AIP-158.
         if value < 0 or value > MAX_PAGE_SIZE:
             self.fail(field, f"must be between 1 and {MAX_PAGE_SIZE} (0 for the default), got {value}")
+
+    def timestamp_ms(self, field: str, value: timestamp_pb2.Timestamp) -> int | None:
+        """Milliseconds since the epoch, or None (and a violation) when `value` is not a valid Timestamp."""
+        if not 0 <= value.nanos <= 999_999_999:
+            self.fail(field, f"nanos must be in 0..999999999, got {value.nanos}")
+            return None
+        if not MIN_TIMESTAMP_SECONDS <= value.seconds <= MAX_TIMESTAMP_SECONDS:
+            self.fail(field, "must be between 0001-01-01 and 9999-12-31")
+            return None
+        return value.seconds * 1000 + value.nanos // 1_000_000
+
+    def header_value(self, field: str, value: str) -> None:
+        """A value sent upstream in an HTTP header."""
+        if len(value) > MAX_HEADER_VALUE:
+            self.fail(field, f"must be at most {MAX_HEADER_VALUE} characters, got {len(value)}")
+        elif not _HEADER_VALUE.match(value):
+            self.fail(field, "must be printable ASCII (no control characters): pass the value you read")
 
     def url(self, field: str, value: str | None) -> None:
         if value and not re.match(r"^https?://[^\s/]+", value):

@@ -59,8 +59,7 @@ def _wrap(method: Callable[..., Awaitable[Any]], full_name: str) -> Callable[...
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
         rpc_logging.begin(full_name, context)
         started = time.perf_counter()
-        # The code logged when the handler set none: it returned, was cancelled, or raised something unmapped
-        # (grpc answers UNKNOWN).
+        # The code logged when the handler set none: it returned or was cancelled.
         unset_code = "UNKNOWN"
         try:
             response = await method(self, request, context)
@@ -73,6 +72,11 @@ def _wrap(method: Callable[..., Awaitable[Any]], full_name: str) -> Callable[...
         except asyncio.CancelledError:
             unset_code = "CANCELLED"
             raise
+        except grpc.aio.AbortError:
+            raise  # the handler ended the call with its own status
+        except Exception as exc:
+            # Anything else is a bug: INTERNAL with an id that is logged once, never UNKNOWN.
+            await errors.abort(context, errors.unexpected(exc))
         finally:
             rpc_logging.log_unary(context, started, unset_code)
 

@@ -132,6 +132,8 @@ class EventStreamer:
             await errors.abort(context, cursor_expired_status(encode_cursor(log_id, exc.first_seq - 1)))
         except EventLogError:
             await errors.abort(context, log_unavailable_status(None))
+        except Exception as exc:
+            await errors.abort(context, errors.unexpected(exc))
 
         try:
             # aclosing: if this generator is cancelled while suspended at its own yield, the subscription
@@ -145,6 +147,10 @@ class EventStreamer:
             await errors.abort(context, shutting_down_status(str(exc), encode_cursor(log_id, exc.resume_seq)))
         except LogUnreadable as exc:
             await errors.abort(context, log_unavailable_status(encode_cursor(log_id, exc.resume_seq)))
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await errors.abort(context, errors.unexpected(exc))
 
 
 def stream_method_handler(streamer: EventStreamer) -> grpc.RpcMethodHandler:

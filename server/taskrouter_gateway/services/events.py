@@ -53,7 +53,11 @@ class EventService(UpstreamServicer):
         if request.HasField("minutes") and request.minutes <= 0:
             check.fail("minutes", "must be a positive number of minutes")
         if request.HasField("start_date"):
-            _within_retention(check, request.start_date.ToMilliseconds())
+            start_ms = check.timestamp_ms("start_date", request.start_date)
+            if start_ms is not None:
+                _within_retention(check, start_ms)
+        if request.HasField("end_date"):
+            check.timestamp_ms("end_date", request.end_date)
         check.done()
         reply = await self._call(context, tr.list_events_call(request))
         return tr.list_events_response(reply.body or {})
@@ -64,8 +68,8 @@ class EventService(UpstreamServicer):
     ) -> svc.BackfillEventsResponse:
         check = Checker()
         check.sid("workspace_sid", request.workspace_sid, WORKSPACE, required=True)
-        start_ms = request.start_date.ToMilliseconds() if request.HasField("start_date") else None
-        end_ms = request.end_date.ToMilliseconds() if request.HasField("end_date") else None
+        start_ms = check.timestamp_ms("start_date", request.start_date) if request.HasField("start_date") else None
+        end_ms = check.timestamp_ms("end_date", request.end_date) if request.HasField("end_date") else None
         if start_ms is not None:
             _within_retention(check, start_ms)
         if start_ms is not None and end_ms is not None and end_ms < start_ms:

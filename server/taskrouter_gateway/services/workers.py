@@ -56,12 +56,17 @@ class WorkerService(UpstreamServicer, worker_service_pb2_grpc.WorkerServiceServi
             check.json_object("attributes", request.attributes or "")
             if not request.attributes:
                 check.fail("attributes", "must be a JSON object string; send \"{}\" to clear")
+        check.header_value("etag", request.etag)
         check.done()
         reply = await self._call(context, tr.update_call(request))
         return tr.worker_from_json(reply.body or {}, reply.etag)
 
     @rpc
     async def DeleteWorker(self, request: svc.DeleteWorkerRequest, context: grpc.aio.ServicerContext) -> empty_pb2.Empty:
-        sid_pair(request, WORKER)
+        check = Checker()
+        check.sid("workspace_sid", request.workspace_sid, WORKSPACE, required=True)
+        check.sid("sid", request.sid, WORKER, required=True)
+        check.header_value("etag", request.etag)
+        check.done()
         await self._call(context, tr.delete_call(request))
         return empty_pb2.Empty()

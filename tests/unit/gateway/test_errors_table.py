@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from unittest.mock import ANY
 import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
@@ -104,7 +105,7 @@ def test_retry_after_becomes_retry_info(seconds: float, whole: int, nanos: int) 
         (UpstreamBadResponse("html", status=200, method="GET", path="/v1/x"), C.INTERNAL,
          "UPSTREAM_BAD_RESPONSE", {"http_status": "200"}),
         (UnsafePath("unsafe path segment '..'"), C.INVALID_ARGUMENT, "INVALID_RESOURCE_NAME", {}),
-        (RuntimeError("secret internals"), C.INTERNAL, "INTERNAL", {}),
+        (RuntimeError("secret internals"), C.INTERNAL, "INTERNAL", {"error_id": ANY}),
     ],
 )
 def test_failure_rows(exc: Exception, code: grpc.StatusCode, reason: str, metadata: dict[str, str]) -> None:
