@@ -32,6 +32,24 @@ C = grpc.StatusCode
 
 log = structlog.get_logger("taskrouter_gateway.errors")
 
+# Size caps (UTF-8 bytes). A status travels in trailing metadata, which clients cap (16 KiB by default;
+# past that they see RESOURCE_EXHAUSTED instead of the real error). With these caps every status stays
+# under about 4.5 KiB even after base64 and percent-encoding: values echoed from requests or upstream
+# replies are cut, and a request with many bad fields reports the first MAX_VIOLATIONS.
+MAX_MESSAGE_BYTES: Final = 512
+MAX_METADATA_VALUE_BYTES: Final = 256
+MAX_FIELD_BYTES: Final = 64
+MAX_DESCRIPTION_BYTES: Final = 120
+MAX_VIOLATIONS: Final = 8
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` UTF-8 bytes (on a character boundary), marked with "…" when cut."""
+    data = text.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return text
+    return data[: limit - 3].decode("utf-8", "ignore") + "…"
+
 # The table. Keys: an HTTP status Twilio answered with, or a class of failure without a usable status.
 #  409 -> ABORTED: Twilio's 409s are state conflicts on an existing resource (a reservation or task moved
 #        on concurrently); ALREADY_EXISTS would be wrong for those, and ABORTED tells the client to re-read
@@ -97,21 +115,27 @@ def build_status(
     """A grpc.Status whose grpc-status-details-bin holds one ErrorInfo (+ RetryInfo, BadRequest)."""
     if code is C.OK:
         raise ValueError("an error status cannot be OK")
-    details: list[message.Message] = [
-        error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=dict(metadata or {}))
-    ]
+    capped = {key: clip(value, MAX_METADATA_VALUE_BYTES) for key, value in (metadata or {}).items()}
+    details: list[message.Message] = [error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=capped)]
     if retry_after is not None:
         details.append(error_details_pb2.RetryInfo(retry_delay=_duration(max(0.0, retry_after))))
     if bad_request is not None:
         details.append(bad_request)
-    status = status_pb2.Status(code=code.value[0], message=message_text, details=_pack(*details))
+    text = clip(message_text, MAX_MESSAGE_BYTES)
+    status = status_pb2.Status(code=code.value[0], message=text, details=_pack(*details))
     return rpc_status.to_status(status)
 
 
 def invalid_argument(violations: Sequence[tuple[str, str]]) -> grpc.Status:
-    """INVALID_ARGUMENT with a BadRequest listing every (field, description); the message names the fields."""
+    """INVALID_ARGUMENT with a BadRequest listing each (field, description), up to MAX_VIOLATIONS of them;
+    the message names the fields."""
     if not violations:
         raise ValueError("invalid_argument needs at least one violation")
+    kept = [(clip(field, MAX_FIELD_BYTES), clip(description, MAX_DESCRIPTION_BYTES))
+            for field, description in violations[:MAX_VIOLATIONS]]
+    if len(violations) > MAX_VIOLATIONS:
+        kept[-1] = (kept[-1][0], f"{kept[-1][1]} (and {len(violations) - MAX_VIOLATIONS + 1} more problems)")
+    violations = kept
     bad_request = error_details_pb2.BadRequest(
         field_violations=[
             error_details_pb2.BadRequest.FieldViolation(field=field, description=description)

@@ -110,6 +110,10 @@ def _outcome(channel: grpc.Channel, service: str, method: d.MethodDescriptor, re
                             response_deserializer=bytes)(request, timeout=10)
         return grpc.StatusCode.OK
     except grpc.RpcError as err:
+        size = len((err.details() or "").encode()) + sum(
+            len(key) + len(value) for key, value in (err.trailing_metadata() or ())
+        )
+        assert size < MAX_METADATA, (err.code(), size)
         return err.code()
 
 
@@ -135,6 +139,8 @@ def test_fuzz_every_rpc_never_unknown_and_small_metadata(channel, service, metho
         ("WorkerService", "UpdateWorker", {"workspace_sid": WS, "sid": "WK" + "0" * 32, "etag": "\x00"}, "etag"),
         ("WorkerService", "UpdateWorker", {"workspace_sid": WS, "sid": "WK" + "0" * 32, "etag": "a\r\nb"}, "etag"),
         ("WorkerService", "DeleteWorker", {"workspace_sid": WS, "sid": "WK" + "0" * 32, "etag": "a\r\nb"}, "etag"),
+        ("EventService", "ConfigureEventCallback",
+         {"workspace_sid": WS, "event_types": ["x" * 200] * 20}, "event_types"),
         ("EventService", "StreamEvents", {"workspace_sid": WS, "event_types": ["\x01" * 200] * 20}, "event_types"),
     ],
 )
@@ -169,3 +175,5 @@ def test_found_cases_are_invalid_argument_naming_the_field(channel, service, met
     bad_request = error_details_pb2.BadRequest()
     assert any(detail.Unpack(bad_request) for detail in status.details)
     assert field in [v.field for v in bad_request.field_violations], json_format.MessageToDict(bad_request)
+    size = len(err.details().encode()) + sum(len(k) + len(v) for k, v in err.trailing_metadata())
+    assert size < MAX_METADATA
