@@ -42,6 +42,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 class RetryPolicy:
     """Exponential backoff with full jitter; Retry-After wins when the server sends one."""
 
+    # Attempts for a call without a deadline; a call with one retries until the deadline would pass.
     max_attempts: int = 4
     base_delay: float = 0.1
     max_delay: float = 2.0
@@ -87,10 +88,11 @@ class RetryPolicy:
     ) -> float | None:
         """Seconds to sleep before attempt `attempt + 1`, or None to stop and surface the last failure.
 
-        `now` and `deadline` are on the same monotonic clock. A wait that would reach the deadline is
-        never started: it could only end in DEADLINE_EXCEEDED, hiding the real failure.
+        `now` and `deadline` are on the same monotonic clock. With a deadline, attempts go on for as long as
+        it allows: a wait that would reach it is never started (it could only end in DEADLINE_EXCEEDED, hiding
+        the real failure). `max_attempts` caps only calls without a deadline.
         """
-        if attempt >= self.max_attempts:
+        if deadline is None and attempt >= self.max_attempts:
             return None
         if retry_after is not None:
             if retry_after > self.max_retry_after:
