@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
+import socket
 
 import grpc
 import structlog
@@ -31,7 +33,7 @@ from .events import records
 from .events.backfill import Backfiller
 from .events.fanout import FanOut
 from .events.ingest import Ingestor
-from .events.log import DAY_MS, Retention, run_retention
+from .events.log import DAY_MS, EventLogOpenError, Retention, run_retention
 from .events.signature import SignatureVerifier
 from .events.sqlite_log import SqliteEventLog
 from .events.webhook import WebhookHandler, create_webhook_app, runner_options
@@ -53,6 +55,25 @@ SERVICE_NAMES = (
     event_service_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
     call_event_service_pb2.DESCRIPTOR.services_by_name["CallEventService"].full_name,
 )
+
+
+class StartupError(Exception):
+    """The gateway cannot start for a reason the operator can fix (a port in use, a log opened elsewhere);
+    the message says which, in one line."""
+
+
+def _check_port_free(host: str, port: int, what: str) -> None:
+    # gRPC binds with SO_REUSEPORT and logs its own multi-line error; a plain bind first says it clearly.
+    if port == 0:
+        return
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise StartupError(f"cannot listen on {host}:{port} for {what}: {exc.strerror}") from None
 
 
 def _credentials(settings: Settings) -> Credentials:
@@ -81,6 +102,10 @@ class Gateway:
         self._webhook_runner: web.AppRunner | None = None
         self._retention_task: asyncio.Task[None] | None = None
         self._backfill_task: asyncio.Task[None] | None = None
+        # Each start step pushes its own teardown here, so stop() (or a failed start) undoes exactly what
+        # was done, in reverse.
+        self._stack = contextlib.AsyncExitStack()
+        self._grace = settings.shutdown_grace_seconds
 
     @property
     def grpc_target(self) -> str:
@@ -91,10 +116,25 @@ class Gateway:
         return self.emulator.default_workspace_sid if self.emulator else None
 
     async def start(self) -> None:
-        """upstream session -> event log -> fan-out -> webhook -> gRPC server; then wiring and backfill."""
+        """upstream session -> event log -> fan-out -> webhook -> gRPC server; then wiring and backfill.
+
+        A failed start releases whatever it took (ports, the event log's lock, the emulator) and raises;
+        StartupError for what an operator can fix."""
+        try:
+            await self._start(self._stack)
+        except BaseException:
+            self._grace = 0
+            await self._stack.aclose()
+            raise
+
+    async def _start(self, stack: contextlib.AsyncExitStack) -> None:
         settings = self.settings
+        _check_port_free(settings.grpc_host, settings.grpc_port, "gRPC")
+        if settings.auth_token or settings.embedded:
+            _check_port_free(settings.webhook_host, settings.webhook_port, "the event webhook")
         if settings.embedded:
             self.emulator = await embedded.start(settings)
+            stack.push_async_callback(self._stop_emulator)
             # From here on the emulator is just another upstream with credentials.
             settings = dataclasses.replace(
                 settings,
@@ -112,6 +152,7 @@ class Gateway:
             connection_limit=settings.upstream_connections,
         )
         await self.upstream.start()
+        stack.push_async_callback(self._close_upstream)
 
         self.event_log = SqliteEventLog(
             settings.event_log_path,
@@ -121,16 +162,22 @@ class Gateway:
                 max_bytes=settings.event_log_max_mb * 1024 * 1024 or None,
             ),
         )
-        await self.event_log.open()
+        try:
+            await self.event_log.open()
+        except EventLogOpenError as exc:
+            raise StartupError(str(exc)) from None
+        stack.push_async_callback(self._close_event_log)
         self._retention_task = asyncio.create_task(run_retention(self.event_log, 3600.0), name="event-retention")
+        stack.push_async_callback(_cancel, self._retention_task)
         # URLs in events point where the REST API lives, so webhook and backfilled events agree.
         render = functools.partial(records.to_event, base_url=settings.taskrouter_base_url)
         self.fanout = FanOut(self.event_log, render=render, buffer_size=settings.subscriber_buffer)
         await self.fanout.start()
+        stack.push_async_callback(self._close_fanout)
         ingestor = Ingestor(self.event_log, self.fanout)
         self.backfiller = Backfiller(self.upstream, self.event_log, ingestor)
 
-        await self._start_webhook(ingestor)
+        await self._start_webhook(ingestor, stack)
 
         # No interceptor: each handler logs its own line (rpc_logging); health and reflection go unlogged.
         server = grpc.aio.server()
@@ -141,7 +188,8 @@ class Gateway:
         server.add_generic_rpc_handlers(
             (
                 event_service_handler(
-                    EventService(self.upstream, self.backfiller, self.webhook_url),
+                    # With the webhook off there is no URL of ours to point Twilio at.
+                    EventService(self.upstream, self.backfiller, self.webhook_url if self.webhook else None),
                     EventStreamer(self.event_log, self.fanout),
                 ),
             )
@@ -151,21 +199,26 @@ class Gateway:
             (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
             server,
         )
-        self.grpc_port = server.add_insecure_port(settings.grpc_address)
+        try:
+            self.grpc_port = server.add_insecure_port(settings.grpc_address)
+        except RuntimeError:
+            self.grpc_port = 0
         if self.grpc_port == 0:
-            raise OSError(f"cannot bind gRPC address {settings.grpc_address}")
+            raise StartupError(f"cannot listen on {settings.grpc_address} for gRPC")
         await server.start()
         self.server = server
+        stack.push_async_callback(self._stop_serving)
 
         if self.emulator is not None:
             await self._wire_embedded_callbacks()
         if settings.backfill_on_start:
             self._backfill_task = asyncio.create_task(self._backfill_on_start(), name="startup-backfill")
+            stack.push_async_callback(_cancel, self._backfill_task)
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("gateway started", grpc=self.grpc_target, webhook=self.webhook_url, embedded=self.emulator is not None)
 
-    async def _start_webhook(self, ingestor: Ingestor) -> None:
+    async def _start_webhook(self, ingestor: Ingestor, stack: contextlib.AsyncExitStack) -> None:
         settings = self.settings
         if not settings.auth_token:
             # Twilio signs callbacks with the account's auth token; an API key cannot verify them.
@@ -174,10 +227,18 @@ class Gateway:
         verifier = SignatureVerifier([settings.auth_token], public_url=settings.webhook_public_url)
         self.webhook = WebhookHandler(verifier, ingestor, max_body=settings.webhook_max_body)
         app = create_webhook_app(self.webhook, settings.webhook_path)
-        self._webhook_runner = web.AppRunner(app, **runner_options())  # type: ignore[arg-type]
+        # shutdown_timeout: in-flight callbacks get the same grace as RPCs (aiohttp's default is 60 s).
+        self._webhook_runner = web.AppRunner(
+            app, shutdown_timeout=settings.shutdown_grace_seconds, **runner_options()  # type: ignore[arg-type]
+        )
         await self._webhook_runner.setup()
+        stack.push_async_callback(self._stop_webhook)
         site = web.TCPSite(self._webhook_runner, settings.webhook_host, settings.webhook_port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            where = f"{settings.webhook_host}:{settings.webhook_port}"
+            raise StartupError(f"cannot listen on {where} for the event webhook: {exc.strerror}") from None
         self.webhook_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         # Signatures are checked against the URL Twilio was given: the configured public URL, else the one
         # we listen on (and register). Never the Host header, which the caller chooses. No await since the
@@ -212,31 +273,45 @@ class Gateway:
             log.exception("start-up backfill failed")
 
     async def stop(self, grace: float | None = None) -> None:
-        """Health NOT_SERVING first; streams end UNAVAILABLE; unary RPCs drain for `grace`; then the rest."""
-        grace = self.settings.shutdown_grace_seconds if grace is None else grace
+        """Health NOT_SERVING first; streams end UNAVAILABLE; unary RPCs drain for `grace`; then the rest,
+        each start step's teardown in reverse order. Calling it again does nothing."""
+        self._grace = self.settings.shutdown_grace_seconds if grace is None else grace
         await self.health.enter_graceful_shutdown()
-        for task in (self._backfill_task, self._retention_task):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-        if self.fanout is not None:
-            await self.fanout.close(drain_timeout=max(grace, 0.1))
+        await self._stack.aclose()
+        log.info("gateway stopped")
+
+    # -- teardowns, pushed by start() as each step succeeds ----------------------------------------------
+
+    async def _stop_serving(self) -> None:
+        # Streams first, so they end UNAVAILABLE with a resume cursor instead of being cut at the grace.
+        await self._close_fanout()
         if self.server is not None:
-            await self.server.stop(grace)
+            await self.server.stop(self._grace)
             self.server = None
+
+    async def _close_fanout(self) -> None:
+        if self.fanout is not None:
+            await self.fanout.close(drain_timeout=max(self._grace, 0.1))
+
+    async def _stop_webhook(self) -> None:
         if self._webhook_runner is not None:
             await self._webhook_runner.cleanup()
             self._webhook_runner = None
+
+    async def _close_event_log(self) -> None:
         if self.event_log is not None:
             await self.event_log.close()
             self.event_log = None
+
+    async def _close_upstream(self) -> None:
         if self.upstream is not None:
             await self.upstream.close()
             self.upstream = None
+
+    async def _stop_emulator(self) -> None:
         if self.emulator is not None:
             await self.emulator.stop()
             self.emulator = None
-        log.info("gateway stopped")
 
     async def wait_for_termination(self) -> None:
         if self.server is not None:
@@ -248,3 +323,8 @@ class Gateway:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)

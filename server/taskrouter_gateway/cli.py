@@ -131,7 +131,7 @@ def _banner(gateway: "Gateway") -> str:  # noqa: F821 - imported lazily in _serv
 
 
 async def _serve(settings: config.Settings) -> int:
-    from .app import Gateway
+    from .app import Gateway, StartupError
 
     gateway = Gateway(settings)
     stop = asyncio.Event()
@@ -139,10 +139,10 @@ async def _serve(settings: config.Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await gateway.start()
-    except Exception:
-        await gateway.stop(0)
-        raise
+        await gateway.start()  # a failed start has already released what it took
+    except StartupError as exc:
+        print(f"taskrouter-gateway: cannot start: {exc}", file=sys.stderr, flush=True)
+        return 2
     # Start-up objects (protos, modules, config) live for the whole process: keep them out of every GC pass.
     gc.freeze()
     print(_banner(gateway), flush=True)

@@ -30,7 +30,7 @@ def _within_retention(check: Checker, start_ms: int) -> None:
 
 
 class EventService(UpstreamServicer):
-    def __init__(self, upstream: UpstreamClient, backfiller: Backfiller, webhook_url: str) -> None:
+    def __init__(self, upstream: UpstreamClient, backfiller: Backfiller, webhook_url: str | None) -> None:
         super().__init__(upstream)
         self._backfiller = backfiller
         self._webhook_url = webhook_url
@@ -91,12 +91,15 @@ class EventService(UpstreamServicer):
         check = Checker()
         check.sid("workspace_sid", request.workspace_sid, WORKSPACE, required=True)
         check.url("callback_url", request.callback_url)
+        if not request.callback_url and self._webhook_url is None:
+            check.fail("callback_url", "is required: this gateway's webhook is off (it needs TWILIO_AUTH_TOKEN "
+                       "to verify signatures), so there is no URL of its own to point TaskRouter at")
         for event_type in request.event_types:
             if not _EVENT_TYPE.match(event_type):
                 check.fail("event_types", f"{event_type!r} is not a TaskRouter event type (e.g. worker.created)")
         check.done()
         call = event_callback_call(
-            request.workspace_sid, request.callback_url or self._webhook_url, list(request.event_types)
+            request.workspace_sid, request.callback_url or self._webhook_url or "", list(request.event_types)
         )
         reply = await self._call(context, call)
         return workspace_from_json(reply.body or {})
