@@ -1,6 +1,6 @@
 """Signed TaskRouter event callbacks, built and signed before the clock starts.
 
-Each callback is a reservation.created POST shaped like Twilio's (seed 001's field list, realistic values),
+Each callback is a reservation.created POST shaped like Twilio's (the Events Reference page's field list, realistic values),
 with a distinct event Sid, so the event log stores every one (the log de-duplicates by Sid). The Sid carries
 a run tag and the callback's index: "EV" + 8 hex (run tag) + 24 hex (index). Subscribers find it in the
 bytes they receive with one bytes.find per event, so the load side never parses a message.

@@ -1,7 +1,7 @@
 """One workspace's Event log: append in recording order, keep 30 days, filter like GET .../Events.
 
-event_data builders live here too: their keys are the contract in model.py's docstring (seed 001's
-callback fields in snake_case, string values as seed 000 shows them).
+event_data builders live here too: their keys are the contract in model.py's docstring (the Events Reference page's
+callback fields in snake_case, string values as the Event Resource page shows them).
 """
 
 from __future__ import annotations

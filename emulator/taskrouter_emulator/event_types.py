@@ -1,4 +1,4 @@
-"""TaskRouter's Events catalog (seed 001): the event types Twilio defines, emulated or not.
+"""TaskRouter's Events catalog (the Events Reference page): the event types Twilio defines, emulated or not.
 
 EventsFilter on a Workspace may name any of them; the emulator itself records only EMITTED.
 """

@@ -1,7 +1,7 @@
 """The emulator's records. Plain dataclasses: the store owns them, handlers render them to JSON.
 
 Contract between the store (which records events) and callbacks (which deliver them):
-`Event.event_data` holds, in snake_case, exactly the callback fields that seed 001 lists for the event
+`Event.event_data` holds, in snake_case, exactly the callback fields that the Events Reference page lists for the event
 type beyond the common ones (e.g. worker_sid, worker_name, worker_attributes, worker_activity_sid,
 worker_activity_name, worker_version, operating_unit_sid, and on activity changes
 worker_time_in_previous_activity, worker_time_in_previous_activity_ms, worker_previous_activity_sid).

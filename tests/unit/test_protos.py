@@ -1,4 +1,4 @@
-"""The gateway's protobuf API against its ground truth: Twilio's OpenAPI specs and the seed docs.
+"""The gateway's protobuf API against its ground truth: Twilio's OpenAPI specs and the TaskRouter doc pages.
 
 Checks that each resource message mirrors its OpenAPI schema field for field (snake_case names, types),
 that requests carry every documented parameter, that every element of the .proto files is commented,
@@ -45,7 +45,9 @@ from taskrouter.gateway.v1 import (
 ROOT = Path(__file__).resolve().parents[2]
 PROTO_ROOT = ROOT / "protos"
 PROTO_DIR = PROTO_ROOT / "taskrouter" / "gateway" / "v1"
-REFERENCE = Path(os.environ.get("TASKROUTER_REFERENCE_DIR", ROOT.parent / "shared" / "reference"))
+# Twilio's OpenAPI files (copied unchanged) and facts from the TaskRouter and Voice doc pages, as data.
+OPENAPI = ROOT / "tests" / "fixtures" / "openapi"
+DOCS = json.loads((ROOT / "tests" / "fixtures" / "docs" / "taskrouter_docs.json").read_text())
 PACKAGE = "taskrouter.gateway.v1"
 
 # Every way the API deliberately departs from a plain snake_case mirror of Twilio, with the reason.
@@ -53,28 +55,28 @@ PACKAGE = "taskrouter.gateway.v1"
 DELIBERATE_DIFFERENCES: dict[str, str] = {
     # Fields whose spec type is an untyped JSON value.
     "Event.event_data": "untyped JSON object in the spec: a Struct view; event_data_json keeps the exact JSON",
-    "CallEvent.request": "untyped in the spec: a typed message with the keys seed 002 documents",
-    "CallEvent.response": "untyped in the spec: a typed message with the keys seed 002 documents",
+    "CallEvent.request": "untyped in the spec: a typed message with the keys the Call Events page documents",
+    "CallEvent.response": "untyped in the spec: a typed message with the keys the Call Events page documents",
     # Gateway-only fields that Twilio's JSON does not have.
     "Worker.attributes_struct": "convenience Struct view of the raw attributes JSON string",
     "Worker.etag": "the HTTP ETag header of a single fetch/update, for If-Match",
     "Event.event_data_json": "event_data as exact JSON (Struct turns integers into doubles)",
     "Event.raw_parameters": "the callback's form fields as posted",
-    "Event.task": "typed view of the callback's Task* fields (seed 001)",
-    "Event.worker": "typed view of the callback's Worker* fields (seed 001)",
-    "Event.task_channel": "typed view of the callback's TaskChannel* fields (seed 001)",
-    "Event.task_queue": "typed view of the callback's TaskQueue* fields (seed 001)",
-    "Event.workflow": "typed view of the callback's Workflow* fields (seed 001)",
-    "Event.reservation": "typed view of the callback's ReservationSid (seed 001)",
-    "Event.workspace": "typed view of the callback's WorkspaceSid/WorkspaceName (seed 001)",
-    "Event.activity": "typed view of the callback's Activity* fields (seed 001)",
+    "Event.task": "typed view of the callback's Task* fields (the Events Reference page)",
+    "Event.worker": "typed view of the callback's Worker* fields (the Events Reference page)",
+    "Event.task_channel": "typed view of the callback's TaskChannel* fields (the Events Reference page)",
+    "Event.task_queue": "typed view of the callback's TaskQueue* fields (the Events Reference page)",
+    "Event.workflow": "typed view of the callback's Workflow* fields (the Events Reference page)",
+    "Event.reservation": "typed view of the callback's ReservationSid (the Events Reference page)",
+    "Event.workspace": "typed view of the callback's WorkspaceSid/WorkspaceName (the Events Reference page)",
+    "Event.activity": "typed view of the callback's Activity* fields (the Events Reference page)",
     # Request parameters.
     "*:Page": "Twilio's page index is client state only; paging uses the opaque page_token",
     "*:If-Match": "carried as `etag` (the value the Worker message exposes)",
     "FetchWorkspace:Sid": "named workspace_sid: every request names its workspace the same way",
     "UpdateWorkspace:Sid": "named workspace_sid: every request names its workspace the same way",
     "DeleteWorkspace:Sid": "named workspace_sid: every request names its workspace the same way",
-    # Callback parameters (seed 001) that map onto an Event property of another name.
+    # Callback parameters (the Events Reference page) that map onto an Event property of another name.
     "callback:EventDescription": "Event.description, the REST property with the same meaning",
     "callback:Timestamp": "Event.event_date, the REST property with the same meaning",
 }
@@ -130,15 +132,7 @@ def snake(name: str) -> str:
 
 
 def load_spec(name: str) -> dict:
-    path = REFERENCE / "openapi" / name
-    assert path.is_file(), f"reference spec {path} is missing (set TASKROUTER_REFERENCE_DIR)"
-    return json.loads(path.read_text())
-
-
-def read_seed(prefix: str) -> str:
-    matches = sorted((REFERENCE / "seeds").glob(f"{prefix}_*.txt"))
-    assert len(matches) == 1, f"expected one seed {prefix}_*.txt under {REFERENCE / 'seeds'}"
-    return matches[0].read_text()
+    return json.loads((OPENAPI / name).read_text())
 
 
 def spec_operations() -> dict[str, tuple[str, dict]]:
@@ -349,57 +343,25 @@ def test_update_and_delete_worker_carry_the_etag() -> None:
         assert field_type(message.DESCRIPTOR.fields_by_name["etag"]) == "string"
 
 
-def seed_query_parameters(seed: str, after: str, pattern: str) -> list[str]:
-    text = seed.split(after, 1)[1]
-    return re.findall(pattern, text, flags=re.MULTILINE)
-
-
-def test_list_workers_request_has_every_filter_of_seed_004() -> None:
-    seed = read_seed("004")
-    # Each query parameter is a line "NAMEtype: ..." followed by a line "Query Parameter".
-    params = seed_query_parameters(
-        seed, "Read multiple Worker resources", r"^([A-Z][A-Za-z]*)type: [^\n]*\nQuery Parameter$"
-    )
+def test_list_workers_request_has_every_filter_of_the_worker_page() -> None:
+    params = DOCS["list_workers_query_parameters"]
     assert {"ActivityName", "TargetWorkersExpression", "Ordering", "PageToken"} <= set(params), params
     fields = worker_service_pb2.ListWorkersRequest.DESCRIPTOR.fields_by_name
     missing = [p for p in params if p != "Page" and snake(p) not in fields]
-    assert not missing, f"ListWorkersRequest lacks seed 004 filters {missing}"
+    assert not missing, f"ListWorkersRequest lacks the Worker Resource page filters {missing}"
     assert fields["available"].has_presence
 
 
-def test_list_events_request_has_every_filter_of_seed_000() -> None:
-    seed = read_seed("000")
-    # Each query parameter is a line like "TaskSidSID<WT>Optional" or "EndDatestring<date-time>Optional".
-    params = seed_query_parameters(
-        seed,
-        "GET https://taskrouter.twilio.com/v1/Workspaces/{WorkspaceSid}/Events\n",
-        r"^([A-Z][A-Za-z]*?)(?:string|integer|SID)(?:<[^>]*>)?Optional$",
-    )
+def test_list_events_request_has_every_filter_of_the_event_page() -> None:
+    params = DOCS["list_events_query_parameters"]
     assert {"EndDate", "Minutes", "TaskChannel", "Sid", "PageToken"} <= set(params), params
     fields = event_service_pb2.ListEventsRequest.DESCRIPTOR.fields_by_name
     missing = [p for p in params if p != "Page" and snake(p) not in fields]
-    assert not missing, f"ListEventsRequest lacks seed 000 filters {missing}"
+    assert not missing, f"ListEventsRequest lacks the Event Resource page filters {missing}"
 
 
-def seed_001_callback_parameters() -> set[str]:
-    seed = read_seed("001")
-    names: set[str] = set()
-    # The "ParameterDescription" tables: each row is NAME glued to a description starting with a capital word.
-    for table in seed.split("ParameterDescription\n")[1:]:
-        # A table ends at a blank line or where the next event catalog table starts.
-        rows = re.split(r"\n\n|\nEventTypeField DataDescription\n", table, maxsplit=1)[0]
-        for line in rows.splitlines():
-            match = re.match(r"([A-Z][A-Za-z]*?)(?=The |An |A |Whether )", line)
-            assert match, f"unparsed seed 001 row: {line!r}"
-            names.add(match.group(1))
-    # The event catalog's "Field Data" column names single fields such as ActivitySid or TaskQueueName.
-    for line in re.findall(r"^[a-z-]+(?:\.[a-z-]+)+([A-Z].*)$", seed, flags=re.MULTILINE):
-        names.update(re.findall(r"[A-Z][A-Za-z]*?(?:Sid|Name|Available|Expression)(?![a-z])", line))
-    return names
-
-
-def test_event_carries_every_callback_parameter_of_seed_001() -> None:
-    params = seed_001_callback_parameters()
+def test_event_carries_every_callback_parameter_of_the_events_reference() -> None:
+    params = set(DOCS["callback_parameters"])
     assert {"TaskAge", "WorkerTimeInPreviousActivityMs", "WorkerChannelTaskCount", "ActivityAvailable",
             "TaskQueueTargetExpression", "WorkflowName", "EventDescription"} <= params, params
     event = event_pb2.Event.DESCRIPTOR
@@ -421,16 +383,11 @@ def test_event_carries_every_callback_parameter_of_seed_001() -> None:
         for f in m.fields_by_name
         if f not in {snake(p) for p in params} and not (f.endswith("_struct") and f[: -len("_struct")] in m.fields_by_name)
     ]
-    assert not invented, f"*Data fields not named after a seed 001 parameter: {invented}"
+    assert not invented, f"*Data fields not named after a the Events Reference page parameter: {invented}"
 
 
-def test_call_event_request_and_response_carry_the_keys_seed_002_documents() -> None:
-    seed = read_seed("002")
-    def keys(prop: str) -> set[str]:
-        sentence = re.search(rf"The {prop} property represents .*?It contains ([^.]*)\.", seed)
-        assert sentence, f"seed 002 no longer describes the {prop} property"
-        return {k.strip() for k in re.split(r",|\band\b", sentence.group(1).replace("the ", "")) if k.strip()}
-    request_keys, response_keys = keys("request"), keys("response")
+def test_call_event_request_and_response_carry_the_keys_the_call_events_page_documents() -> None:
+    request_keys, response_keys = (set(DOCS["call_event_keys"][prop]) for prop in ("request", "response"))
     assert request_keys == {"url", "method", "parameters"}
     assert len(response_keys) == 5
     http_request = call_event_pb2.CallEvent.HttpRequest.DESCRIPTOR.fields_by_name

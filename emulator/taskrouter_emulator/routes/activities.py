@@ -1,4 +1,4 @@
-"""/v1/Workspaces/{WorkspaceSid}/Activities[/{Sid}] (seed 003)."""
+"""/v1/Workspaces/{WorkspaceSid}/Activities[/{Sid}] (the Activity Resource page)."""
 
 from __future__ import annotations
 

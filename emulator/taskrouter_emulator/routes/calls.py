@@ -1,4 +1,4 @@
-"""GET /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Events.json (seed 002), with the 2010 API's
+"""GET /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Events.json (the Call Events page), with the 2010 API's
 paging fields. Calls are recorded through the admin API (routes/admin.py): there is no telephony here."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""/v1/Workspaces/{WorkspaceSid}/Events[/{Sid}] (seed 000)."""
+"""/v1/Workspaces/{WorkspaceSid}/Events[/{Sid}] (the Event Resource page)."""
 
 from __future__ import annotations
 

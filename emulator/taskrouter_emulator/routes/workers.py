@@ -1,4 +1,4 @@
-"""/v1/Workspaces/{WorkspaceSid}/Workers[/{Sid}] (seed 004)."""
+"""/v1/Workspaces/{WorkspaceSid}/Workers[/{Sid}] (the Worker Resource page)."""
 
 from __future__ import annotations
 

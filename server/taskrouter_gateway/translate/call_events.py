@@ -1,4 +1,4 @@
-"""CallEventService requests and Voice Call Event resources (2010-04-01 API, seed 002). Pure.
+"""CallEventService requests and Voice Call Event resources (2010-04-01 API, the Call Events page). Pure.
 
 Paging follows the 2010 API: the next page is the reply's `next_page_uri`, wrapped in the page token.
 """

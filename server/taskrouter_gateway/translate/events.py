@@ -17,7 +17,7 @@ Decisions for callbacks (`event_from_callback`):
   sub-message and is still in raw_parameters and event_data. Booleans are "true"/"false" (any case).
 - event_data is the snake_case of every parameter except the envelope ones that have their own Event
   property (EventType, AccountSid, EventDescription, ResourceType, ResourceSid, Timestamp, TimestampMs,
-  Sid). WorkspaceSid and WorkspaceName stay in it, as Twilio's REST event_data shows them (seed 000).
+  Sid). WorkspaceSid and WorkspaceName stay in it, as Twilio's REST event_data shows them (the Event Resource page).
 - resource_type takes the REST form: lower-case, separators dropped ("Worker" -> "worker",
   "TaskQueue" -> "taskqueue"). url/resource_url are built like Twilio's, resource_url only when the type
   is known and resource_sid is a SID of that type (a Reservation's also needs the TaskSid).
@@ -477,7 +477,7 @@ def _parse_iso(value: Any) -> datetime | None:
 
 # --- EventService requests -----------------------------------------------------------------------------
 
-# Request field -> Twilio query parameter, for ListEvents' plain string filters (seed 000).
+# Request field -> Twilio query parameter, for ListEvents' plain string filters (the Event Resource page).
 _STRING_FILTERS = (
     ("event_type", "EventType"),
     ("reservation_sid", "ReservationSid"),

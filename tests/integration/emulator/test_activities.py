@@ -1,4 +1,4 @@
-"""Activities over real HTTP (seed 003): create, fetch, list filters, update, delete refusals, limit."""
+"""Activities over real HTTP (the Activity Resource page): create, fetch, list filters, update, delete refusals, limit."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Voice Call Events (seed 002): calls recorded through POST /admin/calls, read back through
+"""Voice Call Events (the Call Events page): calls recorded through POST /admin/calls, read back through
 GET /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Events.json with the 2010 API's paging fields."""
 
 from __future__ import annotations

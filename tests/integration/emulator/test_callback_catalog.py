@@ -1,4 +1,4 @@
-"""Every event type the emulator emits reaches the callback URL with every field seed 001 lists for it."""
+"""Every event type the emulator emits reaches the callback URL with every field the Events Reference page lists for it."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-# Transcribed from seed 001 (reference/seeds/001_*.txt): the parameters posted for every event, and the
-# field groups its catalog names per event type.
+# Transcribed from the TaskRouter Events Reference page (docs/taskrouter/api/event/reference): the
+# parameters posted for every event, and the field groups its catalog names per event type.
 COMMON = {"EventType", "AccountSid", "WorkspaceSid", "WorkspaceName", "EventDescription", "ResourceType",
           "ResourceSid", "Timestamp"}
 OURS = {"Sid", "TimestampMs"}  # the issue adds these to every callback

@@ -1,6 +1,6 @@
 """Every endpoint's responses validate against Twilio's OpenAPI response schemas.
 
-The schemas are Twilio's own, read from ../shared/reference/openapi (twilio_taskrouter_v1.json and
+The schemas are Twilio's own, read from tests/fixtures/openapi (twilio_taskrouter_v1.json and
 twilio_api_v2010_call_events.json). OpenAPI 3.0
 schemas become JSON Schema here: $refs are inlined and `nullable: true` admits null. Because Twilio's
 schemas list no required properties, each resource body must also carry exactly the schema's properties.
@@ -18,8 +18,8 @@ import pytest
 
 from taskrouter_emulator import defaults
 
-# Read straight from the reference (../shared beside the repository), the ground truth, never a copy.
-SPECS = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "openapi"
+# Twilio's own OpenAPI files, copied unchanged into the repository (see tests/fixtures/openapi/README.md).
+SPECS = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "openapi"
 WS = defaults.DEFAULT_WORKSPACE_SID
 
 
@@ -59,7 +59,7 @@ def response_schema(operation_id: str, status: int) -> dict | None:
     content = response.get("content", {}).get("application/json")
     schema = to_json_schema(content["schema"], spec) if content else None
     if schema and operation_id == "ListCallEvent":
-        # Docs and spec disagree: the spec types the 2010 paging fields as absolute URIs, but seed 002 shows
+        # Docs and spec disagree: the spec types the 2010 paging fields as absolute URIs, but the Call Events page shows
         # them relative ("/2010-04-01/Accounts/…/Events.json?PageSize=50&Page=0"). We follow the docs.
         for name in ("first_page_uri", "next_page_uri", "previous_page_uri", "uri"):
             schema["properties"][name]["format"] = "uri-reference"

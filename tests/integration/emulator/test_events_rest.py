@@ -1,4 +1,4 @@
-"""Events (seed 000): what each state change records, fetch, every list filter, the time window, the
+"""Events (the Event Resource page): what each state change records, fetch, every list filter, the time window, the
 30-day retention, and the hand-off of each event to the callback dispatcher."""
 
 from __future__ import annotations

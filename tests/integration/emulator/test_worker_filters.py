@@ -1,4 +1,4 @@
-"""Every Workers-list filter (seed 004): ActivityName, ActivitySid, Available, FriendlyName,
+"""Every Workers-list filter (the Worker Resource page): ActivityName, ActivitySid, Available, FriendlyName,
 TargetWorkersExpression, TaskQueueName, TaskQueueSid, Ordering; alone, combined, and with bad values."""
 
 from __future__ import annotations

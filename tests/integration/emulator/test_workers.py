@@ -1,4 +1,4 @@
-"""Workers over real HTTP (seed 004): create, fetch, update, delete, ETag/If-Match, names, limits."""
+"""Workers over real HTTP (the Worker Resource page): create, fetch, update, delete, ETag/If-Match, names, limits."""
 
 from __future__ import annotations
 
@@ -194,7 +194,7 @@ async def test_rename_frees_the_old_name(emulator_http):
         {"ActivitySid": "WA" + "a" * 32},
         {"ActivitySid": "nope"},
         {"RejectPendingReservations": "perhaps"},
-        # only valid when the new activity is unavailable (seed 004)
+        # only valid when the new activity is unavailable (the Worker Resource page)
         {"ActivitySid": "AVAILABLE", "RejectPendingReservations": "true"},
         # a valid change combined with an invalid one applies neither
         {"ActivitySid": "AVAILABLE", "Attributes": "not json"},

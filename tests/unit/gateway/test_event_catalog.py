@@ -1,6 +1,7 @@
-"""Every event type in seed 001 (the TaskRouter Events reference), from its recorded callback fixture to an Event.
+"""Every event type of the TaskRouter Events Reference page, from its recorded callback fixture to an Event.
 
-The seed is parsed here, at test time, for the event types, their field lists and the field groups
+The page's event catalog (tests/fixtures/docs/taskrouter_docs.json, extracted by scripts/extract_doc_data.py)
+gives the event types, their field lists and the field groups
 ("Task", "Worker", "Channel", "TaskChannel"), so an event type without a fixture, or a fixture missing a
 field, fails. Where each field must land is decided by this file's own rules, not the translator's.
 """
@@ -20,7 +21,8 @@ from taskrouter_emulator import event_types
 from taskrouter_gateway.translate.events import event_from_callback, event_from_rest
 
 ROOT = Path(__file__).resolve().parents[3]
-SEED_001 = next((ROOT.parent / "shared/reference/seeds").glob("001_*.txt"))
+# The TaskRouter "Events Reference" page (docs/taskrouter/api/event/reference), as data.
+DOCS = ROOT / "tests/fixtures/docs/taskrouter_docs.json"
 FIXTURES = ROOT / "tests/fixtures/callbacks"
 TWILIO = "https://taskrouter.twilio.com"
 
@@ -28,54 +30,23 @@ TWILIO = "https://taskrouter.twilio.com"
 UNLISTED_COMMON = ("Sid", "TimestampMs")
 # Callback parameters that become Event properties rather than event_data entries.
 ENVELOPE = {"EventType", "AccountSid", "EventDescription", "ResourceType", "ResourceSid", "Timestamp", "TimestampMs", "Sid"}
-# Seed 001: "When an event comes in that relates to a Worker's activity changing, the following additional
+# The Events Reference page: "When an event comes in that relates to a Worker's activity changing, the following additional
 # fields will be passed in" - the row for worker.activity.update lists only "Worker", so the link is made here.
 EXTRA_GROUPS = {"worker.activity.update": ("activity change",)}
-# The sentence before each parameter table names the group the table defines.
-TABLE_INTROS = {
-    "TaskRouter will POST the following parameters": "common",
-    "When an event involving a Task is logged": "Task",
-    "relates to a Task Channel": "TaskChannel",
-    "relates to a Worker, the following": "Worker",
-    "relates to a Worker's activity changing": "activity change",
-    "channel capacity or availability changing": "Channel",
-}
 # Collection of each resource type under the Workspace URL, as Twilio's URLs show them.
 COLLECTIONS = {"Activity": "Activities", "Task": "Tasks", "Worker": "Workers", "Workflow": "Workflows",
                "TaskQueue": "TaskQueues", "TaskChannel": "TaskChannels"}
 
-_ROW = re.compile(r"([a-z][a-z-]*(?:\.[a-z][a-z-]*)+)([A-Z].*)")
-# A row's description is glued to its last field name: "WorkflowSidA task is assigned ...".
-_DESCRIPTION_START = re.compile(r"(?<=[a-z])(?:An|A|The|Too|Multi)(?=[ -])")
-_PARAMETER_ROW = re.compile(r"([A-Z][A-Za-z]*?)(?=(?:The|An|A|Whether) )")
 _IDENTIFIER = re.compile(r"(?:[A-Z][a-z]+)+")
 
 
 @cache
 def seed_catalog() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
-    """(event type -> field tokens of its row, group name -> parameters of its table)."""
-    rows: dict[str, tuple[str, ...]] = {}
-    groups: dict[str, list[str]] = {}
-    pending = collecting = None
-    for line in SEED_001.read_text().splitlines():
-        line = line.strip()
-        if collecting is not None:
-            match = _PARAMETER_ROW.match(line)
-            if match:
-                groups[collecting].append(match.group(1))
-                continue
-            collecting = None
-        intro = next((group for text, group in TABLE_INTROS.items() if text in line), None)
-        if intro is not None:
-            pending = intro
-        elif line == "ParameterDescription" and pending is not None:
-            collecting, pending = pending, None
-            groups[collecting] = []
-        elif match := _ROW.fullmatch(line):
-            rest = match.group(2)
-            cut = _DESCRIPTION_START.search(rest)
-            rows[match.group(1)] = tuple((rest[: cut.start()] if cut else rest).split())
-    return rows, {name: tuple(params) for name, params in groups.items()}
+    """(event type -> field tokens of its row, group name -> parameters of its table), as extracted from the
+    Events Reference page by scripts/extract_doc_data.py."""
+    catalog = json.loads(DOCS.read_text())["event_catalog"]
+    rows = {event_type: tuple(tokens) for event_type, tokens in catalog["rows"].items()}
+    return rows, {name: tuple(params) for name, params in catalog["groups"].items()}
 
 
 def expected_parameters(event_type: str) -> list[str]:

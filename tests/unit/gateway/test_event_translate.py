@@ -27,9 +27,9 @@ from taskrouter_gateway.upstream.paging import decode_page_token, encode_page_to
 from taskrouter_gateway.validation import InvalidArgument
 
 ROOT = Path(__file__).resolve().parents[3]
-REFERENCE = ROOT.parent / "shared/reference"
-TASKROUTER_SPEC = json.loads((REFERENCE / "openapi/twilio_taskrouter_v1.json").read_text())
-CALL_EVENTS_SPEC = json.loads((REFERENCE / "openapi/twilio_api_v2010_call_events.json").read_text())
+OPENAPI = ROOT / "tests/fixtures/openapi"
+TASKROUTER_SPEC = json.loads((OPENAPI / "twilio_taskrouter_v1.json").read_text())
+CALL_EVENTS_SPEC = json.loads((OPENAPI / "twilio_api_v2010_call_events.json").read_text())
 TWILIO = "https://taskrouter.twilio.com"
 WAIT = 10  # seconds: an upper bound for conditions, never a pause
 
@@ -45,23 +45,9 @@ CA = "CA" + "8" * 32
 SUB_MESSAGES = ("task", "worker", "task_channel", "task_queue", "workflow", "reservation", "workspace", "activity")
 
 
-def seed_outputs(seed_glob: str) -> list[dict]:
-    """The JSON "Output" examples of a seed page (its line-number markers like "_29" removed)."""
-    text = next((REFERENCE / "seeds").glob(seed_glob)).read_text()
-    outputs = []
-    for chunk in text.split("\nOutput\n")[1:]:
-        lines = []
-        for line in chunk.splitlines():
-            if re.fullmatch(r"_\d+", line) or not line.strip():
-                continue
-            if not line.lstrip().startswith(("{", "}", "[", "]", '"')):
-                break
-            lines.append(line)
-        outputs.append(json.loads("\n".join(lines)))
-    return outputs
-
-
-SEED_000_EVENT, SEED_000_LIST, _ = seed_outputs("000_*.txt")
+# The "Output" examples of the TaskRouter Event Resource page (docs/taskrouter/api/event), as data.
+_EXAMPLES = json.loads((ROOT / "tests/fixtures/docs/taskrouter_docs.json").read_text())["event_examples"]
+SEED_000_EVENT, SEED_000_LIST = _EXAMPLES["fetch"], _EXAMPLES["list"]
 
 
 def camel(snake: str) -> str:
@@ -167,7 +153,7 @@ def test_rest_date_derived_from_whichever_is_present():
     assert only_ms.event_date.ToMilliseconds() == 1700000000123
     only_iso = event_from_rest({"sid": EV, "event_date": "2023-11-14T22:13:20Z"})
     assert only_iso.event_date_ms == 1700000000000
-    # Same second: event_date takes the milliseconds, as a callback's does; the seed 000 test covers disagreement.
+    # Same second: event_date takes the milliseconds, as a callback's does; the Event Resource page test covers disagreement.
     both = event_from_rest({"sid": EV, "event_date": "2023-11-14T22:13:20Z", "event_date_ms": 1700000000123})
     assert both.event_date.ToMilliseconds() == both.event_date_ms == 1700000000123
     garbled = event_from_rest({"sid": EV, "event_date": "last tuesday", "event_date_ms": "soon"})
@@ -535,7 +521,7 @@ def test_list_events_request_with_no_filters_and_minutes_zero_when_set():
 
 
 def test_list_events_query_encodes_like_the_seed_000_urls():
-    """The filters of seed 000's example meta.url, encoded by us, give the same query Twilio shows."""
+    """The filters of the Event Resource page's example meta.url, encoded by us, give the same query Twilio shows."""
     seed_url = SEED_000_LIST["meta"]["url"]
     seed_query = parse_qs(urlsplit(seed_url).query)
     call = events.list_events_call(es.ListEventsRequest(

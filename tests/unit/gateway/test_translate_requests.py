@@ -18,7 +18,7 @@ from taskrouter_gateway.translate import activities, workers, workspaces
 from taskrouter_gateway.upstream.forms import encode_params, urlencode_pairs
 
 SPEC = json.loads(
-    (Path(__file__).resolve().parents[3].parent / "shared/reference/openapi/twilio_taskrouter_v1.json").read_text()
+    (Path(__file__).resolve().parents[3] / "tests/fixtures/openapi/twilio_taskrouter_v1.json").read_text()
 )
 WS = "WS" + "1" * 32
 WK = "WK" + "2" * 32
