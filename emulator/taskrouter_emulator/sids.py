@@ -13,4 +13,4 @@ def new_sid(prefix: str) -> str:
 
 
 def is_sid(value: str | None, prefix: str) -> bool:
-    return bool(value) and value.startswith(prefix) and _SID.match(value) is not None
+    return value is not None and value.startswith(prefix) and _SID.match(value) is not None

@@ -7,9 +7,12 @@ import asyncio
 import gc
 import signal
 import sys
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from . import config, logs
+
+if TYPE_CHECKING:
+    from .app import Gateway
 
 _SERVE_FLAGS: tuple[tuple[str, str, type, str], ...] = (
     # (setting, flag, type, help)
@@ -107,7 +110,7 @@ def _configure_callback(args) -> int:
     return 0
 
 
-def _banner(gateway: "Gateway") -> str:  # noqa: F821 - imported lazily in _serve
+def _banner(gateway: Gateway) -> str:
     target = gateway.grpc_target
     lines = [f"TaskRouter gateway: gRPC on {target}, event webhook on {gateway.webhook_url}"]
     if gateway.emulator is not None:

@@ -144,4 +144,4 @@ def load(environ: Mapping[str, str] | None = None, **overrides: object) -> Setti
             kind = _KINDS.get(str(f.type).split(" ")[0], str)
             values[f.name] = _coerce(f.name, raw, kind)
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return Settings(**values).validate()
+    return Settings(**values).validate()  # type: ignore[arg-type]  # each value was coerced to its field's type

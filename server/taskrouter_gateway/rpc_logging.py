@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from contextvars import ContextVar
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncGenerator, AsyncIterator, Callable
 
 import grpc
 import structlog
@@ -80,7 +80,7 @@ def logged_stream(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethod
     `method` is the full name, e.g. "/taskrouter.gateway.v1.EventService/StreamEvents". Serializers are
     kept as they are (None stays None, for handlers that yield prebuilt bytes).
     """
-    inner: Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]] | None = handler.unary_stream
+    inner: Callable[[Any, grpc.aio.ServicerContext], AsyncGenerator[Any, None]] | None = handler.unary_stream
     if inner is None:
         raise TypeError(f"logged_stream needs a unary-stream handler for {method}")
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -338,7 +338,7 @@ class FanOut:
             )
         return FanOutClosed("server shutting down; resume from your cursor", resume_seq)
 
-    async def subscribe(self, event_filter: EventFilter, after_seq: int) -> AsyncIterator[bytes]:
+    async def subscribe(self, event_filter: EventFilter, after_seq: int) -> AsyncGenerator[bytes, None]:
         """Yields StreamEventsResponse wire bytes holding every matching event with seq > after_seq, in seq
         order, batched as they are ready, until ended.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Final
 
 import grpc
@@ -122,7 +122,7 @@ class EventStreamer:
 
     async def StreamEvents(
         self, request: event_service_pb2.StreamEventsRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         log_id = self._log.log_id
         try:
             event_filter, after_seq = await self._validate(request)

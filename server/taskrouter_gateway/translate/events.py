@@ -106,7 +106,9 @@ def _typed_homes() -> dict[str, tuple[str, FieldDescriptor]]:
     """snake_case key -> (Event sub-message field, its field), read off the proto so they cannot drift."""
     homes: dict[str, tuple[str, FieldDescriptor]] = {}
     for sub in _SUB_MESSAGES:
-        for field in event_pb2.Event.DESCRIPTOR.fields_by_name[sub].message_type.fields:
+        sub_type = event_pb2.Event.DESCRIPTOR.fields_by_name[sub].message_type
+        assert sub_type is not None, sub
+        for field in sub_type.fields:
             if field.type == FieldDescriptor.TYPE_MESSAGE or field.name == _SHARED_KEY:
                 continue  # *_struct views are derived; operating_unit_sid is placed by context
             homes[field.name] = (sub, field)
@@ -118,7 +120,7 @@ _HOMES = _typed_homes()
 _STRUCT_SIBLINGS: dict[FieldDescriptor, str] = {
     field: f"{field.name}_struct"
     for _, field in _HOMES.values()
-    if f"{field.name}_struct" in field.containing_type.fields_by_name
+    if field.containing_type is not None and f"{field.name}_struct" in field.containing_type.fields_by_name
 }
 _WORKER_KEYS = frozenset(key for key, (sub, _) in _HOMES.items() if sub == "worker")
 

@@ -55,7 +55,7 @@ def create_call(req: svc.CreateWorkspaceRequest) -> RestCall:
 def update_call(req: svc.UpdateWorkspaceRequest) -> RestCall:
     form: dict[str, object] = {}
     for field, param in _UPDATE_FIELDS:
-        if req.HasField(field):
+        if req.HasField(field):  # type: ignore[arg-type]  # names from _UPDATE_FIELDS, checked by tests
             form[param] = getattr(req, field)
     if req.prioritize_queue_order in _ORDER_TO_REST:
         form["PrioritizeQueueOrder"] = _ORDER_TO_REST[req.prioritize_queue_order]
@@ -87,7 +87,7 @@ def workspace_from_json(data: Mapping[str, Any]) -> workspace_pb2.Workspace:
         sid=data.get("sid") or "",
         timeout_activity_name=data.get("timeout_activity_name") or "",
         timeout_activity_sid=data.get("timeout_activity_sid") or "",
-        prioritize_queue_order=_ORDER_FROM_REST.get(data.get("prioritize_queue_order") or "", 0),
+        prioritize_queue_order=_ORDER_FROM_REST.get(data.get("prioritize_queue_order") or "", _QueueOrder.QUEUE_ORDER_UNSPECIFIED),
         url=data.get("url") or "",
         links=data.get("links") or {},
     )

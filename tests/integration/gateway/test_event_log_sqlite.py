@@ -409,7 +409,7 @@ async def test_concurrent_close_calls_all_wait_for_the_flush(make_log: MakeLog) 
 async def test_log_id_and_operations_before_open_fail_clearly(tmp_path: Path) -> None:
     log = SqliteEventLog(tmp_path / "events.db")
     with pytest.raises(EventLogClosed, match="not been opened"):
-        log.log_id
+        _ = log.log_id
     with pytest.raises(EventLogClosed, match="not open"):
         await log.append([ev(1)])
     await log.close()  # closing a log never opened is harmless

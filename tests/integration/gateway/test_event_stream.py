@@ -20,7 +20,6 @@ from google.protobuf import timestamp_pb2
 from taskrouter.gateway.v1 import event_pb2, event_service_pb2, event_service_pb2_grpc
 from taskrouter_gateway.errors import error_info_from
 from taskrouter_gateway.events.cursor import decode_cursor, encode_cursor
-from taskrouter_gateway.events import fanout as fanout_module
 from taskrouter_gateway.events.fanout import MAX_MESSAGE_BYTES, FanOut, encode_piece
 from taskrouter_gateway.events.log import EventLogError, NewEvent, Retention
 from taskrouter_gateway.events.sqlite_log import SqliteEventLog
