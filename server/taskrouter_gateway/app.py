@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import os
 import socket
 
 import grpc
@@ -129,6 +130,8 @@ class Gateway:
 
     async def _start(self, stack: contextlib.AsyncExitStack) -> None:
         settings = self.settings
+        if settings.uses_data_dir:
+            os.makedirs(settings.data_dir, exist_ok=True)
         _check_port_free(settings.grpc_host, settings.grpc_port, "gRPC")
         if settings.auth_token or settings.embedded:
             _check_port_free(settings.webhook_host, settings.webhook_port, "the event webhook")
@@ -155,7 +158,7 @@ class Gateway:
         stack.push_async_callback(self._close_upstream)
 
         self.event_log = SqliteEventLog(
-            settings.event_log_path,
+            settings.event_log_file,
             synchronous=settings.event_log_sync,  # type: ignore[arg-type]
             retention=Retention(
                 max_age_ms=settings.event_retention_days * DAY_MS,

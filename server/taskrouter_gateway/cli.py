@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import shlex
 import signal
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from . import config, logs
@@ -22,20 +24,32 @@ _SERVE_FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("webhook_port", "--webhook-port", int, "event webhook listen port; 0 picks a free one"),
     ("webhook_path", "--webhook-path", str, "event webhook path"),
     ("webhook_public_url", "--webhook-public-url", str, "the URL Twilio calls and signs, when behind a proxy"),
+    ("data_dir", "--data-dir", str, "directory for the event log and, in embedded mode, the emulator's state"),
     ("event_log_path", "--event-log", str, "SQLite file of the durable event log"),
     ("event_retention_days", "--event-retention-days", int, "days events stay in the log"),
     ("event_log_max_mb", "--event-log-max-mb", int, "size cap of the event log in MiB; 0 for none"),
-    ("workspaces", "--workspaces", str, "comma-separated WS SIDs to backfill at start-up (default: all)"),
+    ("workspaces", "--workspaces", str, "comma-separated WS SIDs to backfill at start-up"),
     ("taskrouter_base_url", "--taskrouter-base-url", str, "TaskRouter REST base URL"),
     ("api_base_url", "--api-base-url", str, "Twilio 2010 API base URL (Call Events)"),
     ("emulator_port", "--emulator-port", int, "embedded emulator port (no credentials only); 0 picks one"),
-    ("emulator_state_file", "--emulator-state-file", str, "SQLite file that keeps emulator state across restarts"),
+    ("emulator_state_file", "--emulator-state-file", str, "SQLite file that keeps emulator state across restarts; '' for none"),
     ("log_format", "--log-format", str, "auto, json or console"),
     ("log_level", "--log-level", str, "debug, info, warning or error"),
     ("shutdown_grace_seconds", "--shutdown-grace", float, "seconds in-flight RPCs get to finish on SIGTERM"),
 )
 
 _DEFAULTS = config.Settings()
+# Defaults that are not a plain value.
+_DEFAULT_TEXT = {
+    "event_log_path": "<data-dir>/events.sqlite3",
+    "emulator_state_file": "<data-dir>/emulator.sqlite3",
+    "webhook_public_url": "the listen address",
+    "workspaces": "every workspace of the account",
+}
+
+
+def _default_text(setting: str) -> str:
+    return _DEFAULT_TEXT.get(setting) or str(getattr(_DEFAULTS, setting))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
             dest=setting,
             type=kind,
             default=None,
-            help=f"{text} [env {config.env_name(setting)}; default {getattr(_DEFAULTS, setting)}]",
+            help=f"{text} [env {config.env_name(setting)}; default {_default_text(setting)}]",
         )
     serve.add_argument(
         "--no-redact-pii",
@@ -110,23 +124,42 @@ def _configure_callback(args) -> int:
     return 0
 
 
+def _dev_command() -> str | None:
+    """How to run ./dev from the current directory, when this is a checkout (editable install), else None."""
+    dev = Path(__file__).resolve().parents[2] / "dev"
+    if not dev.is_file():
+        return None
+    return "./dev" if Path.cwd().resolve() == dev.parent else shlex.quote(str(dev))
+
+
 def _banner(gateway: Gateway) -> str:
     target = gateway.grpc_target
     lines = [f"TaskRouter gateway: gRPC on {target}, event webhook on {gateway.webhook_url}"]
     if gateway.emulator is not None:
         ws = gateway.emulator.default_workspace_sid
+        dev = _dev_command()
+        # Commands that work when pasted: through ./dev (its .venv has grpc and the stubs) in a checkout.
+        python = f"{dev} python" if dev else "python"
+        tail = f"{dev} tail" if dev else "taskrouter-gateway tail"
         lines += [
             f"Upstream: embedded TaskRouter emulator at {gateway.emulator.base_url} (no Twilio credentials set)",
+            f"Data: {gateway.settings.data_dir}/ (event log and emulator state; delete it to start afresh)",
             f"Default workspace: {ws}",
             f"Emulator test credentials: account {gateway.emulator.account_sid}, token {gateway.emulator.auth_token}",
             "Try it:",
-            f"  grpcurl -plaintext -d '{{\"workspace_sid\": \"{ws}\"}}' {target} "
-            "taskrouter.gateway.v1.ActivityService/ListActivities",
-            "  python -c \"import grpc; from taskrouter.gateway.v1 import activity_service_pb2 as m, "
+            f"  {python} -c \"import grpc; from taskrouter.gateway.v1 import activity_service_pb2 as m, "
             "activity_service_pb2_grpc as g; "
             f"print(g.ActivityServiceStub(grpc.insecure_channel('{target}')).ListActivities("
             f"m.ListActivitiesRequest(workspace_sid='{ws}')))\"",
-            f"Watch events: taskrouter-gateway tail --target {target} --workspace {ws}",
+        ]
+        if dev:
+            lines.append(f"  {dev} example --target {target} --workspace {ws}")
+        lines += [
+            f"  grpcurl -plaintext -d '{{\"workspace_sid\": \"{ws}\"}}' {target} "
+            "taskrouter.gateway.v1.ActivityService/ListActivities",
+            "  (grpcurl is not a Debian package: go install github.com/fullstorydev/grpcurl/cmd/grpcurl@latest,"
+            " or a release from https://github.com/fullstorydev/grpcurl/releases)",
+            f"Watch events: {tail} --target {target} --workspace {ws}",
         ]
     else:
         lines.append(f"Upstream: {gateway.settings.taskrouter_base_url}")

@@ -29,7 +29,11 @@ class Settings:
     # The URL Twilio calls and signs, when the gateway sits behind a proxy or load balancer.
     webhook_public_url: str | None = None
     webhook_max_body: int = 64 * 1024
-    event_log_path: str = "taskrouter-gateway-events.sqlite3"
+    # One directory for what the gateway keeps between runs: the event log and, in embedded mode, the
+    # emulator's state. Kept together so a restart continues one emulator lifetime in one log; delete the
+    # directory to start afresh with both.
+    data_dir: str = ".data"
+    event_log_path: str = ""  # "": <data_dir>/events.sqlite3
     # FULL fsyncs every group commit: a 204 means the event is on disk. NORMAL risks the last commits on power loss.
     event_log_sync: str = "FULL"
     event_retention_days: int = 30
@@ -45,7 +49,7 @@ class Settings:
     taskrouter_base_url: str = "https://taskrouter.twilio.com"
     api_base_url: str = "https://api.twilio.com"
     emulator_port: int = 0
-    emulator_state_file: str | None = None
+    emulator_state_file: str | None = None  # None: <data_dir>/emulator.sqlite3; "": in memory
     log_format: str = "auto"  # auto | json | console
     log_level: str = "info"
     redact_pii: bool = True
@@ -61,6 +65,21 @@ class Settings:
     @property
     def workspace_sids(self) -> tuple[str, ...]:
         return tuple(s.strip() for s in self.workspaces.split(",") if s.strip())
+
+    @property
+    def event_log_file(self) -> str:
+        return self.event_log_path or os.path.join(self.data_dir, "events.sqlite3")
+
+    @property
+    def emulator_state(self) -> str | None:
+        """The embedded emulator's state file, or None to keep its state in memory."""
+        if self.emulator_state_file == "":
+            return None
+        return self.emulator_state_file or os.path.join(self.data_dir, "emulator.sqlite3")
+
+    @property
+    def uses_data_dir(self) -> bool:
+        return not self.event_log_path or (self.embedded and self.emulator_state_file is None)
 
     @property
     def grpc_address(self) -> str:
@@ -90,6 +109,8 @@ class Settings:
             raise ConfigError("webhook_path must start with /")
         if self.webhook_public_url and not self.webhook_public_url.startswith(("http://", "https://")):
             raise ConfigError("webhook_public_url must be an absolute http(s) URL")
+        if not self.data_dir:
+            raise ConfigError("data_dir must not be empty")
         if self.event_log_sync not in ("FULL", "NORMAL"):
             raise ConfigError("event_log_sync must be FULL or NORMAL")
         if self.event_log_max_mb < 0:

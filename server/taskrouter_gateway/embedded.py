@@ -28,7 +28,7 @@ async def start(settings: Settings) -> EmbeddedUpstream:
     from taskrouter_emulator.server import start_emulator
 
     running = await start_emulator(
-        EmulatorConfig(host="127.0.0.1", port=settings.emulator_port, state_file=settings.emulator_state_file)
+        EmulatorConfig(host="127.0.0.1", port=settings.emulator_port, state_file=settings.emulator_state)
     )
     config = running.config
     return EmbeddedUpstream(

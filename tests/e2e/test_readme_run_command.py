@@ -33,7 +33,7 @@ def _readme_run_command() -> list[str]:
 
 def test_readme_run_command_serves_the_stubs(tmp_path):
     command = _readme_run_command() + ["--grpc-port", "0", "--webhook-port", "0", "--log-format", "json",
-                                       "--event-log", str(tmp_path / "events.sqlite3")]
+                                       "--data-dir", str(tmp_path / "data")]
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")}
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
@@ -43,7 +43,7 @@ def test_readme_run_command_serves_the_stubs(tmp_path):
         assert proc.stdout is not None
         for line in proc.stdout:
             lines.append(line)
-            if line.startswith("Try it:"):
+            if line.startswith("Watch events:"):
                 ready.set()
         ready.set()
 
