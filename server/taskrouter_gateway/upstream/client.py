@@ -331,7 +331,8 @@ class UpstreamClient:
             delay: float | None = None
             if self._policy.retryable(method, http_status):
                 delay = self._policy.next_delay(
-                    attempt, retry_after=retry_after, now=clock(), deadline=deadline, rng=self._rng
+                    attempt, retry_after=retry_after, now=clock(), deadline=deadline, rng=self._rng,
+                    attempt_time=latency,
                 )
             self._log_call(
                 method, log_path, base, attempt,

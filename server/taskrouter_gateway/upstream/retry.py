@@ -48,6 +48,9 @@ class RetryPolicy:
     max_delay: float = 2.0
     # A Retry-After longer than this is not waited out: the caller gets RESOURCE_EXHAUSTED + RetryInfo.
     max_retry_after: float = 10.0
+    # A retry is only worth starting with this much time left after the wait (or the last attempt's
+    # duration, if longer): else it would most likely end in DEADLINE_EXCEEDED and hide the real failure.
+    min_attempt_time: float = 0.05
     retry_statuses: frozenset[int] = field(default=RETRY_STATUSES)
     retry_methods: frozenset[str] = field(default=IDEMPOTENT_METHODS)
 
@@ -85,6 +88,7 @@ class RetryPolicy:
         now: float,
         deadline: float | None,
         rng: random.Random,
+        attempt_time: float = 0.0,
     ) -> float | None:
         """Seconds to sleep before attempt `attempt + 1`, or None to stop and surface the last failure.
 
@@ -100,6 +104,6 @@ class RetryPolicy:
             delay = retry_after
         else:
             delay = self.backoff(attempt, rng)
-        if deadline is not None and now + delay >= deadline:
+        if deadline is not None and now + delay + max(attempt_time, self.min_attempt_time) >= deadline:
             return None
         return delay

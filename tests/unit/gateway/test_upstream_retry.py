@@ -136,3 +136,14 @@ def test_bad_policies_are_rejected(kwargs: dict[str, float]) -> None:
 def test_attempt_numbers_are_one_based() -> None:
     with pytest.raises(ValueError, match="1-based"):
         RetryPolicy().backoff_ceiling(0)
+
+
+def test_with_a_deadline_attempts_are_uncapped_but_each_retry_needs_time_to_run() -> None:
+    policy = RetryPolicy(max_attempts=4, min_attempt_time=0.05)
+    rng = random.Random(0)
+    assert policy.next_delay(50, retry_after=0.0, now=0.0, deadline=1.5, rng=rng) == 0.0
+    assert policy.next_delay(4, retry_after=0.0, now=0.0, deadline=None, rng=rng) is None
+    assert policy.next_delay(1, retry_after=1.0, now=0.0, deadline=1.5, rng=rng) == 1.0
+    assert policy.next_delay(1, retry_after=1.0, now=0.0, deadline=1.04, rng=rng) is None
+    # The last attempt took 0.6 s: another one would not fit after a 1 s wait.
+    assert policy.next_delay(1, retry_after=1.0, now=0.0, deadline=1.5, rng=rng, attempt_time=0.6) is None
