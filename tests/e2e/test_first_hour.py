@@ -8,12 +8,13 @@ import re
 import shutil
 import signal
 import subprocess
-import threading
 import time
 import tomllib
 from pathlib import Path
 
 from taskrouter_gateway.cli import build_parser
+
+import dev_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,26 +54,12 @@ def test_help_shows_no_empty_defaults_and_packaging_is_current():
 
 def test_banner_commands_work_when_pasted_and_the_example_runs_twice(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "TASKROUTER_GATEWAY_"))}
-    proc = subprocess.Popen(
+    proc, banner = dev_serve.start(
         ["./dev", "serve", "--grpc-port", "0", "--webhook-port", "0", "--data-dir", str(tmp_path / "data"),
          "--log-format", "json"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env,
     )
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            if line.startswith("Watch events:"):
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=read, daemon=True).start()
     try:
-        assert ready.wait(120), "gateway printed no banner"
-        banner = "".join(lines)
         target = re.search(r"gRPC on ([\d.]+:\d+)", banner).group(1)
         try_it = banner.split("Try it:\n", 1)[1].splitlines()
         pasted = [line.strip() for line in try_it if line.startswith("  ./dev ")]

@@ -7,12 +7,13 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+import dev_serve
 
 from taskrouter.gateway.v1 import (
     activity_service_pb2 as a,
@@ -35,23 +36,8 @@ def test_readme_run_command_serves_the_stubs(tmp_path):
     command = _readme_run_command() + ["--grpc-port", "0", "--webhook-port", "0", "--log-format", "json",
                                        "--data-dir", str(tmp_path / "data")]
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")}
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            if line.startswith("Watch events:"):
-                ready.set()
-        ready.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    proc, banner = dev_serve.start(command, env)
     try:
-        assert ready.wait(120), "gateway printed no banner"
-        banner = "".join(lines)
         target = re.search(r"gRPC on ([\d.]+:\d+)", banner).group(1)
         workspace = re.search(r"Default workspace: (WS[0-9a-f]{32})", banner).group(1)
         assert "grpcurl" in banner and "ListActivities" in banner
