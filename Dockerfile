@@ -10,7 +10,9 @@ COPY emulator ./emulator
 RUN pip install --no-cache-dir .
 
 USER gateway
+# The event log (and emulator state) go to a directory the non-root user owns.
 ENV TASKROUTER_GATEWAY_GRPC_HOST=0.0.0.0 \
+    TASKROUTER_GATEWAY_DATA_DIR=/home/gateway/data \
     TASKROUTER_GATEWAY_LOG_FORMAT=json
 EXPOSE 50051
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
