@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import subprocess
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,3 +32,21 @@ def start(command: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str
         proc.wait()
         raise AssertionError("gateway printed no banner: " + "".join(lines)[-2000:])
     return proc, "".join(lines)
+
+
+@contextlib.contextmanager
+def running(command: list[str], env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """start(); on leaving, whatever happened, the process is gone (killed if it did not stop)."""
+    proc, banner = start(command, env)
+    try:
+        yield proc, banner
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM, as an operator stops it: the gateway must exit 0 within its grace."""
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0

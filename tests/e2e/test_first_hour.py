@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import time
 import tomllib
@@ -54,12 +53,9 @@ def test_help_shows_no_empty_defaults_and_packaging_is_current():
 
 def test_banner_commands_work_when_pasted_and_the_example_runs_twice(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "TASKROUTER_GATEWAY_"))}
-    proc, banner = dev_serve.start(
-        ["./dev", "serve", "--grpc-port", "0", "--webhook-port", "0", "--data-dir", str(tmp_path / "data"),
-         "--log-format", "json"],
-        env,
-    )
-    try:
+    command = ["./dev", "serve", "--grpc-port", "0", "--webhook-port", "0", "--data-dir", str(tmp_path / "data"),
+               "--log-format", "json"]
+    with dev_serve.running(command, env) as (proc, banner):
         target = re.search(r"gRPC on ([\d.]+:\d+)", banner).group(1)
         try_it = banner.split("Try it:\n", 1)[1].splitlines()
         pasted = [line.strip() for line in try_it if line.startswith("  ./dev ")]
@@ -87,9 +83,4 @@ def test_banner_commands_work_when_pasted_and_the_example_runs_twice(tmp_path):
         tail = subprocess.run(["bash", "-c", f"{watch} --type worker.created --since {since} --limit 1"],
                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
         assert tail.returncode == 0 and "worker.created" in tail.stdout, tail.stderr[-2000:]
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        dev_serve.stop(proc)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -36,8 +35,7 @@ def test_readme_run_command_serves_the_stubs(tmp_path):
     command = _readme_run_command() + ["--grpc-port", "0", "--webhook-port", "0", "--log-format", "json",
                                        "--data-dir", str(tmp_path / "data")]
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")}
-    proc, banner = dev_serve.start(command, env)
-    try:
+    with dev_serve.running(command, env) as (proc, banner):
         target = re.search(r"gRPC on ([\d.]+:\d+)", banner).group(1)
         workspace = re.search(r"Default workspace: (WS[0-9a-f]{32})", banner).group(1)
         assert "grpcurl" in banner and "ListActivities" in banner
@@ -59,12 +57,7 @@ def test_readme_run_command_serves_the_stubs(tmp_path):
         )
         assert tail.returncode == 0, tail.stderr
         assert "worker.created" in tail.stdout and worker.sid in tail.stdout
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        dev_serve.stop(proc)
     stderr = proc.stderr.read() if proc.stderr else ""
     assert "gateway stopped" in stderr, stderr[-2000:]
     print(stderr[-500:], file=sys.stderr)
