@@ -74,6 +74,14 @@ def test_banner_commands_work_when_pasted_and_the_example_runs_twice(tmp_path):
         first, second = outputs[-2], outputs[-1]
         assert "created Alice: WK" in first and "found Alice from an earlier run: WK" in second
         assert all("updated Alice's skills to ['sales', 'support']" in out for out in (first, second))
+        # The README's Python block, pasted into ./dev python, twice (only the address differs).
+        block = (ROOT / "README.md").read_text().split("```python\n", 1)[1].split("```", 1)[0]
+        assert '"127.0.0.1:50051"' in block
+        for _ in range(2):
+            result = subprocess.run(["./dev", "python", "-c", block.replace("127.0.0.1:50051", target)], cwd=ROOT,
+                                    env=env, capture_output=True, text=True, timeout=120)
+            assert result.returncode == 0, result.stderr[-2000:]
+            assert "Alice is WK" in result.stdout and "updated Alice, etag" in result.stdout
         if shutil.which("grpcurl"):
             grpcurl = next(line.strip() for line in try_it if line.strip().startswith("grpcurl "))
             assert subprocess.run(["bash", "-c", grpcurl], capture_output=True, timeout=60).returncode == 0
