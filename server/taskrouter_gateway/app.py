@@ -31,9 +31,9 @@ from .events import records
 from .events.backfill import Backfiller
 from .events.fanout import FanOut
 from .events.ingest import Ingestor
-from .events.log import DAY_MS, Retention, run_retention
+from .events.backends import build_event_log
+from .events.log import EventLog, run_retention
 from .events.signature import SignatureVerifier
-from .events.sqlite_log import SqliteEventLog
 from .events.webhook import WebhookHandler, create_webhook_app
 from .services.activities import ActivityService
 from .services.call_events import CallEventService
@@ -73,7 +73,7 @@ class Gateway:
         self.health = HealthServicer()
         self.server: grpc.aio.Server | None = None
         self.grpc_port: int = 0
-        self.event_log: SqliteEventLog | None = None
+        self.event_log: EventLog | None = None
         self.fanout: FanOut | None = None
         self.backfiller: Backfiller | None = None
         self.webhook: WebhookHandler | None = None
@@ -113,14 +113,7 @@ class Gateway:
         )
         await self.upstream.start()
 
-        self.event_log = SqliteEventLog(
-            settings.event_log_path,
-            synchronous=settings.event_log_sync,  # type: ignore[arg-type]
-            retention=Retention(
-                max_age_ms=settings.event_retention_days * DAY_MS,
-                max_bytes=settings.event_log_max_mb * 1024 * 1024 or None,
-            ),
-        )
+        self.event_log = build_event_log(settings)
         await self.event_log.open()
         self._retention_task = asyncio.create_task(run_retention(self.event_log, 3600.0), name="event-retention")
         # URLs in events point where the REST API lives, so webhook and backfilled events agree.

@@ -24,10 +24,11 @@ recreated stream (or another deployment's) are refused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -41,6 +42,7 @@ from nats.js import api
 
 from . import jetstream_codec as codec
 from .jetstream_index import StreamIndex
+from .jetstream_lease import KvLeases
 from .log import (
     DAY_MS,
     AppendResult,
@@ -163,6 +165,7 @@ class JetStreamEventLog(EventLog):
         read_timeout_s: float = 5.0,
         max_in_flight: int = 256,
         cache_size: int = 10_000,
+        lease_ttl_s: float = 30.0,
     ) -> None:
         if not nats_options.servers:
             raise ValueError("at least one NATS server URL is needed")
@@ -173,6 +176,8 @@ class JetStreamEventLog(EventLog):
         self._write_timeout = write_timeout_s
         self._read_timeout = read_timeout_s
         self._cache_size = cache_size
+        self._lease_ttl = lease_ttl_s
+        self._leases: KvLeases | None = None
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._state = "new"
         self._nc: NATS | None = None
@@ -464,6 +469,19 @@ class JetStreamEventLog(EventLog):
     def add_commit_listener(self, listener: Callable[[list[StoredEvent]], None]) -> bool:
         self._listeners.append(listener)
         return True
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[None]:
+        """Held as a lease in the KV bucket `<stream>_leases`, shared by every replica of this stream."""
+        self._require_open()
+        if self._leases is None:
+            self._leases = KvLeases(self._js, f"{self._stream.name}_leases", ttl_s=self._lease_ttl,
+                                    replicas=self._stream.replicas)
+        try:
+            async with self._leases.hold(name):
+                yield
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise EventLogError(f"lease {name} unavailable: {exc!r}") from None
 
     async def prune(self) -> int:
         """JetStream applies retention itself (max_age, max_bytes); this forgets what it removed."""

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -181,6 +182,14 @@ class EventLog(abc.ABC):
         readers poll read_after() instead.
         """
         return False
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[None]:
+        """Runs the body while no other process sharing this log runs a body for `name` (e.g. backfill).
+
+        This default: a log only one process can open has no one to coordinate with.
+        """
+        yield
 
     @property
     @abc.abstractmethod
