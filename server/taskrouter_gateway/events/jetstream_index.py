@@ -24,6 +24,8 @@ from collections.abc import Iterator
 
 from .log import StoredEvent
 
+_NEVER = -(2**63)  # the date of a skipped seq: below any T asked for
+
 
 class StreamIndex:
     def __init__(self, *, first_seq: int, cache_size: int) -> None:
@@ -60,6 +62,18 @@ class StreamIndex:
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
+    def skip(self, seq: int) -> None:
+        """A seq holding no readable event (not written by a gateway): keep positions aligned, index nothing."""
+        if seq <= self.position:
+            return
+        if seq != self.position + 1 and not self._dates:
+            self._base = seq
+        elif seq != self.position + 1:
+            raise ValueError(f"stream index: seq {seq} after {self.position} leaves a gap")
+        self.position = seq
+        self._dates.append(_NEVER)
+        self._sids.append(None)
+
     def seq_of(self, sid: str) -> int | None:
         return self._by_sid.get(sid)
 
@@ -82,7 +96,9 @@ class StreamIndex:
         """Cached events with seq > `seq` (which must be >= cache_first - 1), in seq order."""
         taken = 0
         for s in range(max(seq + 1, self.cache_first), self.position + 1):
-            event = self._cache[s]
+            event = self._cache.get(s)
+            if event is None:
+                continue  # a skipped seq
             if workspace_sid is None or event.workspace_sid == workspace_sid:
                 yield event
                 taken += 1
@@ -104,6 +120,8 @@ class StreamIndex:
         self._rise_seq = array("q")
         self._rise_date = array("q")
         for offset, date in enumerate(self._dates):
+            if date == _NEVER:
+                continue
             if not self._rise_date or date > self._rise_date[-1]:
                 self._rise_seq.append(self._base + offset)
                 self._rise_date.append(date)

@@ -39,6 +39,7 @@ class KvLeases:
         self._replicas = replicas
         self._kv: Any = None
         self.owner = f"{socket.gethostname()}:{secrets.token_hex(4)}"
+        self.contended = 0  # attempts that found the lease held (tests, metrics)
 
     async def _store(self) -> Any:
         if self._kv is None:
@@ -61,6 +62,7 @@ class KvLeases:
                 revision = await kv.create(key, self.owner.encode())
                 break
             except nats.js.errors.KeyWrongLastSequenceError:
+                self.contended += 1
                 if time.monotonic() > deadline:
                     raise LeaseUnavailable(f"lease {key} is held by another replica") from None
                 await asyncio.sleep(poll_s)  # a retry interval while someone else holds it, not a sync point

@@ -352,6 +352,9 @@ class JetStreamEventLog(EventLog):
             event = codec.decode(msg.data, seq, _ms(meta.timestamp))
         except codec.UndecodableMessage:
             _log.exception("event_log.undecodable_message", seq=seq)
+            index.skip(seq)
+            if self._waiters:
+                self._wake_waiters()
             return
         index.add(event)
         if self._listeners:
@@ -424,6 +427,10 @@ class JetStreamEventLog(EventLog):
         for ev in events:
             if not isinstance(ev, NewEvent):
                 raise TypeError(f"append takes NewEvent items, got {type(ev).__name__}")
+        if len(events) > 1:
+            # A batch is a backfill (the webhook appends one event at a time): its events may be older than the
+            # broker's duplicate window, so the index must hold the whole stream before it is asked about them.
+            index = await self._current()
         results: list[AppendResult] = []
         seen: dict[str, int] = {}
         for ev in events:
@@ -469,6 +476,10 @@ class JetStreamEventLog(EventLog):
     def add_commit_listener(self, listener: Callable[[list[StoredEvent]], None]) -> bool:
         self._listeners.append(listener)
         return True
+
+    @property
+    def leases(self) -> KvLeases | None:
+        return self._leases
 
     @contextlib.asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[None]:
