@@ -152,7 +152,7 @@ class NatsCluster:
             if node.process is None:
                 continue
             try:
-                info = node.varz(f"jsz?streams=true&accounts=true")
+                info = node.varz("jsz?streams=true&accounts=true")
             except (urllib.error.URLError, OSError):
                 continue
             for account in info.get("account_details") or ():

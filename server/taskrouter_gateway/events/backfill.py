@@ -100,8 +100,8 @@ class Backfiller:
         fetched.sort(key=lambda e: (e.event_date_ms, e.sid))
         appended = duplicates = 0
         for i in range(0, len(fetched), CHUNK):
-            for result in await self._ingestor.ingest(fetched[i : i + CHUNK]):
-                if result.duplicate:
+            for outcome in await self._ingestor.ingest(fetched[i : i + CHUNK]):
+                if outcome.duplicate:
                     duplicates += 1
                 else:
                     appended += 1

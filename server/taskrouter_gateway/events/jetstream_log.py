@@ -191,6 +191,9 @@ class JetStreamEventLog(EventLog):
         self._listeners: list[Callable[[list[StoredEvent]], None]] = []
         self._pending: list[StoredEvent] = []
         self._flush_scheduled = False
+        self._appending = 0  # append() calls in progress; close() lets them finish
+        self._appends_done = asyncio.Event()
+        self._appends_done.set()
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -310,6 +313,11 @@ class JetStreamEventLog(EventLog):
         if self._state in ("closing", "closed"):
             return
         self._state = "closing"
+        try:
+            # Appends already accepted get their acknowledgement (or their error) before the connection goes.
+            await asyncio.wait_for(self._appends_done.wait(), self._write_timeout + 1)
+        except TimeoutError:
+            _log.warning("event_log.close_with_appends_pending", appending=self._appending)
         await self._disconnect()
         for _, waiter in self._waiters:
             if not waiter.done():
@@ -433,14 +441,21 @@ class JetStreamEventLog(EventLog):
             index = await self._current()
         results: list[AppendResult] = []
         seen: dict[str, int] = {}
-        for ev in events:
-            known = seen.get(ev.sid) or index.seq_of(ev.sid)
-            if known is not None:
-                results.append(AppendResult(known, True))
-                continue
-            result = await self._publish(ev)
-            seen[ev.sid] = result.seq
-            results.append(result)
+        self._appending += 1
+        self._appends_done.clear()
+        try:
+            for ev in events:
+                known = seen.get(ev.sid) or index.seq_of(ev.sid)
+                if known is not None:
+                    results.append(AppendResult(known, True))
+                    continue
+                result = await self._publish(ev)
+                seen[ev.sid] = result.seq
+                results.append(result)
+        finally:
+            self._appending -= 1
+            if not self._appending:
+                self._appends_done.set()
         return results
 
     async def _publish(self, ev: NewEvent) -> AppendResult:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from natsutil import NatsCluster, nats_single  # noqa: F401 - the fixture is used by name
+from natsutil import NatsCluster
 
 from taskrouter_gateway.events.jetstream_log import JetStreamEventLog, NatsOptions, StreamOptions
 from taskrouter_gateway.events.log import EventLog, EventLogClosed, EventLogError, NewEvent
@@ -312,3 +312,15 @@ async def test_duplicates_are_found_across_many_sids(make_log: MakeLog) -> None:
     results = await log.append([ev(n) for n in range(1200)])
     duplicates = [n for n, r in zip(range(1200), results) if r.duplicate]
     assert duplicates == list(range(0, 1200, 2))
+
+
+async def test_close_finishes_appends_already_accepted(make_log: MakeLog) -> None:
+    log = await make_log()
+    # gather starts these in order: all 50 appends are under way before close() is.
+    *results, _ = await asyncio.gather(*(log.append([ev(n)]) for n in range(50)), log.close())
+    assert sorted(rs[0].seq for rs in results) == list(range(1, 51))
+    with pytest.raises(EventLogClosed):
+        await log.append([ev(99)])
+    await log.close()  # idempotent
+    reopened = await make_log()
+    assert [e.seq for e in await _all(reopened)] == list(range(1, 51))

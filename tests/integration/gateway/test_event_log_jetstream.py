@@ -13,7 +13,7 @@ from pathlib import Path
 import nats
 import pytest
 from nats.js import api
-from natsutil import NatsCluster, nats_single  # noqa: F401 - the fixture is used by name
+from natsutil import NatsCluster
 
 from taskrouter_gateway.events import jetstream_codec as codec
 from taskrouter_gateway.events.jetstream_log import JetStreamEventLog, NatsOptions, StreamOptions
