@@ -39,6 +39,7 @@ class StreamIndex:
         self._newest: dict[str, int] = {}
         self._cache: OrderedDict[int, StoredEvent] = OrderedDict()
         self._cache_size = cache_size
+        self.dropped = 0  # events forgotten through drop_before, in all
 
     def add(self, event: StoredEvent) -> None:
         seq = event.seq
@@ -127,4 +128,5 @@ class StreamIndex:
                 self._rise_date.append(date)
         while self._cache and next(iter(self._cache)) < self._base:
             self._cache.popitem(last=False)
+        self.dropped += cut
         return cut

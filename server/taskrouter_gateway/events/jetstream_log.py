@@ -425,7 +425,11 @@ class JetStreamEventLog(EventLog):
             raise EventLogError(f"event log: NATS stream {self._stream.name} unavailable: {exc!r}") from None
         state = info.state
         last = state.last_seq
-        return (state.first_seq if state.messages else last + 1), last
+        first = state.first_seq if state.messages else last + 1
+        if self._index is not None and self._index.position >= first - 1:
+            # Whatever the broker's retention removed is forgotten here too (cheap when nothing was).
+            self._index.drop_before(first)
+        return first, last
 
     # -- writes ------------------------------------------------------------------------------------
 
@@ -510,10 +514,15 @@ class JetStreamEventLog(EventLog):
             raise EventLogError(f"lease {name} unavailable: {exc!r}") from None
 
     async def prune(self) -> int:
-        """JetStream applies retention itself (max_age, max_bytes); this forgets what it removed."""
+        """JetStream applies retention itself (max_age, max_bytes); this forgets what it removed.
+
+        Every stream-state check does the same, so between checks a replica may still serve from memory a few
+        events the broker has already discarded: never fewer events than retained, never a gap.
+        """
         index = self._require_open()
-        first, _ = await self._bounds()
-        return index.drop_before(first)
+        before = index.dropped
+        await self._bounds()
+        return index.dropped - before
 
     # -- reads -------------------------------------------------------------------------------------
 

@@ -210,3 +210,16 @@ async def test_append_without_a_reachable_broker_fails_instead_of_acknowledging(
         await log.close()
     finally:
         cluster.stop()
+
+
+async def test_size_retention_drops_the_oldest_and_the_index_follows(open_log) -> None:
+    name = f"retain{next(_names)}"
+    log = await open_log(StreamOptions(name=name, prefix=name, max_bytes=8 * 1024))
+    await log.append([NewEvent(f"EV{n:032d}", WS1, "task.created", "", n, b"x" * 400) for n in range(1, 61)])
+    assert await log.prune() > 0  # the replica forgets what the broker discarded
+    first = await log.first_seq()
+    assert 1 < first <= 60 and await log.last_seq() == 60  # the oldest went, seqs go on
+    kept = await log.read_after(0, limit=100)
+    assert [e.seq for e in kept] == list(range(first, 61))
+    assert await log.get(f"EV{1:032d}") is None
+    assert await log.seq_at_or_after(0) == first - 1  # "since the beginning" starts at what is kept

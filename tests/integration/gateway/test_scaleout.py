@@ -297,3 +297,18 @@ async def test_bad_nats_configuration_is_one_clear_line_at_start_up(cluster3) ->
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "exists with incompatible settings: replicas is 1 (want 3)" in lines[0], done.stderr
+
+
+async def test_a_callback_the_broker_cannot_acknowledge_gets_503_never_204(tmp_path: Path) -> None:
+    cluster = NatsCluster(tmp_path, size=1).start()
+    replica = Replica(cluster, stream_name(), replicas=1)
+    try:
+        replica.start()
+        await replica.ready()
+        async with aiohttp.ClientSession() as http:
+            assert await post(http, replica, callback(1)) == 204
+            cluster.nodes[0].kill()
+            assert await post(http, replica, callback(2)) == 503
+    finally:
+        replica.stop()
+        cluster.stop()
