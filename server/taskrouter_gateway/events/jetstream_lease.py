@@ -25,6 +25,14 @@ from .log import EventLogError
 _log = structlog.get_logger(__name__)
 
 
+_TRANSIENT = (
+    nats.js.errors.NoStreamResponseError,
+    nats.js.errors.ServiceUnavailableError,
+    nats.errors.TimeoutError,
+    nats.errors.NoRespondersError,
+)
+
+
 class LeaseUnavailable(EventLogError):
     """The lease could not be taken before the wait ran out (another replica holds it)."""
 
@@ -46,26 +54,34 @@ class KvLeases:
             try:
                 self._kv = await self._js.key_value(self._bucket)
             except nats.js.errors.BucketNotFoundError:
-                self._kv = await self._js.create_key_value(
-                    api.KeyValueConfig(bucket=self._bucket, history=1, ttl=self._ttl, replicas=self._replicas,
-                                       storage=api.StorageType.FILE)
-                )
+                try:
+                    self._kv = await self._js.create_key_value(
+                        api.KeyValueConfig(bucket=self._bucket, history=1, ttl=self._ttl, replicas=self._replicas,
+                                           storage=api.StorageType.FILE)
+                    )
+                except nats.js.errors.BadRequestError:
+                    # Another replica created it at the same moment ("stream name already in use"): use theirs.
+                    self._kv = await self._js.key_value(self._bucket)
         return self._kv
 
     @contextlib.asynccontextmanager
     async def hold(self, key: str, *, wait_s: float = 600.0, poll_s: float = 0.25) -> AsyncIterator[None]:
         """Runs the body while holding `key`; waits up to wait_s for another holder to finish or lapse."""
-        kv = await self._store()
         deadline = time.monotonic() + wait_s
         while True:
             try:
+                kv = await self._store()
                 revision = await kv.create(key, self.owner.encode())
                 break
             except nats.js.errors.KeyWrongLastSequenceError:
                 self.contended += 1
                 if time.monotonic() > deadline:
                     raise LeaseUnavailable(f"lease {key} is held by another replica") from None
-                await asyncio.sleep(poll_s)  # a retry interval while someone else holds it, not a sync point
+            except _TRANSIENT as exc:
+                # A bucket another replica created a moment ago may have no leader yet; so may one in an election.
+                if time.monotonic() > deadline:
+                    raise LeaseUnavailable(f"lease {key}: the key-value store does not answer ({exc!r})") from None
+            await asyncio.sleep(poll_s)  # a retry interval while someone else holds it, not a sync point
         _log.info("lease.taken", key=key, owner=self.owner)
         state = {"revision": revision}
         renewer = asyncio.create_task(self._renew(kv, key, state), name=f"lease-renew:{key}")

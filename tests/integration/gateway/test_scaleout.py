@@ -257,7 +257,10 @@ async def test_two_replicas_backfill_one_at_a_time_and_store_old_events_once(
             while not all(done(r) for r in replicas):
                 await asyncio.sleep(0.05)
 
-        await asyncio.wait_for(both_done(), 60)
+        try:
+            await asyncio.wait_for(both_done(), 60)
+        except TimeoutError:
+            raise AssertionError("\n".join(line for r in replicas for line in r.lines[-30:])) from None
         results = sorted((done(r)[0]["appended"], done(r)[0]["duplicates"]) for r in replicas)
         fetched = done(replicas[0])[0]["fetched"]
         # One replica stored what was missing; the other, let in after it, found every event already there.
