@@ -53,6 +53,9 @@ from .log import (
     EventLogWriteError,
     NewEvent,
     StoredEvent,
+    check_date,
+    check_read_after,
+    check_text,
 )
 
 _log = structlog.get_logger(__name__)
@@ -538,11 +541,7 @@ class JetStreamEventLog(EventLog):
         return await self._reach(max(last, self._acked_max), self._read_timeout)
 
     async def read_after(self, seq: int, *, limit: int, workspace_sid: str | None = None) -> list[StoredEvent]:
-        _check_seq("seq", seq)
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"limit must be an int >= 1, got {limit!r}")
-        if workspace_sid is not None and (not isinstance(workspace_sid, str) or not workspace_sid):
-            raise ValueError("workspace_sid must be a non-empty str or None")
+        check_read_after(seq, limit, workspace_sid)
         index = await self._fresh()
         out: list[StoredEvent] = []
         if seq + 1 < index.cache_first:
@@ -577,8 +576,7 @@ class JetStreamEventLog(EventLog):
         return out
 
     async def seq_at_or_after(self, event_date_ms: int) -> int:
-        if isinstance(event_date_ms, bool) or not isinstance(event_date_ms, int):
-            raise TypeError(f"event_date_ms must be an int, got {type(event_date_ms).__name__}")
+        check_date(event_date_ms)
         index = await self._current()
         first = index.first_dated_at_or_after(event_date_ms)
         return index.position if first is None else first - 1
@@ -592,13 +590,11 @@ class JetStreamEventLog(EventLog):
         return first
 
     async def newest_event_date_ms(self, workspace_sid: str) -> int | None:
-        if not isinstance(workspace_sid, str) or not workspace_sid:
-            raise ValueError("workspace_sid must be a non-empty str")
+        check_text("workspace_sid", workspace_sid)
         return (await self._current()).newest_event_date_ms(workspace_sid)
 
     async def get(self, sid: str) -> StoredEvent | None:
-        if not isinstance(sid, str) or not sid:
-            raise ValueError("sid must be a non-empty str")
+        check_text("sid", sid)
         index = await self._current()
         seq = index.seq_of(sid)
         if seq is None:
@@ -614,9 +610,3 @@ class JetStreamEventLog(EventLog):
             raise EventLogError(f"event log: reading seq {seq} failed: {exc!r}") from None
         return codec.decode(raw.data or b"", seq, _ms(raw.time))
 
-
-def _check_seq(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")

@@ -53,6 +53,28 @@ def _require_ms(name: str, value: object) -> None:
         raise ValueError(f"{name} must be >= 0, got {value}")
 
 
+def check_read_after(seq: object, limit: object, workspace_sid: object) -> None:
+    """read_after's arguments, checked the same way by every backend."""
+    if isinstance(seq, bool) or not isinstance(seq, int):
+        raise TypeError(f"seq must be an int, got {type(seq).__name__}")
+    if seq < 0:
+        raise ValueError(f"seq must be >= 0, got {seq}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"limit must be an int >= 1, got {limit!r}")
+    if workspace_sid is not None and (not isinstance(workspace_sid, str) or not workspace_sid):
+        raise ValueError("workspace_sid must be a non-empty str or None")
+
+
+def check_date(event_date_ms: object) -> None:
+    if isinstance(event_date_ms, bool) or not isinstance(event_date_ms, int):
+        raise TypeError(f"event_date_ms must be an int, got {type(event_date_ms).__name__}")
+
+
+def check_text(name: str, value: object) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty str")
+
+
 @dataclass(frozen=True, slots=True)
 class NewEvent:
     """One event to append. Validated on construction so a bad event never reaches a shared transaction."""

@@ -321,6 +321,8 @@ async def test_close_finishes_appends_already_accepted(make_log: MakeLog) -> Non
     assert sorted(rs[0].seq for rs in results) == list(range(1, 51))
     with pytest.raises(EventLogClosed):
         await log.append([ev(99)])
+    with pytest.raises(EventLogClosed):
+        await log.read_after(0, limit=1)
     await log.close()  # idempotent
     reopened = await make_log()
     assert [e.seq for e in await _all(reopened)] == list(range(1, 51))
