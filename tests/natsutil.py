@@ -7,6 +7,7 @@ message is on disk), and is waited on through its /healthz monitoring endpoint, 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,11 +172,17 @@ def env_without_nats_settings() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("TASKROUTER_GATEWAY_")}
 
 
-@pytest.fixture(scope="session")
-def nats_single(tmp_path_factory: pytest.TempPathFactory):
-    """One JetStream node for the whole session; tests isolate themselves by stream name."""
-    cluster = NatsCluster(tmp_path_factory.mktemp("nats1"), size=1).start()
+@contextlib.contextmanager
+def running_cluster(workdir: Path, size: int) -> Iterator[NatsCluster]:
+    cluster = NatsCluster(workdir, size=size).start()
     try:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def nats_single(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
+    """One JetStream node for the whole session; tests isolate themselves by stream name."""
+    with running_cluster(tmp_path_factory.mktemp("nats1"), 1) as cluster:
+        yield cluster

@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import nats
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from natsutil import NatsCluster, wait_for
+from natsutil import NatsCluster, running_cluster, wait_for
 from replicas import WS, Replica, Subscriber, callback, post, start_replicas
 
 from taskrouter.gateway.v1 import event_service_pb2 as e
@@ -26,12 +27,9 @@ _streams = itertools.count()
 
 
 @pytest.fixture(scope="module")
-def cluster3(tmp_path_factory: pytest.TempPathFactory):
-    cluster = NatsCluster(tmp_path_factory.mktemp("nats3"), size=3).start()
-    try:
+def cluster3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
+    with running_cluster(tmp_path_factory.mktemp("nats3"), 3) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 def stream_name() -> str:
@@ -303,15 +301,13 @@ async def test_bad_nats_configuration_is_one_clear_line_at_start_up(cluster3) ->
 
 
 async def test_a_callback_the_broker_cannot_acknowledge_gets_503_never_204(tmp_path: Path) -> None:
-    cluster = NatsCluster(tmp_path, size=1).start()
-    replica = Replica(cluster, stream_name(), replicas=1)
-    try:
-        replica.start()
-        await replica.ready()
-        async with aiohttp.ClientSession() as http:
-            assert await post(http, replica, callback(1)) == 204
-            cluster.nodes[0].kill()
-            assert await post(http, replica, callback(2)) == 503
-    finally:
-        replica.stop()
-        cluster.stop()
+    with running_cluster(tmp_path, 1) as cluster:
+        replica = Replica(cluster, stream_name(), replicas=1)
+        try:
+            await replica.start().ready()
+            async with aiohttp.ClientSession() as http:
+                assert await post(http, replica, callback(1)) == 204
+                cluster.nodes[0].kill()
+                assert await post(http, replica, callback(2)) == 503
+        finally:
+            replica.stop()
