@@ -223,8 +223,12 @@ def run(ctx: RunContext) -> dict[str, Any]:
         rows = ingest(ctx, sqlite, a, b)
         feed = {"webhook_url": PUBLIC_URL, "send_to": _address(a), "auth_token": emulator.auth_token,
                 "account_sid": emulator.account_sid, "workspace_sid": emulator.workspace_sid}
+        # Latency: both replicas on the server core, so the subscribers' replica does not share the load core
+        # with the 100 subscribers, the poster and the three NATS nodes.
+        b.process.pin(ctx.cores.server)
         cross = latency(ctx, a, plan["latency_rate"], subscribers=plan["latency_subscribers"],
                         seconds=plan["latency_seconds"], subscribe_to=b.grpc_target, feed=feed)
+        b.process.pin(ctx.cores.load)
         outage = asyncio.run(_outage(ctx, cluster, replicas))
     finally:
         for replica in replicas:
@@ -233,7 +237,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
     one_sqlite, one_js, two_js = rows
     return {
         "placement": f"replica A and the SQLite gateway on core {server_core}; replica B, the three NATS nodes "
-        f"and the load processes on core {load_core}",
+        f"and the load processes on core {load_core} (for the latency run, replica B on core {server_core})",
         "rows": rows,
         "jetstream_vs_sqlite": one_js["per_second"] / one_sqlite["per_second"],
         "two_vs_one": two_js["per_second"] / one_js["per_second"],
