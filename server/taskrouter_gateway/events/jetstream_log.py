@@ -150,6 +150,14 @@ class StreamOptions:
         return out
 
 
+def redact_url(url: str) -> str:
+    """The URL without a user:password@ part, for messages and logs."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return url
+    return f"{scheme}://***@{rest.split('@', 1)[1]}"
+
+
 def _value(enum_or_str: Any) -> Any:
     return getattr(enum_or_str, "value", enum_or_str)
 
@@ -277,7 +285,8 @@ class JetStreamEventLog(EventLog):
         except (OSError, TimeoutError, nats.errors.Error, ValueError) as exc:
             cause = errors[-1] if errors and isinstance(exc, TimeoutError) else exc
             detail = str(cause) or type(cause).__name__
-            raise EventLogOpenError(f"cannot connect to NATS at {','.join(servers)}: {detail}") from None
+            shown = ",".join(redact_url(url) for url in servers)
+            raise EventLogOpenError(f"cannot connect to NATS at {shown}: {detail}") from None
         self._js = self._nc.jetstream(timeout=self._read_timeout)
         self._jsm = self._nc.jsm(timeout=self._read_timeout)
 
