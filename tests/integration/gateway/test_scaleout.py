@@ -104,6 +104,18 @@ async def test_any_replica_ingests_and_every_replica_delivers_once_in_the_same_o
         await resumed.close()
         stored, state = await stored_sids(cluster3, stream)
         assert stored == subs[0].sids and (state.first_seq, state.last_seq) == (1, 200)
+
+        # Thirty more subscribers, replaying and live: still one broker consumer per replica, none per subscriber.
+        more = [Subscriber((a, b)[i % 2].target, since_start()) for i in range(30)]
+        subs.extend(more)
+        for sub in more:
+            await sub.wait_for(lambda sub=sub: len(sub.items) >= 200)
+        nc = await nats.connect(cluster3.urls)
+        try:
+            consumers = await nc.jsm().consumers_info(stream)
+        finally:
+            await nc.close()
+        assert len(consumers) == 2
     finally:
         for sub in subs:
             await sub.close()
