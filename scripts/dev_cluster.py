@@ -77,7 +77,7 @@ async def main() -> int:
                    TASKROUTER_GATEWAY_TASKROUTER_BASE_URL=emulator_url, TASKROUTER_GATEWAY_API_BASE_URL=emulator_url,
                    TASKROUTER_GATEWAY_WORKSPACES=defaults.DEFAULT_WORKSPACE_SID)
         replicas = []
-        for grpc_port in (50061, 50062):
+        for grpc_port in (free_port(), free_port()):
             webhook_port = free_port()
             replicas.append((f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{webhook_port}{WEBHOOK_PATH}"))
             processes.append(subprocess.Popen(
