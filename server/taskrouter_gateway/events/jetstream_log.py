@@ -209,12 +209,6 @@ class JetStreamEventLog(EventLog):
     # -- lifecycle ---------------------------------------------------------------------------------
 
     @property
-    def log_id(self) -> str:
-        if self._log_id is None:
-            raise EventLogClosed("event log has not been opened")
-        return self._log_id
-
-    @property
     def stream_name(self) -> str:
         return self._stream.name
 

@@ -213,10 +213,14 @@ class EventLog(abc.ABC):
         """
         yield
 
+    _log_id: str | None = None  # set by open()
+
     @property
-    @abc.abstractmethod
     def log_id(self) -> str:
-        """Random id fixed when the log was created and kept across restarts; cursors carry it."""
+        """Id fixed when the log was created and kept across restarts; cursors carry it."""
+        if self._log_id is None:
+            raise EventLogClosed("event log has not been opened")
+        return self._log_id
 
 
 async def run_retention(

@@ -179,12 +179,6 @@ class SqliteEventLog(EventLog):
     # -- lifecycle ---------------------------------------------------------------------------------
 
     @property
-    def log_id(self) -> str:
-        if self._log_id is None:
-            raise EventLogClosed("event log has not been opened")
-        return self._log_id
-
-    @property
     def path(self) -> Path:
         return self._path
 
