@@ -49,6 +49,7 @@ class NatsNode:
     http_port: int = field(default_factory=free_port)
     cluster_port: int = field(default_factory=free_port)
     routes: list[int] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)  # more config lines (authorization, tls, ...)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -65,6 +66,7 @@ class NatsNode:
             # sync_interval always: fsync before every ack, so an acknowledged event survives a crash.
             f'jetstream {{ store_dir: "{store}", sync_interval: always }}',
         ]
+        lines.extend(self.extra)
         if self.routes:
             routes = ", ".join(f"nats://127.0.0.1:{port}" for port in self.routes)
             lines.append(f"cluster {{ name: tgw, listen: 127.0.0.1:{self.cluster_port}, routes: [{routes}] }}")

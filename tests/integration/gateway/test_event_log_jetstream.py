@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import nats
 import pytest
 from nats.js import api
-from natsutil import NatsCluster
+from natsutil import NatsCluster, NatsNode, wait_for
 
 from taskrouter_gateway.events import jetstream_codec as codec
 from taskrouter_gateway.events.jetstream_log import JetStreamEventLog, NatsOptions, StreamOptions
@@ -223,3 +224,57 @@ async def test_size_retention_drops_the_oldest_and_the_index_follows(open_log) -
     assert [e.seq for e in kept] == list(range(first, 61))
     assert await log.get(f"EV{1:032d}") is None
     assert await log.seq_at_or_after(0) == first - 1  # "since the beginning" starts at what is kept
+
+
+async def test_user_and_password_reach_the_broker_and_a_wrong_one_is_a_clear_error(tmp_path: Path) -> None:
+    node = NatsNode("auth", tmp_path, extra=["authorization { user: gw, password: s3cret-pw }"])
+    node.start()
+    try:
+        wait_for(node.healthy, 30, "nats-server with authorization")
+        good = JetStreamEventLog(NatsOptions(servers=(node.url,), user="gw", password="s3cret-pw"))
+        await good.open()
+        [result] = await good.append([ev(1)])
+        assert result.seq == 1
+        await good.close()
+        bad = JetStreamEventLog(NatsOptions(servers=(node.url,), user="gw", password="wrong-pw",
+                                            connect_timeout_s=2.0))
+        with pytest.raises(EventLogOpenError) as caught:
+            await bad.open()
+        assert "cannot connect to NATS" in str(caught.value) and "wrong-pw" not in str(caught.value)
+    finally:
+        node.stop()
+
+
+def _certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1, made with the openssl command."""
+    ca_key, ca, key, csr, cert = (directory / n for n in ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem"))
+    ext = directory / "san.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1\n")
+    for argv in (
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca, "-days", "1",
+         "-subj", "/CN=test-ca"],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"],
+        ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert, "-days", "1",
+         "-extfile", ext],
+    ):
+        subprocess.run(["openssl", *map(str, argv)], check=True, capture_output=True)
+    return ca, cert, key
+
+
+async def test_tls_with_the_servers_ca_connects_and_without_it_is_refused(tmp_path: Path) -> None:
+    ca, cert, key = _certificates(tmp_path)
+    node = NatsNode("tls", tmp_path, extra=[f'tls {{ cert_file: "{cert}", key_file: "{key}" }}'])
+    node.start()
+    try:
+        wait_for(node.healthy, 30, "nats-server with TLS")
+        url = f"tls://127.0.0.1:{node.client_port}"
+        log = JetStreamEventLog(NatsOptions(servers=(url,), tls_ca=str(ca)))
+        await log.open()
+        [result] = await log.append([ev(1)])
+        assert result.seq == 1
+        await log.close()
+        untrusted = JetStreamEventLog(NatsOptions(servers=(url,), connect_timeout_s=2.0))
+        with pytest.raises(EventLogOpenError, match="cannot connect to NATS"):
+            await untrusted.open()
+    finally:
+        node.stop()
