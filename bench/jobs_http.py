@@ -98,16 +98,18 @@ async def get_requests_loop(
 async def signed_callbacks_loop(
     mark: Mark, shared: Any, *, webhook_url: str, auth_token: str, account_sid: str, workspace_sid: str,
     run_tag: int, pool: int, concurrency: int, warmup: float, seconds: float, cycle: bool = False,
+    send_to: str = "",
 ) -> dict[str, object]:
     """Distinct signed callbacks (signed here, before the clock starts) as fast as they are answered.
 
     cycle=True reuses the pool when it runs out: only for a server that does not de-duplicate (the ceiling).
+    send_to "host:port": signed for webhook_url (a load balancer's), sent to this replica instead.
     """
     signer = CallbackSigner(webhook_url, auth_token, account_sid, workspace_sid, run_tag)
     started = time.perf_counter()
     requests = signer.pool(pool)
     signing_seconds = time.perf_counter() - started
-    host, _, port = webhook_url.split("/")[2].partition(":")
+    host, _, port = (send_to or webhook_url.split("/")[2]).partition(":")
     summary = await closed_loop_requests(
         mark, shared, host=host, port=int(port), requests=requests, concurrency=concurrency, warmup=warmup,
         seconds=seconds, ok_status=204, cycle=cycle,
@@ -120,7 +122,7 @@ async def signed_callbacks_loop(
 async def post_callbacks(
     mark: Mark, shared: Any, *, webhook_url: str, auth_token: str, account_sid: str, workspace_sid: str,
     run_tag: int, subscribers: int, mode: str, connections: int, window_events: int = 0, rate: float = 0.0,
-    pool: int = 0, primer_interval: float = 0.01,
+    pool: int = 0, primer_interval: float = 0.01, send_to: str = "",
 ) -> dict[str, object]:
     """Feeds a fan-out run through the webhook, until the parent sets shared[STOP_POSTER].
 
@@ -134,7 +136,7 @@ async def post_callbacks(
     Requests are signed just in time in the first two modes, beforehand in "rate".
     """
     signer = CallbackSigner(webhook_url, auth_token, account_sid, workspace_sid, run_tag)
-    host, _, port = webhook_url.split("/")[2].partition(":")
+    host, _, port = (send_to or webhook_url.split("/")[2]).partition(":")
     conns = await _open(host, int(port), connections)
     idle: asyncio.Queue[Connection] = asyncio.Queue()
     for conn in conns:

@@ -123,6 +123,22 @@ def _event_log(section: dict[str, Any]) -> str:
     )
 
 
+def _scaleout(section: dict[str, Any]) -> str:
+    rows = [[r["setup"], r["per_second"], r["p50_ms"], r["p99_ms"], r["gateway_cpu_us_per_callback"], r["errors"]]
+            for r in section["rows"]]
+    out = table(["setup", "callbacks/s", "p50 ms", "p99 ms", "CPU us/callback", "errors"], rows)
+    lat, fail = section["cross_replica_latency"], section["leader_failover"]
+    return out + (
+        f"\n\njetstream/sqlite: {section['jetstream_vs_sqlite']:.2f}x; two replicas/one: {section['two_vs_one']:.2f}x"
+        f"\ncross-replica latency at {lat['rate']:,.0f}/s to {lat['subscribers']} subscribers: p50 "
+        f"{lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms, missing {lat['missing_deliveries']}"
+        f"\nleader {fail['killed_leader']} killed: longest ingest gap {fail['longest_ingest_gap_s']:.2f} s, "
+        f"longest wait for a 204 {fail['longest_wait_for_204_s']:.2f} s, {fail['acked']} acked, "
+        f"{fail['acked_missing_from_stream']} missing; non-204 answers {fail['non_204_answers']}"
+        f"\nplacement: {section['placement']}"
+    )
+
+
 _RENDERERS = {
     "unary": ("1. Unary: WorkerService.GetWorker", _unary),
     "ingest": ("2. Ingest: signed callbacks", _ingest),
@@ -130,6 +146,7 @@ _RENDERERS = {
     "memory": ("4. Memory", _memory),
     "emulator": ("Emulator", _emulator),
     "event_log": ("Event log (SQLite, in-process)", _event_log),
+    "scaleout": ("7. Scale-out on NATS JetStream", _scaleout),
 }
 
 

@@ -101,28 +101,33 @@ def _drain(ctx: RunContext, expected: int) -> None:
         time.sleep(0.02)
 
 
-def latency(ctx: RunContext, gateway: procs.Gateway, rate: float) -> dict[str, Any]:
+def latency(
+    ctx: RunContext, gateway: procs.Gateway, rate: float, *, subscribers: int | None = None,
+    seconds: float | None = None, subscribe_to: str = "", feed: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Callbacks at a fixed rate, each stamped (time.time_ns) as it is written; each subscriber stamps
-    its arrival. Same machine, same wall clock."""
+    its arrival. Same machine, same wall clock. `subscribe_to` and `feed` put the subscribers and the
+    callbacks on different replicas (scale-out); `gateway`'s CPU is the one reported."""
     size = ctx.size
-    count = int(rate * size.latency_seconds)
-    n = size.latency_subscribers
+    count = int(rate * (seconds or size.latency_seconds))
+    n = subscribers or size.latency_subscribers
     ctx.reset_shared()
     tag = ctx.run_tag()
     subs, poster = ctx.agents
     subs.start(
-        "bench.jobs_stream:subscribe", target=gateway.grpc_target, workspace_sid=ctx.ensure_emulator().workspace_sid,
-        subscribers=n, marker=sid_marker(tag), warmup=0.0, seconds=0.0, record_until=count,
+        "bench.jobs_stream:subscribe", target=subscribe_to or gateway.grpc_target,
+        workspace_sid=ctx.ensure_emulator().workspace_sid, subscribers=n, marker=sid_marker(tag), warmup=0.0,
+        seconds=0.0, record_until=count,
     )
     poster.start(
         "bench.jobs_http:post_callbacks", run_tag=tag, subscribers=n, mode="rate", rate=rate,
-        pool=count, connections=LATENCY_CONNECTIONS, **_feed(ctx, gateway),
+        pool=count, connections=LATENCY_CONNECTIONS, **(feed or _feed(ctx, gateway)),
     )
     subs.wait_mark("live")
     poster.wait_mark("live")
     before = gateway.process.cpu_seconds()
     started = time.perf_counter()
-    poster.wait_mark("sent", timeout=size.latency_seconds * 3 + 30)
+    poster.wait_mark("sent", timeout=(seconds or size.latency_seconds) * 3 + 30)
     send_seconds = time.perf_counter() - started
     _drain(ctx, count * n)
     cpu = gateway.process.cpu_seconds() - before

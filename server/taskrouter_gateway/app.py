@@ -34,9 +34,9 @@ from .events import records
 from .events.backfill import Backfiller
 from .events.fanout import FanOut
 from .events.ingest import Ingestor
-from .events.log import DAY_MS, EventLogOpenError, Retention, run_retention
+from .events.backends import build_event_log
+from .events.log import EventLog, EventLogOpenError, run_retention
 from .events.signature import SignatureVerifier
-from .events.sqlite_log import SqliteEventLog
 from .events.webhook import WebhookHandler, create_webhook_app, runner_options
 from .services.activities import ActivityService
 from .services.call_events import CallEventService
@@ -95,7 +95,7 @@ class Gateway:
         self.health = HealthServicer()
         self.server: grpc.aio.Server | None = None
         self.grpc_port: int = 0
-        self.event_log: SqliteEventLog | None = None
+        self.event_log: EventLog | None = None
         self.fanout: FanOut | None = None
         self.backfiller: Backfiller | None = None
         self.webhook: WebhookHandler | None = None
@@ -157,14 +157,7 @@ class Gateway:
         await self.upstream.start()
         stack.push_async_callback(self._close_upstream)
 
-        self.event_log = SqliteEventLog(
-            settings.event_log_file,
-            synchronous=settings.event_log_sync,  # type: ignore[arg-type]
-            retention=Retention(
-                max_age_ms=settings.event_retention_days * DAY_MS,
-                max_bytes=settings.event_log_max_mb * 1024 * 1024 or None,
-            ),
-        )
+        self.event_log = build_event_log(settings)
         try:
             await self.event_log.open()
         except EventLogOpenError as exc:

@@ -28,6 +28,16 @@ _SERVE_FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("event_log_path", "--event-log", str, "SQLite file of the durable event log"),
     ("event_retention_days", "--event-retention-days", int, "days events stay in the log"),
     ("event_log_max_mb", "--event-log-max-mb", int, "size cap of the event log in MiB; 0 for none"),
+    ("event_backend", "--event-backend", str, "event log backend: sqlite (one process) or nats (JetStream, replicas)"),
+    ("nats_url", "--nats-url", str, "NATS server URLs, comma-separated (--event-backend nats)"),
+    ("nats_credentials", "--nats-credentials", str, "NATS .creds file (JWT and nkey seed)"),
+    ("nats_user", "--nats-user", str, "NATS user name (password from the environment variable shown)"),
+    ("nats_tls_ca", "--nats-tls-ca", str, "CA bundle that signed the NATS servers' certificates"),
+    ("nats_tls_cert", "--nats-tls-cert", str, "client certificate for NATS mutual TLS"),
+    ("nats_tls_key", "--nats-tls-key", str, "private key of --nats-tls-cert"),
+    ("nats_stream", "--nats-stream", str, "JetStream stream holding the events"),
+    ("nats_subject_prefix", "--nats-subject-prefix", str, "subject prefix: <prefix>.<workspace>.<event type>"),
+    ("nats_replicas", "--nats-replicas", int, "stream replicas: 1, or 3 on a three-node cluster"),
     ("workspaces", "--workspaces", str, "comma-separated WS SIDs to backfill at start-up"),
     ("taskrouter_base_url", "--taskrouter-base-url", str, "TaskRouter REST base URL"),
     ("api_base_url", "--api-base-url", str, "Twilio 2010 API base URL (Call Events)"),
@@ -49,7 +59,8 @@ _DEFAULT_TEXT = {
 
 
 def _default_text(setting: str) -> str:
-    return _DEFAULT_TEXT.get(setting) or str(getattr(_DEFAULTS, setting))
+    value = getattr(_DEFAULTS, setting)
+    return _DEFAULT_TEXT.get(setting) or ("unset" if value is None else str(value))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the gateway",
         description="Run the gateway. Every flag can also be set by the environment variable shown; flags win. "
         f"Credentials: {config.ENV_ACCOUNT_SID} with {config.ENV_AUTH_TOKEN}, or with {config.ENV_API_KEY} and "
-        f"{config.ENV_API_SECRET}.",
+        f"{config.ENV_API_SECRET}. NATS secrets only from the environment: {config.env_name('nats_password')}, "
+        f"{config.env_name('nats_token')}.",
     )
     for setting, flag, kind, text in _SERVE_FLAGS:
         serve.add_argument(

@@ -39,6 +39,19 @@ class Settings:
     event_retention_days: int = 30
     event_log_max_mb: int = 0  # 0: no size limit; otherwise the oldest events go first
     subscriber_buffer: int = 1024
+    # sqlite: one process, one file. nats: a JetStream stream shared by several replicas (see deploy/README.md).
+    event_backend: str = "sqlite"
+    nats_url: str = "nats://127.0.0.1:4222"  # comma-separated URLs of one NATS cluster
+    nats_credentials: str | None = None  # a .creds file (JWT + nkey seed)
+    nats_user: str | None = None
+    nats_password: str | None = field(default=None, repr=False)
+    nats_token: str | None = field(default=None, repr=False)
+    nats_tls_ca: str | None = None
+    nats_tls_cert: str | None = None
+    nats_tls_key: str | None = None
+    nats_stream: str = "TASKROUTER_EVENTS"
+    nats_subject_prefix: str = "taskrouter.events"
+    nats_replicas: int = 1
     # Comma-separated workspace SIDs to backfill at start-up; empty: every workspace of the account.
     workspaces: str = ""
     backfill_on_start: bool = True
@@ -113,6 +126,14 @@ class Settings:
             raise ConfigError("data_dir must not be empty")
         if self.event_log_sync not in ("FULL", "NORMAL"):
             raise ConfigError("event_log_sync must be FULL or NORMAL")
+        if self.event_backend not in ("sqlite", "nats"):
+            raise ConfigError(f"event_backend must be sqlite or nats, got {self.event_backend!r}")
+        if self.nats_replicas not in (1, 3):
+            raise ConfigError(f"nats_replicas must be 1 or 3, got {self.nats_replicas}")
+        if self.event_backend == "nats":
+            from .events.backends import check_nats_settings
+
+            check_nats_settings(self)
         if self.event_log_max_mb < 0:
             raise ConfigError("event_log_max_mb must be >= 0")
         for name in ("webhook_max_body", "subscriber_buffer", "event_retention_days"):

@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTIONS = ("emulator", "unary", "ingest", "fanout", "memory", "event_log")
+SECTIONS = ("emulator", "unary", "ingest", "fanout", "memory", "event_log", "scaleout")
 TARGET_IDS = {
     "unary_cpu_ratio_high", "unary_cpu_ratio_low", "unary_p50_added", "ingest_ratio", "fanout_cpu_ratio",
     "latency_p99", "memory_rss_subscribers", "emulator_fetches",
+    "scaleout_two_vs_one", "scaleout_latency_p99", "scaleout_outage", "scaleout_acked_kept",
 }
 RUN_TIMEOUT = 150  # an upper bound for a hung run only; the smoke size takes seconds
 
@@ -133,6 +134,23 @@ def test_memory_and_emulator_figures(smoke):
         _positive(row["appends_per_second"], f"event log {row['synchronous']} {row['label']}")
 
 
+def test_scaleout_measures_every_setup_and_loses_nothing_acknowledged(smoke):
+    scaleout = smoke[1]["sections"]["scaleout"]
+    assert [r["setup"] for r in scaleout["rows"]] == [
+        "sqlite, 1 replica", "jetstream R3, 1 replica", "jetstream R3, 2 replicas"
+    ]
+    for row in scaleout["rows"]:
+        assert row["errors"] == 0, f"scaleout {row['setup']}: {row['first_error']}"
+        for key in ("accepted", "per_second", "p50_ms", "p99_ms", "gateway_cpu_us_per_callback"):
+            _positive(row[key], f"scaleout {row['setup']} {key}")
+    _positive(scaleout["two_vs_one"], "two replicas vs one")
+    cross = scaleout["cross_replica_latency"]
+    assert cross["missing_deliveries"] == 0 and cross["stream_endings"] == {}
+    failover = scaleout["leader_failover"]
+    assert failover["acked"] == failover["callbacks"] and failover["acked_missing_from_stream"] == 0
+    _positive(failover["longest_ingest_gap_s"], "outage")
+
+
 def test_every_target_is_listed_with_a_verdict(smoke):
     run, results = smoke
     targets = results["targets"]
@@ -149,7 +167,7 @@ def test_every_target_is_listed_with_a_verdict(smoke):
 def test_unknown_section_is_refused_with_the_choices():
     run = _bench("--only", "unary,nosuch", timeout=60)
     assert run.returncode == 2
-    assert "choose from emulator, unary, ingest, fanout, memory, event_log" in run.stderr
+    assert "choose from emulator, unary, ingest, fanout, memory, event_log, scaleout" in run.stderr
     assert "'unary,nosuch'" in run.stderr
 
 

@@ -72,6 +72,13 @@ class Backfiller:
         end_ms: int | None = None,
         deadline: float | None = None,
     ) -> BackfillResult:
+        # One replica at a time per workspace; a second one waits, then finds the events already logged.
+        async with self._log.exclusive(f"backfill.{workspace_sid}"):
+            return await self._backfill(workspace_sid, start_ms, end_ms, deadline)
+
+    async def _backfill(
+        self, workspace_sid: str, start_ms: int | None, end_ms: int | None, deadline: float | None
+    ) -> BackfillResult:
         if start_ms is None:
             start_ms = await self.start_ms_for(workspace_sid)
         request = svc.ListEventsRequest(workspace_sid=workspace_sid, page_size=PAGE_SIZE, start_date=_ts(start_ms))
@@ -93,8 +100,8 @@ class Backfiller:
         fetched.sort(key=lambda e: (e.event_date_ms, e.sid))
         appended = duplicates = 0
         for i in range(0, len(fetched), CHUNK):
-            for appended_one in await self._ingestor.ingest(fetched[i : i + CHUNK]):
-                if appended_one.duplicate:
+            for outcome in await self._ingestor.ingest(fetched[i : i + CHUNK]):
+                if outcome.duplicate:
                     duplicates += 1
                 else:
                     appended += 1

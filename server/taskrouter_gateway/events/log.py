@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -50,6 +51,28 @@ def _require_ms(name: str, value: object) -> None:
         raise TypeError(f"{name} must be an int of epoch milliseconds, got {type(value).__name__}")
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
+
+
+def check_read_after(seq: object, limit: object, workspace_sid: object) -> None:
+    """read_after's arguments, checked the same way by every backend."""
+    if isinstance(seq, bool) or not isinstance(seq, int):
+        raise TypeError(f"seq must be an int, got {type(seq).__name__}")
+    if seq < 0:
+        raise ValueError(f"seq must be >= 0, got {seq}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"limit must be an int >= 1, got {limit!r}")
+    if workspace_sid is not None and (not isinstance(workspace_sid, str) or not workspace_sid):
+        raise ValueError("workspace_sid must be a non-empty str or None")
+
+
+def check_date(event_date_ms: object) -> None:
+    if isinstance(event_date_ms, bool) or not isinstance(event_date_ms, int):
+        raise TypeError(f"event_date_ms must be an int, got {type(event_date_ms).__name__}")
+
+
+def check_text(name: str, value: object) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty str")
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,10 +205,22 @@ class EventLog(abc.ABC):
         """
         return False
 
+    @contextlib.asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[None]:
+        """Runs the body while no other process sharing this log runs a body for `name` (e.g. backfill).
+
+        This default: a log only one process can open has no one to coordinate with.
+        """
+        yield
+
+    _log_id: str | None = None  # set by open()
+
     @property
-    @abc.abstractmethod
     def log_id(self) -> str:
-        """Random id fixed when the log was created and kept across restarts; cursors carry it."""
+        """Id fixed when the log was created and kept across restarts; cursors carry it."""
+        if self._log_id is None:
+            raise EventLogClosed("event log has not been opened")
+        return self._log_id
 
 
 async def run_retention(

@@ -47,6 +47,9 @@ from .log import (
     NewEvent,
     Retention,
     StoredEvent,
+    check_date,
+    check_read_after,
+    check_text,
 )
 
 # PRAGMA application_id marks the file as ours ("TRGL"); user_version is the schema version.
@@ -174,12 +177,6 @@ class SqliteEventLog(EventLog):
         self._pruned = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------
-
-    @property
-    def log_id(self) -> str:
-        if self._log_id is None:
-            raise EventLogClosed("event log has not been opened")
-        return self._log_id
 
     @property
     def path(self) -> Path:
@@ -590,12 +587,7 @@ class SqliteEventLog(EventLog):
         return conn
 
     async def read_after(self, seq: int, *, limit: int, workspace_sid: str | None = None) -> list[StoredEvent]:
-        _check_seq("seq", seq)
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"limit must be an int >= 1, got {limit!r}")
-        if workspace_sid is not None:
-            if not isinstance(workspace_sid, str) or not workspace_sid:
-                raise ValueError("workspace_sid must be a non-empty str or None")
+        check_read_after(seq, limit, workspace_sid)
         return await self._read(self._read_after, seq, limit, workspace_sid)
 
     def _read_after(self, seq: int, limit: int, workspace_sid: str | None) -> list[StoredEvent]:
@@ -611,8 +603,7 @@ class SqliteEventLog(EventLog):
         return [StoredEvent(*row) for row in self._reader().execute(sql, params).fetchall()]
 
     async def seq_at_or_after(self, event_date_ms: int) -> int:
-        if isinstance(event_date_ms, bool) or not isinstance(event_date_ms, int):
-            raise TypeError(f"event_date_ms must be an int, got {type(event_date_ms).__name__}")
+        check_date(event_date_ms)
         return await self._read(self._seq_at_or_after, event_date_ms)
 
     def _seq_at_or_after(self, event_date_ms: int) -> int:
@@ -641,8 +632,7 @@ class SqliteEventLog(EventLog):
         return last + 1 if first is None else first
 
     async def newest_event_date_ms(self, workspace_sid: str) -> int | None:
-        if not isinstance(workspace_sid, str) or not workspace_sid:
-            raise ValueError("workspace_sid must be a non-empty str")
+        check_text("workspace_sid", workspace_sid)
         return await self._read(self._newest_event_date_ms, workspace_sid)
 
     def _newest_event_date_ms(self, workspace_sid: str) -> int | None:
@@ -657,8 +647,7 @@ class SqliteEventLog(EventLog):
         return None if row is None else row[0]
 
     async def get(self, sid: str) -> StoredEvent | None:
-        if not isinstance(sid, str) or not sid:
-            raise ValueError("sid must be a non-empty str")
+        check_text("sid", sid)
         return await self._read(self._get, sid)
 
     def _get(self, sid: str) -> StoredEvent | None:
@@ -671,9 +660,3 @@ def _row(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
     rows = conn.execute(sql, params).fetchall()
     return rows[0] if rows else None
 
-
-def _check_seq(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")

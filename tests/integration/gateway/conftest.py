@@ -7,6 +7,8 @@ from typing import AsyncIterator
 import grpc
 import pytest
 
+from natsutil import nats_single  # noqa: F401 - a session fixture: one nats-server for the JetStream log tests
+
 from taskrouter_gateway.app import Gateway
 from taskrouter_gateway.config import Settings
 

@@ -1,4 +1,4 @@
-"""The SQLite event log on real files: ordering, dedup, group commit, reads, retention, restarts, bad files."""
+"""The SQLite event log beyond the EventLog contract (test_event_log_contract): group commit, retention, files, locks."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import pytest
 from taskrouter_gateway.events.log import (
     DAY_MS,
     EventLogClosed,
-    EventLogError,
     EventLogOpenError,
     NewEvent,
     Retention,
@@ -116,23 +115,6 @@ async def test_duplicate_in_a_later_append_returns_the_original_seq(make_log: Ma
     assert log.stats.appended == 3 and log.stats.duplicates == 1
 
 
-async def test_duplicate_within_one_append(make_log: MakeLog) -> None:
-    log = await make_log()
-    results = await log.append([ev(1), ev(2), ev(1), ev(2), ev(3)])
-    assert [(r.seq, r.duplicate) for r in results] == [(1, False), (2, False), (1, True), (2, True), (3, False)]
-    assert await log.last_seq() == 3
-    assert [e.sid for e in await _all(log)] == [ev(1).sid, ev(2).sid, ev(3).sid]
-
-
-async def test_the_same_sid_appended_concurrently_is_stored_once(make_log: MakeLog) -> None:
-    log = await make_log()
-    results = await asyncio.gather(*(log.append([ev(7)]) for _ in range(30)))
-    flat = [r for rs in results for r in rs]
-    assert {r.seq for r in flat} == {1}
-    assert sum(not r.duplicate for r in flat) == 1
-    assert [e.seq for e in await _all(log)] == [1]
-
-
 async def test_empty_append_writes_nothing(make_log: MakeLog) -> None:
     log = await make_log()
     assert await log.append([]) == []
@@ -186,77 +168,6 @@ async def test_readers_never_see_a_gap_while_appends_commit(make_log: MakeLog) -
 
 
 # -- reads -------------------------------------------------------------------------------------------
-
-
-async def test_read_after_pages_with_limit_and_filters_by_workspace(make_log: MakeLog) -> None:
-    log = await make_log()
-    await log.append([ev(n, ws=WS1 if n % 3 else WS2) for n in range(1, 31)])  # seq == n
-
-    assert [e.seq for e in await log.read_after(0, limit=3)] == [1, 2, 3]
-    assert [e.seq for e in await log.read_after(28, limit=10)] == [29, 30]
-    assert await log.read_after(30, limit=10) == []
-
-    pages: list[list[int]] = []
-    cursor = 0
-    while page := await log.read_after(cursor, limit=4, workspace_sid=WS2):
-        pages.append([e.seq for e in page])
-        cursor = page[-1].seq
-    assert pages == [[3, 6, 9, 12], [15, 18, 21, 24], [27, 30]]
-    assert all(e.workspace_sid == WS2 for e in await _all(log, WS2))
-    assert [e.seq for e in await log.read_after(10, limit=3, workspace_sid=WS1)] == [11, 13, 14]
-    assert await log.read_after(0, limit=10, workspace_sid="WS" + "9" * 32) == []
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "error", "message"),
-    [
-        (dict(seq=-1, limit=1), ValueError, "seq must be >= 0"),
-        (dict(seq="1", limit=1), TypeError, "seq must be an int"),
-        (dict(seq=0, limit=0), ValueError, "limit must be an int >= 1"),
-        (dict(seq=0, limit=True), ValueError, "limit must be an int >= 1"),
-        (dict(seq=0, limit=5, workspace_sid=""), ValueError, "workspace_sid"),
-    ],
-)
-async def test_read_after_rejects_bad_arguments(make_log: MakeLog, kwargs: dict, error: type, message: str) -> None:
-    log = await make_log()
-    seq = kwargs.pop("seq")
-    with pytest.raises(error, match=message):
-        await log.read_after(seq, **kwargs)
-
-
-async def test_other_reads_reject_bad_arguments(make_log: MakeLog) -> None:
-    log = await make_log()
-    with pytest.raises(ValueError, match="sid"):
-        await log.get("")
-    with pytest.raises(ValueError, match="workspace_sid"):
-        await log.newest_event_date_ms("")
-    with pytest.raises(TypeError, match="event_date_ms"):
-        await log.seq_at_or_after(1.5)  # type: ignore[arg-type]
-
-
-async def test_seq_at_or_after_replays_since_a_time(make_log: MakeLog) -> None:
-    log = await make_log()
-    assert await log.seq_at_or_after(T0) == 0  # empty log
-    await log.append([ev(1, date=1000), ev(2, date=2000), ev(3, date=3000)])
-    await log.append([ev(4, date=1500)])  # a late retry, dated before seq 2 and 3
-
-    assert await log.seq_at_or_after(500) == 0
-    assert await log.seq_at_or_after(1000) == 0
-    assert await log.seq_at_or_after(1001) == 1
-    since_2000 = await log.seq_at_or_after(2000)
-    assert since_2000 == 1
-    assert [e.seq for e in await log.read_after(since_2000, limit=10)] == [2, 3, 4]
-    assert await log.seq_at_or_after(3000) == 2
-    assert await log.seq_at_or_after(3001) == 4  # nothing that late: only future events follow
-
-
-async def test_newest_event_date_ms_per_workspace(make_log: MakeLog) -> None:
-    log = await make_log()
-    assert await log.newest_event_date_ms(WS1) is None
-    await log.append([ev(1, date=5000), ev(2, ws=WS2, date=9000), ev(3, date=7000), ev(4, date=6000)])
-    assert await log.newest_event_date_ms(WS1) == 7000  # the latest date, not the latest append
-    assert await log.newest_event_date_ms(WS2) == 9000
-    assert await log.newest_event_date_ms("WS" + "9" * 32) is None
 
 
 # -- retention -----------------------------------------------------------------------------------------
@@ -374,21 +285,6 @@ async def test_reopen_keeps_log_id_and_continues_numbering(make_log: MakeLog) ->
     assert other.log_id != log_id
 
 
-async def test_close_flushes_appends_already_accepted(make_log: MakeLog) -> None:
-    log = await make_log()
-    # gather starts these in order: all 50 appends are queued before close() is.
-    *results, _ = await asyncio.gather(*(log.append([ev(n)]) for n in range(50)), log.close())
-    assert sorted(rs[0].seq for rs in results) == list(range(1, 51))
-    with pytest.raises(EventLogClosed):
-        await log.append([ev(99)])
-    with pytest.raises(EventLogClosed):
-        await log.read_after(0, limit=1)
-    await log.close()  # idempotent
-
-    reopened = await make_log()
-    assert [e.seq for e in await _all(reopened)] == list(range(1, 51))
-
-
 async def test_close_lets_a_chunked_prune_finish(make_log: MakeLog) -> None:
     log = await make_log(retention=Retention(max_age_ms=None, max_rows=1), prune_chunk=2)
     await log.append([ev(n) for n in range(1, 12)])
@@ -404,17 +300,6 @@ async def test_concurrent_close_calls_all_wait_for_the_flush(make_log: MakeLog) 
     pending = asyncio.ensure_future(log.append([ev(1)]))
     await asyncio.gather(log.close(), log.close())
     assert pending.done() and (await pending)[0].seq == 1
-
-
-async def test_log_id_and_operations_before_open_fail_clearly(tmp_path: Path) -> None:
-    log = SqliteEventLog(tmp_path / "events.db")
-    with pytest.raises(EventLogClosed, match="not been opened"):
-        _ = log.log_id
-    with pytest.raises(EventLogClosed, match="not open"):
-        await log.append([ev(1)])
-    await log.close()  # closing a log never opened is harmless
-    with pytest.raises(EventLogError, match="opened once"):
-        await log.open()
 
 
 async def test_second_open_of_the_same_file_is_refused_until_the_first_closes(make_log: MakeLog) -> None:
@@ -548,13 +433,6 @@ def test_new_event_rejects_bad_fields(field: str, value: object, error: type, me
     fields[field] = value
     with pytest.raises(error, match=message):
         NewEvent(**fields)
-
-
-async def test_append_rejects_items_that_are_not_new_events(make_log: MakeLog) -> None:
-    log = await make_log()
-    with pytest.raises(TypeError, match="NewEvent"):
-        await log.append([ev(1), {"sid": "EV2"}])  # type: ignore[list-item]
-    assert await log.last_seq() == 0  # nothing of the bad call was stored
 
 
 # -- commit listeners ------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from taskrouter.gateway.v1 import event_pb2, event_service_pb2, event_service_pb
 from taskrouter_gateway.errors import error_info_from
 from taskrouter_gateway.events.cursor import decode_cursor, encode_cursor
 from taskrouter_gateway.events.fanout import MAX_MESSAGE_BYTES, FanOut, encode_piece
-from taskrouter_gateway.events.log import EventLogError, NewEvent, Retention
+from taskrouter_gateway.events.log import EventLog, EventLogError, NewEvent, Retention
 from taskrouter_gateway.events.sqlite_log import SqliteEventLog
 from taskrouter_gateway.services.event_stream import EventStreamer, stream_method_handler
 
@@ -65,7 +65,7 @@ def make_event(event_type: str = "worker.created", *, ws: str = WS, date_ms: int
 
 @dataclass
 class Stack:
-    log: SqliteEventLog
+    log: EventLog
     fanout: FanOut
     target: str
     channel: grpc.aio.Channel
@@ -131,9 +131,11 @@ async def make_stack(tmp_path) -> AsyncIterator[Callable[..., Awaitable[Stack]]]
     cleanups: list[Callable[[], Awaitable[None]]] = []
 
     async def make(*, buffer_size: int = 1024, page_size: int = 500, retention: Retention | None = None,
-                   log_class: type[SqliteEventLog] = SqliteEventLog, render=render_proto) -> Stack:
-        log = log_class(tmp_path / f"events{len(cleanups)}.db", synchronous="NORMAL",
-                        retention=retention or Retention())
+                   log_class: type[SqliteEventLog] = SqliteEventLog, render=render_proto,
+                   log: EventLog | None = None) -> Stack:
+        if log is None:
+            log = log_class(tmp_path / f"events{len(cleanups)}.db", synchronous="NORMAL",
+                            retention=retention or Retention())
         await log.open()
         cleanups.append(log.close)
         fanout = FanOut(log, render=render, buffer_size=buffer_size, page_size=page_size)
@@ -583,6 +585,25 @@ async def test_cursor_whose_successors_were_pruned_is_out_of_range(make_stack):
     # The cursor right before the oldest retained event loses nothing.
     call = stack.stub.StreamEvents(request(after_cursor=stack.cursor(5)))
     assert sids(await take(call, 5)) == [e.sid for e in events[5:]]
+
+
+async def test_a_cursor_jetstream_retention_dropped_is_out_of_range(make_stack, nats_single):
+    from taskrouter_gateway.events.jetstream_log import JetStreamEventLog, NatsOptions, StreamOptions
+
+    name = f"EXPIRE{next(_event_numbers)}"
+    log = JetStreamEventLog(NatsOptions(servers=tuple(nats_single.urls)),
+                            StreamOptions(name=name, prefix=name.lower(), max_bytes=16 * 1024))
+    stack = await make_stack(log=log)
+    events = [make_event(description="x" * 300) for _ in range(120)]
+    await stack.append(*events)
+    first = await stack.log.first_seq()
+    assert first > 2  # the broker discarded the oldest
+    error = await rpc_error(stack.stub.StreamEvents(request(after_cursor=stack.cursor(first - 2))))
+    assert error.code() == grpc.StatusCode.OUT_OF_RANGE
+    info, _ = error_info_from(error)
+    assert info.reason == "STREAM_CURSOR_EXPIRED" and info.metadata["oldest_cursor"] == stack.cursor(first - 1)
+    call = stack.stub.StreamEvents(request(after_cursor=stack.cursor(first - 1)))
+    assert sids(await take(call, 121 - first)) == [e.sid for e in events[first - 1:]]
 
 
 # -- slow subscribers ---------------------------------------------------------------------------------

@@ -1,0 +1,108 @@
+"""A lease in a JetStream key-value bucket, so one replica at a time does a job (gap backfill).
+
+Taking it is a KV create (succeeds only if the key is absent); holding it, an update every ttl/3 that must
+find the holder's own last revision; giving it back, a delete of that revision. The bucket's max age is the
+ttl, so the lease of a replica that died (SIGKILL, partition) lapses by itself after at most ttl seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import socket
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import nats.errors
+import nats.js.errors
+import structlog
+from nats.js import api
+
+from .log import EventLogError
+
+_log = structlog.get_logger(__name__)
+
+
+_TRANSIENT = (
+    nats.js.errors.NoStreamResponseError,
+    nats.js.errors.ServiceUnavailableError,
+    nats.errors.TimeoutError,
+    nats.errors.NoRespondersError,
+)
+
+
+class LeaseUnavailable(EventLogError):
+    """The lease could not be taken before the wait ran out (another replica holds it)."""
+
+
+class KvLeases:
+    def __init__(self, js: Any, bucket: str, *, ttl_s: float = 30.0, replicas: int = 1) -> None:
+        if ttl_s < 1:
+            raise ValueError("lease ttl must be >= 1 second")
+        self._js = js
+        self._bucket = bucket
+        self._ttl = ttl_s
+        self._replicas = replicas
+        self._kv: Any = None
+        self.owner = f"{socket.gethostname()}:{secrets.token_hex(4)}"
+        self.contended = 0  # attempts that found the lease held (tests, metrics)
+
+    async def _store(self) -> Any:
+        if self._kv is None:
+            try:
+                self._kv = await self._js.key_value(self._bucket)
+            except nats.js.errors.BucketNotFoundError:
+                try:
+                    self._kv = await self._js.create_key_value(
+                        api.KeyValueConfig(bucket=self._bucket, history=1, ttl=self._ttl, replicas=self._replicas,
+                                           storage=api.StorageType.FILE)
+                    )
+                except nats.js.errors.BadRequestError:
+                    # Another replica created it at the same moment ("stream name already in use"): use theirs.
+                    self._kv = await self._js.key_value(self._bucket)
+        return self._kv
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str, *, wait_s: float = 600.0, poll_s: float = 0.25) -> AsyncIterator[None]:
+        """Runs the body while holding `key`; waits up to wait_s for another holder to finish or lapse."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                kv = await self._store()
+                revision = await kv.create(key, self.owner.encode())
+                break
+            except nats.js.errors.KeyWrongLastSequenceError:
+                self.contended += 1
+                if time.monotonic() > deadline:
+                    raise LeaseUnavailable(f"lease {key} is held by another replica") from None
+            except _TRANSIENT as exc:
+                # A bucket another replica created a moment ago may have no leader yet; so may one in an election.
+                if time.monotonic() > deadline:
+                    raise LeaseUnavailable(f"lease {key}: the key-value store does not answer ({exc!r})") from None
+            await asyncio.sleep(poll_s)  # a retry interval while someone else holds it, not a sync point
+        _log.info("lease.taken", key=key, owner=self.owner)
+        state = {"revision": revision}
+        renewer = asyncio.create_task(self._renew(kv, key, state), name=f"lease-renew:{key}")
+        try:
+            yield
+        finally:
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+            try:
+                await kv.delete(key, last=state["revision"])
+                _log.info("lease.released", key=key, owner=self.owner)
+            except (nats.errors.Error, TimeoutError) as exc:
+                _log.warning("lease.release_failed", key=key, error=repr(exc))  # it lapses after ttl anyway
+
+    async def _renew(self, kv: Any, key: str, state: dict[str, int]) -> None:
+        while True:
+            await asyncio.sleep(self._ttl / 3)
+            try:
+                state["revision"] = await kv.update(key, self.owner.encode(), last=state["revision"])
+            except nats.js.errors.KeyWrongLastSequenceError:
+                _log.warning("lease.lost", key=key, owner=self.owner)
+                return
+            except (nats.errors.Error, TimeoutError) as exc:
+                _log.warning("lease.renew_failed", key=key, error=repr(exc))
