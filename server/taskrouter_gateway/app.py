@@ -41,6 +41,7 @@ from .services.event_stream import EventStreamer
 from .services.events import EventService, event_service_handler
 from .services.workers import WorkerService
 from .services.workspaces import WorkspaceService
+from .tls import ReloadingServerCredentials, TlsFiles, is_loopback
 from .translate.workspaces import event_callback_call
 from .upstream import Credentials, RetryPolicy, UpstreamClient
 
@@ -81,6 +82,7 @@ class Gateway:
         self._webhook_runner: web.AppRunner | None = None
         self._retention_task: asyncio.Task[None] | None = None
         self._backfill_task: asyncio.Task[None] | None = None
+        self.tls: ReloadingServerCredentials | None = None
 
     @property
     def grpc_target(self) -> str:
@@ -151,7 +153,7 @@ class Gateway:
             (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
             server,
         )
-        self.grpc_port = server.add_insecure_port(settings.grpc_address)
+        self.grpc_port = self._add_port(server)
         if self.grpc_port == 0:
             raise OSError(f"cannot bind gRPC address {settings.grpc_address}")
         await server.start()
@@ -164,6 +166,24 @@ class Gateway:
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("gateway started", grpc=self.grpc_target, webhook=self.webhook_url, embedded=self.emulator is not None)
+
+    def _add_port(self, server: grpc.aio.Server) -> int:
+        settings = self.settings
+        if settings.tls_cert and settings.tls_key:
+            self.tls = ReloadingServerCredentials(TlsFiles(settings.tls_cert, settings.tls_key, settings.tls_client_ca))
+            return server.add_secure_port(settings.grpc_address, self.tls.credentials)
+        if not is_loopback(settings.grpc_host):
+            log.warning(
+                "gRPC is listening in plaintext on a non-loopback address: anyone who can reach it can call "
+                "every RPC unencrypted; set --tls-cert and --tls-key",
+                grpc=settings.grpc_address,
+            )
+        return server.add_insecure_port(settings.grpc_address)
+
+    def reload(self) -> None:
+        """SIGHUP: re-read certificates (at the next handshake) and the auth file now."""
+        if self.tls is not None:
+            self.tls.reload()
 
     async def _start_webhook(self, ingestor: Ingestor) -> None:
         settings = self.settings

@@ -30,6 +30,12 @@ _SERVE_FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("log_format", "--log-format", str, "auto, json or console"),
     ("log_level", "--log-level", str, "debug, info, warning or error"),
     ("shutdown_grace_seconds", "--shutdown-grace", float, "seconds in-flight RPCs get to finish on SIGTERM"),
+    ("tls_cert", "--tls-cert", str, "PEM certificate chain for TLS on the gRPC port (re-read on change or SIGHUP)"),
+    ("tls_key", "--tls-key", str, "PEM private key of --tls-cert"),
+    ("tls_client_ca", "--tls-client-ca", str, "PEM CA bundle: require client certificates it signed (mTLS)"),
+    ("auth_file", "--auth-file", str, "TOML file of caller identities and scopes; unset: no auth"),
+    ("admin_host", "--admin-host", str, "admin HTTP host (/metrics, /healthz, /readyz)"),
+    ("admin_port", "--admin-port", int, "admin HTTP port; unset: no admin server; 0 picks a free one"),
 )
 
 _DEFAULTS = config.Settings()
@@ -143,6 +149,7 @@ async def _serve(settings: config.Settings) -> int:
     except Exception:
         await gateway.stop(0)
         raise
+    loop.add_signal_handler(signal.SIGHUP, gateway.reload)
     # Start-up objects (protos, modules, config) live for the whole process: keep them out of every GC pass.
     gc.freeze()
     print(_banner(gateway), flush=True)
