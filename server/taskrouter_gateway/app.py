@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import os
+import time
+from typing import Any
 
 import grpc
 import structlog
@@ -26,6 +29,8 @@ from taskrouter.gateway.v1 import (
 )
 
 from . import embedded
+from .admin import create_admin_app
+from .auth import AuthPolicy
 from .config import Settings
 from .events import records
 from .events.backfill import Backfiller
@@ -35,6 +40,8 @@ from .events.log import DAY_MS, Retention, run_retention
 from .events.signature import SignatureVerifier
 from .events.sqlite_log import SqliteEventLog
 from .events.webhook import WebhookHandler, create_webhook_app
+from .metrics import GatewayMetrics
+from .rpc_hooks import RpcHooks
 from .services.activities import ActivityService
 from .services.call_events import CallEventService
 from .services.event_stream import EventStreamer
@@ -42,6 +49,7 @@ from .services.events import EventService, event_service_handler
 from .services.workers import WorkerService
 from .services.workspaces import WorkspaceService
 from .tls import ReloadingServerCredentials, TlsFiles, is_loopback
+from .tracing import Tracing, provider_from_env
 from .translate.workspaces import event_callback_call
 from .upstream import Credentials, RetryPolicy, UpstreamClient
 
@@ -67,7 +75,8 @@ def _credentials(settings: Settings) -> Credentials:
 class Gateway:
     """One running gateway. `await start()`, then `await stop()`; usable as an async context manager."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, tracer_provider: Any = None) -> None:
+        """`tracer_provider`: an OpenTelemetry TracerProvider to use instead of one from OTEL_* variables."""
         self.settings = settings
         self.emulator: embedded.EmbeddedUpstream | None = None
         self.upstream: UpstreamClient | None = None
@@ -83,6 +92,17 @@ class Gateway:
         self._retention_task: asyncio.Task[None] | None = None
         self._backfill_task: asyncio.Task[None] | None = None
         self.tls: ReloadingServerCredentials | None = None
+        self.auth: AuthPolicy | None = AuthPolicy(settings.auth_file) if settings.auth_file else None
+        self.metrics: GatewayMetrics | None = GatewayMetrics() if settings.admin_port is not None else None
+        provider = tracer_provider if tracer_provider is not None else provider_from_env(os.environ)
+        self.tracing: Tracing | None = Tracing(provider) if provider is not None else None
+        self._owns_tracing = tracer_provider is None
+        self.hooks = RpcHooks(auth=self.auth, metrics=self.metrics, tracing=self.tracing)
+        self.admin_port: int = 0
+        self._admin_runner: web.AppRunner | None = None
+        self._auth_task: asyncio.Task[None] | None = None
+        self.draining = False
+        self._append_failed_at: float | None = None
 
     @property
     def grpc_target(self) -> str:
@@ -112,6 +132,7 @@ class Gateway:
             api_base_url=settings.api_base_url,
             retry_policy=RetryPolicy(max_attempts=settings.upstream_max_attempts),
             connection_limit=settings.upstream_connections,
+            attempt_observer=self.metrics.upstream_attempt if self.metrics is not None else None,
         )
         await self.upstream.start()
 
@@ -129,21 +150,26 @@ class Gateway:
         render = functools.partial(records.to_event, base_url=settings.taskrouter_base_url)
         self.fanout = FanOut(self.event_log, render=render, buffer_size=settings.subscriber_buffer)
         await self.fanout.start()
-        ingestor = Ingestor(self.event_log, self.fanout)
+        ingestor = Ingestor(self.event_log, self.fanout, on_append=self._appended)
         self.backfiller = Backfiller(self.upstream, self.event_log, ingestor)
 
         await self._start_webhook(ingestor)
 
         # No interceptor: each handler logs its own line (rpc_logging); health and reflection go unlogged.
         server = grpc.aio.server()
-        activity_service_pb2_grpc.add_ActivityServiceServicer_to_server(ActivityService(self.upstream), server)
-        worker_service_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerService(self.upstream), server)
-        workspace_service_pb2_grpc.add_WorkspaceServiceServicer_to_server(WorkspaceService(self.upstream), server)
-        call_event_service_pb2_grpc.add_CallEventServiceServicer_to_server(CallEventService(self.upstream), server)
+        hooks = self.hooks
+        activity_service_pb2_grpc.add_ActivityServiceServicer_to_server(ActivityService(self.upstream, hooks=hooks), server)
+        worker_service_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerService(self.upstream, hooks=hooks), server)
+        workspace_service_pb2_grpc.add_WorkspaceServiceServicer_to_server(
+            WorkspaceService(self.upstream, hooks=hooks), server
+        )
+        call_event_service_pb2_grpc.add_CallEventServiceServicer_to_server(
+            CallEventService(self.upstream, hooks=hooks), server
+        )
         server.add_generic_rpc_handlers(
             (
                 event_service_handler(
-                    EventService(self.upstream, self.backfiller, self.webhook_url),
+                    EventService(self.upstream, self.backfiller, self.webhook_url, hooks=hooks),
                     EventStreamer(self.event_log, self.fanout),
                 ),
             )
@@ -158,6 +184,9 @@ class Gateway:
             raise OSError(f"cannot bind gRPC address {settings.grpc_address}")
         await server.start()
         self.server = server
+        await self._start_admin()
+        if self.auth is not None:
+            self._auth_task = asyncio.create_task(self._watch_auth_file(), name="auth-file-watch")
 
         if self.emulator is not None:
             await self._wire_embedded_callbacks()
@@ -184,6 +213,53 @@ class Gateway:
         """SIGHUP: re-read certificates (at the next handshake) and the auth file now."""
         if self.tls is not None:
             self.tls.reload()
+        if self.auth is not None:
+            self.auth.refresh(force=True)
+
+    async def _watch_auth_file(self, interval: float = 2.0) -> None:
+        assert self.auth is not None
+        while True:
+            await asyncio.sleep(interval)
+            self.auth.refresh()
+
+    def _appended(self, seconds: float, ok: bool) -> None:
+        self._append_failed_at = None if ok else time.monotonic()
+        if self.metrics is not None:
+            self.metrics.appended(seconds, ok)
+
+    def readiness(self) -> str | None:
+        """None when the gateway should get traffic; otherwise why not."""
+        if self.draining:
+            return "draining"
+        if self.event_log is None or self.server is None:
+            return "not started"
+        # A failed append makes the gateway unready for a while; a later success clears it at once.
+        if self._append_failed_at is not None and time.monotonic() - self._append_failed_at < 30.0:
+            return "the event log refused the last append"
+        path = getattr(self.event_log, "path", None)
+        if path is not None and not os.access(os.path.dirname(os.path.abspath(path)) or ".", os.W_OK):
+            return "the event log's directory is not writable"
+        return None
+
+    async def _start_admin(self) -> None:
+        settings = self.settings
+        if settings.admin_port is None:
+            return
+        if self.metrics is not None:
+            live = self.metrics.live
+            live.event_log = self.event_log
+            if self.webhook is not None:
+                webhook = self.webhook
+                live.webhook_counts = lambda: (webhook.accepted, webhook.duplicates, dict(webhook.refused))
+            if self.fanout is not None:
+                fanout = self.fanout
+                live.subscribers = lambda: fanout.counters.subscribers
+                live.lags = fanout.lags
+        self._admin_runner = web.AppRunner(create_admin_app(self.metrics, self.readiness), access_log=None)
+        await self._admin_runner.setup()
+        site = web.TCPSite(self._admin_runner, settings.admin_host, settings.admin_port)
+        await site.start()
+        self.admin_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def _start_webhook(self, ingestor: Ingestor) -> None:
         settings = self.settings
@@ -230,8 +306,9 @@ class Gateway:
     async def stop(self, grace: float | None = None) -> None:
         """Health NOT_SERVING first; streams end UNAVAILABLE; unary RPCs drain for `grace`; then the rest."""
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
+        self.draining = True
         await self.health.enter_graceful_shutdown()
-        for task in (self._backfill_task, self._retention_task):
+        for task in (self._backfill_task, self._retention_task, self._auth_task):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -252,6 +329,11 @@ class Gateway:
         if self.emulator is not None:
             await self.emulator.stop()
             self.emulator = None
+        if self._admin_runner is not None:
+            await self._admin_runner.cleanup()
+            self._admin_runner = None
+        if self.tracing is not None and self._owns_tracing:
+            self.tracing.shutdown()  # flushes spans still queued for export
         log.info("gateway stopped")
 
     async def wait_for_termination(self) -> None:

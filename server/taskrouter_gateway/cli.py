@@ -89,7 +89,32 @@ def build_parser() -> argparse.ArgumentParser:
     configure.add_argument("--url", default="", help="callback URL (default: the gateway's own webhook URL)")
     configure.add_argument("--type", dest="event_types", action="append", default=[],
                            help="event type to deliver (exact, repeatable); none: every event")
+    hash_token = commands.add_parser(
+        "hash-token",
+        help="print the SHA-256 of a bearer token, for token_sha256 in the --auth-file",
+        description="Reads the token from standard input (not the command line, which other users can see in "
+        "ps and shell history) and prints its hash. --generate makes a new random token and prints both.",
+    )
+    hash_token.add_argument("--generate", action="store_true", help="generate a new token (printed once)")
     return parser
+
+
+def _hash_token(args) -> int:
+    import secrets
+
+    from .auth import hash_token
+
+    if args.generate:
+        token = secrets.token_urlsafe(32)
+        print(f"token:        {token}")
+        print(f"token_sha256: {hash_token(token)}")
+        return 0
+    token = sys.stdin.readline().strip()
+    if not token:
+        print("taskrouter-gateway hash-token: no token on standard input", file=sys.stderr)
+        return 2
+    print(hash_token(token))
+    return 0
 
 
 def _configure_callback(args) -> int:
@@ -116,6 +141,8 @@ def _configure_callback(args) -> int:
 def _banner(gateway: "Gateway") -> str:  # noqa: F821 - imported lazily in _serve
     target = gateway.grpc_target
     lines = [f"TaskRouter gateway: gRPC on {target}, event webhook on {gateway.webhook_url}"]
+    if gateway.admin_port:
+        lines.append(f"Admin: http://{gateway.settings.admin_host}:{gateway.admin_port}/metrics, /healthz, /readyz")
     if gateway.emulator is not None:
         ws = gateway.emulator.default_workspace_sid
         lines += [
@@ -166,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return main_tail(args)
     if args.command == "configure-callback":
         return _configure_callback(args)
+    if args.command == "hash-token":
+        return _hash_token(args)
     overrides = {k: v for k, v in vars(args).items() if k != "command"}
     try:
         settings = config.load(**overrides)
