@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .events.log import EventLog
+from .events.log import EventLog, EventLogError
 from .upstream.response import RateLimit
 
 NS = "taskrouter_gateway"
@@ -160,7 +160,7 @@ class LiveCollector(Collector):
         try:
             first, last = await log.first_seq(), await log.last_seq()
             oldest = await log.read_after(first - 1, limit=1) if last >= first else []
-        except Exception:
+        except EventLogError:
             return  # keep the last figures; readiness reports an unusable log
         age = time.time() - oldest[0].received_ms / 1000 if oldest else None
         path = getattr(log, "path", None)

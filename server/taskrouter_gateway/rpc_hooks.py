@@ -25,7 +25,7 @@ audit_log = CachedLogger("taskrouter_gateway.audit")
 class RpcCall:
     """One RPC in flight: who called, the denial if any, its span, and when it started."""
 
-    __slots__ = ("method", "scope", "identity", "denied", "span", "started")
+    __slots__ = ("denied", "identity", "method", "scope", "span", "started")
 
     def __init__(self, method: str, scope: str) -> None:
         self.method = method

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTIONS = ("emulator", "unary", "ingest", "fanout", "memory", "event_log")
+SECTIONS = ("emulator", "unary", "features", "ingest", "fanout", "memory", "event_log")
 TARGET_IDS = {
     "unary_cpu_ratio_high", "unary_cpu_ratio_low", "unary_p50_added", "ingest_ratio", "fanout_cpu_ratio",
-    "latency_p99", "memory_rss_subscribers", "emulator_fetches",
+    "latency_p99", "memory_rss_subscribers", "emulator_fetches", "features_auth_metrics_cpu",
 }
 RUN_TIMEOUT = 150  # an upper bound for a hung run only; the smoke size takes seconds
 
@@ -81,6 +81,18 @@ def test_unary_rows_cover_every_client_at_every_concurrency(smoke):
         _positive(derived["cpu_ratio_vs_bare"], "unary cpu ratio")
         _positive(derived["proxy_floor_cpu_ratio_vs_bare"], "unary proxy floor ratio")
         assert math.isfinite(derived["p50_added_over_rest_ms"])  # may be negative on a quiet machine
+
+
+def test_feature_rows_compare_each_variant_with_all_off(smoke):
+    features = smoke[1]["sections"]["features"]
+    variants = [d["variant"] for d in features["derived"]]
+    assert variants[0] == "all off" and {"token auth + metrics", "TLS + token auth", "tracing, sampling off"} <= set(variants)
+    for row in features["rows"]:
+        # An auth or TLS failure would count here: every request of every variant must succeed.
+        assert row["errors"] == 0, f"features {row['client']}: {row['first_error']}"
+        _positive(row["server_cpu_us_per_request"], f"features {row['client']}")
+    for derived in features["derived"]:
+        _positive(derived["cpu_ratio_vs_all_off"], f"features {derived['variant']}")
 
 
 def test_ingest_accepts_every_presigned_callback(smoke):

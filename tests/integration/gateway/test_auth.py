@@ -8,21 +8,25 @@ import os
 
 import grpc
 import pytest
-
+from gateway_certs import TestCA
 from taskrouter.gateway.v1 import (
     activity_service_pb2 as a,
+)
+from taskrouter.gateway.v1 import (
     activity_service_pb2_grpc,
-    event_service_pb2 as e,
     event_service_pb2_grpc,
-    worker_service_pb2 as w,
     worker_service_pb2_grpc,
+)
+from taskrouter.gateway.v1 import (
+    event_service_pb2 as e,
+)
+from taskrouter.gateway.v1 import (
+    worker_service_pb2 as w,
 )
 from taskrouter_gateway import logs
 from taskrouter_gateway.auth import AuthConfigError, AuthPolicy, hash_token
 from taskrouter_gateway.cli import main
 from taskrouter_gateway.errors import error_info_from
-
-from gateway_certs import TestCA
 
 READER, WRITER, OTHER_WS = "reader-token-1", "writer-token-2", "WS" + "f" * 32
 

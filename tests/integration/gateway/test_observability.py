@@ -12,25 +12,27 @@ import aiohttp
 import grpc
 import pytest
 from aiohttp import web
+from gateway_certs import TestCA
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import SpanKind
 from prometheus_client.parser import text_string_to_metric_families
-from twilio.request_validator import RequestValidator
-
 from taskrouter.gateway.v1 import (
     event_service_pb2 as e,
+)
+from taskrouter.gateway.v1 import (
     event_service_pb2_grpc,
-    worker_service_pb2 as w,
     worker_service_pb2_grpc,
+)
+from taskrouter.gateway.v1 import (
+    worker_service_pb2 as w,
 )
 from taskrouter_gateway import logs
 from taskrouter_gateway.auth import hash_token
 from taskrouter_gateway.tracing import provider_from_env
-
-from gateway_certs import TestCA
+from twilio.request_validator import RequestValidator
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "callbacks"
 NS = "taskrouter_gateway"
@@ -222,7 +224,6 @@ PARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
 @pytest.fixture
 async def make_traced_gateway(emulator, tmp_path):
     from conftest import settings_for
-
     from taskrouter_gateway.app import Gateway
 
     started = []

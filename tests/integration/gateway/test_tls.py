@@ -7,18 +7,22 @@ import os
 
 import grpc
 import pytest
-
+from gateway_certs import TestCA
 from taskrouter.gateway.v1 import (
     event_service_pb2 as e,
+)
+from taskrouter.gateway.v1 import (
     event_service_pb2_grpc,
-    worker_service_pb2 as w,
     worker_service_pb2_grpc,
-    workspace_service_pb2 as ws_pb,
     workspace_service_pb2_grpc,
 )
+from taskrouter.gateway.v1 import (
+    worker_service_pb2 as w,
+)
+from taskrouter.gateway.v1 import (
+    workspace_service_pb2 as ws_pb,
+)
 from taskrouter_gateway.config import ConfigError, Settings
-
-from gateway_certs import TestCA
 
 
 @pytest.fixture
@@ -108,7 +112,7 @@ async def test_rotated_certificate_is_served_without_restart_and_open_streams_su
 
 
 async def test_a_broken_rotation_keeps_the_previous_certificate(make_gateway, pki, emulator):
-    ca, tmp, cert, key = pki
+    ca, _, cert, key = pki
     gateway = await make_gateway(tls_cert=str(cert), tls_key=str(key))
     other = ca.issue("gateway", server=True)
     cert.write_bytes(other.cert_pem)  # the key no longer matches

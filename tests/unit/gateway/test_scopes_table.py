@@ -6,7 +6,7 @@ import importlib
 import pathlib
 import re
 
-import taskrouter.gateway.v1 as v1
+from taskrouter.gateway import v1
 from taskrouter_gateway.scopes import EVENTS, METHOD_SCOPES, READ, SCOPES, WRITE
 
 PROTOS = pathlib.Path(__file__).resolve().parents[3] / "protos" / "taskrouter" / "gateway" / "v1"
