@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import grpc
-
-from taskrouter.gateway.v1 import worker_service_pb2 as svc, worker_service_pb2_grpc
+from taskrouter.gateway.v1 import worker_service_pb2 as svc
+from taskrouter.gateway.v1 import worker_service_pb2_grpc
 
 from .window import Mark, Window, closed_loop
 
@@ -19,8 +20,7 @@ async def grpc_get_worker(
     requests = [svc.GetWorkerRequest(workspace_sid=workspace_sid, sid=sid) for sid in sids]
     metadata = (("authorization", f"Bearer {token}"),) if token else None
     if ca_pem:
-        with open(ca_pem, "rb") as handle:
-            creds = grpc.ssl_channel_credentials(root_certificates=handle.read())
+        creds = grpc.ssl_channel_credentials(root_certificates=Path(ca_pem).read_bytes())  # before any load
         channel = grpc.aio.secure_channel(target, creds)
     else:
         channel = grpc.aio.insecure_channel(target)

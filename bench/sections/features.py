@@ -80,11 +80,14 @@ def run(ctx: RunContext) -> dict[str, Any]:
                 enumerate(variants.items())}
     concurrency = max(size.unary_concurrency)
     window = {"warmup": size.warmup, "seconds": size.seconds}
-    server, load_core = sorted(ctx.cores.server)[0], sorted(ctx.cores.load)[0]
+    server, load_core = min(ctx.cores.server), min(ctx.cores.load)
     runs: list[dict[str, Any]] = []
     try:
-        for _ in range(size.repeats):
-            for name, (_env, _args, client) in variants.items():
+        names = list(variants)
+        for repeat in range(size.repeats):
+            # Rotated each repeat, so no variant always runs first (or right after the same neighbour).
+            for name in names[repeat % len(names):] + names[: repeat % len(names)]:
+                client = variants[name][2]
                 gateway = gateways[name]
                 ctx.place([gateway.process], [emulator.process])
                 measured = ctx.measure(
