@@ -203,7 +203,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logs.configure(settings.log_format, settings.log_level, settings.redact_pii)
     if args.command == "serve":
-        return asyncio.run(_serve(settings))
+        from .auth import AuthConfigError
+        from .tls import TlsConfigError
+        from .tracing import TracingConfigError
+
+        try:
+            return asyncio.run(_serve(settings))
+        except (AuthConfigError, TlsConfigError, TracingConfigError) as exc:
+            # Files named by settings (auth file, certificates, OTEL_*) that turn out unusable at start-up.
+            print(f"taskrouter-gateway: configuration error: {exc}", file=sys.stderr)
+            return 2
     return 2
 
 

@@ -27,6 +27,10 @@ log = structlog.get_logger("taskrouter_gateway.tracing")
 _TRACE_KEYS = ("traceparent", "tracestate")
 
 
+class TracingConfigError(ValueError):
+    """OTEL_* variables ask for something this build cannot do."""
+
+
 def provider_from_env(environ: Mapping[str, str]) -> TracerProvider | None:
     """A TracerProvider with the exporters OTEL_TRACES_EXPORTER names; None when tracing is off."""
     if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
@@ -47,7 +51,7 @@ def provider_from_env(environ: Mapping[str, str]) -> TracerProvider | None:
         elif name == "console":
             exporters.append(ConsoleSpanExporter())
         else:
-            raise ValueError(f"OTEL_TRACES_EXPORTER: unknown exporter {name!r} (use otlp, console or none)")
+            raise TracingConfigError(f"OTEL_TRACES_EXPORTER: unknown exporter {name!r} (use otlp, console or none)")
     provider = TracerProvider(resource=Resource.create({"service.name": "taskrouter-gateway"}))
     for exporter in exporters:
         provider.add_span_processor(BatchSpanProcessor(exporter))
