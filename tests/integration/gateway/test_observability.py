@@ -11,8 +11,8 @@ from pathlib import Path
 import aiohttp
 import grpc
 import pytest
-from aiohttp import web
 from gateway_certs import TestCA
+from gateway_upstream_scripted import Reply, upstream  # noqa: F401  (fixture)
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -174,35 +174,25 @@ async def test_no_admin_port_unless_asked(gateway):
 # -- traces ------------------------------------------------------------------------------------------
 
 
-class ScriptedUpstream:
-    """A TaskRouter stand-in that records the traceparent of each request it answers."""
-
-    def __init__(self) -> None:
-        self.traceparents: list[str | None] = []
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.traceparents.append(request.headers.get("traceparent"))
-        sid = request.match_info["sid"]
-        ws = request.match_info["ws"]
-        return web.json_response(
-            {"sid": sid, "workspace_sid": ws, "account_sid": "AC" + "0" * 32, "friendly_name": "T",
-             "attributes": "{}", "activity_name": "Offline", "available": False},
-            headers={"X-Rate-Limit-Limit": "100", "X-Rate-Limit-Remaining": str(100 - len(self.traceparents))},
-        )
+WS, WK = "WS" + "1" * 32, "WK" + "2" * 32
+WORKER_PATH = f"/v1/Workspaces/{WS}/Workers/{WK}"
+WORKER_JSON = {"sid": WK, "workspace_sid": WS, "account_sid": "AC" + "0" * 32, "friendly_name": "T",
+               "attributes": "{}", "activity_name": "Offline", "available": False}
 
 
 @pytest.fixture
-async def scripted():
-    upstream = ScriptedUpstream()
-    app = web.Application()
-    app.router.add_get("/v1/Workspaces/{ws}/Workers/{sid}", upstream.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    upstream.base_url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-    yield upstream
-    await runner.cleanup()
+def scripted(upstream):  # noqa: F811  (the imported fixture)
+    """The shared scripted upstream, answering GetWorker with a Worker and X-Rate-Limit-* headers."""
+    upstream.script(
+        "GET", WORKER_PATH,
+        *[Reply(json=WORKER_JSON, headers={"X-Rate-Limit-Limit": "100", "X-Rate-Limit-Remaining": str(100 - n)})
+          for n in range(3)],
+    )
+    return upstream
+
+
+def traceparents(server) -> list[str | None]:
+    return [seen.headers.get("traceparent") for seen in server.seen("GET", WORKER_PATH)]
 
 
 async def test_the_latest_rate_limit_headroom_is_exported(make_gateway, scripted, http):
@@ -210,11 +200,11 @@ async def test_the_latest_rate_limit_headroom_is_exported(make_gateway, scripted
     async with grpc.aio.insecure_channel(gateway.grpc_target) as channel:
         workers = worker_service_pb2_grpc.WorkerServiceStub(channel)
         for _ in range(3):
-            await workers.GetWorker(w.GetWorkerRequest(workspace_sid="WS" + "1" * 32, sid="WK" + "2" * 32))
+            await workers.GetWorker(w.GetWorkerRequest(workspace_sid=WS, sid=WK))
     samples = await scrape(http, gateway)
-    assert value(samples, f"{NS}_upstream_rate_limit_remaining") == 97
+    assert value(samples, f"{NS}_upstream_rate_limit_remaining") == 98
     assert value(samples, f"{NS}_upstream_rate_limit_limit") == 100
-    assert scripted.traceparents == [None, None, None]  # tracing off: nothing added
+    assert traceparents(scripted) == [None, None, None]  # tracing off: nothing added
 
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -247,14 +237,13 @@ async def test_traceparent_reaches_upstream_and_spans_nest(make_traced_gateway, 
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     gateway = await make_traced_gateway(provider, taskrouter_base_url=scripted.base_url)
-    ws, sid = "WS" + "1" * 32, "WK" + "2" * 32
     async with grpc.aio.insecure_channel(gateway.grpc_target) as channel:
         workers = worker_service_pb2_grpc.WorkerServiceStub(channel)
         got = await workers.GetWorker(
-            w.GetWorkerRequest(workspace_sid=ws, sid=sid), metadata=(("traceparent", PARENT),), timeout=5
+            w.GetWorkerRequest(workspace_sid=WS, sid=WK), metadata=(("traceparent", PARENT),), timeout=5
         )
-    assert got.sid == sid
-    (sent,) = scripted.traceparents
+    assert got.sid == WK
+    (sent,) = traceparents(scripted)
     assert sent is not None and sent.split("-")[1] == TRACE_ID
     spans = {span.kind: span for span in exporter.get_finished_spans()}
     server, client = spans[SpanKind.SERVER], spans[SpanKind.CLIENT]
@@ -274,10 +263,9 @@ async def test_with_sampling_off_the_trace_id_still_travels(make_traced_gateway,
     async with grpc.aio.insecure_channel(gateway.grpc_target) as channel:
         workers = worker_service_pb2_grpc.WorkerServiceStub(channel)
         await workers.GetWorker(
-            w.GetWorkerRequest(workspace_sid="WS" + "1" * 32, sid="WK" + "2" * 32),
-            metadata=(("traceparent", unsampled),), timeout=5,
+            w.GetWorkerRequest(workspace_sid=WS, sid=WK), metadata=(("traceparent", unsampled),), timeout=5,
         )
-    (sent,) = scripted.traceparents
+    (sent,) = traceparents(scripted)
     assert sent is not None and sent.split("-")[1] == TRACE_ID and sent.endswith("-00")
     assert exporter.get_finished_spans() == ()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from taskrouter_gateway.cli import main
 
 
