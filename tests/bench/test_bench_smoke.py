@@ -161,7 +161,7 @@ def test_every_target_is_listed_with_a_verdict(smoke):
 def test_unknown_section_is_refused_with_the_choices():
     run = _bench("--only", "unary,nosuch", timeout=60)
     assert run.returncode == 2
-    assert "choose from emulator, unary, ingest, fanout, memory, event_log" in run.stderr
+    assert "choose from emulator, unary, features, ingest, fanout, memory, event_log" in run.stderr
     assert "'unary,nosuch'" in run.stderr
 
 
