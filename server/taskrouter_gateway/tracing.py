@@ -87,11 +87,17 @@ class Tracing:
         span.end()
 
     def start_upstream(self, method: str, path: str) -> tuple[Any, dict[str, str]]:
-        """A CLIENT span under the current RPC span, and the headers that carry it to TaskRouter."""
+        """A CLIENT span under the current RPC span (None when the RPC is not sampled), and the headers that
+        carry the trace to TaskRouter."""
+        headers: dict[str, str] = {}
+        if not trace.get_current_span().is_recording():
+            # Sampled out: a child would record nothing either. Pass the RPC's own (unsampled) context on,
+            # so the trace id still travels, without a second span and sampler call per upstream request.
+            self._propagator.inject(headers)
+            return None, headers
         span = self.tracer.start_span(
             method, kind=SpanKind.CLIENT, attributes={"http.request.method": method, "url.path": path}
         )
-        headers: dict[str, str] = {}
         self._propagator.inject(headers, context=trace.set_span_in_context(span))
         return span, headers
 
