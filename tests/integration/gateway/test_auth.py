@@ -98,6 +98,21 @@ async def test_missing_and_wrong_tokens_are_unauthenticated(stubs, ws):
     assert (await workers.ListWorkers(request, metadata=bearer(READER), timeout=5)) is not None
 
 
+async def test_health_and_reflection_stay_open(secured):
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    async with grpc.aio.insecure_channel(secured.grpc_target) as channel:
+        health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+        stream = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5
+        )
+        async for reply in stream:
+            names = {s.name for s in reply.list_services_response.service}
+            assert "taskrouter.gateway.v1.WorkerService" in names
+
+
 async def test_a_read_only_caller_cannot_write(stubs, ws):
     workers, activities, _ = stubs
     err = await refused(
