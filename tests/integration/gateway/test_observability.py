@@ -151,20 +151,42 @@ async def test_rate_limit_headroom_retries_and_429s_are_exported(make_gateway, e
     assert value(samples, f"{NS}_upstream_requests_total", method="GET", status="429") == 1
 
 
-async def test_healthz_and_readyz_follow_the_gateway(make_gateway, http, tmp_path):
+async def test_healthz_and_readyz_follow_the_gateway(make_gateway, emulator, ws, http):
     gateway = await make_gateway(admin_port=0)
     base = f"http://127.0.0.1:{gateway.admin_port}"
     async with http.get(f"{base}/healthz") as resp:
         assert resp.status == 200
     async with http.get(f"{base}/readyz") as resp:
         assert resp.status == 200
-    gateway._appended(0.0, False)  # what the ingestor reports when an append is not committed
+    # The event log stops taking writes: the next callback is refused, and the gateway says it is not ready.
+    await gateway.event_log.close()
+    url, params = gateway.webhook_url, callback_params(ws)
+    signature = RequestValidator(emulator.config.auth_token).compute_signature(url, params)
+    assert await post_callback(http, url, params, signature) == 503
     async with http.get(f"{base}/readyz") as resp:
         assert resp.status == 503 and "event log" in await resp.text()
-    gateway._appended(0.0, True)
-    gateway.draining = True
-    async with http.get(f"{base}/readyz") as resp:
-        assert resp.status == 503 and "draining" in await resp.text()
+    samples = await scrape(http, gateway)
+    assert value(samples, f"{NS}_event_append_failures_total") == 1
+    assert value(samples, f"{NS}_webhook_callbacks_total", outcome="log_unavailable") == 1
+
+
+async def test_readyz_is_false_while_draining(make_gateway, http):
+    gateway = await make_gateway(admin_port=0, shutdown_grace_seconds=5.0)
+    base = f"http://127.0.0.1:{gateway.admin_port}"
+    async with grpc.aio.insecure_channel(gateway.grpc_target) as channel:
+        # An open stream keeps the gateway draining until the fan-out closes it.
+        stream = event_service_pb2_grpc.EventServiceStub(channel).StreamEvents(
+            e.StreamEventsRequest(workspace_sid="WS" + "1" * 32)
+        )
+        await asyncio.wait_for(gateway.fanout.wait_until(lambda c: c.subscribers == 1), 10)
+        stopping = asyncio.ensure_future(gateway.stop())
+        while not gateway.draining:
+            await asyncio.sleep(0)
+        async with http.get(f"{base}/readyz") as resp:
+            assert resp.status == 503 and "draining" in await resp.text()
+        with contextlib.suppress(grpc.aio.AioRpcError):
+            await stream.read()
+        await stopping
 
 
 async def test_no_admin_port_unless_asked(gateway):
