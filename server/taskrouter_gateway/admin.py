@@ -6,18 +6,67 @@ Twilio. Off unless --admin-port is given.
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from .events.log import EventLog
 from .metrics import GatewayMetrics
 
-# None: ready; otherwise the reason it is not.
-Readiness = Callable[[], "str | None"]
+# How long a refused append keeps the gateway unready; a later successful append clears it at once.
+APPEND_FAILURE_HOLD_SECONDS = 30.0
 
 
-def create_admin_app(metrics: GatewayMetrics | None, readiness: Readiness) -> web.Application:
+class Readiness:
+    """Whether the gateway should get traffic: not while draining, nor while the event log cannot take writes."""
+
+    def __init__(self, metrics: GatewayMetrics | None = None) -> None:
+        self.metrics = metrics
+        self.event_log: EventLog | None = None  # set once open; None: not started
+        self.draining = False
+        self._append_failed_at: float | None = None
+
+    def appended(self, seconds: float, ok: bool) -> None:
+        """events.ingest.Ingestor's on_append."""
+        self._append_failed_at = None if ok else time.monotonic()
+        if self.metrics is not None:
+            self.metrics.appended(seconds, ok)
+
+    def reason(self) -> str | None:
+        """None when ready; otherwise why not."""
+        if self.draining:
+            return "draining"
+        if self.event_log is None:
+            return "not started"
+        failed = self._append_failed_at
+        if failed is not None and time.monotonic() - failed < APPEND_FAILURE_HOLD_SECONDS:
+            return "the event log refused the last append"
+        path = getattr(self.event_log, "path", None)
+        if path is not None and not os.access(os.path.dirname(os.path.abspath(path)) or ".", os.W_OK):
+            return "the event log's directory is not writable"
+        return None
+
+
+class AdminServer:
+    def __init__(self, metrics: GatewayMetrics | None, readiness: Readiness) -> None:
+        self._runner = web.AppRunner(create_admin_app(metrics, readiness.reason), access_log=None)
+        self.port = 0
+
+    async def start(self, host: str, port: int) -> int:
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self.port
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()
+
+
+def create_admin_app(metrics: GatewayMetrics | None, readiness: Callable[[], str | None]) -> web.Application:
     async def metrics_handler(_request: web.Request) -> web.Response:
         if metrics is None:
             return web.Response(status=404, text="metrics are off\n")

@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import functools
 import os
-import time
 from typing import Any
 
 import grpc
@@ -29,7 +28,7 @@ from taskrouter.gateway.v1 import (
 )
 
 from . import embedded
-from .admin import create_admin_app
+from .admin import AdminServer, Readiness
 from .auth import AuthPolicy
 from .config import Settings
 from .events import records
@@ -48,7 +47,7 @@ from .services.event_stream import EventStreamer
 from .services.events import EventService, event_service_handler
 from .services.workers import WorkerService
 from .services.workspaces import WorkspaceService
-from .tls import ReloadingServerCredentials, TlsFiles, is_loopback
+from .tls import ReloadingServerCredentials, add_port
 from .tracing import Tracing, provider_from_env
 from .translate.workspaces import event_callback_call
 from .upstream import Credentials, RetryPolicy, UpstreamClient
@@ -91,18 +90,18 @@ class Gateway:
         self._webhook_runner: web.AppRunner | None = None
         self._retention_task: asyncio.Task[None] | None = None
         self._backfill_task: asyncio.Task[None] | None = None
-        self.tls: ReloadingServerCredentials | None = None
+        # Certificates and the auth file are read now, so a bad one fails before anything starts.
+        self.tls = ReloadingServerCredentials.from_settings(settings)
         self.auth: AuthPolicy | None = AuthPolicy(settings.auth_file) if settings.auth_file else None
         self.metrics: GatewayMetrics | None = GatewayMetrics() if settings.admin_port is not None else None
         provider = tracer_provider if tracer_provider is not None else provider_from_env(os.environ)
         self.tracing: Tracing | None = Tracing(provider) if provider is not None else None
         self._owns_tracing = tracer_provider is None
         self.hooks = RpcHooks(auth=self.auth, metrics=self.metrics, tracing=self.tracing)
+        self.readiness = Readiness(self.metrics)
+        self.admin: AdminServer | None = None
         self.admin_port: int = 0
-        self._admin_runner: web.AppRunner | None = None
         self._auth_task: asyncio.Task[None] | None = None
-        self.draining = False
-        self._append_failed_at: float | None = None
 
     @property
     def grpc_target(self) -> str:
@@ -150,7 +149,7 @@ class Gateway:
         render = functools.partial(records.to_event, base_url=settings.taskrouter_base_url)
         self.fanout = FanOut(self.event_log, render=render, buffer_size=settings.subscriber_buffer)
         await self.fanout.start()
-        ingestor = Ingestor(self.event_log, self.fanout, on_append=self._appended)
+        ingestor = Ingestor(self.event_log, self.fanout, on_append=self.readiness.appended)
         self.backfiller = Backfiller(self.upstream, self.event_log, ingestor)
 
         await self._start_webhook(ingestor)
@@ -158,7 +157,9 @@ class Gateway:
         # No interceptor: each handler logs its own line (rpc_logging); health and reflection go unlogged.
         server = grpc.aio.server()
         hooks = self.hooks
-        activity_service_pb2_grpc.add_ActivityServiceServicer_to_server(ActivityService(self.upstream, hooks=hooks), server)
+        activity_service_pb2_grpc.add_ActivityServiceServicer_to_server(
+            ActivityService(self.upstream, hooks=hooks), server
+        )
         worker_service_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerService(self.upstream, hooks=hooks), server)
         workspace_service_pb2_grpc.add_WorkspaceServiceServicer_to_server(
             WorkspaceService(self.upstream, hooks=hooks), server
@@ -179,14 +180,19 @@ class Gateway:
             (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
             server,
         )
-        self.grpc_port = self._add_port(server)
+        self.grpc_port = add_port(server, settings.grpc_host, settings.grpc_address, self.tls)
         if self.grpc_port == 0:
             raise OSError(f"cannot bind gRPC address {settings.grpc_address}")
         await server.start()
         self.server = server
-        await self._start_admin()
+        self.readiness.event_log = self.event_log  # ready from here on
+        if settings.admin_port is not None:
+            if self.metrics is not None:
+                self.metrics.live.watch(self.event_log, self.webhook, self.fanout)
+            self.admin = AdminServer(self.metrics, self.readiness)
+            self.admin_port = await self.admin.start(settings.admin_host, settings.admin_port)
         if self.auth is not None:
-            self._auth_task = asyncio.create_task(self._watch_auth_file(), name="auth-file-watch")
+            self._auth_task = asyncio.create_task(self.auth.watch(), name="auth-file-watch")
 
         if self.emulator is not None:
             await self._wire_embedded_callbacks()
@@ -196,70 +202,12 @@ class Gateway:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("gateway started", grpc=self.grpc_target, webhook=self.webhook_url, embedded=self.emulator is not None)
 
-    def _add_port(self, server: grpc.aio.Server) -> int:
-        settings = self.settings
-        if settings.tls_cert and settings.tls_key:
-            self.tls = ReloadingServerCredentials(TlsFiles(settings.tls_cert, settings.tls_key, settings.tls_client_ca))
-            return server.add_secure_port(settings.grpc_address, self.tls.credentials)
-        if not is_loopback(settings.grpc_host):
-            log.warning(
-                "gRPC is listening in plaintext on a non-loopback address: anyone who can reach it can call "
-                "every RPC unencrypted; set --tls-cert and --tls-key",
-                grpc=settings.grpc_address,
-            )
-        return server.add_insecure_port(settings.grpc_address)
-
     def reload(self) -> None:
         """SIGHUP: re-read certificates (at the next handshake) and the auth file now."""
         if self.tls is not None:
             self.tls.reload()
         if self.auth is not None:
             self.auth.refresh(force=True)
-
-    async def _watch_auth_file(self, interval: float = 2.0) -> None:
-        assert self.auth is not None
-        while True:
-            await asyncio.sleep(interval)
-            self.auth.refresh()
-
-    def _appended(self, seconds: float, ok: bool) -> None:
-        self._append_failed_at = None if ok else time.monotonic()
-        if self.metrics is not None:
-            self.metrics.appended(seconds, ok)
-
-    def readiness(self) -> str | None:
-        """None when the gateway should get traffic; otherwise why not."""
-        if self.draining:
-            return "draining"
-        if self.event_log is None or self.server is None:
-            return "not started"
-        # A failed append makes the gateway unready for a while; a later success clears it at once.
-        if self._append_failed_at is not None and time.monotonic() - self._append_failed_at < 30.0:
-            return "the event log refused the last append"
-        path = getattr(self.event_log, "path", None)
-        if path is not None and not os.access(os.path.dirname(os.path.abspath(path)) or ".", os.W_OK):
-            return "the event log's directory is not writable"
-        return None
-
-    async def _start_admin(self) -> None:
-        settings = self.settings
-        if settings.admin_port is None:
-            return
-        if self.metrics is not None:
-            live = self.metrics.live
-            live.event_log = self.event_log
-            if self.webhook is not None:
-                webhook = self.webhook
-                live.webhook_counts = lambda: (webhook.accepted, webhook.duplicates, dict(webhook.refused))
-            if self.fanout is not None:
-                fanout = self.fanout
-                live.subscribers = lambda: fanout.counters.subscribers
-                live.lags = fanout.lags
-        self._admin_runner = web.AppRunner(create_admin_app(self.metrics, self.readiness), access_log=None)
-        await self._admin_runner.setup()
-        site = web.TCPSite(self._admin_runner, settings.admin_host, settings.admin_port)
-        await site.start()
-        self.admin_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def _start_webhook(self, ingestor: Ingestor) -> None:
         settings = self.settings
@@ -306,7 +254,7 @@ class Gateway:
     async def stop(self, grace: float | None = None) -> None:
         """Health NOT_SERVING first; streams end UNAVAILABLE; unary RPCs drain for `grace`; then the rest."""
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
-        self.draining = True
+        self.readiness.draining = True
         await self.health.enter_graceful_shutdown()
         for task in (self._backfill_task, self._retention_task, self._auth_task):
             if task is not None:
@@ -329,9 +277,9 @@ class Gateway:
         if self.emulator is not None:
             await self.emulator.stop()
             self.emulator = None
-        if self._admin_runner is not None:
-            await self._admin_runner.cleanup()
-            self._admin_runner = None
+        if self.admin is not None:
+            await self.admin.stop()
+            self.admin = None
         if self.tracing is not None and self._owns_tracing:
             self.tracing.shutdown()  # flushes spans still queued for export
         log.info("gateway stopped")

@@ -14,6 +14,7 @@ callers stay in force. Nothing here knows gRPC statuses: errors.py turns AccessD
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import re
@@ -183,6 +184,12 @@ class AuthPolicy:
         self.reloads += 1
         log.info("auth file reloaded", path=self.path, callers=self.caller_count)
         return True
+
+    async def watch(self, interval: float = 2.0) -> None:
+        """Run as a task: pick up edits without a signal (SIGHUP calls refresh(force=True) at once)."""
+        while True:
+            await asyncio.sleep(interval)
+            self.refresh()
 
     def authenticate(
         self, metadata: Iterable[tuple[str, Any]] | None, auth_context: Callable[[], Mapping[str, Iterable[bytes]]]

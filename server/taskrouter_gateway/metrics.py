@@ -162,6 +162,15 @@ class LiveCollector(Collector):
         self.event_log: EventLog | None = None
         self._log_stats: tuple[int, float | None, int | None] = (0, None, None)
 
+    def watch(self, event_log: EventLog, webhook: Any, fanout: Any) -> None:
+        """Read these at scrape time: the log's size and age, the webhook's outcome counts (None: no webhook),
+        the fan-out's subscribers and their lag."""
+        self.event_log = event_log
+        if webhook is not None:
+            self.webhook_counts = lambda: (webhook.accepted, webhook.duplicates, dict(webhook.refused))
+        self.subscribers = lambda: fanout.counters.subscribers
+        self.lags = fanout.lags
+
     async def refresh(self) -> None:
         """The event log's figures need awaiting, so they are read just before each scrape."""
         log = self.event_log

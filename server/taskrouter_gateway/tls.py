@@ -13,6 +13,7 @@ import os
 import ssl
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import structlog
@@ -88,6 +89,13 @@ class ReloadingServerCredentials:
         root = _read(self.files.client_ca) if self.files.client_ca else None
         return grpc.ssl_server_certificate_configuration([(key, cert)], root_certificates=root)
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> ReloadingServerCredentials | None:
+        """From config.Settings' tls_* fields; None when TLS is off."""
+        if not (settings.tls_cert and settings.tls_key):
+            return None
+        return cls(TlsFiles(settings.tls_cert, settings.tls_key, settings.tls_client_ca))
+
     def reload(self) -> None:
         """Re-read the files at the next handshake even if they look unchanged."""
         self._force = True
@@ -108,6 +116,19 @@ class ReloadingServerCredentials:
             self.reloads += 1
         log.info("tls certificate reloaded", cert=self.files.cert)
         return config
+
+
+def add_port(server: grpc.aio.Server, host: str, address: str, tls: ReloadingServerCredentials | None) -> int:
+    """Binds `address` with TLS, or in plaintext with a warning unless `host` is loopback. 0: not bound."""
+    if tls is not None:
+        return server.add_secure_port(address, tls.credentials)
+    if not is_loopback(host):
+        log.warning(
+            "gRPC is listening in plaintext on a non-loopback address: anyone who can reach it can call "
+            "every RPC unencrypted; set --tls-cert and --tls-key",
+            grpc=address,
+        )
+    return server.add_insecure_port(address)
 
 
 def is_loopback(host: str) -> bool:

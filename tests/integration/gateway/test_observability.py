@@ -180,7 +180,7 @@ async def test_readyz_is_false_while_draining(make_gateway, http):
         )
         await asyncio.wait_for(gateway.fanout.wait_until(lambda c: c.subscribers == 1), 10)
         stopping = asyncio.ensure_future(gateway.stop())
-        while not gateway.draining:
+        while not gateway.readiness.draining:
             await asyncio.sleep(0)
         async with http.get(f"{base}/readyz") as resp:
             assert resp.status == 503 and "draining" in await resp.text()
