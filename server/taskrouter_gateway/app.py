@@ -48,7 +48,7 @@ from .services.events import EventService, event_service_handler
 from .services.workers import WorkerService
 from .services.workspaces import WorkspaceService
 from .tls import ReloadingServerCredentials, add_port
-from .tracing import Tracing, provider_from_env
+from .tracing import PassThrough, Tracing, provider_from_env
 from .translate.workspaces import event_callback_call
 from .upstream import Credentials, RetryPolicy, UpstreamClient
 
@@ -95,7 +95,7 @@ class Gateway:
         self.auth: AuthPolicy | None = AuthPolicy(settings.auth_file) if settings.auth_file else None
         self.metrics: GatewayMetrics | None = GatewayMetrics() if settings.admin_port is not None else None
         provider = tracer_provider if tracer_provider is not None else provider_from_env(os.environ)
-        self.tracing: Tracing | None = Tracing(provider) if provider is not None else None
+        self.tracing: Tracing | PassThrough = Tracing(provider) if provider is not None else PassThrough()
         self._owns_tracing = tracer_provider is None
         self.hooks = RpcHooks(auth=self.auth, metrics=self.metrics, tracing=self.tracing)
         self.readiness = Readiness(self.metrics)
@@ -280,7 +280,7 @@ class Gateway:
         if self.admin is not None:
             await self.admin.stop()
             self.admin = None
-        if self.tracing is not None and self._owns_tracing:
+        if self._owns_tracing:
             self.tracing.shutdown()  # flushes spans still queued for export
         log.info("gateway stopped")
 

@@ -17,7 +17,7 @@ from .auth import ANONYMOUS, AccessDenied, AuthPolicy, Identity, authorize
 from .cached_logger import CachedLogger
 from .metrics import GatewayMetrics
 from .scopes import EVENTS, WRITE, scope_of
-from .tracing import Tracing
+from .tracing import PassThrough, Tracing
 
 audit_log = CachedLogger("taskrouter_gateway.audit")
 
@@ -42,7 +42,7 @@ class RpcHooks:
         *,
         auth: AuthPolicy | None = None,
         metrics: GatewayMetrics | None = None,
-        tracing: Tracing | None = None,
+        tracing: Tracing | PassThrough | None = None,
     ) -> None:
         self.auth = auth
         self.metrics = metrics
@@ -70,8 +70,7 @@ class RpcHooks:
         if call.scope == WRITE:
             _audit(call, code, request, response)
         if call.span is not None:
-            assert self.tracing is not None
-            self.tracing.end_rpc(call.span, code)
+            self.tracing.end_rpc(call.span, code)  # type: ignore[union-attr]
 
     async def deny(self, context: grpc.aio.ServicerContext, exc: AccessDenied) -> None:
         """For handlers outside services.base (StreamEvents): end the RPC with the refusal's status."""

@@ -1,7 +1,8 @@
 """OpenTelemetry: a SERVER span per API RPC (parented by the caller's W3C traceparent) and a CLIENT span per
 upstream call, whose traceparent goes to TaskRouter.
 
-Off unless OTEL_TRACES_EXPORTER names an exporter (otlp: OTLP over HTTP/protobuf, configured by the usual
+With tracing off (PassThrough) an incoming traceparent is still forwarded unchanged, without spans.
+Spans are off unless OTEL_TRACES_EXPORTER names an exporter (otlp: OTLP over HTTP/protobuf, configured by the usual
 OTEL_EXPORTER_OTLP_* variables; console). OTEL_TRACES_SAMPLER and OTEL_SERVICE_NAME work as the SDK defines.
 The spans are started here by hand rather than by opentelemetry-instrumentation-grpc (an aio server
 interceptor, awaited on every call) or -aiohttp-client (trace hooks on every request of the shared session):
@@ -11,6 +12,7 @@ see docs/security-and-observability.md.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import structlog
@@ -56,6 +58,37 @@ def provider_from_env(environ: Mapping[str, str]) -> TracerProvider | None:
     for exporter in exporters:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
+
+
+# Tracing off: the caller's trace headers, passed on to TaskRouter unchanged (as OpenTelemetry's no-op API
+# does). Each grpc.aio RPC runs in its own context copy, so this ends with the RPC.
+_incoming: ContextVar[dict[str, str] | None] = ContextVar("taskrouter_gateway_trace_headers", default=None)
+
+
+class PassThrough:
+    """No spans, no SDK: an incoming traceparent/tracestate is forwarded upstream as it came."""
+
+    def start_rpc(self, method: str, metadata: Iterable[tuple[str, Any]] | None) -> None:
+        headers = None
+        for key, value in metadata or ():
+            if key in _TRACE_KEYS and isinstance(value, str):
+                if headers is None:
+                    headers = {}
+                headers[key] = value
+        _incoming.set(headers)
+
+    def end_rpc(self, span: Any, code: str) -> None:
+        pass
+
+    def start_upstream(self, method: str, path: str) -> tuple[None, dict[str, str]]:
+        incoming = _incoming.get()
+        return None, dict(incoming) if incoming else {}
+
+    def end_upstream(self, span: Any, status: int | None) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
 
 
 class Tracing:

@@ -107,7 +107,8 @@ class UpstreamServicer:
         span = None
         if tracing is not None:
             span, trace_headers = tracing.start_upstream(call.method, call.path)
-            headers = {**headers, **trace_headers} if headers else trace_headers
+            if trace_headers:
+                headers = {**headers, **trace_headers} if headers else trace_headers
         try:
             reply = await self._upstream.request(
                 call.method,

@@ -19,16 +19,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import SpanKind
 from prometheus_client.parser import text_string_to_metric_families
-from taskrouter.gateway.v1 import (
-    event_service_pb2 as e,
-)
-from taskrouter.gateway.v1 import (
-    event_service_pb2_grpc,
-    worker_service_pb2_grpc,
-)
-from taskrouter.gateway.v1 import (
-    worker_service_pb2 as w,
-)
+from taskrouter.gateway.v1 import event_service_pb2 as e
+from taskrouter.gateway.v1 import event_service_pb2_grpc, worker_service_pb2_grpc
+from taskrouter.gateway.v1 import worker_service_pb2 as w
 from taskrouter_gateway import logs
 from taskrouter_gateway.auth import hash_token
 from taskrouter_gateway.tracing import provider_from_env
@@ -226,7 +219,20 @@ async def test_the_latest_rate_limit_headroom_is_exported(make_gateway, scripted
     samples = await scrape(http, gateway)
     assert value(samples, f"{NS}_upstream_rate_limit_remaining") == 98
     assert value(samples, f"{NS}_upstream_rate_limit_limit") == 100
-    assert traceparents(scripted) == [None, None, None]  # tracing off: nothing added
+    assert traceparents(scripted) == [None, None, None]  # tracing off, none sent: nothing added
+
+
+async def test_with_tracing_off_an_incoming_traceparent_is_passed_on_unchanged(make_gateway, scripted):
+    gateway = await make_gateway(taskrouter_base_url=scripted.base_url)
+    assert gateway.hooks.tracing is not None and not hasattr(gateway.hooks.tracing, "tracer")
+    async with grpc.aio.insecure_channel(gateway.grpc_target) as channel:
+        workers = worker_service_pb2_grpc.WorkerServiceStub(channel)
+        metadata = (("traceparent", PARENT), ("tracestate", "vendor=1"))
+        await workers.GetWorker(w.GetWorkerRequest(workspace_sid=WS, sid=WK), metadata=metadata, timeout=5)
+        await workers.GetWorker(w.GetWorkerRequest(workspace_sid=WS, sid=WK), timeout=5)
+    (first, second) = scripted.seen("GET", WORKER_PATH)
+    assert (first.headers.get("traceparent"), first.headers.get("tracestate")) == (PARENT, "vendor=1")
+    assert "traceparent" not in second.headers  # one RPC's context never leaks into the next
 
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
