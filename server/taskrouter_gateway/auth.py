@@ -7,8 +7,14 @@
     scopes = ["read", "events"]              # read, write, events
     workspaces = ["WS..."]                   # optional allow-list; unset: every workspace
 
+    [jwt]                                    # optional: bearer JWTs (jwt_auth.py)
+    jwks_file = "jwks.json"                  # relative to this file; re-read when it changes
+    issuer = "https://idp.internal"
+    audience = "taskrouter-gateway"
+
 Tokens arrive as `authorization: Bearer <token>` metadata and are compared by hash, so the file holds no
-usable secret. The file is re-read when it changes (and on SIGHUP); a broken edit is logged and the previous
+usable secret. A bearer value shaped like a JWT (three dot-separated parts) is verified against the JWKS
+when the file has a [jwt] table. The file is re-read when it changes (and on SIGHUP); a broken edit is logged and the previous
 callers stay in force. Nothing here knows gRPC statuses: errors.py turns AccessDenied into them.
 """
 
@@ -25,6 +31,7 @@ from typing import Any
 
 import structlog
 
+from .jwt_auth import InvalidJwt, JwtConfigError, JwtVerifier, load_jwks
 from .scopes import SCOPES
 
 log = structlog.get_logger("taskrouter_gateway.auth")
@@ -83,15 +90,52 @@ def _strings(entry: Mapping[str, Any], key: str, where: str) -> list[str]:
     return value
 
 
-def parse_callers(text: str, source: str) -> tuple[dict[str, Identity], dict[str, Identity]]:
-    """(identity by token hash, identity by certificate name) from the file's text."""
+@dataclass(frozen=True)
+class Callers:
+    by_token: dict[str, Identity]  # by SHA-256 hex of the token
+    by_cert: dict[str, Identity]  # by certificate CN or DNS SAN
+    jwt: JwtVerifier | None = None
+
+
+def _jwt_table(table: Any, source: str) -> JwtVerifier:
+    """[jwt] jwks_file (relative to the auth file), issuer, audience: all required."""
+    if not isinstance(table, dict):
+        raise AuthConfigError(f"{source}: jwt must be a table ([jwt])")
+    unknown = set(table) - {"jwks_file", "issuer", "audience"}
+    if unknown:
+        raise AuthConfigError(f"{source}: [jwt]: unknown key(s) {sorted(unknown)}")
+    for key in ("jwks_file", "issuer", "audience"):
+        if not isinstance(table.get(key), str) or not table[key]:
+            raise AuthConfigError(f"{source}: [jwt]: {key} is required")
+    path = os.path.join(os.path.dirname(os.path.abspath(source)), table["jwks_file"])
+    try:
+        keys = load_jwks(path)
+    except JwtConfigError as exc:
+        raise AuthConfigError(f"{source}: [jwt]: {exc}") from None
+    return JwtVerifier(keys, issuer=table["issuer"], audience=table["audience"])
+
+
+def jwks_path(text: str, source: str) -> str | None:
+    """The JWKS file a parsed auth file names, so the file watch can follow it too."""
+    try:
+        table = tomllib.loads(text).get("jwt")
+    except tomllib.TOMLDecodeError:
+        return None
+    if isinstance(table, dict) and isinstance(table.get("jwks_file"), str):
+        return os.path.join(os.path.dirname(os.path.abspath(source)), table["jwks_file"])
+    return None
+
+
+def parse_callers(text: str, source: str) -> Callers:
+    """The callers an auth file's text defines (and its JWT verifier, when it has a [jwt] table)."""
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise AuthConfigError(f"{source}: not valid TOML: {exc}") from None
-    unknown_top = set(document) - {"caller"}
+    unknown_top = set(document) - {"caller", "jwt"}
     if unknown_top:
         raise AuthConfigError(f"{source}: unknown key(s) {sorted(unknown_top)}; expected [[caller]] tables")
+    verifier = _jwt_table(document["jwt"], source) if "jwt" in document else None
     callers = document.get("caller", [])
     if not isinstance(callers, list):
         raise AuthConfigError(f"{source}: caller must be an array of tables ([[caller]])")
@@ -138,7 +182,7 @@ def parse_callers(text: str, source: str) -> tuple[dict[str, Identity], dict[str
             if cert_name in by_cert:
                 raise AuthConfigError(f"{where}: certificate {cert_name!r} is listed for two callers")
             by_cert[cert_name] = identity
-    return by_token, by_cert
+    return Callers(by_token, by_cert, verifier)
 
 
 def _stamp(path: str) -> tuple[int, int, int] | None:
@@ -154,17 +198,26 @@ class AuthPolicy:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._stamp = _stamp(path)
-        self._by_token, self._by_cert = self._read()
+        self._jwks_path: str | None = None
+        self._apply(self._read())
+        self._stamp = self._stamps()
         self.reloads = 0
 
-    def _read(self) -> tuple[dict[str, Identity], dict[str, Identity]]:
+    def _stamps(self) -> tuple[Any, ...]:
+        return (_stamp(self.path), _stamp(self._jwks_path) if self._jwks_path else None)
+
+    def _read(self) -> Callers:
         try:
             with open(self.path, encoding="utf-8") as handle:
                 text = handle.read()
         except OSError as exc:
             raise AuthConfigError(f"cannot read auth file {self.path}: {exc.strerror}") from None
-        return parse_callers(text, self.path)
+        callers = parse_callers(text, self.path)
+        self._jwks_path = jwks_path(text, self.path)
+        return callers
+
+    def _apply(self, callers: Callers) -> None:
+        self._by_token, self._by_cert, self._jwt = callers.by_token, callers.by_cert, callers.jwt
 
     @property
     def caller_count(self) -> int:
@@ -172,15 +225,16 @@ class AuthPolicy:
 
     def refresh(self, force: bool = False) -> bool:
         """Re-read the file if it changed (or `force`); True when new callers took effect."""
-        stamp = _stamp(self.path)
+        stamp = self._stamps()
         if stamp == self._stamp and not force:
             return False
-        self._stamp = stamp
         try:
-            self._by_token, self._by_cert = self._read()
+            self._apply(self._read())
         except AuthConfigError as exc:
+            self._stamp = stamp
             log.warning("auth file reload refused; the previous callers stay in force", error=str(exc))
             return False
+        self._stamp = self._stamps()
         self.reloads += 1
         log.info("auth file reloaded", path=self.path, callers=self.caller_count)
         return True
@@ -191,6 +245,14 @@ class AuthPolicy:
             await asyncio.sleep(interval)
             self.refresh()
 
+    def _jwt_identity(self, token: str) -> Identity:
+        assert self._jwt is not None
+        try:
+            claims = self._jwt.verify(token)
+        except InvalidJwt as exc:
+            raise Unauthenticated(str(exc)) from None
+        return Identity(claims.name, claims.scopes, claims.workspaces)
+
     def authenticate(
         self, metadata: Iterable[tuple[str, Any]] | None, auth_context: Callable[[], Mapping[str, Iterable[bytes]]]
     ) -> Identity:
@@ -199,7 +261,10 @@ class AuthPolicy:
             if key == AUTHORIZATION_KEY:
                 if not isinstance(value, str) or value[:7].lower() != _BEARER:
                     raise Unauthenticated("the authorization metadata must be 'Bearer <token>'")
-                identity = self._by_token.get(hash_token(value[7:].strip()))
+                token = value[7:].strip()
+                if self._jwt is not None and token.count(".") == 2:
+                    return self._jwt_identity(token)
+                identity = self._by_token.get(hash_token(token))
                 if identity is None:
                     raise Unauthenticated("the bearer token is not known to this gateway")
                 return identity
