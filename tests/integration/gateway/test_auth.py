@@ -50,6 +50,21 @@ workspaces = ["{ws}"]
     )
 
 
+async def audit_lines(capsys, count: int) -> tuple[list[dict], str]:
+    """The next `count` audit lines and all output read meanwhile. The server logs them in its handler's
+    `finally`, which can run just after the client has the status: wait for them."""
+    lines: list[dict] = []
+    output = ""
+    async with asyncio.timeout(10):
+        while len(lines) < count:
+            err = capsys.readouterr().err
+            output += err
+            lines += [json.loads(line) for line in err.splitlines() if '"audit"' in line]
+            if len(lines) < count:
+                await asyncio.sleep(0.005)
+    return lines, output
+
+
 def bearer(token: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),)
 
@@ -156,8 +171,7 @@ async def test_write_rpcs_log_one_audit_line_with_the_caller(stubs, ws, capsys):
     )
     await refused(workers.DeleteWorker(w.DeleteWorkerRequest(workspace_sid=ws, sid=made.sid), metadata=bearer(READER)))
     await workers.GetWorker(w.GetWorkerRequest(workspace_sid=ws, sid=made.sid), metadata=bearer(READER))
-    err = capsys.readouterr().err
-    audits = [json.loads(line) for line in err.splitlines() if '"audit"' in line]
+    audits, err = await audit_lines(capsys, 2)
     assert [(x["caller"], x["code"], x["resource_sid"]) for x in audits] == [
         ("router", "OK", made.sid),
         ("dashboard", "PERMISSION_DENIED", made.sid),
@@ -175,7 +189,7 @@ async def test_without_an_auth_file_every_caller_is_served_and_audited_as_anonym
     logs.configure(log_format="json", level="info")
     capsys.readouterr()
     made = await workers.CreateWorker(w.CreateWorkerRequest(workspace_sid=ws, friendly_name="Open"))
-    (line,) = [json.loads(x) for x in capsys.readouterr().err.splitlines() if '"audit"' in x]
+    (line,), _ = await audit_lines(capsys, 1)
     assert (line["caller"], line["resource_sid"], line["code"]) == ("anonymous", made.sid, "OK")
 
 
