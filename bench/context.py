@@ -77,10 +77,12 @@ class RunContext:
             self.gateway = self.start_gateway("main")
         return self.gateway
 
-    def start_gateway(self, tag: str) -> procs.Gateway:
+    def start_gateway(
+        self, tag: str, extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None
+    ) -> procs.Gateway:
         emulator = self.ensure_emulator()
         event_log = self.work_dir / f"events-{tag}.sqlite3"
-        return procs.start_gateway(emulator, event_log, self.log_dir, self.cores.server, tag)
+        return procs.start_gateway(emulator, event_log, self.log_dir, self.cores.server, tag, extra_env, extra_args)
 
     def ensure_workers(self, count: int) -> list[str]:
         """At least `count` workers in the emulator's default workspace (created over its REST API)."""

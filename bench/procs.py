@@ -94,7 +94,7 @@ class ServerProcess:
 
 
 def _python_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "TASKROUTER_GATEWAY_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "TASKROUTER_GATEWAY_", "OTEL_"))}
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra or {})
     return env
@@ -134,9 +134,13 @@ class Gateway:
     webhook_url: str
 
 
-def start_gateway(emulator: Emulator, event_log: Path, log_dir: Path, cores: set[int] | None, tag: str) -> Gateway:
+def start_gateway(
+    emulator: Emulator, event_log: Path, log_dir: Path, cores: set[int] | None, tag: str,
+    extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None,
+) -> Gateway:
     env = _python_env(
         {
+            **(extra_env or {}),
             "TWILIO_ACCOUNT_SID": emulator.account_sid,
             "TWILIO_AUTH_TOKEN": emulator.auth_token,
             "TASKROUTER_GATEWAY_TASKROUTER_BASE_URL": emulator.base_url,
@@ -146,7 +150,7 @@ def start_gateway(emulator: Emulator, event_log: Path, log_dir: Path, cores: set
     )
     argv = [
         sys.executable, "-m", "taskrouter_gateway.cli", "serve", "--grpc-port", "0", "--webhook-port", "0",
-        "--event-log", str(event_log), "--log-level", "warning",
+        "--event-log", str(event_log), "--log-level", "warning", *(extra_args or []),
     ]
     process = ServerProcess(f"gateway-{tag}", argv, env, log_dir / f"gateway-{tag}.log", cores)
     [banner] = process.read_lines(1, timeout=60)

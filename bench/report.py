@@ -48,6 +48,14 @@ def _unary(section: dict[str, Any]) -> str:
                                 derived)
 
 
+def _features(section: dict[str, Any]) -> str:
+    rows = [[r["client"], r["rps"], r["p50_ms"], r["server_cpu_us_per_request"], r["errors"]] for r in section["rows"]]
+    out = table(["gateway with", "req/s", "p50 ms", "CPU us/req", "errors"], rows)
+    derived = [[d["variant"], d["cpu_ratio_vs_all_off"]] for d in section["derived"]]
+    return out + "\n\n" + table([f"variant (concurrency {section['concurrency']})", "CPU per req vs all off"],
+                                derived)
+
+
 def _ingest(section: dict[str, Any]) -> str:
     rows = [
         [r["server"], r["per_second"], r["p50_ms"], r["p99_ms"], r["server_cpu_us_per_callback"],
@@ -141,6 +149,7 @@ def _scaleout(section: dict[str, Any]) -> str:
 
 _RENDERERS = {
     "unary": ("1. Unary: WorkerService.GetWorker", _unary),
+    "features": ("1b. Unary with TLS, auth, metrics, tracing", _features),
     "ingest": ("2. Ingest: signed callbacks", _ingest),
     "fanout": ("3. Fan-out: StreamEvents", _fanout),
     "memory": ("4. Memory", _memory),

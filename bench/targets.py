@@ -33,6 +33,10 @@ def _fanout_ratio(results: Results, subscribers: int) -> float:
     return next(r["per_cpu_second_ratio"] for r in results["fanout"]["ratios"] if r["subscribers"] == subscribers)
 
 
+def _feature(results: Results, variant: str) -> float:
+    return next(d["cpu_ratio_vs_all_off"] for d in results["features"]["derived"] if d["variant"] == variant)
+
+
 def targets_for(size: Any) -> list[Target]:
     low, high = min(size.unary_concurrency), max(size.unary_concurrency)
     fanout_n = size.fanout_target_subscribers
@@ -46,6 +50,9 @@ def targets_for(size: Any) -> list[Target]:
         Target("unary_p50_added", "unary",
                f"unary: p50 added over the direct REST call, concurrency {low}", "ms", "<=", 1.0,
                lambda r, s: _unary(r, low, "p50_added_over_rest_ms")),
+        Target("features_auth_metrics_cpu", "features",
+               f"unary: CPU per request with token auth + metrics vs all off, concurrency {high}", "x", "<=", 1.15,
+               lambda r, s: _feature(r, "token auth + metrics")),
         Target("ingest_ratio", "ingest", "ingest: accepted callbacks/s vs bare aiohttp 204 handler", "x", ">=", 0.5,
                lambda r, s: r["ingest"]["ratio_vs_bare"]),
         Target("fanout_cpu_ratio", "fanout",

@@ -8,6 +8,7 @@ import dataclasses
 import functools
 import os
 import socket
+from typing import Any
 
 import grpc
 import structlog
@@ -29,6 +30,8 @@ from taskrouter.gateway.v1 import (
 )
 
 from . import embedded
+from .admin import AdminServer, Readiness
+from .auth import AuthPolicy
 from .config import Settings
 from .events import records
 from .events.backfill import Backfiller
@@ -38,12 +41,16 @@ from .events.backends import build_event_log
 from .events.log import EventLog, EventLogOpenError, run_retention
 from .events.signature import SignatureVerifier
 from .events.webhook import WebhookHandler, create_webhook_app, runner_options
+from .metrics import GatewayMetrics
+from .rpc_hooks import RpcHooks
 from .services.activities import ActivityService
 from .services.call_events import CallEventService
 from .services.event_stream import EventStreamer
 from .services.events import EventService, event_service_handler
 from .services.workers import WorkerService
 from .services.workspaces import WorkspaceService
+from .tls import ReloadingServerCredentials, add_port
+from .tracing import PassThrough, Tracing, provider_from_env
 from .translate.workspaces import event_callback_call
 from .upstream import Credentials, RetryPolicy, UpstreamClient
 
@@ -88,7 +95,8 @@ def _credentials(settings: Settings) -> Credentials:
 class Gateway:
     """One running gateway. `await start()`, then `await stop()`; usable as an async context manager."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, tracer_provider: Any = None) -> None:
+        """`tracer_provider`: an OpenTelemetry TracerProvider to use instead of one from OTEL_* variables."""
         self.settings = settings
         self.emulator: embedded.EmbeddedUpstream | None = None
         self.upstream: UpstreamClient | None = None
@@ -107,6 +115,18 @@ class Gateway:
         # was done, in reverse.
         self._stack = contextlib.AsyncExitStack()
         self._grace = settings.shutdown_grace_seconds
+        # Certificates and the auth file are read now, so a bad one fails before anything starts.
+        self.tls = ReloadingServerCredentials.from_settings(settings)
+        self.auth: AuthPolicy | None = AuthPolicy(settings.auth_file) if settings.auth_file else None
+        self.metrics: GatewayMetrics | None = GatewayMetrics() if settings.admin_port is not None else None
+        provider = tracer_provider if tracer_provider is not None else provider_from_env(os.environ)
+        self.tracing: Tracing | PassThrough = Tracing(provider) if provider is not None else PassThrough()
+        self._owns_tracing = tracer_provider is None
+        self.hooks = RpcHooks(auth=self.auth, metrics=self.metrics, tracing=self.tracing)
+        self.readiness = Readiness(self.metrics)
+        self.admin: AdminServer | None = None
+        self.admin_port: int = 0
+        self._auth_task: asyncio.Task[None] | None = None
 
     @property
     def grpc_target(self) -> str:
@@ -130,6 +150,7 @@ class Gateway:
 
     async def _start(self, stack: contextlib.AsyncExitStack) -> None:
         settings = self.settings
+        stack.callback(self._shutdown_tracing)
         if settings.uses_data_dir:
             os.makedirs(settings.data_dir, exist_ok=True)
         _check_port_free(settings.grpc_host, settings.grpc_port, "gRPC")
@@ -153,6 +174,7 @@ class Gateway:
             api_base_url=settings.api_base_url,
             retry_policy=RetryPolicy(max_attempts=settings.upstream_max_attempts),
             connection_limit=settings.upstream_connections,
+            attempt_observer=self.metrics.upstream_attempt if self.metrics is not None else None,
         )
         await self.upstream.start()
         stack.push_async_callback(self._close_upstream)
@@ -170,22 +192,38 @@ class Gateway:
         self.fanout = FanOut(self.event_log, render=render, buffer_size=settings.subscriber_buffer)
         await self.fanout.start()
         stack.push_async_callback(self._close_fanout)
-        ingestor = Ingestor(self.event_log, self.fanout)
+        ingestor = Ingestor(self.event_log, self.fanout, on_append=self.readiness.appended)
         self.backfiller = Backfiller(self.upstream, self.event_log, ingestor)
 
         await self._start_webhook(ingestor, stack)
+        # Before the gRPC server, so its teardown comes after the drain: /readyz answers false while draining.
+        if settings.admin_port is not None:
+            if self.metrics is not None:
+                self.metrics.live.watch(self.event_log, self.webhook, self.fanout)
+            self.admin = AdminServer(self.metrics, self.readiness)
+            self.admin_port = await self.admin.start(settings.admin_host, settings.admin_port)
+            stack.push_async_callback(self._stop_admin)
 
         # No interceptor: each handler logs its own line (rpc_logging); health and reflection go unlogged.
         server = grpc.aio.server()
-        activity_service_pb2_grpc.add_ActivityServiceServicer_to_server(ActivityService(self.upstream), server)
-        worker_service_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerService(self.upstream), server)
-        workspace_service_pb2_grpc.add_WorkspaceServiceServicer_to_server(WorkspaceService(self.upstream), server)
-        call_event_service_pb2_grpc.add_CallEventServiceServicer_to_server(CallEventService(self.upstream), server)
+        hooks = self.hooks
+        activity_service_pb2_grpc.add_ActivityServiceServicer_to_server(
+            ActivityService(self.upstream, hooks=hooks), server
+        )
+        worker_service_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerService(self.upstream, hooks=hooks), server)
+        workspace_service_pb2_grpc.add_WorkspaceServiceServicer_to_server(
+            WorkspaceService(self.upstream, hooks=hooks), server
+        )
+        call_event_service_pb2_grpc.add_CallEventServiceServicer_to_server(
+            CallEventService(self.upstream, hooks=hooks), server
+        )
         server.add_generic_rpc_handlers(
             (
                 event_service_handler(
                     # With the webhook off there is no URL of ours to point Twilio at.
-                    EventService(self.upstream, self.backfiller, self.webhook_url if self.webhook else None),
+                    EventService(
+                        self.upstream, self.backfiller, self.webhook_url if self.webhook else None, hooks=hooks
+                    ),
                     EventStreamer(self.event_log, self.fanout),
                 ),
             )
@@ -196,7 +234,7 @@ class Gateway:
             server,
         )
         try:
-            self.grpc_port = server.add_insecure_port(settings.grpc_address)
+            self.grpc_port = add_port(server, settings.grpc_host, settings.grpc_address, self.tls)
         except RuntimeError:
             self.grpc_port = 0
         if self.grpc_port == 0:
@@ -204,6 +242,10 @@ class Gateway:
         await server.start()
         self.server = server
         stack.push_async_callback(self._stop_serving)
+        self.readiness.event_log = self.event_log  # ready from here on
+        if self.auth is not None:
+            self._auth_task = asyncio.create_task(self.auth.watch(), name="auth-file-watch")
+            stack.push_async_callback(_cancel, self._auth_task)
 
         if self.emulator is not None:
             await self._wire_embedded_callbacks()
@@ -213,6 +255,13 @@ class Gateway:
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("gateway started", grpc=self.grpc_target, webhook=self.webhook_url, embedded=self.emulator is not None)
+
+    def reload(self) -> None:
+        """SIGHUP: re-read certificates (at the next handshake) and the auth file now."""
+        if self.tls is not None:
+            self.tls.reload()
+        if self.auth is not None:
+            self.auth.refresh(force=True)
 
     async def _start_webhook(self, ingestor: Ingestor, stack: contextlib.AsyncExitStack) -> None:
         settings = self.settings
@@ -272,6 +321,7 @@ class Gateway:
         """Health NOT_SERVING first; streams end UNAVAILABLE; unary RPCs drain for `grace`; then the rest,
         each start step's teardown in reverse order. Calling it again does nothing."""
         self._grace = self.settings.shutdown_grace_seconds if grace is None else grace
+        self.readiness.draining = True
         await self.health.enter_graceful_shutdown()
         await self._stack.aclose()
         log.info("gateway stopped")
@@ -308,6 +358,15 @@ class Gateway:
         if self.emulator is not None:
             await self.emulator.stop()
             self.emulator = None
+
+    async def _stop_admin(self) -> None:
+        if self.admin is not None:
+            await self.admin.stop()
+            self.admin = None
+
+    def _shutdown_tracing(self) -> None:
+        if self._owns_tracing:
+            self.tracing.shutdown()  # flushes spans still queued for export
 
     async def wait_for_termination(self) -> None:
         if self.server is not None:

@@ -46,6 +46,12 @@ _SERVE_FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("log_format", "--log-format", str, "auto, json or console"),
     ("log_level", "--log-level", str, "debug, info, warning or error"),
     ("shutdown_grace_seconds", "--shutdown-grace", float, "seconds in-flight RPCs get to finish on SIGTERM"),
+    ("tls_cert", "--tls-cert", str, "PEM certificate chain for TLS on the gRPC port (re-read on change or SIGHUP)"),
+    ("tls_key", "--tls-key", str, "PEM private key of --tls-cert"),
+    ("tls_client_ca", "--tls-client-ca", str, "PEM CA bundle: require client certificates it signed (mTLS)"),
+    ("auth_file", "--auth-file", str, "TOML file of caller identities and scopes; unset: no auth"),
+    ("admin_host", "--admin-host", str, "admin HTTP host (/metrics, /healthz, /readyz)"),
+    ("admin_port", "--admin-port", int, "admin HTTP port; unset: no admin server; 0 picks a free one"),
 )
 
 _DEFAULTS = config.Settings()
@@ -112,7 +118,32 @@ def build_parser() -> argparse.ArgumentParser:
     configure.add_argument("--url", default="", help="callback URL (default: the gateway's own webhook URL)")
     configure.add_argument("--type", dest="event_types", action="append", default=[],
                            help="event type to deliver (exact, repeatable); none: every event")
+    hash_token = commands.add_parser(
+        "hash-token",
+        help="print the SHA-256 of a bearer token, for token_sha256 in the --auth-file",
+        description="Reads the token from standard input (not the command line, which other users can see in "
+        "ps and shell history) and prints its hash. --generate makes a new random token and prints both.",
+    )
+    hash_token.add_argument("--generate", action="store_true", help="generate a new token (printed once)")
     return parser
+
+
+def _hash_token(args) -> int:
+    import secrets
+
+    from .auth import hash_token
+
+    if args.generate:
+        token = secrets.token_urlsafe(32)
+        print(f"token:        {token}")
+        print(f"token_sha256: {hash_token(token)}")
+        return 0
+    token = sys.stdin.readline().strip()
+    if not token:
+        print("taskrouter-gateway hash-token: no token on standard input", file=sys.stderr)
+        return 2
+    print(hash_token(token))
+    return 0
 
 
 def _configure_callback(args) -> int:
@@ -147,6 +178,8 @@ def _dev_command() -> str | None:
 def _banner(gateway: Gateway) -> str:
     target = gateway.grpc_target
     lines = [f"TaskRouter gateway: gRPC on {target}, event webhook on {gateway.webhook_url}"]
+    if gateway.admin_port:
+        lines.append(f"Admin: http://{gateway.settings.admin_host}:{gateway.admin_port}/metrics, /healthz, /readyz")
     if gateway.emulator is not None:
         ws = gateway.emulator.default_workspace_sid
         dev = _dev_command()
@@ -191,6 +224,7 @@ async def _serve(settings: config.Settings) -> int:
     except StartupError as exc:
         print(f"taskrouter-gateway: cannot start: {exc}", file=sys.stderr, flush=True)
         return 2
+    loop.add_signal_handler(signal.SIGHUP, gateway.reload)
     # Start-up objects (protos, modules, config) live for the whole process: keep them out of every GC pass.
     gc.freeze()
     print(_banner(gateway), flush=True)
@@ -207,6 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return main_tail(args)
     if args.command == "configure-callback":
         return _configure_callback(args)
+    if args.command == "hash-token":
+        return _hash_token(args)
     overrides = {k: v for k, v in vars(args).items() if k != "command"}
     try:
         settings = config.load(**overrides)
@@ -215,7 +251,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logs.configure(settings.log_format, settings.log_level, settings.redact_pii)
     if args.command == "serve":
-        return asyncio.run(_serve(settings))
+        from .auth import AuthConfigError
+        from .tls import TlsConfigError
+        from .tracing import TracingConfigError
+
+        try:
+            return asyncio.run(_serve(settings))
+        except (AuthConfigError, TlsConfigError, TracingConfigError) as exc:
+            # Files named by settings (auth file, certificates, OTEL_*) that turn out unusable at start-up.
+            print(f"taskrouter-gateway: configuration error: {exc}", file=sys.stderr)
+            return 2
     return 2
 
 

@@ -69,6 +69,16 @@ class Settings:
     shutdown_grace_seconds: float = 10.0
     upstream_max_attempts: int = 4
     upstream_connections: int = 100
+    # Security and observability (docs/security-and-observability.md). TLS on the gRPC port when both are set;
+    # a client CA makes it mutual TLS.
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
+    # TOML file of identities (hashed tokens, certificate names), scopes and workspaces; unset: no auth.
+    auth_file: str | None = None
+    # /metrics, /healthz and /readyz; unset port: no admin server.
+    admin_host: str = "127.0.0.1"
+    admin_port: int | None = None
 
     @property
     def embedded(self) -> bool:
@@ -112,9 +122,13 @@ class Settings:
                 raise ConfigError(f"set both {ENV_API_KEY} and {ENV_API_SECRET}, or neither")
         elif self.auth_token or self.api_key or self.api_secret:
             raise ConfigError(f"credentials given without {ENV_ACCOUNT_SID}")
-        for port_name in ("grpc_port", "webhook_port", "emulator_port"):
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("set both tls_cert and tls_key (TLS), or neither")
+        if self.tls_client_ca and not self.tls_cert:
+            raise ConfigError("tls_client_ca (mutual TLS) needs tls_cert and tls_key too")
+        for port_name in ("grpc_port", "webhook_port", "emulator_port", "admin_port"):
             port = getattr(self, port_name)
-            if not 0 <= port <= 65535:
+            if port is not None and not 0 <= port <= 65535:
                 raise ConfigError(f"{port_name} must be 0..65535, got {port}")
         if self.log_format not in ("auto", "json", "console"):
             raise ConfigError("log_format must be auto, json or console")

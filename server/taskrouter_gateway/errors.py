@@ -18,6 +18,7 @@ from google.protobuf import any_pb2, duration_pb2, message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from .auth import AccessDenied, PermissionDenied
 from .upstream.errors import (
     UnsafePath,
     UpstreamBadResponse,
@@ -75,6 +76,10 @@ STATUS_TABLE: Final[Mapping[int | str, tuple[grpc.StatusCode, str]]] = MappingPr
         "unsafe_path": (C.INVALID_ARGUMENT, "INVALID_RESOURCE_NAME"),
         "invalid_argument": (C.INVALID_ARGUMENT, "INVALID_ARGUMENT"),
         "internal": (C.INTERNAL, "INTERNAL"),
+        # The gateway's own caller checks (auth.py), before any upstream call.
+        "unauthenticated": (C.UNAUTHENTICATED, "CALLER_UNAUTHENTICATED"),
+        "missing_scope": (C.PERMISSION_DENIED, "CALLER_MISSING_SCOPE"),
+        "workspace_not_allowed": (C.PERMISSION_DENIED, "CALLER_WORKSPACE_NOT_ALLOWED"),
     }
 )
 
@@ -148,8 +153,24 @@ def invalid_argument(violations: Sequence[tuple[str, str]]) -> grpc.Status:
     return build_status(code, text, reason, {"fields": fields}, bad_request=bad_request)
 
 
+def access_denied(exc: AccessDenied) -> grpc.Status:
+    """UNAUTHENTICATED, or PERMISSION_DENIED with an ErrorInfo naming the missing scope (or workspace)."""
+    if isinstance(exc, PermissionDenied):
+        metadata = {"scope": exc.scope, "caller": exc.identity}
+        if exc.workspace_sid is None:
+            code, reason = STATUS_TABLE["missing_scope"]
+        else:
+            code, reason = STATUS_TABLE["workspace_not_allowed"]
+            metadata["workspace_sid"] = exc.workspace_sid
+        return build_status(code, str(exc), reason, metadata)
+    code, reason = STATUS_TABLE["unauthenticated"]
+    return build_status(code, str(exc), reason)
+
+
 def status_for(exc: Exception) -> grpc.Status:
     """The gRPC status for any failure of an upstream call (or of the arguments that led to it)."""
+    if isinstance(exc, AccessDenied):
+        return access_denied(exc)
     if isinstance(exc, UpstreamError):
         code, reason = _row_for_http(exc.status)
         metadata = {"http_status": str(exc.status)}

@@ -74,7 +74,7 @@ def log_unary(context: grpc.aio.ServicerContext, started: float, unset_code: str
         )
 
 
-def logged_stream(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+def logged_stream(method: str, handler: grpc.RpcMethodHandler, hooks: Any = None) -> grpc.RpcMethodHandler:
     """`handler` (unary-stream) with rpc_method/request_id bound and "stream opened"/"stream closed" logged.
 
     `method` is the full name, e.g. "/taskrouter.gateway.v1.EventService/StreamEvents". Serializers are
@@ -86,9 +86,13 @@ def logged_stream(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethod
 
     async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         begin(method, context)
+        # hooks: rpc_hooks.RpcHooks (caller check, metrics, span); passed in, not imported, to keep this leaf.
+        call = hooks.begin(method, request, context) if hooks is not None else None
         log.get().info("stream opened")
         unset = "UNKNOWN"
         try:
+            if call is not None and call.denied is not None:
+                await hooks.deny(context, call.denied)
             # aclosing: when this generator is closed or cancelled, the inner one (and whatever it
             # subscribed to) is finished now, not whenever it is garbage collected.
             async with contextlib.aclosing(inner(request, context)) as items:
@@ -100,7 +104,11 @@ def logged_stream(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethod
             unset = "CANCELLED"
             raise
         finally:
-            log.get().info("stream closed", code=code_of(context, unset))
+            code = code_of(context, unset)
+            log.get().info("stream closed", code=code)
+            if call is not None:
+                hooks.end(call, code, request)
+                hooks.stream_closed(code)
 
     return grpc.unary_stream_rpc_method_handler(
         stream,

@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTIONS = ("emulator", "unary", "ingest", "fanout", "memory", "event_log", "scaleout")
+SECTIONS = ("emulator", "unary", "features", "ingest", "fanout", "memory", "event_log", "scaleout")
 TARGET_IDS = {
     "unary_cpu_ratio_high", "unary_cpu_ratio_low", "unary_p50_added", "ingest_ratio", "fanout_cpu_ratio",
     "latency_p99", "memory_rss_subscribers", "emulator_fetches",
     "scaleout_two_vs_one", "scaleout_latency_p99", "scaleout_outage", "scaleout_acked_kept",
+    "features_auth_metrics_cpu",
 }
 RUN_TIMEOUT = 150  # an upper bound for a hung run only; the smoke size takes seconds
 
@@ -82,6 +83,18 @@ def test_unary_rows_cover_every_client_at_every_concurrency(smoke):
         _positive(derived["cpu_ratio_vs_bare"], "unary cpu ratio")
         _positive(derived["proxy_floor_cpu_ratio_vs_bare"], "unary proxy floor ratio")
         assert math.isfinite(derived["p50_added_over_rest_ms"])  # may be negative on a quiet machine
+
+
+def test_feature_rows_compare_each_variant_with_all_off(smoke):
+    features = smoke[1]["sections"]["features"]
+    variants = [d["variant"] for d in features["derived"]]
+    assert variants[0] == "all off" and {"token auth + metrics", "TLS + token auth", "tracing, sampling off"} <= set(variants)
+    for row in features["rows"]:
+        # An auth or TLS failure would count here: every request of every variant must succeed.
+        assert row["errors"] == 0, f"features {row['client']}: {row['first_error']}"
+        _positive(row["server_cpu_us_per_request"], f"features {row['client']}")
+    for derived in features["derived"]:
+        _positive(derived["cpu_ratio_vs_all_off"], f"features {derived['variant']}")
 
 
 def test_ingest_accepts_every_presigned_callback(smoke):
@@ -167,7 +180,7 @@ def test_every_target_is_listed_with_a_verdict(smoke):
 def test_unknown_section_is_refused_with_the_choices():
     run = _bench("--only", "unary,nosuch", timeout=60)
     assert run.returncode == 2
-    assert "choose from emulator, unary, ingest, fanout, memory, event_log, scaleout" in run.stderr
+    assert "choose from emulator, unary, features, ingest, fanout, memory, event_log, scaleout" in run.stderr
     assert "'unary,nosuch'" in run.stderr
 
 

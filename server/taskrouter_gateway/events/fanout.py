@@ -111,7 +111,7 @@ _CATCHING_UP, _LIVE = 0, 1
 
 
 class _Subscriber:
-    __slots__ = ("filter", "buffer", "capacity", "phase", "dropped", "ended", "waiter")
+    __slots__ = ("filter", "buffer", "capacity", "phase", "dropped", "ended", "waiter", "position")
 
     def __init__(self, event_filter: EventFilter, capacity: int) -> None:
         self.filter = event_filter
@@ -121,6 +121,7 @@ class _Subscriber:
         self.dropped = False  # the buffer overflowed while catching up: it has a gap
         self.ended: type[SubscriptionEnded] | None = None
         self.waiter: asyncio.Future[None] | None = None
+        self.position = 0  # the seq replay has reached (for lag while catching up)
 
     def wake(self) -> None:
         if self.waiter is not None and not self.waiter.done():
@@ -349,6 +350,7 @@ class FanOut:
         if self._closed:
             raise FanOutClosed("server shutting down; resume from your cursor", after_seq)
         sub = _Subscriber(event_filter, self.buffer_size)
+        sub.position = after_seq
         # Register before replaying: whatever the tailer publishes from now on lands in the buffer, and the
         # replay below covers everything before that, so the hand-off has no gap.
         self._register(sub)
@@ -376,6 +378,7 @@ class FanOut:
                         size += len(frame.data)
                     # Not delivered yet, but every later resume position is after this message is sent.
                     last = row.seq
+                sub.position = last
                 if pieces:
                     yield self._message(pieces)
                 if sub.ended is not None:
@@ -422,6 +425,15 @@ class FanOut:
                 sub.waiter = None
         finally:
             self._unregister(sub)
+
+    def lags(self) -> list[int]:
+        """Events each open subscription is behind: still to replay, or buffered and unsent once live."""
+        published = self._published_seq
+        return [
+            len(sub.buffer) if sub.phase == _LIVE else max(0, published - sub.position)
+            for subs in self._by_workspace.values()
+            for sub in subs
+        ]
 
     def _message(self, pieces: list[bytes]) -> bytes:
         self.counters.delivered += len(pieces)

@@ -84,8 +84,15 @@ class WebhookHandler:
         self.max_body = max_body
         self.accepted = 0
         self.duplicates = 0
+        self.refused: dict[int, int] = {}  # by HTTP status, for metrics
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        response = await self._handle(request)
+        if response.status >= 400:
+            self.refused[response.status] = self.refused.get(response.status, 0) + 1
+        return response
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         signature = request.headers.get(SIGNATURE_HEADER, "")
         if not signature:
             return _refuse(403, f"missing {SIGNATURE_HEADER} header")

@@ -12,6 +12,8 @@ import grpc
 from google.protobuf import descriptor_pool
 
 from .. import errors, rpc_logging
+from ..auth import AccessDenied
+from ..rpc_hooks import RpcHooks
 from ..translate.rest_call import RestCall
 from ..upstream import UpstreamClient, UpstreamFailure, UpstreamResponse
 from ..validation import InvalidArgument
@@ -59,15 +61,20 @@ def _wrap(method: Callable[..., Awaitable[Any]], full_name: str) -> Callable[...
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
         rpc_logging.begin(full_name, context)
         started = time.perf_counter()
+        hooks: RpcHooks | None = self._hooks
+        call = hooks.begin(full_name, request, context) if hooks is not None else None
         # The code logged when the handler set none: it returned or was cancelled.
         unset_code = "UNKNOWN"
+        response = None
         try:
+            if call is not None and call.denied is not None:
+                raise call.denied
             response = await method(self, request, context)
             unset_code = "OK"
             return response
         except InvalidArgument as exc:
             await errors.abort(context, errors.invalid_argument(exc.violations))
-        except UpstreamFailure as exc:
+        except (UpstreamFailure, AccessDenied) as exc:
             await errors.abort(context, errors.status_for(exc))
         except asyncio.CancelledError:
             unset_code = "CANCELLED"
@@ -79,27 +86,40 @@ def _wrap(method: Callable[..., Awaitable[Any]], full_name: str) -> Callable[...
             await errors.abort(context, errors.unexpected(exc))
         finally:
             rpc_logging.log_unary(context, started, unset_code)
+            if call is not None:
+                hooks.end(call, rpc_logging.code_of(context, unset_code), request, response)  # type: ignore[union-attr]
 
     wrapper.rpc_method = full_name  # type: ignore[attr-defined]
     return wrapper
 
 
 class UpstreamServicer:
-    def __init__(self, upstream: UpstreamClient) -> None:
+    # Auth, audit, metrics and tracing around each RPC (rpc_hooks); None: just the log line.
+    _hooks: RpcHooks | None = None
+
+    def __init__(self, upstream: UpstreamClient, *, hooks: RpcHooks | None = None) -> None:
         self._upstream = upstream
+        self._hooks = hooks
 
     async def _call(self, context: grpc.aio.ServicerContext, call: RestCall) -> UpstreamResponse:
         remaining = context.time_remaining()
         started = time.monotonic()
         deadline = None if remaining is None else started + remaining
         status: int | None = None
+        headers = call.headers or None
+        tracing = self._hooks.tracing if self._hooks is not None else None
+        span = None
+        if tracing is not None:
+            span, trace_headers = tracing.start_upstream(call.method, call.path)
+            if trace_headers:
+                headers = {**headers, **trace_headers} if headers else trace_headers
         try:
             reply = await self._upstream.request(
                 call.method,
                 call.path,
                 query=call.query or None,
                 form=call.form if call.method == "POST" else None,
-                headers=call.headers or None,
+                headers=headers,
                 deadline=deadline,
                 base=call.base,  # type: ignore[arg-type]
             )
@@ -110,3 +130,5 @@ class UpstreamServicer:
             raise
         finally:
             rpc_logging.record_upstream(status, time.monotonic() - started)
+            if span is not None:
+                tracing.end_upstream(span, status)  # type: ignore[union-attr]

@@ -10,6 +10,7 @@ import grpc
 from taskrouter.gateway.v1 import event_pb2, event_service_pb2 as svc, workspace_pb2
 
 from ..events.backfill import RETENTION_MS, Backfiller
+from ..rpc_hooks import RpcHooks
 from ..rpc_logging import logged_stream
 from ..translate import events as tr
 from ..translate.workspaces import event_callback_call, workspace_from_json
@@ -30,8 +31,15 @@ def _within_retention(check: Checker, start_ms: int) -> None:
 
 
 class EventService(UpstreamServicer):
-    def __init__(self, upstream: UpstreamClient, backfiller: Backfiller, webhook_url: str | None) -> None:
-        super().__init__(upstream)
+    def __init__(
+        self,
+        upstream: UpstreamClient,
+        backfiller: Backfiller,
+        webhook_url: str | None,
+        *,
+        hooks: RpcHooks | None = None,
+    ) -> None:
+        super().__init__(upstream, hooks=hooks)
         self._backfiller = backfiller
         self._webhook_url = webhook_url
 
@@ -120,7 +128,7 @@ def event_service_handler(service: EventService, streamer: EventStreamer) -> grp
         "ConfigureEventCallback": unary(
             service.ConfigureEventCallback, svc.ConfigureEventCallbackRequest, workspace_pb2.Workspace
         ),
-        "StreamEvents": logged_stream(f"/{SERVICE}/StreamEvents", stream_method_handler(streamer)),
+        "StreamEvents": logged_stream(f"/{SERVICE}/StreamEvents", stream_method_handler(streamer), service._hooks),
     }
     declared = {m.name for m in svc.DESCRIPTOR.services_by_name["EventService"].methods}
     if declared != set(handlers):

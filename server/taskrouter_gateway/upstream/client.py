@@ -34,6 +34,9 @@ from .retry import RetryPolicy, parse_retry_after
 Base = Literal["taskrouter", "api"]
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
+# Told about every attempt: (method, outcome, HTTP status, seconds, rate limit, retry delay). Metrics plug in
+# here without upstream knowing them.
+AttemptObserver = Callable[[str, str, "int | None", "float | None", "RateLimit | None", "float | None"], None]
 
 DEFAULT_TASKROUTER_BASE_URL: Final = "https://taskrouter.twilio.com"
 DEFAULT_API_BASE_URL: Final = "https://api.twilio.com"
@@ -83,6 +86,7 @@ class UpstreamClient:
         rng: random.Random | None = None,
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
+        attempt_observer: AttemptObserver | None = None,
     ) -> None:
         if connect_timeout <= 0:
             raise ValueError(f"connect_timeout must be > 0, got {connect_timeout}")
@@ -112,6 +116,7 @@ class UpstreamClient:
         self._sleep = sleep
         self._clock = clock
         self._session: aiohttp.ClientSession | None = None
+        self._observer = attempt_observer
 
     def __repr__(self) -> str:
         return f"UpstreamClient(taskrouter={self._bases['taskrouter']!r}, api={self._bases['api']!r})"
@@ -310,7 +315,7 @@ class UpstreamClient:
                             attempts=attempt,
                         ) from None
                     # The "ok" line is debug: skip building it unless it is kept or there is a budget to check.
-                    if rate_limit is not None or log.enabled(logging.DEBUG):
+                    if rate_limit is not None or self._observer is not None or log.enabled(logging.DEBUG):
                         self._log_call(
                             method, log_path, base, attempt, outcome="ok", status=status,
                             latency=clock() - started, rate_limit=rate_limit,
@@ -384,6 +389,8 @@ class UpstreamClient:
         failure: UpstreamFailure | None = None,
         retry_in: float | None = None,
     ) -> None:
+        if self._observer is not None:
+            self._observer(method, outcome, status, latency, rate_limit, retry_in)
         if outcome == "ok" or outcome == "cancelled":
             level = logging.DEBUG
         elif status is not None and 400 <= status < 500:

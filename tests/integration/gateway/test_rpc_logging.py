@@ -22,6 +22,18 @@ def json_lines(err: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in err.splitlines() if line.startswith("{")]
 
 
+async def rpc_lines(capsys, count: int) -> list[dict[str, Any]]:
+    """The next `count` "rpc" lines. The server logs in its handler's `finally`, which can run just after the
+    client already has the status, so wait for the lines rather than read once."""
+    lines: list[dict[str, Any]] = []
+    async with asyncio.timeout(10):
+        while len(lines) < count:
+            lines += [line for line in json_lines(capsys.readouterr().err) if line["event"] == "rpc"]
+            if len(lines) < count:
+                await asyncio.sleep(0.005)
+    return lines
+
+
 @pytest.fixture
 def workers(channel: grpc.aio.Channel) -> worker_service_pb2_grpc.WorkerServiceStub:
     return worker_service_pb2_grpc.WorkerServiceStub(channel)
@@ -58,7 +70,7 @@ async def test_the_rpc_line_reports_the_last_upstream_call(workers, emulator, em
     logs.configure(log_format="json", level="info")
     capsys.readouterr()
     await workers.GetWorker(w.GetWorkerRequest(workspace_sid=ws, sid=made.sid), timeout=10)
-    (line,) = [line for line in json_lines(capsys.readouterr().err) if line["event"] == "rpc"]
+    (line,) = await rpc_lines(capsys, 1)
     assert (line["rpc_method"], line["code"], line["upstream_status"]) == (GET_WORKER, "OK", 200)
     assert line["latency_ms"] >= line["upstream_ms"] >= 0
 
@@ -69,7 +81,7 @@ async def test_a_refused_request_is_logged_without_upstream_fields(workers, emul
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await workers.GetWorker(w.GetWorkerRequest(workspace_sid=emulator.config.default_workspace_sid, sid="nope"))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    (line,) = [line for line in json_lines(capsys.readouterr().err) if line["event"] == "rpc"]
+    (line,) = await rpc_lines(capsys, 1)
     assert (line["rpc_method"], line["code"]) == (GET_WORKER, "INVALID_ARGUMENT")
     assert "upstream_status" not in line and "upstream_ms" not in line
 
@@ -84,7 +96,7 @@ async def test_request_ids_belong_to_one_rpc(workers, emulator, capsys):
     await workers.GetWorker(request)
     await workers.GetWorker(request, metadata=(("x-request-id", "x" * 129),))  # too long: replaced
     await workers.GetWorker(request)
-    ids = [line["request_id"] for line in json_lines(capsys.readouterr().err) if line["event"] == "rpc"]
+    ids = [line["request_id"] for line in await rpc_lines(capsys, 4)]
     assert len(ids) == 4 and ids[0] == "given-1"
     generated = ids[1:]
     assert len(set(generated)) == 3
