@@ -39,6 +39,7 @@ from .services.activities import ActivityService
 from .services.call_events import CallEventService
 from .services.event_stream import EventStreamer
 from .services.events import EventService, event_service_handler
+from .services.routing import ROUTING_SERVICERS, ROUTING_SERVICES
 from .services.workers import WorkerService
 from .services.workspaces import WorkspaceService
 from .translate.workspaces import event_callback_call
@@ -52,6 +53,7 @@ SERVICE_NAMES = (
     workspace_service_pb2.DESCRIPTOR.services_by_name["WorkspaceService"].full_name,
     event_service_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
     call_event_service_pb2.DESCRIPTOR.services_by_name["CallEventService"].full_name,
+    *(service.full_name for service in ROUTING_SERVICES),
 )
 
 
@@ -138,6 +140,8 @@ class Gateway:
         worker_service_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerService(self.upstream), server)
         workspace_service_pb2_grpc.add_WorkspaceServiceServicer_to_server(WorkspaceService(self.upstream), server)
         call_event_service_pb2_grpc.add_CallEventServiceServicer_to_server(CallEventService(self.upstream), server)
+        for add, servicer in ROUTING_SERVICERS:
+            add(servicer(self.upstream), server)
         server.add_generic_rpc_handlers(
             (
                 event_service_handler(

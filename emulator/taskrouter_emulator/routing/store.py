@@ -709,8 +709,9 @@ class RoutingStore:
                 task.attributes = change.attributes
                 rs.task_attrs[sid] = orjson.loads(change.attributes)
                 changed = True
-            if change.priority is not None and change.priority != task.priority:
+            if change.priority is not None and change.priority != engine.effective_priority(task):
                 task.priority = change.priority
+                task.target_priority = None  # an explicit priority outranks the target's set-priority
                 changed = True
             if channel is not None and channel.sid != task.task_channel_sid:
                 task.task_channel_sid = channel.sid

@@ -7,6 +7,7 @@ from typing import Any
 from ..validation import Checker
 
 WORKSPACE, ACTIVITY, WORKER, TASK_QUEUE = "WS", "WA", "WK", "WQ"
+TASK, WORKFLOW, RESERVATION, TASK_CHANNEL = "WT", "WW", "WR", "TC"
 
 
 def sid_pair(req: Any, sid_prefix: str) -> None:
@@ -23,3 +24,20 @@ def list_request(req: Any, check: Checker | None = None, *, workspace: bool = Tr
         check.sid("workspace_sid", req.workspace_sid, WORKSPACE, required=True)
     check.page_size(req.page_size)
     return check
+
+
+def workspace_and_name(req: Any, check: Checker | None = None) -> Checker:
+    """Requests naming a resource by SID or unique name (TaskChannels, WorkerChannels) in `sid`."""
+    check = check or Checker()
+    check.sid("workspace_sid", req.workspace_sid, WORKSPACE, required=True)
+    if not req.sid:
+        check.fail("sid", "is required (a SID or a unique name)")
+    elif "/" in req.sid or len(req.sid) > 64:
+        check.fail("sid", "must be a SID or a unique name of at most 64 characters, without '/'")
+    return check
+
+
+def in_range(check: Checker, req: Any, field: str, low: int, high: int) -> None:
+    """An `optional` integer field that, when set, must lie in low..high."""
+    if req.HasField(field) and not low <= getattr(req, field) <= high:
+        check.fail(field, f"must be between {low} and {high}, got {getattr(req, field)}")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import grpc
 from google.protobuf import empty_pb2
 
-from taskrouter.gateway.v1 import worker_pb2, worker_service_pb2 as svc, worker_service_pb2_grpc
+from taskrouter.gateway.v1 import reservation_pb2, worker_pb2, worker_service_pb2 as svc, worker_service_pb2_grpc
 
+from ..translate import reservations as channels
 from ..translate import workers as tr
 from ..validation import Checker
 from .base import UpstreamServicer, rpc
-from .requests import ACTIVITY, TASK_QUEUE, WORKER, WORKSPACE, list_request, sid_pair
+from .requests import ACTIVITY, TASK_QUEUE, WORKER, WORKSPACE, in_range, list_request, sid_pair, workspace_and_name
 
 
 class WorkerService(UpstreamServicer, worker_service_pb2_grpc.WorkerServiceServicer):
@@ -65,3 +66,37 @@ class WorkerService(UpstreamServicer, worker_service_pb2_grpc.WorkerServiceServi
         sid_pair(request, WORKER)
         await self._call(context, tr.delete_call(request))
         return empty_pb2.Empty()
+
+    # ---- channels: /Workers/{WorkerSid}/Channels ----------------------------------------------------------
+
+    @staticmethod
+    def _check_channel(request: svc.GetWorkerChannelRequest | svc.UpdateWorkerChannelRequest) -> Checker:
+        check = workspace_and_name(request)
+        check.sid("worker_sid", request.worker_sid, WORKER, required=True)
+        return check
+
+    @rpc
+    async def GetWorkerChannel(
+        self, request: svc.GetWorkerChannelRequest, context: grpc.aio.ServicerContext
+    ) -> reservation_pb2.WorkerChannel:
+        self._check_channel(request).done()
+        return channels.worker_channel_from_json((await self._call(context, channels.get_channel_call(request))).body or {})
+
+    @rpc
+    async def ListWorkerChannels(
+        self, request: svc.ListWorkerChannelsRequest, context: grpc.aio.ServicerContext
+    ) -> svc.ListWorkerChannelsResponse:
+        check = list_request(request)
+        check.sid("worker_sid", request.worker_sid, WORKER, required=True)
+        check.done()
+        return channels.channels_response((await self._call(context, channels.list_channels_call(request))).body or {})
+
+    @rpc
+    async def UpdateWorkerChannel(
+        self, request: svc.UpdateWorkerChannelRequest, context: grpc.aio.ServicerContext
+    ) -> reservation_pb2.WorkerChannel:
+        check = self._check_channel(request)
+        in_range(check, request, "capacity", 0, 50)
+        check.done()
+        reply = await self._call(context, channels.update_channel_call(request))
+        return channels.worker_channel_from_json(reply.body or {})
