@@ -1143,13 +1143,16 @@ class RoutingStore:
             known = space.names.get(name.casefold(), "")
         if known is not None:
             pool: list[str] = [known] if known in free else []
-            members = None
         else:
-            pool = list(free)
+            # Walk the smaller side of (queue members, free workers): a pass stays linear in workers.
             members = self.queue_members(space, queue.sid)
+            if len(members) < len(free):
+                pool = sorted((sid for sid in members if sid in free), key=self._seq.__getitem__)
+            else:
+                pool = [sid for sid in free if sid in members]
         found = []
         for sid in pool:
-            if sid in excluded or (members is not None and sid not in members):
+            if sid in excluded:
                 continue
             if not self._has_capacity(space, sid, task):
                 continue
