@@ -152,11 +152,14 @@ class Store(RoutingStore):
     def _change(self) -> Iterator[None]:
         try:
             yield
+            if self._routing_dirty:
+                self._flush_routing()
             if self._state_file is not None and (self._puts or self._deletes or self._dropped_spaces):
                 self._state_file.write(self._puts, self._deletes, self._dropped_spaces)
             emitted = self._emitted
         finally:
             self._puts, self._deletes, self._dropped_spaces, self._emitted = [], [], [], []
+            self._routing_dirty = {}
         for workspace, event in emitted:
             for listener in self._listeners:
                 try:
@@ -200,6 +203,7 @@ class Store(RoutingStore):
 
     def _load(self, state_file: StateFile) -> None:
         max_seq = 0
+        routing_rows: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         for row in state_file.load():
             max_seq = max(max_seq, row.seq)
             self._seq[row.sid] = row.seq
@@ -221,10 +225,11 @@ class Store(RoutingStore):
                     space.names[worker.friendly_name.casefold()] = worker.sid
                 elif row.kind == "event":
                     space.events.append(Event(**data))
+                else:  # task routing records, rebuilt together below (they index each other)
+                    routing_rows.setdefault(space.workspace.sid, []).append((row.kind, data))
         self._next_seq = max_seq + 1
-        for space in self._spaces.values():
-            # Routing records are not persisted yet: a reloaded workspace starts with the pre-made channels.
-            self._routing_workspace_created(space, space.workspace.date_created, None)
+        for sid, space in self._spaces.items():
+            self._load_routing(space, routing_rows.get(sid, []))
 
     def _space(self, workspace_sid: str) -> _Space:
         space = self._spaces.get(workspace_sid)

@@ -18,7 +18,7 @@ from ..expression import ExpressionError, Predicate, compile_expression
 from ..model import Activity, Reservation, Task, TaskChannel, TaskQueue, Worker, WorkerChannel, Workflow
 from ..sids import is_sid, new_sid
 from . import config as wf_config
-from . import engine
+from . import engine, persist
 from .event_data import (
     reservation_data,
     task_channel_data,
@@ -104,10 +104,32 @@ class RoutingStore:
         def _set_worker_activity(self, space: Any, worker: Worker, activity: Activity) -> None: ...
         def _worker_view(self, space: Any, worker: Worker) -> dict[str, Any]: ...
         def create_call(self, events: list[Any], sid: str | None = None) -> Any: ...
+        def _delete(self, kind: str, sid: str) -> None: ...
+        _state_file: Any
 
     def _init_routing(self) -> None:
         self.timers = TimerHeap()
         self.timer_wakeup: Callable[[], None] | None = None  # set by the app: wakes the real-time timer task
+        self._routing_dirty: dict[str, Any] = {}  # sid -> routing record to write at the end of the change
+
+    # ---- persistence (only with a state file) ---------------------------------------------------------
+
+    def _save(self, *records: Any) -> None:
+        """Mark records changed; _flush_routing writes their final state when the change commits."""
+        if self._state_file is not None:
+            for record in records:
+                self._routing_dirty[record.sid] = record
+
+    def _flush_routing(self) -> None:
+        dirty, self._routing_dirty = self._routing_dirty, {}
+        for sid, record in dirty.items():
+            if sid in self._seq:  # deleted later in the same change: its delete row wins
+                self._put(persist.KIND_OF[type(record)], record, record.workspace_sid)
+
+    def _load_routing(self, space: Any, rows: list[tuple[str, dict[str, Any]]]) -> None:
+        persist.rebuild(space.routing, rows, self._schedule)
+        if not space.routing.channels:  # a state file from before routing was saved
+            self._routing_workspace_created(space, space.workspace.date_created, None)
 
     # ---- clock and timers -----------------------------------------------------------------------------
 
@@ -212,7 +234,7 @@ class RoutingStore:
         rs.idle_since.pop(worker_sid, None)
         rs.load.pop(worker_sid, None)
         for key in [key for key in rs.worker_channels if key[0] == worker_sid]:
-            del rs.worker_channels[key]
+            self._delete("workerchannel", rs.worker_channels.pop(key).sid)
 
     def _reject_pending_of_worker(self, space: Any, worker: Worker, now: float) -> None:
         rs: RoutingSpace = space.routing
@@ -231,6 +253,7 @@ class RoutingStore:
         space.routing.channels[channel.sid] = channel
         space.routing.channel_names[unique_name] = channel.sid
         self._assign_seq(channel.sid)
+        self._save(channel)
         return channel
 
     def create_task_channel(
@@ -268,6 +291,7 @@ class RoutingStore:
             if optimized is not None:
                 channel.channel_optimized_routing = optimized
             channel.date_updated = self.clock()
+            self._save(channel)
             self._record(space, "task-channel.updated", "taskchannel", channel.sid,
                          f"TaskChannel {channel.unique_name} updated", task_channel_data(channel))
         return channel
@@ -283,8 +307,8 @@ class RoutingStore:
             del rs.channels[channel.sid]
             del rs.channel_names[channel.unique_name]
             for key in [key for key in rs.worker_channels if key[1] == channel.sid]:
-                del rs.worker_channels[key]
-            self._seq.pop(channel.sid, None)
+                self._delete("workerchannel", rs.worker_channels.pop(key).sid)
+            self._delete("taskchannel", channel.sid)
             self._record(space, "task-channel.deleted", "taskchannel", channel.sid,
                          f"TaskChannel {channel.unique_name} deleted", task_channel_data(channel))
 
@@ -321,6 +345,7 @@ class RoutingStore:
         rs.queues[queue.sid] = queue
         rs.queue_predicates[queue.sid] = self._compile_target_workers(target_workers)
         self._assign_seq(queue.sid)
+        self._save(queue)
         self._record(space, "task-queue.created", "taskqueue", queue.sid,
                      f"TaskQueue {queue.friendly_name} created", task_queue_data(queue, created=True))
         return queue
@@ -421,6 +446,7 @@ class RoutingStore:
                 if value is not None:
                     setattr(queue, key, value)
             queue.date_updated = self.clock()
+            self._save(queue)
             if predicate is not None and target != "":
                 rs.queue_predicates[sid] = predicate
                 rs.members.pop(sid, None)
@@ -442,7 +468,7 @@ class RoutingStore:
             del rs.queues[sid]
             rs.queue_predicates.pop(sid, None)
             rs.members.pop(sid, None)
-            self._seq.pop(sid, None)
+            self._delete("taskqueue", sid)
             self._record(space, "task-queue.deleted", "taskqueue", sid,
                          f"TaskQueue {queue.friendly_name} deleted", task_queue_data(queue))
 
@@ -477,6 +503,7 @@ class RoutingStore:
         space.routing.workflows[workflow.sid] = workflow
         space.routing.configs[workflow.sid] = parsed
         self._assign_seq(workflow.sid)
+        self._save(workflow)
         self._record(space, "workflow.created", "workflow", workflow.sid,
                      f"Workflow {name} created", workflow_data(workflow))
         return workflow
@@ -528,6 +555,7 @@ class RoutingStore:
             if parsed is not None:
                 rs.configs[sid] = parsed
             workflow.date_updated = now
+            self._save(workflow)
             self._record(space, "workflow.updated", "workflow", sid,
                          f"Workflow {workflow.friendly_name} updated", workflow_data(workflow))
             if re_evaluate_tasks or parsed is not None:
@@ -548,7 +576,7 @@ class RoutingStore:
         with self._change():
             del rs.workflows[sid]
             del rs.configs[sid]
-            self._seq.pop(sid, None)
+            self._delete("workflow", sid)
             self._record(space, "workflow.deleted", "workflow", sid,
                          f"Workflow {workflow.friendly_name} deleted", workflow_data(workflow))
 
@@ -614,6 +642,7 @@ class RoutingStore:
             rs.tasks[task.sid] = task
             rs.task_attrs[task.sid] = orjson.loads(attrs)
             task.seq = self._assign_seq(task.sid)
+            self._save(task)
             self._record(space, "task.created", "task", task.sid, f"Task {task.sid} created",
                          task_data(task, now, queue=False))
             self._schedule(now + task.timeout, "ttl", ws.sid, task.sid)
@@ -722,6 +751,7 @@ class RoutingStore:
             if changed or status is not None:
                 task.version += 1
                 task.date_updated = now
+                self._save(task)
             if changed:
                 self._record(space, "task.updated", "task", sid, f"Task {sid} updated", task_data(task, now))
                 if (change.attributes is not None and task.assignment_status == "pending"
@@ -756,7 +786,8 @@ class RoutingStore:
             for res_sid in rs.task_reservations.pop(sid, ()):
                 res = rs.reservations.pop(res_sid)
                 rs.worker_reservations.get(res.worker_sid, []).remove(res_sid)
-            self._seq.pop(sid, None)
+                self._delete("reservation", res_sid)
+            self._delete("task", sid)
             self._record(space, "task.deleted", "task", sid, f"Task {sid} deleted", task_data(task, now))
             self._route(space)
 
@@ -767,6 +798,7 @@ class RoutingStore:
         configuration = rs.configs[task.workflow_sid or ""]
         workflow = rs.workflows[task.workflow_sid or ""]
         self._bump_step(rs, task)
+        self._save(task)
         task.workflow_entered = now
         self._record(space, "workflow.entered", "task", task.sid,
                      f"Task {task.sid} entered Workflow {workflow.friendly_name}", self._workflow_task_data(task, now))
@@ -833,6 +865,7 @@ class RoutingStore:
                          f"Task {task.sid} moved to TaskQueue {queue.friendly_name}", task_data(task, now))
         task.task_queue_sid = queue_sid
         task.task_queue_entered_date = now
+        self._save(task)
         rs.waiting[task.sid] = task
         self._record(space, "task-queue.entered", "task", task.sid,
                      f"Task {task.sid} entered TaskQueue {queue.friendly_name}", task_data(task, now))
@@ -845,6 +878,7 @@ class RoutingStore:
             self._finish_reservation(space, task, res, "canceled", now)
         task.assignment_status = "pending"
         self._bump_step(rs, task)
+        self._save(task)
         task.target_index += 1
         self._enter_target(space, task, now)
 
@@ -887,6 +921,7 @@ class RoutingStore:
         channels[task.task_channel_sid] = channels.get(task.task_channel_sid, 0) + 1
         self._assign_seq(res.sid)
         task.assignment_status = "reserved"
+        self._save(task, res)
         self._reservation_event(space, "reservation.created", task, res, now,
                                 f"Reservation {res.sid} created for Task {task.sid}")
         if not ws.multi_task_enabled and queue.reservation_activity_sid:
@@ -901,6 +936,7 @@ class RoutingStore:
         res.reservation_status = status
         res.date_updated = now
         rs.idle_since[res.worker_sid] = now
+        self._save(task, res)
         verb = {"timeout": "timed out"}.get(status, status)
         self._reservation_event(space, f"reservation.{status}", task, res, now, f"Reservation {res.sid} {verb}")
 
@@ -930,12 +966,14 @@ class RoutingStore:
         task.assignment_status = "canceled"
         task.reason = reason
         task.date_updated = now
+        self._save(task)
         self._record(space, "task.canceled", "task", task.sid, f"Task {task.sid} canceled", task_data(task, now))
 
     def _accept(self, space: Any, task: Task, res: Reservation, now: float) -> None:
         rs: RoutingSpace = space.routing
         res.reservation_status = "accepted"
         res.date_updated = now
+        self._save(task, res)
         task.assignment_status = "assigned"
         task.date_updated = now
         task.version += 1
@@ -953,6 +991,7 @@ class RoutingStore:
     def _wrapup(self, space: Any, task: Task, res: Reservation, now: float) -> None:
         res.reservation_status = "wrapping"
         res.date_updated = now
+        self._save(task, res)
         task.assignment_status = "wrapping"
         task.date_updated = now
         self._reservation_event(space, "reservation.wrapup", task, res, now, f"Reservation {res.sid} wrapping up")
@@ -962,6 +1001,7 @@ class RoutingStore:
         task.assignment_status = "completed"
         task.reason = reason
         task.date_updated = now
+        self._save(task)
         self._finish_reservation(space, task, res, "completed", now)
         self._record(space, "task.completed", "task", task.sid, f"Task {task.sid} completed", task_data(task, now))
 
@@ -1064,6 +1104,8 @@ class RoutingStore:
                 new_sid("WC"), ws.account_sid, ws.sid, worker_sid, channel.sid, channel.unique_name, 1, True,
                 worker.date_created, worker.date_created,
             )
+            self._assign_seq(wc.sid)
+            self._save(wc)
         return wc
 
     def list_worker_channels(self, workspace_sid: str, worker_sid: str) -> list[tuple[WorkerChannel, int]]:
@@ -1072,8 +1114,9 @@ class RoutingStore:
             raise _not_found()
         rs: RoutingSpace = space.routing
         load = rs.load.get(worker_sid, {})
-        return [(self._worker_channel(space, worker_sid, channel), load.get(channel.sid, 0))
-                for channel in rs.channels.values()]
+        with self._change():  # channels made on first sight are written to the state file, if there is one
+            return [(self._worker_channel(space, worker_sid, channel), load.get(channel.sid, 0))
+                    for channel in rs.channels.values()]
 
     def get_worker_channel(self, workspace_sid: str, worker_sid: str, sid: str) -> tuple[WorkerChannel, int]:
         for wc, count in self.list_worker_channels(workspace_sid, worker_sid):
@@ -1090,6 +1133,7 @@ class RoutingStore:
         worker = space.workers[worker_sid]
         now = self.clock()
         with self._change():
+            self._save(wc)
             activity = space.activities[worker.activity_sid]
             if capacity is not None and capacity != wc.configured_capacity:
                 previous = wc.configured_capacity
