@@ -93,6 +93,14 @@ async def test_queues_workflows_tasks_reservations_and_worker_channels_conform(e
     check("UpdateWorkerChannel", 200, *(await call(emulator_http, "POST", f"{channels}/{chat['sid']}",
                                                    data={"Capacity": "3", "Available": "false"}))[:2])
 
+    status, events, _ = await call(emulator_http, "GET", f"{space.base}/Events", params={"PageSize": 50})
+    check("ListEvent", 200, status, events)
+    routing_types = {e["resource_type"] for e in events["events"]}
+    assert {"task", "reservation", "taskqueue", "workflow"} <= routing_types, routing_types
+    for event in events["events"]:
+        if event["resource_type"] == "reservation":
+            assert event["resource_url"].endswith(f"/Tasks/{event['event_data']['task_sid']}/Reservations/"
+                                                  f"{event['resource_sid']}")
     check("DeleteTask", 204, *(await call(emulator_http, "DELETE", f"{space.base}/Tasks/{tasks[2]}"))[:2])
     for task in tasks[:2]:
         if (await space.get_task(task))["assignment_status"] in ("pending", "reserved"):

@@ -66,6 +66,11 @@ class World:
         space = self.store._space(workspace.sid)
         if not space.activities[event.event_data["worker_activity_sid"]].available:
             self.violations.append(f"reserved an unavailable worker: {event.event_data['worker_sid']}")
+        rs = space.routing
+        res = rs.reservations[event.resource_sid]
+        wc = rs.worker_channels.get((res.worker_sid, res.task_channel_sid))
+        if space.workspace.multi_task_enabled and wc is not None and not wc.available:
+            self.violations.append(f"reserved on an unavailable channel: {wc.task_channel_unique_name}")
 
     def apply(self, op: tuple) -> None:
         kind = op[0]
