@@ -8,9 +8,8 @@ import orjson
 from aiohttp import web
 
 from .. import paging, params, render, render_routing
-from ..errors import bad_parameter
 from ..model import TaskQueue
-from .common import context, list_response, no_content, read_form
+from .common import choice_ci, context, list_response, no_content, read_form
 
 TASK_ORDERS = ("FIFO", "LIFO")
 ORDERINGS = ("DateCreated:asc", "DateCreated:desc", "DateUpdated:asc", "DateUpdated:desc")
@@ -26,22 +25,13 @@ def _render(request: web.Request, queue: TaskQueue) -> dict:
     )
 
 
-def _ordering(value: str | None) -> str | None:
-    if value is None:
-        return None
-    for ordering in ORDERINGS:
-        if ordering.lower() == value.strip().lower():
-            return ordering
-    raise bad_parameter(f"Ordering must be one of {', '.join(ORDERINGS)}, got {value!r}")
-
-
 async def list_queues(request: web.Request) -> web.Response:
     ctx = context(request)
     workspace_sid = request.match_info["workspace_sid"]
     ctx.store.get_workspace(workspace_sid)
     query = request.query
     evaluate = params.json_object(query, "EvaluateWorkerAttributes")
-    ordering = _ordering(params.text(query, "Ordering"))
+    ordering = choice_ci(params.text(query, "Ordering"), "Ordering", ORDERINGS)
     scope = f"task_queues:{ordering or 'created'}"
     page_request = paging.parse_page_request(query, scope)
     found = ctx.store.list_task_queues(

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 from aiohttp import web
 
 from .. import paging, params, render, render_routing
 from ..errors import bad_parameter
-from ..expression import ExpressionError, Predicate, compile_expression
 from ..model import Task
 from ..routing.store import MAX_TASK_TIMEOUT, TaskChange, TaskFilters
-from .common import context, list_response, no_content, read_form
+from .common import context, expression_param, list_response, no_content, read_form
 
 STATUSES = ("pending", "reserved", "assigned", "canceled", "completed", "wrapping")
 UPDATE_STATUSES = ("canceled", "wrapping", "completed")
@@ -31,20 +29,6 @@ def _single(request: web.Request, task: Task, status: int = 200) -> web.Response
         context(request).base(request), task, store.task_names(task), store.clock(), with_attributes=True
     )
     return render.json_response(body, status=status, headers={"ETag": etag(task)})
-
-
-@lru_cache(maxsize=256)
-def _compile(text: str) -> Predicate:
-    return compile_expression(text)
-
-
-def _expression(text: str | None) -> Predicate | None:
-    if text is None:
-        return None
-    try:
-        return _compile(text)
-    except ExpressionError as exc:
-        raise bad_parameter(f"Invalid EvaluateTaskAttributes: {exc.message}") from None
 
 
 def _ordering(value: str | None) -> tuple[tuple[str, bool], ...]:
@@ -86,7 +70,7 @@ async def list_tasks(request: web.Request) -> web.Response:
         workflow_name=params.text(query, "WorkflowName"),
         task_queue_sid=params.sid(query, "TaskQueueSid", "WQ"),
         task_queue_name=params.text(query, "TaskQueueName"),
-        expression=_expression(params.text(query, "EvaluateTaskAttributes")),
+        expression=expression_param(params.text(query, "EvaluateTaskAttributes"), "EvaluateTaskAttributes"),
         routing_target=params.text(query, "RoutingTarget"),
     )
     scope = "tasks:" + ",".join(f"{name}:{int(desc)}" for name, desc in ordering)

@@ -41,3 +41,11 @@ def in_range(check: Checker, req: Any, field: str, low: int, high: int) -> None:
     """An `optional` integer field that, when set, must lie in low..high."""
     if req.HasField(field) and not low <= getattr(req, field) <= high:
         check.fail(field, f"must be between {low} and {high}, got {getattr(req, field)}")
+
+
+def replaced_attributes(check: Checker, req: Any) -> None:
+    """An `optional string attributes` on an update: when set, a JSON object string (never empty)."""
+    if req.HasField("attributes"):
+        check.json_object("attributes", req.attributes or "")
+        if not req.attributes:
+            check.fail("attributes", 'must be a JSON object string; send "{}" to clear')

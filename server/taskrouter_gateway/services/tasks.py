@@ -10,7 +10,17 @@ from taskrouter.gateway.v1 import task_service_pb2 as svc
 from ..translate import tasks as tr
 from ..validation import Checker
 from .base import UpstreamServicer, rpc
-from .requests import TASK, TASK_QUEUE, WORKER, WORKFLOW, WORKSPACE, in_range, list_request, sid_pair
+from .requests import (
+    TASK,
+    TASK_QUEUE,
+    WORKER,
+    WORKFLOW,
+    WORKSPACE,
+    in_range,
+    list_request,
+    replaced_attributes,
+    sid_pair,
+)
 
 MAX_PRIORITY = 2**31 - 1
 MAX_TIMEOUT = 2_592_000
@@ -60,10 +70,7 @@ class TaskService(UpstreamServicer, task_service_pb2_grpc.TaskServiceServicer):
         check = Checker()
         check.sid("workspace_sid", request.workspace_sid, WORKSPACE, required=True)
         check.sid("sid", request.sid, TASK, required=True)
-        if request.HasField("attributes"):
-            check.json_object("attributes", request.attributes)
-            if not request.attributes:
-                check.fail("attributes", 'must be a JSON object string; send "{}" to clear')
+        replaced_attributes(check, request)
         if request.assignment_status not in _UPDATABLE_STATUSES:
             check.fail("assignment_status", "may only be set to CANCELED, WRAPPING or COMPLETED")
         in_range(check, request, "priority", 0, MAX_PRIORITY)

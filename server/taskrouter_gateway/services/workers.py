@@ -11,7 +11,17 @@ from ..translate import reservations as channels
 from ..translate import workers as tr
 from ..validation import Checker
 from .base import UpstreamServicer, rpc
-from .requests import ACTIVITY, TASK_QUEUE, WORKER, WORKSPACE, in_range, list_request, sid_pair, workspace_and_name
+from .requests import (
+    ACTIVITY,
+    TASK_QUEUE,
+    WORKER,
+    WORKSPACE,
+    in_range,
+    list_request,
+    replaced_attributes,
+    sid_pair,
+    workspace_and_name,
+)
 
 
 class WorkerService(UpstreamServicer, worker_service_pb2_grpc.WorkerServiceServicer):
@@ -53,10 +63,7 @@ class WorkerService(UpstreamServicer, worker_service_pb2_grpc.WorkerServiceServi
             check.sid("activity_sid", request.activity_sid, ACTIVITY, required=True)
         if request.HasField("friendly_name"):
             check.friendly_name("friendly_name", request.friendly_name, required=True)
-        if request.HasField("attributes"):
-            check.json_object("attributes", request.attributes or "")
-            if not request.attributes:
-                check.fail("attributes", "must be a JSON object string; send \"{}\" to clear")
+        replaced_attributes(check, request)
         check.done()
         reply = await self._call(context, tr.update_call(request))
         return tr.worker_from_json(reply.body or {}, reply.etag)
