@@ -69,7 +69,15 @@ async def test_a_refused_request_is_logged_without_upstream_fields(workers, emul
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await workers.GetWorker(w.GetWorkerRequest(workspace_sid=emulator.config.default_workspace_sid, sid="nope"))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    (line,) = [line for line in json_lines(capsys.readouterr().err) if line["event"] == "rpc"]
+    # The server writes its rpc line as the handler unwinds, which may be just after the client saw the
+    # error: wait for the line (bounded) rather than assume it is already there.
+    seen: list[dict] = []
+    for _ in range(500):
+        seen += [line for line in json_lines(capsys.readouterr().err) if line["event"] == "rpc"]
+        if seen:
+            break
+        await asyncio.sleep(0.01)
+    (line,) = seen
     assert (line["rpc_method"], line["code"]) == (GET_WORKER, "INVALID_ARGUMENT")
     assert "upstream_status" not in line and "upstream_ms" not in line
 
