@@ -728,4 +728,9 @@ class Store(RoutingStore):
             "workers": sum(len(s.workers) for s in self._spaces.values()),
             "events": sum(len(s.events) for s in self._spaces.values()),
             "calls": len(self._calls),
+            "task_queues": sum(len(s.routing.queues) for s in self._spaces.values()),
+            "workflows": sum(len(s.routing.workflows) for s in self._spaces.values()),
+            "tasks": sum(len(s.routing.tasks) for s in self._spaces.values()),
+            "reservations": sum(len(s.routing.reservations) for s in self._spaces.values()),
+            "pending_timers": len(self.timers),
         }
