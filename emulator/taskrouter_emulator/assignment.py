@@ -30,6 +30,7 @@ from .signing import SIGNATURE_HEADER, compute_signature
 log = structlog.get_logger(__name__)
 
 INSTRUCTIONS = frozenset({"accept", "reject"}) | CALL_INSTRUCTIONS
+MAX_IN_FLIGHT = 10_000  # callbacks waiting or being sent; beyond it one is skipped (its reservation times out)
 # Reply keys (snake_case, as Twilio's docs write them) -> the Reservation update's form names.
 _REPLY_FIELDS = {
     "call": {"url": "CallUrl", "to": "CallTo", "from": "CallFrom", "status_callback_url": "CallStatusCallbackUrl"},
@@ -76,6 +77,7 @@ class AssignmentDispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self.sent = 0
         self.failed = 0
+        self.skipped = 0
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
@@ -102,6 +104,10 @@ class AssignmentDispatcher:
             return
         workflow = rs.workflows.get(res.workflow_sid or "")
         if workflow is None or not workflow.assignment_callback_url:
+            return
+        if len(self._tasks) >= MAX_IN_FLIGHT:
+            self.skipped += 1
+            log.warning("assignment_callback_skipped", reservation_sid=res.sid, in_flight=len(self._tasks))
             return
         form, url, fallback = assignment_form(self._store, workspace.sid, res.sid)
         task = asyncio.get_running_loop().create_task(self._deliver(workspace.sid, res.sid, form, url, fallback))

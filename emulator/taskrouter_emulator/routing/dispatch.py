@@ -89,7 +89,11 @@ class DispatchMixin(LifecycleMixin):
         for task in rs.waiting.values():
             by_queue.setdefault(task.task_queue_sid or "", []).append(task)
         now = self.clock()
-        for queue_sid in [sid for sid in rs.queues if sid in by_queue]:
+        # Queues in creation order, those of the workspace's PrioritizeQueueOrder kind (FIFO or LIFO) first.
+        preferred = space.workspace.prioritize_queue_order
+        order = sorted((sid for sid in rs.queues if sid in by_queue),
+                       key=lambda sid: rs.queues[sid].task_order != preferred)
+        for queue_sid in order:
             queue = rs.queues[queue_sid]
             for task in sorted(by_queue[queue_sid], key=lambda t: engine.queue_order_key(queue, t)):
                 if not free:

@@ -44,6 +44,8 @@ class ReservationService(UpstreamServicer, reservation_service_pb2_grpc.Reservat
         check = _scoped(request, sid=False)
         check.page_size(request.page_size)
         check.sid("filter_worker_sid", request.filter_worker_sid, WORKER)
+        if request.filter_worker_sid and request.WhichOneof("parent") == "worker_sid":
+            check.fail("filter_worker_sid", "only filters a Task's Reservations (the parent is a Worker here)")
         check.done()
         return tr.list_response((await self._call(context, tr.list_call_for(request))).body or {})
 

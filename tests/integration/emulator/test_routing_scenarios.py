@@ -326,3 +326,15 @@ async def test_template_fifo_makes_a_queue_and_a_workflow(emulator_http):
     # With one workflow, a task needs no WorkflowSid.
     task = await ok(emulator_http, "POST", f"/v1/Workspaces/{ws['sid']}/Tasks", data={"Attributes": "{}"})
     assert task["workflow_sid"] == workflows[0]["sid"] and task["task_queue_sid"] == queues[0]["sid"]
+
+
+async def test_prioritize_queue_order_serves_that_kind_of_queue_first(emulator_http):
+    for preferred, expected in (("FIFO", "fifo"), ("LIFO", "lifo")):
+        space = await new_space(emulator_http, PrioritizeQueueOrder=preferred)
+        fifo = await space.simple_workflow(await space.queue("F"), FriendlyName="f")
+        lifo = await space.simple_workflow(await space.queue("L", TaskOrder="LIFO"), FriendlyName="l")
+        await space.task(fifo, {"kind": "fifo"})
+        await space.task(lifo, {"kind": "lifo"})
+        worker = await space.worker("solo")
+        (res,) = await space.worker_reservations(worker, "pending")
+        assert json.loads((await space.get_task(res["task_sid"]))["attributes"])["kind"] == expected
