@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..validation import Checker
 
 WORKSPACE, ACTIVITY, WORKER, TASK_QUEUE = "WS", "WA", "WK", "WQ"
+_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")  # a TaskChannel unique name as a path segment
 TASK, WORKFLOW, RESERVATION, TASK_CHANNEL = "WT", "WW", "WR", "TC"
 
 
@@ -32,9 +34,15 @@ def workspace_and_name(req: Any, check: Checker | None = None) -> Checker:
     check.sid("workspace_sid", req.workspace_sid, WORKSPACE, required=True)
     if not req.sid:
         check.fail("sid", "is required (a SID or a unique name)")
-    elif "/" in req.sid or len(req.sid) > 64:
-        check.fail("sid", "must be a SID or a unique name of at most 64 characters, without '/'")
+    else:
+        unique_name(check, "sid", req.sid)
     return check
+
+
+def unique_name(check: Checker, field: str, value: str) -> None:
+    """A TaskChannel unique name, which also names the channel in paths (.../TaskChannels/chat)."""
+    if value and (not _NAME.fullmatch(value) or value in (".", "..")):
+        check.fail(field, "must be 1 to 64 letters, digits, '-', '_' or '.' (it is used as a path segment)")
 
 
 def in_range(check: Checker, req: Any, field: str, low: int, high: int) -> None:

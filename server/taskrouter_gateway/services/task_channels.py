@@ -10,7 +10,7 @@ from taskrouter.gateway.v1 import task_channel_service_pb2 as svc
 from ..translate import task_channels as tr
 from ..validation import Checker
 from .base import UpstreamServicer, rpc
-from .requests import WORKSPACE, list_request, workspace_and_name
+from .requests import WORKSPACE, list_request, unique_name, workspace_and_name
 
 
 class TaskChannelService(UpstreamServicer, task_channel_service_pb2_grpc.TaskChannelServiceServicer):
@@ -36,6 +36,7 @@ class TaskChannelService(UpstreamServicer, task_channel_service_pb2_grpc.TaskCha
         check.sid("workspace_sid", request.workspace_sid, WORKSPACE, required=True)
         check.friendly_name("friendly_name", request.friendly_name, required=True)
         check.friendly_name("unique_name", request.unique_name, required=True)
+        unique_name(check, "unique_name", request.unique_name)
         check.done()
         return tr.task_channel_from_json((await self._call(context, tr.create_call(request))).body or {})
 
