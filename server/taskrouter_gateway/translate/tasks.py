@@ -66,7 +66,8 @@ def list_call_for(req: svc.ListTasksRequest) -> RestCall:
     if req.HasField("has_addons"):
         query["HasAddons"] = req.has_addons
     if req.assignment_status:
-        query["AssignmentStatus"] = ",".join(STATUS_TO_REST[s] for s in req.assignment_status if s in STATUS_TO_REST)
+        # Repeated, as the spec's array parameter (the emulator also takes Twilio's comma-separated form).
+        query["AssignmentStatus"] = [STATUS_TO_REST[s] for s in req.assignment_status if s in STATUS_TO_REST]
     return list_call(_collection(req.workspace_sid), query, req.page_size, req.page_token)
 
 

@@ -128,8 +128,10 @@ async def test_a_worker_accepts_its_reservation_as_it_arrives_on_the_stream(stub
             workspace_sid=ws, worker_sid=worker.sid))
         assert [x.reservation_status for x in listed.reservations] == [reservation_pb2.Reservation.STATUS_COMPLETED]
         tasks = await stubs.tasks.ListTasks(t.ListTasksRequest(
-            workspace_sid=ws, assignment_status=[Status.ASSIGNMENT_STATUS_COMPLETED]))
+            workspace_sid=ws, assignment_status=[Status.ASSIGNMENT_STATUS_COMPLETED, Status.ASSIGNMENT_STATUS_PENDING]))
         assert [x.sid for x in tasks.tasks] == [task.sid] and tasks.tasks[0].attributes == ""
+        assert not (await stubs.tasks.ListTasks(t.ListTasksRequest(
+            workspace_sid=ws, assignment_status=[Status.ASSIGNMENT_STATUS_PENDING]))).tasks
     finally:
         await mine.close()
         await everything.close()

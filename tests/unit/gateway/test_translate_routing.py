@@ -78,7 +78,7 @@ def test_task_requests_carry_spec_parameters_and_the_etag():
         workspace_sid=WS, assignment_status=[task_pb2.Task.ASSIGNMENT_STATUS_PENDING,
                                              task_pb2.Task.ASSIGNMENT_STATUS_RESERVED],
         evaluate_task_attributes="a == 1", ordering="Priority:desc", priority=0))
-    assert listed.query["AssignmentStatus"] == "pending,reserved" and listed.query["Priority"] == 0
+    assert listed.query["AssignmentStatus"] == ["pending", "reserved"] and listed.query["Priority"] == 0
     _assert_names_in_spec(listed)
 
 
