@@ -10,6 +10,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.protobuf import timestamp_pb2
 
 from taskrouter.gateway.v1 import (
     activity_service_pb2 as a,
@@ -123,6 +124,19 @@ async def test_a_worker_accepts_its_reservation_as_it_arrives_on_the_stream(stub
         while "task.completed" not in seen:
             seen.append((await everything.next()).event.event_type)
         assert seen[seen.index("task.created"):] == LIFECYCLE
+
+        # The task and reservation filters see the real events too (replayed from the gateway's log).
+        since = timestamp_pb2.Timestamp(seconds=task.date_created.seconds - 1)
+        by_task = Subscriber(stubs.events, e.StreamEventsRequest(workspace_sid=ws, task_sid=task.sid, since=since))
+        by_reservation = Subscriber(stubs.events, e.StreamEventsRequest(
+            workspace_sid=ws, reservation_sid=reservation.sid, since=since))
+        try:
+            assert [m.event.event_type for m in await by_task.take(len(LIFECYCLE))] == LIFECYCLE
+            assert [m.event.event_type for m in await by_reservation.take(4)] == [
+                "reservation.created", "reservation.accepted", "reservation.wrapup", "reservation.completed"]
+        finally:
+            await by_task.close()
+            await by_reservation.close()
 
         listed = await stubs.reservations.ListReservations(r.ListReservationsRequest(
             workspace_sid=ws, worker_sid=worker.sid))

@@ -49,7 +49,10 @@ class World:
         self.ws = ws.sid
         acts = {a.friendly_name: a.sid for a in self.store.list_activities(ws.sid)}
         self.available, self.offline = acts["Available"], acts["Offline"]
-        queue = self.store.create_task_queue(ws.sid, "Q", max_reserved_workers=2)
+        # Single-tasking workspaces also move workers through the queue's Reservation/Assignment activities.
+        busy = None if multitask else acts["Unavailable"]
+        queue = self.store.create_task_queue(ws.sid, "Q", max_reserved_workers=2, reservation_activity_sid=busy,
+                                             assignment_activity_sid=busy)
         self.workflow = self.store.create_workflow(ws.sid, "W", json.dumps({"task_routing": {"filters": [
             {"expression": "1 == 1", "targets": [{"queue": queue.sid, "timeout": 120}]}],
             "default_filter": {"queue": queue.sid}}}), task_reservation_timeout=60).sid
