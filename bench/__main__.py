@@ -1,6 +1,7 @@
 """`python -m bench` (or `./dev bench`): every benchmark, a table, and the results as JSON.
 
-    python -m bench [--size smoke|full] [--only unary,ingest,fanout,memory,emulator,event_log] [--output FILE]
+    python -m bench [--size smoke|full] [--only unary,ingest,fanout,memory,emulator,event_log,routing]
+                    [--output FILE]
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .report import render, write_json
 from .sizes import SIZES
 from .targets import evaluate
 
-SECTIONS = ("emulator", "unary", "ingest", "fanout", "memory", "event_log")
+SECTIONS = ("emulator", "unary", "ingest", "fanout", "memory", "event_log", "routing")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
