@@ -106,6 +106,7 @@ class LifecycleMixin(ResourcesMixin):
             else:
                 self._enter_workflow(space, task, now)
             self._route(space)
+            task.version = 0  # the created task's first ETag, whatever routing did while creating it
         return task
 
     @staticmethod
@@ -186,6 +187,7 @@ class LifecycleMixin(ResourcesMixin):
         if status == "completed" and task.assignment_status not in ("assigned", "wrapping"):
             raise wrong_state(f"Cannot complete {where} because it is not assigned or wrapping")
         now = self.clock()
+        before = task.version
         with self._change():
             changed = False
             if change.attributes is not None and change.attributes != task.attributes:
@@ -202,10 +204,8 @@ class LifecycleMixin(ResourcesMixin):
             if change.virtual_start_time is not None:
                 task.virtual_start_time = change.virtual_start_time
                 changed = True
-            if changed or status is not None:
-                task.version += 1
-                task.date_updated = now
-                self._save(task)
+            if changed:  # status changes move the version in their transition (_cancel_task, _wrapup, ...)
+                self._task_moved(task, now)
             if changed:
                 self._record(space, "task.updated", "task", sid, f"Task {sid} updated", task_data(task, now))
                 if (change.attributes is not None and task.assignment_status == "pending"
@@ -220,6 +220,8 @@ class LifecycleMixin(ResourcesMixin):
                 (res,) = rs.active_reservations(sid)
                 self._complete(space, task, res, change.reason or "", now)
             self._route(space)
+            if task.version != before:
+                task.version = before + 1  # one request, one new ETag, however many steps it took
         return task
 
     def delete_task(self, workspace_sid: str, sid: str, if_match: str | None = None) -> None:
@@ -271,6 +273,12 @@ class LifecycleMixin(ResourcesMixin):
     def _workflow_task_data(self, task: Task, now: float) -> dict[str, str]:
         return task_data(task, now, queue=False)
 
+    def _task_moved(self, task: Task, now: float) -> None:
+        """Every change of a task's state moves its ETag, so If-Match catches what routing did meanwhile."""
+        task.version += 1
+        task.date_updated = now
+        self._save(task)
+
     def _bump_step(self, rs: RoutingSpace, task: Task) -> int:
         generation = rs.step_gen.get(task.sid, 0) + 1
         rs.step_gen[task.sid] = generation
@@ -319,7 +327,7 @@ class LifecycleMixin(ResourcesMixin):
                          f"Task {task.sid} moved to TaskQueue {queue.friendly_name}", task_data(task, now))
         task.task_queue_sid = queue_sid
         task.task_queue_entered_date = now
-        self._save(task)
+        self._task_moved(task, now)
         rs.waiting[task.sid] = task
         self._record(space, "task-queue.entered", "task", task.sid,
                      f"Task {task.sid} entered TaskQueue {queue.friendly_name}", task_data(task, now))
@@ -374,8 +382,10 @@ class LifecycleMixin(ResourcesMixin):
         channels = rs.load.setdefault(worker.sid, {})
         channels[task.task_channel_sid] = channels.get(task.task_channel_sid, 0) + 1
         self._assign_seq(res.sid)
-        task.assignment_status = "reserved"
-        self._save(task, res)
+        if task.assignment_status != "reserved":
+            task.assignment_status = "reserved"
+            self._task_moved(task, now)
+        self._save(res)
         self._reservation_event(space, "reservation.created", task, res, now,
                                 f"Reservation {res.sid} created for Task {task.sid}")
         if not ws.multi_task_enabled and queue.reservation_activity_sid:
@@ -402,6 +412,7 @@ class LifecycleMixin(ResourcesMixin):
         rs.refused.setdefault(task.sid, set()).add(res.worker_sid)
         if not [r for r in rs.active_reservations(task.sid, "pending") if r.sid != res.sid]:
             task.assignment_status = "pending"
+            self._task_moved(task, now)
         self._finish_reservation(space, task, res, status, now)
         worker = space.workers.get(res.worker_sid)
         if worker is None:
@@ -419,8 +430,7 @@ class LifecycleMixin(ResourcesMixin):
         self._bump_step(rs, task)
         task.assignment_status = "canceled"
         task.reason = reason
-        task.date_updated = now
-        self._save(task)
+        self._task_moved(task, now)
         self._record(space, "task.canceled", "task", task.sid, f"Task {task.sid} canceled", task_data(task, now))
 
     def _accept(self, space: Any, task: Task, res: Reservation, now: float) -> None:
@@ -429,8 +439,7 @@ class LifecycleMixin(ResourcesMixin):
         res.date_updated = now
         self._save(task, res)
         task.assignment_status = "assigned"
-        task.date_updated = now
-        task.version += 1
+        self._task_moved(task, now)
         rs.waiting.pop(task.sid, None)
         self._bump_step(rs, task)
         self._reservation_event(space, "reservation.accepted", task, res, now, f"Reservation {res.sid} accepted")
@@ -447,15 +456,14 @@ class LifecycleMixin(ResourcesMixin):
         res.date_updated = now
         self._save(task, res)
         task.assignment_status = "wrapping"
-        task.date_updated = now
+        self._task_moved(task, now)
         self._reservation_event(space, "reservation.wrapup", task, res, now, f"Reservation {res.sid} wrapping up")
         self._record(space, "task.wrapup", "task", task.sid, f"Task {task.sid} wrapping up", task_data(task, now))
 
     def _complete(self, space: Any, task: Task, res: Reservation, reason: str, now: float) -> None:
         task.assignment_status = "completed"
         task.reason = reason
-        task.date_updated = now
-        self._save(task)
+        self._task_moved(task, now)
         self._finish_reservation(space, task, res, "completed", now)
         self._record(space, "task.completed", "task", task.sid, f"Task {task.sid} completed", task_data(task, now))
 

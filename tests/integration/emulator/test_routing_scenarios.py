@@ -338,3 +338,16 @@ async def test_prioritize_queue_order_serves_that_kind_of_queue_first(emulator_h
         worker = await space.worker("solo")
         (res,) = await space.worker_reservations(worker, "pending")
         assert json.loads((await space.get_task(res["task_sid"]))["attributes"])["kind"] == expected
+
+
+async def test_the_etag_moves_when_routing_changes_the_task(emulator_http):
+    space = await new_space(emulator_http)
+    wf = await space.simple_workflow(await space.queue("Q"))
+    task = await space.task(wf)
+    async with emulator_http.get(f"{space.base}/Tasks/{task}") as resp:
+        etag = resp.headers["ETag"]
+    await space.worker("w")  # routing reserves the task for the new worker: the task changed
+    assert (await space.get_task(task))["assignment_status"] == "reserved"
+    async with emulator_http.post(f"{space.base}/Tasks/{task}", data={"Priority": "2"},
+                                  headers={"If-Match": etag}) as resp:
+        await expect_twilio_error(resp, 412, 20412)
