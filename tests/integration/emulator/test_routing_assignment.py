@@ -5,6 +5,7 @@ fallback URL, and the real-time timer (a reservation timing out with the virtual
 from __future__ import annotations
 
 import asyncio
+from typing import Self
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -28,7 +29,7 @@ class Receiver:
             return web.Response(status=status)
         return web.json_response(body, status=status)
 
-    async def __aenter__(self) -> Receiver:
+    async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_post("/{name}", self._handle)
         self.runner = web.AppRunner(app, access_log=None)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 from .routing_kit import new_space, ok
 from .test_conformance import call, check
 
@@ -43,7 +45,7 @@ async def test_queues_workflows_tasks_reservations_and_worker_channels_conform(e
                                              params={"EvaluateWorkerAttributes": '{"skill": "b"}'}))[:2])
 
     status, workflow, _ = await call(emulator_http, "POST", f"{space.base}/Workflows", data={
-        "FriendlyName": "W", "Configuration": '{"task_routing": {"default_filter": {"queue": "%s"}}}' % queue["sid"],
+        "FriendlyName": "W", "Configuration": json.dumps({"task_routing": {"default_filter": {"queue": queue["sid"]}}}),
         "AssignmentCallbackUrl": "http://127.0.0.1:9/assign", "TaskReservationTimeout": "60",
     })
     check("CreateWorkflow", 201, status, workflow)
@@ -56,7 +58,7 @@ async def test_queues_workflows_tasks_reservations_and_worker_channels_conform(e
     tasks = []
     for n in range(3):
         status, task, headers = await call(emulator_http, "POST", f"{space.base}/Tasks", data={
-            "WorkflowSid": workflow["sid"], "Attributes": '{"n": %d}' % n, "Priority": str(n)})
+            "WorkflowSid": workflow["sid"], "Attributes": json.dumps({"n": n}), "Priority": str(n)})
         check("CreateTask", 201, status, task)
         assert headers["ETag"] == '"0"'
         tasks.append(task["sid"])

@@ -304,10 +304,11 @@ async def test_workflow_configuration_errors_give_the_position(emulator_http):
     queue = await space.queue("Q")
     cases = [
         ('{"task_routing": {"filters": [}', "line 1 column 31"),
-        ('{"task_routing": {"filters": [{"expression": "a ==", "targets": [{"queue": "%s"}]}]}}' % queue,
+        (json.dumps({"task_routing": {"filters": [{"expression": "a ==", "targets": [{"queue": queue}]}]}}),
          "task_routing.filters[0].expression"),
-        ('{"task_routing": {"filters": [{"expression": "1==1", "targets": [{"queue": "%s", "priority": "x"}]}]}}'
-         % queue, "task_routing.filters[0].targets[0].priority"),
+        (json.dumps({"task_routing": {"filters": [{"expression": "1==1", "targets": [{"queue": queue,
+                                                                                      "priority": "x"}]}]}}),
+         "task_routing.filters[0].targets[0].priority"),
         ('{"task_routing": {"default_filter": {"queue": "WQ%s"}}}' % ("0" * 32), "not found"),
     ]
     for configuration, where in cases:
