@@ -32,6 +32,7 @@ EMITTED = frozenset(
         "task.wrapup",
         "task.completed",
         "task.deleted",
+        "task.system-deleted",
         "task-channel.created",
         "task-channel.updated",
         "task-channel.deleted",
@@ -53,12 +54,10 @@ EMITTED = frozenset(
     }
 )
 
-# Catalog types the emulator never records: it has no telephony transfers, and tasks are not deleted
-# by the system at their TTL (they are canceled) nor do reservations fail.
+# Catalog types the emulator never records: it has no telephony transfers, and reservations do not fail.
 EVENT_TYPES = EMITTED | frozenset(
     {
         "reservation.failed",
-        "task.system-deleted",
         "task.transfer-initiated",
         "task.transfer-attempt-failed",
         "task.transfer-failed",

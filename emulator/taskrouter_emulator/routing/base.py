@@ -13,7 +13,7 @@ from ..errors import bad_parameter
 from ..model import Activity, Reservation, Task, TaskQueue, Worker
 from . import config as wf_config
 from . import persist
-from .space import WAITING_TASK, RoutingSpace
+from .space import FINAL_TASK, WAITING_TASK, RoutingSpace
 from .timers import TimerHeap, VirtualClock
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ class RoutingBase:
                          activity: Activity | None = None) -> None: ...
         def _cancel_task(self, space: Any, task: Task, reason: str, now: float) -> None: ...
         def _step_timeout(self, space: Any, task: Task, now: float) -> None: ...
+        def _system_delete(self, space: Any, task: Task, now: float) -> None: ...
         def _free_workers(self, space: Any) -> dict[str, Worker]: ...
         def _candidates(self, space: Any, task: Task, queue: TaskQueue, target: wf_config.Target | None,
                         free: dict[str, Worker]) -> list[str]: ...
@@ -122,6 +123,11 @@ class RoutingBase:
                     res = rs.reservations.get(timer.sid)
                     if res is not None and res.reservation_status == "pending":
                         self._end_pending(space, res, "timeout", now)
+                        fired += 1
+                elif timer.kind == "cleanup":
+                    task = rs.tasks.get(timer.sid)
+                    if task is not None and task.assignment_status in FINAL_TASK:
+                        self._system_delete(space, task, now)
                         fired += 1
                 else:
                     task = rs.tasks.get(timer.sid)

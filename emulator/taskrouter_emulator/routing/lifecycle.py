@@ -30,7 +30,7 @@ from .event_data import (
     task_data,
 )
 from .resources import ResourcesMixin
-from .space import WAITING_TASK, RoutingSpace
+from .space import FINAL_TASK_KEPT_SECONDS, WAITING_TASK, RoutingSpace
 
 
 class LifecycleMixin(ResourcesMixin):
@@ -231,21 +231,32 @@ class LifecycleMixin(ResourcesMixin):
         self._check_etag(task, if_match)
         now = self.clock()
         with self._change():
-            for res in rs.active_reservations(sid):
-                self._release(rs, res)
-                res.reservation_status = "canceled"
-            rs.waiting.pop(sid, None)
-            del rs.tasks[sid]
-            rs.task_attrs.pop(sid, None)
-            rs.refused.pop(sid, None)
-            rs.step_gen.pop(sid, None)
-            for res_sid in rs.task_reservations.pop(sid, ()):
-                res = rs.reservations.pop(res_sid)
-                rs.worker_reservations.get(res.worker_sid, []).remove(res_sid)
-                self._delete("reservation", res_sid)
-            self._delete("task", sid)
+            self._remove_task(rs, task)
             self._record(space, "task.deleted", "task", sid, f"Task {sid} deleted", task_data(task, now))
             self._route(space)
+
+    def _system_delete(self, space: Any, task: Task, now: float) -> None:
+        """A canceled or completed task goes FINAL_TASK_KEPT_SECONDS after it ended, as on TaskRouter."""
+        self._remove_task(space.routing, task)
+        self._record(space, "task.system-deleted", "task", task.sid, f"Task {task.sid} deleted by the system",
+                     task_data(task, now))
+
+    def _remove_task(self, rs: RoutingSpace, task: Task) -> None:
+        """The task and its reservations leave every index (a held reservation frees its capacity)."""
+        sid = task.sid
+        for res in rs.active_reservations(sid):
+            self._release(rs, res)
+            res.reservation_status = "canceled"
+        rs.waiting.pop(sid, None)
+        del rs.tasks[sid]
+        rs.task_attrs.pop(sid, None)
+        rs.refused.pop(sid, None)
+        rs.step_gen.pop(sid, None)
+        for res_sid in rs.task_reservations.pop(sid, ()):
+            res = rs.reservations.pop(res_sid)
+            rs.worker_reservations.get(res.worker_sid, []).remove(res_sid)
+            self._delete("reservation", res_sid)
+        self._delete("task", sid)
 
     # ---- the workflow walk ----------------------------------------------------------------------------
 
@@ -431,6 +442,7 @@ class LifecycleMixin(ResourcesMixin):
         task.assignment_status = "canceled"
         task.reason = reason
         self._task_moved(task, now)
+        self._schedule(now + FINAL_TASK_KEPT_SECONDS, "cleanup", task.workspace_sid, task.sid)
         self._record(space, "task.canceled", "task", task.sid, f"Task {task.sid} canceled", task_data(task, now))
 
     def _accept(self, space: Any, task: Task, res: Reservation, now: float) -> None:
@@ -464,6 +476,7 @@ class LifecycleMixin(ResourcesMixin):
         task.assignment_status = "completed"
         task.reason = reason
         self._task_moved(task, now)
+        self._schedule(now + FINAL_TASK_KEPT_SECONDS, "cleanup", task.workspace_sid, task.sid)
         self._finish_reservation(space, task, res, "completed", now)
         self._record(space, "task.completed", "task", task.sid, f"Task {task.sid} completed", task_data(task, now))
 

@@ -11,7 +11,7 @@ import orjson
 from ..expression import ExpressionError, compile_expression
 from ..model import Reservation, Task, TaskChannel, TaskQueue, WorkerChannel, Workflow
 from . import config as wf_config
-from .space import ACTIVE_RESERVATION, WAITING_TASK, RoutingSpace
+from .space import ACTIVE_RESERVATION, FINAL_TASK, FINAL_TASK_KEPT_SECONDS, WAITING_TASK, RoutingSpace
 
 KINDS: dict[str, type] = {
     "taskchannel": TaskChannel,
@@ -70,6 +70,9 @@ def rebuild(rs: RoutingSpace, rows: list[tuple[str, dict[str, Any]]], schedule: 
             if task.target_index < len(targets) and targets[task.target_index].timeout is not None:
                 due = task.workflow_entered + (targets[task.target_index].timeout or 0)
                 schedule(due, "step", task.workspace_sid, task.sid, 1)
+    for task in rs.tasks.values():
+        if task.assignment_status in FINAL_TASK:
+            schedule(task.date_updated + FINAL_TASK_KEPT_SECONDS, "cleanup", task.workspace_sid, task.sid, 0)
     for res in rs.reservations.values():
         if res.reservation_status == "pending":
             schedule(res.date_created + res.timeout, "reservation", res.workspace_sid, res.sid, 0)

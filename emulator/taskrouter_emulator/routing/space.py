@@ -10,6 +10,9 @@ from .config import Configuration
 
 ACTIVE_RESERVATION = frozenset({"pending", "accepted", "wrapping"})
 WAITING_TASK = frozenset({"pending", "reserved"})
+FINAL_TASK = frozenset({"canceled", "completed"})
+# TaskRouter deletes a canceled or completed task this long after (task.system-deleted).
+FINAL_TASK_KEPT_SECONDS = 300
 
 
 class RoutingSpace:

@@ -352,3 +352,17 @@ async def test_the_etag_moves_when_routing_changes_the_task(emulator_http):
     async with emulator_http.post(f"{space.base}/Tasks/{task}", data={"Priority": "2"},
                                   headers={"If-Match": etag}) as resp:
         await expect_twilio_error(resp, 412, 20412)
+
+
+async def test_ended_tasks_are_deleted_by_the_system_five_minutes_later(emulator_http):
+    space = await new_space(emulator_http)
+    wf = await space.simple_workflow(await space.queue("Q"))
+    task = await space.task(wf)
+    await space.update_task(task, AssignmentStatus="canceled", Reason="gone")
+    start = len(await space.events())
+    await space.advance(299)
+    assert (await space.get_task(task))["assignment_status"] == "canceled"
+    await space.advance(1)
+    async with emulator_http.get(f"{space.base}/Tasks/{task}") as resp:
+        await expect_twilio_error(resp, 404, 20404)
+    assert await space.event_types(start) == ["task.system-deleted"]

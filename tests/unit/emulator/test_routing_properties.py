@@ -138,6 +138,8 @@ class World:
         """End everything: every reservation must then be in exactly one final state."""
         store, ws = self.store, self.ws
         for sid in self.tasks:
+            if sid not in store._space(ws).routing.tasks:
+                continue  # ended over five minutes ago: deleted by the system
             task = store.get_task(ws, sid)
             if task.assignment_status in ("pending", "reserved"):
                 store.update_task(ws, sid, TaskChange(assignment_status="canceled"))
