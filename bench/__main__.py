@@ -1,6 +1,8 @@
 """`python -m bench` (or `./dev bench`): every benchmark, a table, and the results as JSON.
 
-    python -m bench [--size smoke|full] [--only unary,features,ingest,fanout,memory,emulator,event_log,scaleout] [--output FILE]
+    python -m bench [--size smoke|full]
+                    [--only unary,features,ingest,fanout,memory,emulator,event_log,scaleout,routing]
+                    [--output FILE]
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from .report import render, write_json
 from .sizes import SIZES
 from .targets import evaluate
 
-SECTIONS = ("emulator", "unary", "features", "ingest", "fanout", "memory", "event_log", "scaleout")
+SECTIONS = ("emulator", "unary", "features", "ingest", "fanout", "memory", "event_log", "scaleout", "routing")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 

@@ -147,6 +147,17 @@ def _scaleout(section: dict[str, Any]) -> str:
     )
 
 
+def _routing(section: dict[str, Any]) -> str:
+    throughput, latency = section["throughput"], section["latency"]
+    rows = [[f"{row['workers']:,} workers, 50 queues", row["tasks_per_second"], row["ms_per_task"]]
+            for row in (throughput["small"], throughput["large"])]
+    return table(["routing engine", "tasks/s", "ms/task"], rows) + (
+        f"\n\ncost ratio {throughput['cost_ratio']:.2f} (linear ceiling {throughput['linear_ceiling']:.1f}); "
+        f"CreateTask -> reservation.created at a subscriber: p50 {latency['p50_ms']:.1f} ms, "
+        f"p99 {latency['p99_ms']:.1f} ms ({latency['samples']} samples)"
+    )
+
+
 _RENDERERS = {
     "unary": ("1. Unary: WorkerService.GetWorker", _unary),
     "features": ("1b. Unary with TLS, auth, metrics, tracing", _features),
@@ -156,6 +167,7 @@ _RENDERERS = {
     "emulator": ("Emulator", _emulator),
     "event_log": ("Event log (SQLite, in-process)", _event_log),
     "scaleout": ("7. Scale-out on NATS JetStream", _scaleout),
+    "routing": ("Task routing", _routing),
 }
 
 

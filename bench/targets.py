@@ -76,6 +76,9 @@ def targets_for(size: Any) -> list[Target]:
                "fraction", ">=", 1.0, lambda r, s: r["scaleout"]["leader_failover"]["acked_kept_fraction"]),
         Target("emulator_fetches", "emulator", "emulator: worker fetches/s on one core", "/s", ">=", 3000.0,
                lambda r, s: r["emulator"]["fetches_per_second"]),
+        # The ceiling is the worker ratio of the two runs (4x): the cost per task may grow at most linearly.
+        Target("routing_linear", "routing", "routing: cost per task at W vs W/4 workers (linear = 4x)", "x", "<=",
+               4.0, lambda r, s: r["routing"]["throughput"]["cost_ratio"]),
     ]
 
 

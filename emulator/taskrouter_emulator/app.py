@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from .assignment import AssignmentDispatcher
 from .auth import Authenticator, auth_middleware
 from .callbacks import CallbackDispatcher
 from .config import EmulatorConfig
@@ -14,6 +15,7 @@ from .faults import FaultInjector, fault_middleware, register_admin_routes
 from .middleware import error_middleware
 from .persistence import StateFile
 from .routes import register_all
+from .routing.runner import TimerRunner
 from .state import Store
 
 MAX_BODY_BYTES = 1024 * 1024  # form posts are small; a worker's Attributes is the largest thing sent
@@ -26,6 +28,9 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
     faults = FaultInjector()
     dispatcher = CallbackDispatcher(config.auth_token, faults.callbacks)
     store.add_listener(dispatcher.submit)
+    assignments = AssignmentDispatcher(store, config.auth_token)
+    store.add_listener(assignments.submit)
+    timers = TimerRunner(store)
 
     # Order matters: errors outermost (so auth and injected faults still answer in Twilio's shape),
     # then auth (nothing, faults included, is visible without credentials), then faults.
@@ -33,15 +38,21 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
         middlewares=[error_middleware, auth_middleware(Authenticator(config)), fault_middleware(faults)],
         client_max_size=MAX_BODY_BYTES,
     )
-    app[CONTEXT] = EmulatorContext(config=config, store=store, faults=faults, dispatcher=dispatcher)
+    app[CONTEXT] = EmulatorContext(
+        config=config, store=store, faults=faults, dispatcher=dispatcher, assignments=assignments
+    )
     register_all(app)
     register_admin_routes(app, faults, dispatcher)
 
     async def lifecycle(_: web.Application) -> AsyncIterator[None]:
         await dispatcher.start()
+        await assignments.start()
+        await timers.start()
         try:
             yield
         finally:
+            await timers.close()
+            await assignments.close()
             await dispatcher.close()
             if state_file is not None:
                 state_file.close()

@@ -17,6 +17,7 @@ class EmulatorContext:
     store: Store
     faults: Any  # faults.FaultInjector
     dispatcher: Any  # callbacks.CallbackDispatcher
+    assignments: Any = None  # assignment.AssignmentDispatcher
     # Set by server.start_emulator once the socket is bound (port 0 is only known then).
     base_url: str | None = None
 

@@ -17,11 +17,7 @@ EMITTED = frozenset(
         "worker.activity.update",
         "worker.attributes.update",
         "worker.deleted",
-    }
-)
-
-EVENT_TYPES = EMITTED | frozenset(
-    {
+        # task routing (routing/store.py)
         "reservation.created",
         "reservation.accepted",
         "reservation.rejected",
@@ -29,7 +25,6 @@ EVENT_TYPES = EMITTED | frozenset(
         "reservation.canceled",
         "reservation.rescinded",
         "reservation.completed",
-        "reservation.failed",
         "reservation.wrapup",
         "task.created",
         "task.updated",
@@ -38,11 +33,6 @@ EVENT_TYPES = EMITTED | frozenset(
         "task.completed",
         "task.deleted",
         "task.system-deleted",
-        "task.transfer-initiated",
-        "task.transfer-attempt-failed",
-        "task.transfer-failed",
-        "task.transfer-canceled",
-        "task.transfer-completed",
         "task-channel.created",
         "task-channel.updated",
         "task-channel.deleted",
@@ -61,5 +51,17 @@ EVENT_TYPES = EMITTED | frozenset(
         "workflow.entered",
         "workflow.timeout",
         "workflow.skipped",
+    }
+)
+
+# Catalog types the emulator never records: it has no telephony transfers, and reservations do not fail.
+EVENT_TYPES = EMITTED | frozenset(
+    {
+        "reservation.failed",
+        "task.transfer-initiated",
+        "task.transfer-attempt-failed",
+        "task.transfer-failed",
+        "task.transfer-canceled",
+        "task.transfer-completed",
     }
 )

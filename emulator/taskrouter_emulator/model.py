@@ -83,3 +83,107 @@ class Call:
     sid: str
     account_sid: str
     events: list[CallEvent] = field(default_factory=list)
+
+
+# ---- task routing (issue 13) -------------------------------------------------------------------------
+
+
+@dataclass
+class TaskChannel:
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    friendly_name: str
+    unique_name: str
+    channel_optimized_routing: bool | None = None
+    date_created: float = 0.0
+    date_updated: float = 0.0
+
+
+@dataclass
+class TaskQueue:
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    friendly_name: str
+    target_workers: str = "1==1"
+    max_reserved_workers: int = 1
+    task_order: str = "FIFO"
+    reservation_activity_sid: str | None = None
+    assignment_activity_sid: str | None = None
+    date_created: float = 0.0
+    date_updated: float = 0.0
+
+
+@dataclass
+class Workflow:
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    friendly_name: str
+    configuration: str
+    assignment_callback_url: str | None = None
+    fallback_assignment_callback_url: str | None = None
+    task_reservation_timeout: int = 120
+    date_created: float = 0.0
+    date_updated: float = 0.0
+
+
+@dataclass
+class Task:
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    attributes: str
+    priority: int
+    timeout: int  # TTL in seconds, from creation
+    task_channel_sid: str
+    workflow_sid: str | None
+    assignment_status: str = "pending"
+    task_queue_sid: str | None = None
+    reason: str | None = None
+    routing_target: str | None = None
+    ignore_capacity: bool = False
+    version: int = 0  # the ETag, bumped on every change
+    date_created: float = 0.0
+    date_updated: float = 0.0
+    virtual_start_time: float = 0.0
+    task_queue_entered_date: float | None = None
+    # Routing position: the matched filter (-1: default_filter) and target index, and when the task entered
+    # the workflow (targets' timeouts count from there).
+    filter_index: int = -1
+    target_index: int = 0
+    workflow_entered: float = 0.0
+    target_priority: int | None = None  # a target's priority override while the task is at that target
+    seq: int = 0  # creation order, the FIFO tie-break
+
+
+@dataclass
+class Reservation:
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    task_sid: str
+    worker_sid: str
+    worker_name: str
+    task_queue_sid: str
+    workflow_sid: str | None
+    task_channel_sid: str
+    reservation_status: str = "pending"
+    timeout: int = 120
+    date_created: float = 0.0
+    date_updated: float = 0.0
+
+
+@dataclass
+class WorkerChannel:
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    worker_sid: str
+    task_channel_sid: str
+    task_channel_unique_name: str
+    configured_capacity: int = 1
+    available: bool = True
+    date_created: float = 0.0
+    date_updated: float = 0.0

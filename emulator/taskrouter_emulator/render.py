@@ -120,12 +120,22 @@ def worker(base: str, wk: Worker, act: Activity, *, with_attributes: bool) -> di
     }
 
 
-_RESOURCE_PATHS = {"worker": "Workers", "activity": "Activities", "workspace": None}
+_RESOURCE_PATHS = {
+    "worker": "Workers",
+    "activity": "Activities",
+    "workspace": None,
+    "task": "Tasks",
+    "taskqueue": "TaskQueues",
+    "workflow": "Workflows",
+    "taskchannel": "TaskChannels",
+}
 
 
 def resource_url(base: str, ev: Event) -> str:
-    segment = _RESOURCE_PATHS.get(ev.resource_type)
     ws_url = workspace_url(base, ev.workspace_sid)
+    if ev.resource_type == "reservation":
+        return f"{ws_url}/Tasks/{ev.event_data.get('task_sid', '')}/Reservations/{ev.resource_sid}"
+    segment = _RESOURCE_PATHS.get(ev.resource_type)
     return ws_url if segment is None else f"{ws_url}/{segment}/{ev.resource_sid}"
 
 

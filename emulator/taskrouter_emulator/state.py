@@ -23,6 +23,8 @@ from .event_log import EventFilters, EventLog
 from .expression import Predicate
 from .model import Activity, Call, CallEvent, Event, Worker, Workspace
 from .persistence import Row, StateFile
+from .routing.space import RoutingSpace
+from .routing.store import RoutingStore
 from .sids import new_sid
 
 log = logging.getLogger(__name__)
@@ -62,7 +64,7 @@ class WorkerChange:
 class _Space:
     """One workspace and everything in it."""
 
-    __slots__ = ("workspace", "activities", "workers", "names", "events", "parsed_attributes")
+    __slots__ = ("workspace", "activities", "workers", "names", "events", "parsed_attributes", "routing")
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
@@ -71,6 +73,7 @@ class _Space:
         self.names: dict[str, str] = {}  # casefolded worker friendly_name -> worker sid
         self.events = EventLog()
         self.parsed_attributes: dict[str, dict[str, Any]] = {}  # worker sid -> parsed Attributes, lazily
+        self.routing = RoutingSpace()  # task channels, queues, workflows, tasks, reservations (routing/)
 
 
 def _row(kind: str, record: Any, workspace_sid: str | None, seq: int) -> Row:
@@ -92,7 +95,7 @@ def etag_matches(if_match: str | None, version: int) -> bool:
     return False
 
 
-class Store:
+class Store(RoutingStore):
     def __init__(
         self,
         account_sid: str = defaults.DEFAULT_ACCOUNT_SID,
@@ -114,6 +117,8 @@ class Store:
         self._deletes: list[tuple[str, str]] = []
         self._dropped_spaces: list[str] = []
         self._emitted: list[tuple[Workspace, Event]] = []
+        self._init_routing()
+        self._previous_activity: dict[str, tuple[str, float]] = {}  # between an activity move and its event
         if state_file is not None:
             self._load(state_file)
         if default_workspace_sid not in self._spaces:
@@ -147,11 +152,14 @@ class Store:
     def _change(self) -> Iterator[None]:
         try:
             yield
+            if self._routing_dirty:
+                self._flush_routing()
             if self._state_file is not None and (self._puts or self._deletes or self._dropped_spaces):
                 self._state_file.write(self._puts, self._deletes, self._dropped_spaces)
             emitted = self._emitted
         finally:
             self._puts, self._deletes, self._dropped_spaces, self._emitted = [], [], [], []
+            self._routing_dirty = {}
         for workspace, event in emitted:
             for listener in self._listeners:
                 try:
@@ -195,6 +203,7 @@ class Store:
 
     def _load(self, state_file: StateFile) -> None:
         max_seq = 0
+        routing_rows: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         for row in state_file.load():
             max_seq = max(max_seq, row.seq)
             self._seq[row.sid] = row.seq
@@ -216,7 +225,11 @@ class Store:
                     space.names[worker.friendly_name.casefold()] = worker.sid
                 elif row.kind == "event":
                     space.events.append(Event(**data))
+                else:  # task routing records, rebuilt together below (they index each other)
+                    routing_rows.setdefault(space.workspace.sid, []).append((row.kind, data))
         self._next_seq = max_seq + 1
+        for sid, space in self._spaces.items():
+            self._load_routing(space, routing_rows.get(sid, []))
 
     def _space(self, workspace_sid: str) -> _Space:
         space = self._spaces.get(workspace_sid)
@@ -232,9 +245,10 @@ class Store:
         *,
         event_callback_url: str | None = None,
         events_filter: str | None = None,
-        multi_task_enabled: bool = False,
+        multi_task_enabled: bool = True,
         prioritize_queue_order: str = "FIFO",
         sid: str | None = None,
+        template: str | None = None,
     ) -> Workspace:
         now = self.clock()
         ws = Workspace(
@@ -277,6 +291,7 @@ class Store:
                     f"Activity {act.friendly_name} created",
                     event_log.activity_data(act),
                 )
+            self._routing_workspace_created(space, now, template)
         return ws
 
     def get_workspace(self, sid: str) -> Workspace:
@@ -345,8 +360,11 @@ class Store:
             # Everything in the workspace goes with it, its log included; the deletion event still
             # reaches the listeners (callbacks) through _emitted.
             self._puts = [row for row in self._puts if row.sid != event.sid]
-            for record_sid in [sid, *space.activities, *space.workers, *(e.sid for e in space.events)]:
+            rs = space.routing
+            routing_sids = [*rs.channels, *rs.queues, *rs.workflows, *rs.tasks, *rs.reservations]
+            for record_sid in [sid, *space.activities, *space.workers, *(e.sid for e in space.events), *routing_sids]:
                 self._seq.pop(record_sid, None)
+            self.timers.drop_workspace(sid)
             if self._state_file is not None:
                 self._dropped_spaces.append(sid)
                 self._deletes.append(("workspace", sid))
@@ -504,6 +522,7 @@ class Store:
                 f"Worker {friendly_name} created",
                 event_log.worker_data(worker, act),
             )
+            self._worker_changed(space, worker, attributes=True, now=now)
         return worker, act
 
     def get_worker(self, workspace_sid: str, sid: str) -> tuple[Worker, Activity]:
@@ -539,30 +558,22 @@ class Store:
             return worker, current
         now = self.clock()
         with self._change():
-            previous_sid, previous_since = worker.activity_sid, worker.date_status_changed
             if name_changed:
                 del space.names[worker.friendly_name.casefold()]
                 worker.friendly_name = change.friendly_name  # type: ignore[assignment]
                 space.names[worker.friendly_name.casefold()] = sid
+            if change.reject_pending_reservations:
+                self._reject_pending_of_worker(space, worker, now)
+            if activity_changed:
+                self._set_worker_activity(space, worker, new_activity, bump=False)
             if attributes_changed:
                 worker.attributes = change.attributes  # type: ignore[assignment]
                 space.parsed_attributes.pop(sid, None)
-            if activity_changed:
-                worker.activity_sid = new_activity.sid
-                worker.date_status_changed = now
             worker.version += 1
             worker.date_updated = now
             self._put("worker", worker, workspace_sid)
             if activity_changed:
-                elapsed_ms = max(0, int(round((now - previous_since) * 1000)))
-                self._record(
-                    space,
-                    "worker.activity.update",
-                    "worker",
-                    sid,
-                    f"Worker {worker.friendly_name} updated to {new_activity.friendly_name} Activity",
-                    event_log.worker_activity_data(worker, new_activity, previous_sid, elapsed_ms),
-                )
+                self._record_activity_update(space, worker, new_activity)
             if attributes_changed:
                 self._record(
                     space,
@@ -572,7 +583,40 @@ class Store:
                     f"Worker {worker.friendly_name} updated attributes",
                     event_log.worker_data(worker, new_activity),
                 )
+            self._worker_changed(space, worker, attributes=attributes_changed, now=now)
         return worker, new_activity
+
+    def _set_worker_activity(self, space: _Space, worker: Worker, activity: Activity, *, bump: bool = True) -> None:
+        """Move a worker to another activity. With bump (a move routing makes, not a REST update), the
+        version and update date move too and the worker.activity.update event is recorded here."""
+        now = self.clock()
+        self._previous_activity[worker.sid] = (worker.activity_sid, worker.date_status_changed)
+        worker.activity_sid = activity.sid
+        worker.date_status_changed = now
+        if bump:
+            worker.version += 1
+            worker.date_updated = now
+            self._put("worker", worker, worker.workspace_sid)
+            self._record_activity_update(space, worker, activity)
+
+    def _record_activity_update(self, space: _Space, worker: Worker, activity: Activity) -> None:
+        previous_sid, previous_since = self._previous_activity.pop(worker.sid)
+        elapsed_ms = max(0, int(round((worker.date_status_changed - previous_since) * 1000)))
+        self._record(
+            space,
+            "worker.activity.update",
+            "worker",
+            worker.sid,
+            f"Worker {worker.friendly_name} updated to {activity.friendly_name} Activity",
+            event_log.worker_activity_data(worker, activity, previous_sid, elapsed_ms),
+        )
+
+    def _worker_view(self, space: _Space, worker: Worker) -> dict[str, Any]:
+        """The worker's parsed Attributes (cached until they change); routing expressions read these."""
+        parsed = space.parsed_attributes.get(worker.sid)
+        if parsed is None:
+            parsed = space.parsed_attributes[worker.sid] = orjson.loads(worker.attributes)
+        return parsed
 
     def delete_worker(self, workspace_sid: str, sid: str, if_match: str | None = None) -> None:
         space = self._space(workspace_sid)
@@ -583,8 +627,10 @@ class Store:
                 PRECONDITION_FAILED,
                 f'If-Match {if_match} does not match the current version of Worker {sid} (ETag "{worker.version}")',
             )
+        self._worker_deleting(space, worker)
         with self._change():
             del space.workers[sid]
+            self._worker_deleted(space, sid)
             del space.names[worker.friendly_name.casefold()]
             space.parsed_attributes.pop(sid, None)
             self._delete("worker", sid)
@@ -598,10 +644,7 @@ class Store:
             )
 
     def _expression_view(self, space: _Space, worker: Worker, act: Activity) -> dict[str, Any]:
-        parsed = space.parsed_attributes.get(worker.sid)
-        if parsed is None:
-            parsed = space.parsed_attributes[worker.sid] = orjson.loads(worker.attributes)
-        view = dict(parsed)
+        view = dict(self._worker_view(space, worker))
         view.update(
             sid=worker.sid, friendly_name=worker.friendly_name, activity_sid=act.sid, activity_name=act.friendly_name
         )
@@ -610,15 +653,15 @@ class Store:
     def list_workers(self, workspace_sid: str, filters: WorkerFilters) -> list[tuple[Worker, Activity]]:
         """Matching workers with their activities, in creation order or by DateStatusChanged."""
         space = self._space(workspace_sid)
-        if filters.task_queue_sid is not None:
-            # TaskQueues are not emulated, so no TaskQueue SID names an existing queue.
-            raise not_found(f"TaskQueue {filters.task_queue_sid} was not found in Workspace {workspace_sid}")
-        if filters.task_queue_name is not None:
-            return []  # a queue name that names no queue selects no workers
+        members = None
+        if filters.task_queue_sid is not None or filters.task_queue_name is not None:
+            members = self.queue_member_sids(workspace_sid, filters.task_queue_sid, filters.task_queue_name)
         folded_name = filters.friendly_name.casefold() if filters.friendly_name is not None else None
         activities = space.activities
         result = []
         for worker in space.workers.values():
+            if members is not None and worker.sid not in members:
+                continue
             act = activities[worker.activity_sid]
             if filters.activity_sid is not None and worker.activity_sid != filters.activity_sid:
                 continue
@@ -685,4 +728,9 @@ class Store:
             "workers": sum(len(s.workers) for s in self._spaces.values()),
             "events": sum(len(s.events) for s in self._spaces.values()),
             "calls": len(self._calls),
+            "task_queues": sum(len(s.routing.queues) for s in self._spaces.values()),
+            "workflows": sum(len(s.routing.workflows) for s in self._spaces.values()),
+            "tasks": sum(len(s.routing.tasks) for s in self._spaces.values()),
+            "reservations": sum(len(s.routing.reservations) for s in self._spaces.values()),
+            "pending_timers": len(self.timers),
         }

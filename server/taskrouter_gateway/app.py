@@ -47,6 +47,7 @@ from .services.activities import ActivityService
 from .services.call_events import CallEventService
 from .services.event_stream import EventStreamer
 from .services.events import EventService, event_service_handler
+from .services.routing import ROUTING_SERVICERS, ROUTING_SERVICES
 from .services.workers import WorkerService
 from .services.workspaces import WorkspaceService
 from .tls import ReloadingServerCredentials, add_port
@@ -62,6 +63,7 @@ SERVICE_NAMES = (
     workspace_service_pb2.DESCRIPTOR.services_by_name["WorkspaceService"].full_name,
     event_service_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
     call_event_service_pb2.DESCRIPTOR.services_by_name["CallEventService"].full_name,
+    *(service.full_name for service in ROUTING_SERVICES),
 )
 
 
@@ -217,6 +219,8 @@ class Gateway:
         call_event_service_pb2_grpc.add_CallEventServiceServicer_to_server(
             CallEventService(self.upstream, hooks=hooks), server
         )
+        for add, servicer in ROUTING_SERVICERS:
+            add(servicer(self.upstream, hooks=hooks), server)
         server.add_generic_rpc_handlers(
             (
                 event_service_handler(

@@ -68,6 +68,9 @@ STATUS_TABLE: Final[Mapping[int | str, tuple[grpc.StatusCode, str]]] = MappingPr
         412: (C.ABORTED, "TWILIO_PRECONDITION_FAILED"),
         429: (C.RESOURCE_EXHAUSTED, "TWILIO_RATE_LIMITED"),
         "other_4xx": (C.FAILED_PRECONDITION, "TWILIO_REJECTED"),
+        # A 400 whose message says the Task or Reservation is in the wrong state for the action (Twilio
+        # uses its generic 20001 code for these, so the wording is the only signal; see WRONG_STATE_PHRASES).
+        "wrong_state": (C.FAILED_PRECONDITION, "TWILIO_WRONG_STATE"),
         "5xx": (C.UNAVAILABLE, "UPSTREAM_UNAVAILABLE"),
         "other_status": (C.INTERNAL, "UPSTREAM_UNEXPECTED_STATUS"),
         "connection": (C.UNAVAILABLE, "UPSTREAM_UNREACHABLE"),
@@ -84,7 +87,15 @@ STATUS_TABLE: Final[Mapping[int | str, tuple[grpc.StatusCode, str]]] = MappingPr
 )
 
 
-def _row_for_http(status: int) -> tuple[grpc.StatusCode, str]:
+# Twilio's wording for an action the resource's current state does not allow, e.g. "Reservation WR... not in
+# expected state [pending] and cannot be updated to [accepted]", "Cannot cancel task WT... because it is not
+# pending or reserved".
+WRONG_STATE_PHRASES: Final = ("not in expected state", "because it is not")
+
+
+def _row_for_http(status: int, message_text: str = "") -> tuple[grpc.StatusCode, str]:
+    if status == 400 and any(phrase in message_text for phrase in WRONG_STATE_PHRASES):
+        return STATUS_TABLE["wrong_state"]
     if status in STATUS_TABLE:
         return STATUS_TABLE[status]
     if 400 <= status < 500:
@@ -172,7 +183,7 @@ def status_for(exc: Exception) -> grpc.Status:
     if isinstance(exc, AccessDenied):
         return access_denied(exc)
     if isinstance(exc, UpstreamError):
-        code, reason = _row_for_http(exc.status)
+        code, reason = _row_for_http(exc.status, exc.message)
         metadata = {"http_status": str(exc.status)}
         if exc.code is not None:
             metadata["twilio_code"] = str(exc.code)

@@ -1,45 +1,50 @@
-"""The one table from RPC to the scope a caller needs for it. A test checks that every RPC of every service
-in the protos has a row, so a new RPC cannot go unguarded. Health and reflection are not here: they stay open.
+"""The one table from RPC to the scope a caller needs for it, built once at import from every service the
+generated stubs declare, so a new RPC cannot go unguarded. Health and reflection are not here: they stay open.
+
+The rule is the verb: Get and List read; StreamEvents needs `events`; every other RPC (Create, Update,
+Delete, BackfillEvents, ConfigureEventCallback, and any verb added later) needs `write`, the strictest scope.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from taskrouter.gateway import v1
+
 READ: Final = "read"  # Get and List
-WRITE: Final = "write"  # Create, Update, Delete, Backfill, ConfigureEventCallback
+WRITE: Final = "write"  # Create, Update, Delete, Backfill, ConfigureEventCallback, anything else
 EVENTS: Final = "events"  # StreamEvents
 SCOPES: Final = frozenset({READ, WRITE, EVENTS})
 
-_P = "/taskrouter.gateway.v1."
+_READ_VERBS = ("Get", "List")
 
-METHOD_SCOPES: Final[Mapping[str, str]] = MappingProxyType(
-    {
-        _P + "ActivityService/GetActivity": READ,
-        _P + "ActivityService/ListActivities": READ,
-        _P + "ActivityService/CreateActivity": WRITE,
-        _P + "ActivityService/UpdateActivity": WRITE,
-        _P + "ActivityService/DeleteActivity": WRITE,
-        _P + "CallEventService/ListCallEvents": READ,
-        _P + "EventService/GetEvent": READ,
-        _P + "EventService/ListEvents": READ,
-        _P + "EventService/StreamEvents": EVENTS,
-        _P + "EventService/BackfillEvents": WRITE,
-        _P + "EventService/ConfigureEventCallback": WRITE,
-        _P + "WorkerService/GetWorker": READ,
-        _P + "WorkerService/ListWorkers": READ,
-        _P + "WorkerService/CreateWorker": WRITE,
-        _P + "WorkerService/UpdateWorker": WRITE,
-        _P + "WorkerService/DeleteWorker": WRITE,
-        _P + "WorkspaceService/GetWorkspace": READ,
-        _P + "WorkspaceService/ListWorkspaces": READ,
-        _P + "WorkspaceService/CreateWorkspace": WRITE,
-        _P + "WorkspaceService/UpdateWorkspace": WRITE,
-        _P + "WorkspaceService/DeleteWorkspace": WRITE,
-    }
-)
+
+def scope_for_method_name(name: str) -> str:
+    """The scope an RPC named `name` (no service) needs."""
+    if name == "StreamEvents":
+        return EVENTS
+    if name.startswith(_READ_VERBS):
+        return READ
+    return WRITE
+
+
+def _declared_methods() -> dict[str, str]:
+    table: dict[str, str] = {}
+    for module_info in pkgutil.iter_modules(v1.__path__):
+        if not module_info.name.endswith("_service_pb2"):
+            continue
+        module = importlib.import_module(f"{v1.__name__}.{module_info.name}")
+        for service in module.DESCRIPTOR.services_by_name.values():
+            for method in service.methods:
+                table[f"/{service.full_name}/{method.name}"] = scope_for_method_name(method.name)
+    return table
+
+
+METHOD_SCOPES: Final[Mapping[str, str]] = MappingProxyType(_declared_methods())
 
 
 def scope_of(full_method: str) -> str:

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTIONS = ("emulator", "unary", "features", "ingest", "fanout", "memory", "event_log", "scaleout")
+SECTIONS = ("emulator", "unary", "features", "ingest", "fanout", "memory", "event_log", "scaleout", "routing")
 TARGET_IDS = {
     "unary_cpu_ratio_high", "unary_cpu_ratio_low", "unary_p50_added", "ingest_ratio", "fanout_cpu_ratio",
     "latency_p99", "memory_rss_subscribers", "emulator_fetches",
     "scaleout_two_vs_one", "scaleout_latency_p99", "scaleout_outage", "scaleout_acked_kept",
-    "features_auth_metrics_cpu",
+    "features_auth_metrics_cpu", "routing_linear",
 }
 RUN_TIMEOUT = 150  # an upper bound for a hung run only; the smoke size takes seconds
 
@@ -180,7 +180,7 @@ def test_every_target_is_listed_with_a_verdict(smoke):
 def test_unknown_section_is_refused_with_the_choices():
     run = _bench("--only", "unary,nosuch", timeout=60)
     assert run.returncode == 2
-    assert "choose from emulator, unary, features, ingest, fanout, memory, event_log, scaleout" in run.stderr
+    assert "choose from emulator, unary, features, ingest, fanout, memory, event_log, scaleout, routing" in run.stderr
     assert "'unary,nosuch'" in run.stderr
 
 
@@ -188,3 +188,15 @@ def test_unknown_size_is_refused():
     run = _bench("--size", "huge", timeout=60)
     assert run.returncode == 2
     assert "invalid choice: 'huge'" in run.stderr
+
+
+def test_routing_figures(smoke):
+    routing = smoke[1]["sections"]["routing"]
+    throughput, latency = routing["throughput"], routing["latency"]
+    for label in ("small", "large"):
+        _positive(throughput[label]["tasks_per_second"], f"routing {label} tasks/s")
+    assert throughput["large"]["workers"] == 4 * throughput["small"]["workers"]
+    assert throughput["linear_ceiling"] == 4.0
+    _positive(throughput["cost_ratio"], "routing cost ratio")
+    _positive(latency["p50_ms"], "routing latency p50")
+    assert latency["p50_ms"] <= latency["p99_ms"] and latency["samples"] > 0

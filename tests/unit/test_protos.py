@@ -39,6 +39,16 @@ from taskrouter.gateway.v1 import (
     worker_service_pb2_grpc,
     workspace_pb2,
     workspace_service_pb2,
+    reservation_pb2,
+    reservation_service_pb2,
+    task_channel_pb2,
+    task_channel_service_pb2,
+    task_pb2,
+    task_queue_pb2,
+    task_queue_service_pb2,
+    task_service_pb2,
+    workflow_pb2,
+    workflow_service_pb2,
     workspace_service_pb2_grpc,
 )
 
@@ -60,6 +70,9 @@ DELIBERATE_DIFFERENCES: dict[str, str] = {
     # Gateway-only fields that Twilio's JSON does not have.
     "Worker.attributes_struct": "convenience Struct view of the raw attributes JSON string",
     "Worker.etag": "the HTTP ETag header of a single fetch/update, for If-Match",
+    "Task.attributes_struct": "convenience Struct view of the raw attributes JSON string",
+    "Task.etag": "the HTTP ETag header of a single fetch/update, for If-Match",
+    "Workflow.task_routing": "typed view of the configuration JSON string (which stays authoritative)",
     "Event.event_data_json": "event_data as exact JSON (Struct turns integers into doubles)",
     "Event.raw_parameters": "the callback's form fields as posted",
     "Event.task": "typed view of the callback's Task* fields (the Events Reference page)",
@@ -96,10 +109,44 @@ RESOURCES = {
     ("twilio_taskrouter_v1.json", "taskrouter.v1.workspace"): workspace_pb2.Workspace,
     ("twilio_taskrouter_v1.json", "taskrouter.v1.workspace.event"): event_pb2.Event,
     ("twilio_api_v2010_call_events.json", "api.v2010.account.call.call_event"): call_event_pb2.CallEvent,
+    ("twilio_taskrouter_v1.json", "taskrouter.v1.workspace.task_channel"): task_channel_pb2.TaskChannel,
+    ("twilio_taskrouter_v1.json", "taskrouter.v1.workspace.task_queue"): task_queue_pb2.TaskQueue,
+    ("twilio_taskrouter_v1.json", "taskrouter.v1.workspace.workflow"): workflow_pb2.Workflow,
+    ("twilio_taskrouter_v1.json", "taskrouter.v1.workspace.task"): task_pb2.Task,
+    ("twilio_taskrouter_v1.json", "taskrouter.v1.workspace.task.task_reservation"): reservation_pb2.Reservation,
+    ("twilio_taskrouter_v1.json", "taskrouter.v1.workspace.worker.worker_reservation"): reservation_pb2.Reservation,
+    ("twilio_taskrouter_v1.json", "taskrouter.v1.workspace.worker.worker_channel"): reservation_pb2.WorkerChannel,
 }
 
 # Twilio operationId -> request message carrying its parameters.
 OPERATIONS = {
+    "FetchTaskChannel": task_channel_service_pb2.GetTaskChannelRequest,
+    "ListTaskChannel": task_channel_service_pb2.ListTaskChannelsRequest,
+    "CreateTaskChannel": task_channel_service_pb2.CreateTaskChannelRequest,
+    "UpdateTaskChannel": task_channel_service_pb2.UpdateTaskChannelRequest,
+    "DeleteTaskChannel": task_channel_service_pb2.DeleteTaskChannelRequest,
+    "FetchTaskQueue": task_queue_service_pb2.GetTaskQueueRequest,
+    "ListTaskQueue": task_queue_service_pb2.ListTaskQueuesRequest,
+    "CreateTaskQueue": task_queue_service_pb2.CreateTaskQueueRequest,
+    "UpdateTaskQueue": task_queue_service_pb2.UpdateTaskQueueRequest,
+    "DeleteTaskQueue": task_queue_service_pb2.DeleteTaskQueueRequest,
+    "FetchWorkflow": workflow_service_pb2.GetWorkflowRequest,
+    "ListWorkflow": workflow_service_pb2.ListWorkflowsRequest,
+    "CreateWorkflow": workflow_service_pb2.CreateWorkflowRequest,
+    "UpdateWorkflow": workflow_service_pb2.UpdateWorkflowRequest,
+    "DeleteWorkflow": workflow_service_pb2.DeleteWorkflowRequest,
+    "FetchTask": task_service_pb2.GetTaskRequest,
+    "ListTask": task_service_pb2.ListTasksRequest,
+    "CreateTask": task_service_pb2.CreateTaskRequest,
+    "UpdateTask": task_service_pb2.UpdateTaskRequest,
+    "DeleteTask": task_service_pb2.DeleteTaskRequest,
+    "FetchTaskReservation": reservation_service_pb2.GetReservationRequest,
+    "ListTaskReservation": reservation_service_pb2.ListReservationsRequest,
+    "FetchWorkerReservation": reservation_service_pb2.GetReservationRequest,
+    "ListWorkerReservation": reservation_service_pb2.ListReservationsRequest,
+    "FetchWorkerChannel": worker_service_pb2.GetWorkerChannelRequest,
+    "ListWorkerChannel": worker_service_pb2.ListWorkerChannelsRequest,
+    "UpdateWorkerChannel": worker_service_pb2.UpdateWorkerChannelRequest,
     "FetchActivity": activity_service_pb2.GetActivityRequest,
     "ListActivity": activity_service_pb2.ListActivitiesRequest,
     "CreateActivity": activity_service_pb2.CreateActivityRequest,
@@ -123,7 +170,13 @@ CRUD_SERVICES = [
     (activity_service_pb2, "ActivityService", "Activity", "Activities", activity_pb2.Activity),
     (worker_service_pb2, "WorkerService", "Worker", "Workers", worker_pb2.Worker),
     (workspace_service_pb2, "WorkspaceService", "Workspace", "Workspaces", workspace_pb2.Workspace),
+    (task_channel_service_pb2, "TaskChannelService", "TaskChannel", "TaskChannels", task_channel_pb2.TaskChannel),
+    (task_queue_service_pb2, "TaskQueueService", "TaskQueue", "TaskQueues", task_queue_pb2.TaskQueue),
+    (workflow_service_pb2, "WorkflowService", "Workflow", "Workflows", workflow_pb2.Workflow),
+    (task_service_pb2, "TaskService", "Task", "Tasks", task_pb2.Task),
 ]
+# Sub-resource RPCs a CRUD service carries besides its standard five (Twilio nests them under the resource).
+EXTRA_METHODS = {"WorkerService": {"GetWorkerChannel", "ListWorkerChannels", "UpdateWorkerChannel"}}
 
 
 def snake(name: str) -> str:
@@ -407,7 +460,8 @@ def test_crud_service_has_the_standard_methods(
     module: ModuleType, service: str, singular: str, plural: str, resource: type
 ) -> None:
     methods = module.DESCRIPTOR.services_by_name[service].methods_by_name
-    assert set(methods) == {f"{verb}{singular}" for verb in ("Get", "Create", "Update", "Delete")} | {f"List{plural}"}
+    standard = {f"{verb}{singular}" for verb in ("Get", "Create", "Update", "Delete")} | {f"List{plural}"}
+    assert set(methods) == standard | EXTRA_METHODS.get(service, set())
     for verb in ("Get", "Create", "Update"):
         assert methods[f"{verb}{singular}"].output_type is resource.DESCRIPTOR
     assert methods[f"Delete{singular}"].output_type.full_name == "google.protobuf.Empty"
@@ -416,6 +470,8 @@ def test_crud_service_has_the_standard_methods(
     repeated = [f for f in listing.output_type.fields if f.is_repeated]
     assert [f.message_type for f in repeated] == [resource.DESCRIPTOR]
     for method in methods.values():
+        if method.name not in standard:
+            continue
         fields = method.input_type.fields_by_name
         if method.name not in (f"Create{singular}", f"List{plural}") or singular != "Workspace":
             assert "workspace_sid" in fields, f"{method.name} does not name its workspace"

@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import activities, admin, calls, events, workers, workspaces
+from . import (
+    activities,
+    admin,
+    calls,
+    events,
+    reservations,
+    task_channels,
+    task_queues,
+    tasks,
+    worker_channels,
+    workers,
+    workflows,
+    workspaces,
+)
 
 
 def register_all(app: web.Application) -> None:
-    for module in (workspaces, activities, workers, events, calls, admin):
+    for module in (workspaces, activities, workers, worker_channels, task_channels, task_queues, workflows, tasks,
+                   reservations, events, calls, admin):
         module.register(app)

@@ -123,3 +123,56 @@ async def health(request: web.Request) -> web.Response:
 def register(app: web.Application) -> None:
     app.router.add_post("/admin/calls", record_call)
     app.router.add_get("/admin/health", health, allow_head=False)
+    register_clock(app)
+
+
+# ---- the clock (issue 13): virtual time for tests and demos ---------------------------------------------
+#
+# GET  /admin/clock                      -> {"virtual": bool, "now": epoch seconds, "pending_timers": n}
+# POST /admin/clock {"virtual": true, "now": 1700000000.0 (optional)}   switch to virtual time (or back: false)
+# POST /admin/clock/advance {"seconds": 30}   virtual time only: move forward, firing due timers in order
+#      -> {"virtual": true, "now": ..., "fired": n, "pending_timers": n}
+
+
+def _clock_body(request: web.Request, **extra: Any) -> dict[str, Any]:
+    store = context(request).store
+    return {"virtual": store.virtual_time, "now": store.clock(), "pending_timers": len(store.timers), **extra}
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        body = orjson.loads(await request.read() or b"{}")
+    except orjson.JSONDecodeError as exc:
+        raise bad_parameter(f"The body must be JSON: {exc}") from None
+    return _object(body, "The body")
+
+
+async def get_clock(request: web.Request) -> web.Response:
+    return json_response(_clock_body(request))
+
+
+async def set_clock(request: web.Request) -> web.Response:
+    body = await _json_object(request)
+    virtual = body.get("virtual")
+    if not isinstance(virtual, bool):
+        raise bad_parameter("virtual must be true or false")
+    now = body.get("now")
+    if now is not None and (isinstance(now, bool) or not isinstance(now, (int, float)) or now < 0):
+        raise bad_parameter("now must be a non-negative number of epoch seconds")
+    context(request).store.set_virtual_clock(virtual, float(now) if now is not None else None)
+    return json_response(_clock_body(request))
+
+
+async def advance_clock(request: web.Request) -> web.Response:
+    body = await _json_object(request)
+    seconds = body.get("seconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds <= 10 * 365 * 86400:
+        raise bad_parameter("seconds must be a number between 0 and 315360000")
+    fired = context(request).store.advance_clock(float(seconds))
+    return json_response(_clock_body(request, fired=fired))
+
+
+def register_clock(app: web.Application) -> None:
+    app.router.add_get("/admin/clock", get_clock, allow_head=False)
+    app.router.add_post("/admin/clock", set_clock)
+    app.router.add_post("/admin/clock/advance", advance_clock)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from aiohttp import web
@@ -10,6 +11,7 @@ from multidict import MultiDict, MultiDictProxy
 from .. import paging
 from ..context import CONTEXT, EmulatorContext
 from ..errors import bad_parameter
+from ..expression import ExpressionError, Predicate, compile_expression
 from ..render import json_response
 
 
@@ -41,3 +43,29 @@ def list_response(
 
 def no_content() -> web.Response:
     return web.Response(status=204)
+
+
+@lru_cache(maxsize=256)
+def _compile(text: str) -> Predicate:
+    # Cached: a client paging through a filtered list sends the same expression with every page.
+    return compile_expression(text)
+
+
+def expression_param(text: str | None, name: str) -> Predicate | None:
+    """A filter expression parameter (TargetWorkersExpression, EvaluateTaskAttributes); a 400 names its position."""
+    if text is None:
+        return None
+    try:
+        return _compile(text)
+    except ExpressionError as exc:
+        raise bad_parameter(f"Invalid {name}: {exc.message}") from None
+
+
+def choice_ci(value: str | None, name: str, choices: tuple[str, ...]) -> str | None:
+    """One of `choices`, matched ignoring case and surrounding blanks (Ordering values)."""
+    if value is None:
+        return None
+    for choice in choices:
+        if choice.lower() == value.strip().lower():
+            return choice
+    raise bad_parameter(f"{name} must be one of {', '.join(choices)}, got {value!r}")

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 
 from aiohttp import web
 
 from .. import paging, params, render
-from ..errors import bad_parameter
-from ..expression import ExpressionError, Predicate, compile_expression
 from ..model import Activity, Worker
 from ..state import ORDERINGS, WorkerChange, WorkerFilters
-from .common import context, list_response, no_content, read_form
+from .common import choice_ci, context, expression_param, list_response, no_content, read_form
 
 
 def etag(worker: Worker) -> str:
@@ -22,30 +19,6 @@ def etag(worker: Worker) -> str:
 def _single(request: web.Request, worker: Worker, act: Activity, status: int = 200) -> web.Response:
     body = render.worker(context(request).base(request), worker, act, with_attributes=True)
     return render.json_response(body, status=status, headers={"ETag": etag(worker)})
-
-
-@lru_cache(maxsize=256)
-def _compile(text: str) -> Predicate:
-    # Cached: a client paging through a filtered list sends the same expression with every page.
-    return compile_expression(text)
-
-
-def _expression(text: str | None) -> Predicate | None:
-    if text is None:
-        return None
-    try:
-        return _compile(text)
-    except ExpressionError as exc:
-        raise bad_parameter(f"Invalid TargetWorkersExpression: {exc.message}") from None
-
-
-def _ordering(value: str | None) -> str | None:
-    if value is None:
-        return None
-    for ordering in ORDERINGS:
-        if ordering.lower() == value.strip().lower():
-            return ordering
-    raise bad_parameter(f"Ordering must be one of {', '.join(ORDERINGS)}, got {value!r}")
 
 
 async def list_workers(request: web.Request) -> web.Response:
@@ -58,10 +31,10 @@ async def list_workers(request: web.Request) -> web.Response:
         activity_sid=params.sid(query, "ActivitySid", "WA"),
         available=params.flag(available) if available is not None else None,
         friendly_name=params.text(query, "FriendlyName"),
-        expression=_expression(params.text(query, "TargetWorkersExpression")),
+        expression=expression_param(params.text(query, "TargetWorkersExpression"), "TargetWorkersExpression"),
         task_queue_name=params.text(query, "TaskQueueName"),
         task_queue_sid=params.sid(query, "TaskQueueSid", "WQ"),
-        ordering=_ordering(params.text(query, "Ordering")),
+        ordering=choice_ci(params.text(query, "Ordering"), "Ordering", ORDERINGS),
     )
     scope = f"workers:{filters.ordering or 'created'}"
     page_request = paging.parse_page_request(query, scope)

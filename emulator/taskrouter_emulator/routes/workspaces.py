@@ -49,13 +49,14 @@ async def create_workspace(request: web.Request) -> web.Response:
     events_filter = _events_filter(form)
     multi_task = params.strict_bool(form, "MultiTaskEnabled")
     queue_order = params.choice(form, "PrioritizeQueueOrder", QUEUE_ORDERS)
-    params.choice(form, "Template", TEMPLATES)  # accepted; FIFO's queue and workflow are not emulated
+    template = params.choice(form, "Template", TEMPLATES)
     ws = context(request).store.create_workspace(
         name,  # type: ignore[arg-type]
         event_callback_url=callback_url,
         events_filter=events_filter,
-        multi_task_enabled=bool(multi_task),
+        multi_task_enabled=multi_task if multi_task is not None else True,  # Twilio's default is true
         prioritize_queue_order=queue_order or "FIFO",
+        template=template,
     )
     return render.json_response(_render(request, ws), status=201)
 

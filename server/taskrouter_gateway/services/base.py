@@ -62,11 +62,13 @@ def _wrap(method: Callable[..., Awaitable[Any]], full_name: str) -> Callable[...
         rpc_logging.begin(full_name, context)
         started = time.perf_counter()
         hooks: RpcHooks | None = self._hooks
-        call = hooks.begin(full_name, request, context) if hooks is not None else None
+        call = None
         # The code logged when the handler set none: it returned or was cancelled.
         unset_code = "UNKNOWN"
         response = None
         try:
+            if hooks is not None:
+                call = hooks.begin(full_name, request, context)
             if call is not None and call.denied is not None:
                 raise call.denied
             response = await method(self, request, context)

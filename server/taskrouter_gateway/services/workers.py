@@ -5,12 +5,23 @@ from __future__ import annotations
 import grpc
 from google.protobuf import empty_pb2
 
-from taskrouter.gateway.v1 import worker_pb2, worker_service_pb2 as svc, worker_service_pb2_grpc
+from taskrouter.gateway.v1 import reservation_pb2, worker_pb2, worker_service_pb2 as svc, worker_service_pb2_grpc
 
+from ..translate import reservations as channels
 from ..translate import workers as tr
 from ..validation import Checker
 from .base import UpstreamServicer, rpc
-from .requests import ACTIVITY, TASK_QUEUE, WORKER, WORKSPACE, list_request, sid_pair
+from .requests import (
+    ACTIVITY,
+    TASK_QUEUE,
+    WORKER,
+    WORKSPACE,
+    in_range,
+    list_request,
+    replaced_attributes,
+    sid_pair,
+    workspace_and_name,
+)
 
 
 class WorkerService(UpstreamServicer, worker_service_pb2_grpc.WorkerServiceServicer):
@@ -52,10 +63,7 @@ class WorkerService(UpstreamServicer, worker_service_pb2_grpc.WorkerServiceServi
             check.sid("activity_sid", request.activity_sid, ACTIVITY, required=True)
         if request.HasField("friendly_name"):
             check.friendly_name("friendly_name", request.friendly_name, required=True)
-        if request.HasField("attributes"):
-            check.json_object("attributes", request.attributes or "")
-            if not request.attributes:
-                check.fail("attributes", "must be a JSON object string; send \"{}\" to clear")
+        replaced_attributes(check, request)
         check.header_value("etag", request.etag)
         check.done()
         reply = await self._call(context, tr.update_call(request))
@@ -70,3 +78,37 @@ class WorkerService(UpstreamServicer, worker_service_pb2_grpc.WorkerServiceServi
         check.done()
         await self._call(context, tr.delete_call(request))
         return empty_pb2.Empty()
+
+    # ---- channels: /Workers/{WorkerSid}/Channels ----------------------------------------------------------
+
+    @staticmethod
+    def _check_channel(request: svc.GetWorkerChannelRequest | svc.UpdateWorkerChannelRequest) -> Checker:
+        check = workspace_and_name(request)
+        check.sid("worker_sid", request.worker_sid, WORKER, required=True)
+        return check
+
+    @rpc
+    async def GetWorkerChannel(
+        self, request: svc.GetWorkerChannelRequest, context: grpc.aio.ServicerContext
+    ) -> reservation_pb2.WorkerChannel:
+        self._check_channel(request).done()
+        return channels.worker_channel_from_json((await self._call(context, channels.get_channel_call(request))).body or {})
+
+    @rpc
+    async def ListWorkerChannels(
+        self, request: svc.ListWorkerChannelsRequest, context: grpc.aio.ServicerContext
+    ) -> svc.ListWorkerChannelsResponse:
+        check = list_request(request)
+        check.sid("worker_sid", request.worker_sid, WORKER, required=True)
+        check.done()
+        return channels.channels_response((await self._call(context, channels.list_channels_call(request))).body or {})
+
+    @rpc
+    async def UpdateWorkerChannel(
+        self, request: svc.UpdateWorkerChannelRequest, context: grpc.aio.ServicerContext
+    ) -> reservation_pb2.WorkerChannel:
+        check = self._check_channel(request)
+        in_range(check, request, "capacity", 0, 50)
+        check.done()
+        reply = await self._call(context, channels.update_channel_call(request))
+        return channels.worker_channel_from_json(reply.body or {})

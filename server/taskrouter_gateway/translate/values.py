@@ -92,3 +92,13 @@ def set_params(message: Any, fields: tuple[tuple[str, str], ...]) -> dict[str, o
         if value:
             params[param] = value
     return params
+
+
+def present_params(message: Any, fields: tuple[tuple[str, str], ...]) -> dict[str, object]:
+    """Twilio parameters from the request's `optional` fields that are set (even to "" or 0), as named."""
+    return {param: getattr(message, field) for field, param in fields if message.HasField(field)}
+
+
+def timestamp_text(value: Any) -> str:
+    """A google.protobuf.Timestamp as the ISO 8601 date-time Twilio's parameters take."""
+    return datetime.fromtimestamp(value.seconds + value.nanos / 1e9, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -122,8 +122,8 @@ async def test_expression_syntax_error_is_400_with_the_position(emulator_http, c
 
 
 async def test_task_queue_sid_of_a_queue_that_does_not_exist_is_404(emulator_http, crew):
-    # Decision (documented): TaskQueues are not emulated, so every well-formed TaskQueueSid names a queue
-    # that does not exist; TaskRouter answers a reference to a missing resource with 404 / 20404.
+    # A well-formed TaskQueueSid that names no queue of the workspace: TaskRouter answers a reference to a
+    # missing resource with 404 / 20404.
     queue = "WQ" + "a" * 32
     async with emulator_http.get(WORKERS, params={"TaskQueueSid": queue}) as resp:
         body = await expect_twilio_error(resp, 404, 20404)

@@ -75,7 +75,7 @@ async def test_create_workspace_returns_it_with_its_own_default_activities(emula
 async def test_create_defaults_without_optional_parameters(emulator_http):
     ws = await create_workspace(emulator_http, FriendlyName="Plain")
     assert ws["event_callback_url"] is None and ws["events_filter"] is None
-    assert ws["multi_task_enabled"] is False and ws["prioritize_queue_order"] == "FIFO"
+    assert ws["multi_task_enabled"] is True and ws["prioritize_queue_order"] == "FIFO"
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from taskrouter.gateway.v1 import reservation_pb2 as _reservation_pb2
 from taskrouter.gateway.v1 import worker_pb2 as _worker_pb2
 import builtins as _builtins
 import sys
@@ -272,3 +273,140 @@ class DeleteWorkerRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeleteWorkerRequest: _TypeAlias = DeleteWorkerRequest  # noqa: Y015
+
+@_typing.final
+class GetWorkerChannelRequest(_message.Message):
+    """Request for WorkerService.GetWorkerChannel."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKSPACE_SID_FIELD_NUMBER: _builtins.int
+    WORKER_SID_FIELD_NUMBER: _builtins.int
+    SID_FIELD_NUMBER: _builtins.int
+    workspace_sid: _builtins.str
+    """Required. The SID of the Workspace (WS...)."""
+    worker_sid: _builtins.str
+    """Required. The SID of the Worker (WK...)."""
+    sid: _builtins.str
+    """Required. The WorkerChannel SID (WC...), the TaskChannel SID (TC...) or its unique name ("chat")."""
+    def __init__(
+        self,
+        *,
+        workspace_sid: _builtins.str = ...,
+        worker_sid: _builtins.str = ...,
+        sid: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["sid", b"sid", "worker_sid", b"worker_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetWorkerChannelRequest: _TypeAlias = GetWorkerChannelRequest  # noqa: Y015
+
+@_typing.final
+class ListWorkerChannelsRequest(_message.Message):
+    """Request for WorkerService.ListWorkerChannels."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKSPACE_SID_FIELD_NUMBER: _builtins.int
+    WORKER_SID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    workspace_sid: _builtins.str
+    """Required. The SID of the Workspace (WS...)."""
+    worker_sid: _builtins.str
+    """Required. The SID of the Worker (WK...)."""
+    page_size: _builtins.int
+    """Maximum number of channels per page: 1..1000; 0 means the server default (50)."""
+    page_token: _builtins.str
+    """Opaque token from a previous response's `next_page_token`; empty for the first page."""
+    def __init__(
+        self,
+        *,
+        workspace_sid: _builtins.str = ...,
+        worker_sid: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "worker_sid", b"worker_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListWorkerChannelsRequest: _TypeAlias = ListWorkerChannelsRequest  # noqa: Y015
+
+@_typing.final
+class ListWorkerChannelsResponse(_message.Message):
+    """Response for WorkerService.ListWorkerChannels."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKER_CHANNELS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty when this is the last page."""
+    @_builtins.property
+    def worker_channels(self) -> _containers.RepeatedCompositeFieldContainer[_reservation_pb2.WorkerChannel]:
+        """The Worker's channels of this page."""
+
+    def __init__(
+        self,
+        *,
+        worker_channels: _abc.Iterable[_reservation_pb2.WorkerChannel] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "worker_channels", b"worker_channels"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListWorkerChannelsResponse: _TypeAlias = ListWorkerChannelsResponse  # noqa: Y015
+
+@_typing.final
+class UpdateWorkerChannelRequest(_message.Message):
+    """Request for WorkerService.UpdateWorkerChannel. Unset fields are left unchanged."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKSPACE_SID_FIELD_NUMBER: _builtins.int
+    WORKER_SID_FIELD_NUMBER: _builtins.int
+    SID_FIELD_NUMBER: _builtins.int
+    CAPACITY_FIELD_NUMBER: _builtins.int
+    AVAILABLE_FIELD_NUMBER: _builtins.int
+    workspace_sid: _builtins.str
+    """Required. The SID of the Workspace (WS...)."""
+    worker_sid: _builtins.str
+    """Required. The SID of the Worker (WK...)."""
+    sid: _builtins.str
+    """Required. The WorkerChannel SID (WC...), the TaskChannel SID (TC...) or its unique name ("chat")."""
+    capacity: _builtins.int
+    """Twilio's Capacity: how many Tasks of this channel the Worker may hold, 0..50. Unset = unchanged."""
+    available: _builtins.bool
+    """Twilio's Available: whether the Worker takes Tasks on this channel. Unset = unchanged."""
+    def __init__(
+        self,
+        *,
+        workspace_sid: _builtins.str = ...,
+        worker_sid: _builtins.str = ...,
+        sid: _builtins.str = ...,
+        capacity: _builtins.int | None = ...,
+        available: _builtins.bool | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_available", b"_available", "_capacity", b"_capacity", "available", b"available", "capacity", b"capacity"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_available", b"_available", "_capacity", b"_capacity", "available", b"available", "capacity", b"capacity", "sid", b"sid", "worker_sid", b"worker_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__available: _TypeAlias = _typing.Literal["available"]  # noqa: Y015
+    _WhichOneofArgType__available: _TypeAlias = _typing.Literal["_available", b"_available"]  # noqa: Y015
+    _WhichOneofReturnType__capacity: _TypeAlias = _typing.Literal["capacity"]  # noqa: Y015
+    _WhichOneofArgType__capacity: _TypeAlias = _typing.Literal["_capacity", b"_capacity"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__available) -> _WhichOneofReturnType__available | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__capacity) -> _WhichOneofReturnType__capacity | None: ...
+
+Global___UpdateWorkerChannelRequest: _TypeAlias = UpdateWorkerChannelRequest  # noqa: Y015

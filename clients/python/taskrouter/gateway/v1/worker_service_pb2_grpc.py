@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
+from taskrouter.gateway.v1 import reservation_pb2 as taskrouter_dot_gateway_dot_v1_dot_reservation__pb2
 from taskrouter.gateway.v1 import worker_pb2 as taskrouter_dot_gateway_dot_v1_dot_worker__pb2
 from taskrouter.gateway.v1 import worker_service_pb2 as taskrouter_dot_gateway_dot_v1_dot_worker__service__pb2
 
@@ -62,6 +63,21 @@ class WorkerServiceStub:
                 request_serializer=taskrouter_dot_gateway_dot_v1_dot_worker__service__pb2.DeleteWorkerRequest.SerializeToString,
                 response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
                 _registered_method=True)
+        self.GetWorkerChannel = channel.unary_unary(
+                '/taskrouter.gateway.v1.WorkerService/GetWorkerChannel',
+                request_serializer=taskrouter_dot_gateway_dot_v1_dot_worker__service__pb2.GetWorkerChannelRequest.SerializeToString,
+                response_deserializer=taskrouter_dot_gateway_dot_v1_dot_reservation__pb2.WorkerChannel.FromString,
+                _registered_method=True)
+        self.ListWorkerChannels = channel.unary_unary(
+                '/taskrouter.gateway.v1.WorkerService/ListWorkerChannels',
+                request_serializer=taskrouter_dot_gateway_dot_v1_dot_worker__service__pb2.ListWorkerChannelsRequest.SerializeToString,
+                response_deserializer=taskrouter_dot_gateway_dot_v1_dot_worker__service__pb2.ListWorkerChannelsResponse.FromString,
+                _registered_method=True)
+        self.UpdateWorkerChannel = channel.unary_unary(
+                '/taskrouter.gateway.v1.WorkerService/UpdateWorkerChannel',
+                request_serializer=taskrouter_dot_gateway_dot_v1_dot_worker__service__pb2.UpdateWorkerChannelRequest.SerializeToString,
+                response_deserializer=taskrouter_dot_gateway_dot_v1_dot_reservation__pb2.WorkerChannel.FromString,
+                _registered_method=True)
 
 
 class WorkerServiceServicer:
@@ -104,6 +120,28 @@ class WorkerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetWorkerChannel(self, request, context):
+        """Fetches one of a Worker's channels by WorkerChannel SID, TaskChannel SID or unique name
+        (GET .../Workers/{WorkerSid}/Channels/{Sid}).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWorkerChannels(self, request, context):
+        """Lists a Worker's channels, one per TaskChannel (GET .../Workers/{WorkerSid}/Channels).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateWorkerChannel(self, request, context):
+        """Updates a Worker's channel capacity or availability (POST .../Workers/{WorkerSid}/Channels/{Sid}).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -131,6 +169,21 @@ def add_WorkerServiceServicer_to_server(servicer, server):
                     servicer.DeleteWorker,
                     request_deserializer=taskrouter_dot_gateway_dot_v1_dot_worker__service__pb2.DeleteWorkerRequest.FromString,
                     response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'GetWorkerChannel': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWorkerChannel,
+                    request_deserializer=taskrouter_dot_gateway_dot_v1_dot_worker__service__pb2.GetWorkerChannelRequest.FromString,
+                    response_serializer=taskrouter_dot_gateway_dot_v1_dot_reservation__pb2.WorkerChannel.SerializeToString,
+            ),
+            'ListWorkerChannels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWorkerChannels,
+                    request_deserializer=taskrouter_dot_gateway_dot_v1_dot_worker__service__pb2.ListWorkerChannelsRequest.FromString,
+                    response_serializer=taskrouter_dot_gateway_dot_v1_dot_worker__service__pb2.ListWorkerChannelsResponse.SerializeToString,
+            ),
+            'UpdateWorkerChannel': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateWorkerChannel,
+                    request_deserializer=taskrouter_dot_gateway_dot_v1_dot_worker__service__pb2.UpdateWorkerChannelRequest.FromString,
+                    response_serializer=taskrouter_dot_gateway_dot_v1_dot_reservation__pb2.WorkerChannel.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -269,6 +322,87 @@ class WorkerService:
             '/taskrouter.gateway.v1.WorkerService/DeleteWorker',
             taskrouter_dot_gateway_dot_v1_dot_worker__service__pb2.DeleteWorkerRequest.SerializeToString,
             google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWorkerChannel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/taskrouter.gateway.v1.WorkerService/GetWorkerChannel',
+            taskrouter_dot_gateway_dot_v1_dot_worker__service__pb2.GetWorkerChannelRequest.SerializeToString,
+            taskrouter_dot_gateway_dot_v1_dot_reservation__pb2.WorkerChannel.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWorkerChannels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/taskrouter.gateway.v1.WorkerService/ListWorkerChannels',
+            taskrouter_dot_gateway_dot_v1_dot_worker__service__pb2.ListWorkerChannelsRequest.SerializeToString,
+            taskrouter_dot_gateway_dot_v1_dot_worker__service__pb2.ListWorkerChannelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateWorkerChannel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/taskrouter.gateway.v1.WorkerService/UpdateWorkerChannel',
+            taskrouter_dot_gateway_dot_v1_dot_worker__service__pb2.UpdateWorkerChannelRequest.SerializeToString,
+            taskrouter_dot_gateway_dot_v1_dot_reservation__pb2.WorkerChannel.FromString,
             options,
             channel_credentials,
             insecure,

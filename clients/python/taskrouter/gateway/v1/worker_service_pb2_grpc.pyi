@@ -6,6 +6,7 @@ Workers of a Workspace: /v1/Workspaces/{WorkspaceSid}/Workers."""
 from collections import abc as _abc
 from google.protobuf import empty_pb2 as _empty_pb2
 from grpc import aio as _aio
+from taskrouter.gateway.v1 import reservation_pb2 as _reservation_pb2
 from taskrouter.gateway.v1 import worker_pb2 as _worker_pb2
 from taskrouter.gateway.v1 import worker_service_pb2 as _worker_service_pb2
 import abc as _abc_1
@@ -47,6 +48,14 @@ class WorkerServiceStub:
     """
     DeleteWorker: _grpc.UnaryUnaryMultiCallable[_worker_service_pb2.DeleteWorkerRequest, _empty_pb2.Empty]
     """Deletes a Worker (DELETE .../Workers/{Sid}). A non-empty `etag` that no longer matches fails with ABORTED."""
+    GetWorkerChannel: _grpc.UnaryUnaryMultiCallable[_worker_service_pb2.GetWorkerChannelRequest, _reservation_pb2.WorkerChannel]
+    """Fetches one of a Worker's channels by WorkerChannel SID, TaskChannel SID or unique name
+    (GET .../Workers/{WorkerSid}/Channels/{Sid}).
+    """
+    ListWorkerChannels: _grpc.UnaryUnaryMultiCallable[_worker_service_pb2.ListWorkerChannelsRequest, _worker_service_pb2.ListWorkerChannelsResponse]
+    """Lists a Worker's channels, one per TaskChannel (GET .../Workers/{WorkerSid}/Channels)."""
+    UpdateWorkerChannel: _grpc.UnaryUnaryMultiCallable[_worker_service_pb2.UpdateWorkerChannelRequest, _reservation_pb2.WorkerChannel]
+    """Updates a Worker's channel capacity or availability (POST .../Workers/{WorkerSid}/Channels/{Sid})."""
 
 @_typing.type_check_only
 class WorkerServiceAsyncStub(WorkerServiceStub):
@@ -65,6 +74,14 @@ class WorkerServiceAsyncStub(WorkerServiceStub):
     """
     DeleteWorker: _aio.UnaryUnaryMultiCallable[_worker_service_pb2.DeleteWorkerRequest, _empty_pb2.Empty]  # type: ignore[assignment]
     """Deletes a Worker (DELETE .../Workers/{Sid}). A non-empty `etag` that no longer matches fails with ABORTED."""
+    GetWorkerChannel: _aio.UnaryUnaryMultiCallable[_worker_service_pb2.GetWorkerChannelRequest, _reservation_pb2.WorkerChannel]  # type: ignore[assignment]
+    """Fetches one of a Worker's channels by WorkerChannel SID, TaskChannel SID or unique name
+    (GET .../Workers/{WorkerSid}/Channels/{Sid}).
+    """
+    ListWorkerChannels: _aio.UnaryUnaryMultiCallable[_worker_service_pb2.ListWorkerChannelsRequest, _worker_service_pb2.ListWorkerChannelsResponse]  # type: ignore[assignment]
+    """Lists a Worker's channels, one per TaskChannel (GET .../Workers/{WorkerSid}/Channels)."""
+    UpdateWorkerChannel: _aio.UnaryUnaryMultiCallable[_worker_service_pb2.UpdateWorkerChannelRequest, _reservation_pb2.WorkerChannel]  # type: ignore[assignment]
+    """Updates a Worker's channel capacity or availability (POST .../Workers/{WorkerSid}/Channels/{Sid})."""
 
 class WorkerServiceServicer(metaclass=_abc_1.ABCMeta):
     """Manages the Workers of a Workspace."""
@@ -110,5 +127,31 @@ class WorkerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
         """Deletes a Worker (DELETE .../Workers/{Sid}). A non-empty `etag` that no longer matches fails with ABORTED."""
+
+    @_abc_1.abstractmethod
+    def GetWorkerChannel(
+        self,
+        request: _worker_service_pb2.GetWorkerChannelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reservation_pb2.WorkerChannel, _abc.Awaitable[_reservation_pb2.WorkerChannel]]:
+        """Fetches one of a Worker's channels by WorkerChannel SID, TaskChannel SID or unique name
+        (GET .../Workers/{WorkerSid}/Channels/{Sid}).
+        """
+
+    @_abc_1.abstractmethod
+    def ListWorkerChannels(
+        self,
+        request: _worker_service_pb2.ListWorkerChannelsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_worker_service_pb2.ListWorkerChannelsResponse, _abc.Awaitable[_worker_service_pb2.ListWorkerChannelsResponse]]:
+        """Lists a Worker's channels, one per TaskChannel (GET .../Workers/{WorkerSid}/Channels)."""
+
+    @_abc_1.abstractmethod
+    def UpdateWorkerChannel(
+        self,
+        request: _worker_service_pb2.UpdateWorkerChannelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reservation_pb2.WorkerChannel, _abc.Awaitable[_reservation_pb2.WorkerChannel]]:
+        """Updates a Worker's channel capacity or availability (POST .../Workers/{WorkerSid}/Channels/{Sid})."""
 
 def add_WorkerServiceServicer_to_server(servicer: WorkerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -8,6 +8,8 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { EmptySchema } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_empty } from "@bufbuild/protobuf/wkt";
+import type { WorkerChannel, WorkerChannelSchema } from "./reservation_pb";
+import { file_taskrouter_gateway_v1_reservation } from "./reservation_pb";
 import type { Worker, WorkerSchema } from "./worker_pb";
 import { file_taskrouter_gateway_v1_worker } from "./worker_pb";
 import type { Message } from "@bufbuild/protobuf";
@@ -16,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file taskrouter/gateway/v1/worker_service.proto.
  */
 export const file_taskrouter_gateway_v1_worker_service: GenFile = /*@__PURE__*/
-  fileDesc("Cip0YXNrcm91dGVyL2dhdGV3YXkvdjEvd29ya2VyX3NlcnZpY2UucHJvdG8SFXRhc2tyb3V0ZXIuZ2F0ZXdheS52MSI2ChBHZXRXb3JrZXJSZXF1ZXN0EhUKDXdvcmtzcGFjZV9zaWQYASABKAkSCwoDc2lkGAIgASgJIqICChJMaXN0V29ya2Vyc1JlcXVlc3QSFQoNd29ya3NwYWNlX3NpZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIVCg1hY3Rpdml0eV9uYW1lGAQgASgJEhQKDGFjdGl2aXR5X3NpZBgFIAEoCRIWCglhdmFpbGFibGUYBiABKAhIAIgBARIVCg1mcmllbmRseV9uYW1lGAcgASgJEiEKGXRhcmdldF93b3JrZXJzX2V4cHJlc3Npb24YCCABKAkSFwoPdGFza19xdWV1ZV9uYW1lGAkgASgJEhYKDnRhc2tfcXVldWVfc2lkGAogASgJEhAKCG9yZGVyaW5nGAsgASgJQgwKCl9hdmFpbGFibGUiXgoTTGlzdFdvcmtlcnNSZXNwb25zZRIuCgd3b3JrZXJzGAEgAygLMh0udGFza3JvdXRlci5nYXRld2F5LnYxLldvcmtlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkibQoTQ3JlYXRlV29ya2VyUmVxdWVzdBIVCg13b3Jrc3BhY2Vfc2lkGAEgASgJEhUKDWZyaWVuZGx5X25hbWUYAiABKAkSFAoMYWN0aXZpdHlfc2lkGAMgASgJEhIKCmF0dHJpYnV0ZXMYBCABKAkikwIKE1VwZGF0ZVdvcmtlclJlcXVlc3QSFQoNd29ya3NwYWNlX3NpZBgBIAEoCRILCgNzaWQYAiABKAkSGQoMYWN0aXZpdHlfc2lkGAMgASgJSACIAQESFwoKYXR0cmlidXRlcxgEIAEoCUgBiAEBEhoKDWZyaWVuZGx5X25hbWUYBSABKAlIAogBARIoChtyZWplY3RfcGVuZGluZ19yZXNlcnZhdGlvbnMYBiABKAhIA4gBARIMCgRldGFnGAcgASgJQg8KDV9hY3Rpdml0eV9zaWRCDQoLX2F0dHJpYnV0ZXNCEAoOX2ZyaWVuZGx5X25hbWVCHgocX3JlamVjdF9wZW5kaW5nX3Jlc2VydmF0aW9ucyJHChNEZWxldGVXb3JrZXJSZXF1ZXN0EhUKDXdvcmtzcGFjZV9zaWQYASABKAkSCwoDc2lkGAIgASgJEgwKBGV0YWcYAyABKAky1AMKDVdvcmtlclNlcnZpY2USUwoJR2V0V29ya2VyEicudGFza3JvdXRlci5nYXRld2F5LnYxLkdldFdvcmtlclJlcXVlc3QaHS50YXNrcm91dGVyLmdhdGV3YXkudjEuV29ya2VyEmQKC0xpc3RXb3JrZXJzEikudGFza3JvdXRlci5nYXRld2F5LnYxLkxpc3RXb3JrZXJzUmVxdWVzdBoqLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5MaXN0V29ya2Vyc1Jlc3BvbnNlElkKDENyZWF0ZVdvcmtlchIqLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5DcmVhdGVXb3JrZXJSZXF1ZXN0Gh0udGFza3JvdXRlci5nYXRld2F5LnYxLldvcmtlchJZCgxVcGRhdGVXb3JrZXISKi50YXNrcm91dGVyLmdhdGV3YXkudjEuVXBkYXRlV29ya2VyUmVxdWVzdBodLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5Xb3JrZXISUgoMRGVsZXRlV29ya2VyEioudGFza3JvdXRlci5nYXRld2F5LnYxLkRlbGV0ZVdvcmtlclJlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHliBnByb3RvMw", [file_google_protobuf_empty, file_taskrouter_gateway_v1_worker]);
+  fileDesc("Cip0YXNrcm91dGVyL2dhdGV3YXkvdjEvd29ya2VyX3NlcnZpY2UucHJvdG8SFXRhc2tyb3V0ZXIuZ2F0ZXdheS52MSI2ChBHZXRXb3JrZXJSZXF1ZXN0EhUKDXdvcmtzcGFjZV9zaWQYASABKAkSCwoDc2lkGAIgASgJIqICChJMaXN0V29ya2Vyc1JlcXVlc3QSFQoNd29ya3NwYWNlX3NpZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIVCg1hY3Rpdml0eV9uYW1lGAQgASgJEhQKDGFjdGl2aXR5X3NpZBgFIAEoCRIWCglhdmFpbGFibGUYBiABKAhIAIgBARIVCg1mcmllbmRseV9uYW1lGAcgASgJEiEKGXRhcmdldF93b3JrZXJzX2V4cHJlc3Npb24YCCABKAkSFwoPdGFza19xdWV1ZV9uYW1lGAkgASgJEhYKDnRhc2tfcXVldWVfc2lkGAogASgJEhAKCG9yZGVyaW5nGAsgASgJQgwKCl9hdmFpbGFibGUiXgoTTGlzdFdvcmtlcnNSZXNwb25zZRIuCgd3b3JrZXJzGAEgAygLMh0udGFza3JvdXRlci5nYXRld2F5LnYxLldvcmtlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkibQoTQ3JlYXRlV29ya2VyUmVxdWVzdBIVCg13b3Jrc3BhY2Vfc2lkGAEgASgJEhUKDWZyaWVuZGx5X25hbWUYAiABKAkSFAoMYWN0aXZpdHlfc2lkGAMgASgJEhIKCmF0dHJpYnV0ZXMYBCABKAkikwIKE1VwZGF0ZVdvcmtlclJlcXVlc3QSFQoNd29ya3NwYWNlX3NpZBgBIAEoCRILCgNzaWQYAiABKAkSGQoMYWN0aXZpdHlfc2lkGAMgASgJSACIAQESFwoKYXR0cmlidXRlcxgEIAEoCUgBiAEBEhoKDWZyaWVuZGx5X25hbWUYBSABKAlIAogBARIoChtyZWplY3RfcGVuZGluZ19yZXNlcnZhdGlvbnMYBiABKAhIA4gBARIMCgRldGFnGAcgASgJQg8KDV9hY3Rpdml0eV9zaWRCDQoLX2F0dHJpYnV0ZXNCEAoOX2ZyaWVuZGx5X25hbWVCHgocX3JlamVjdF9wZW5kaW5nX3Jlc2VydmF0aW9ucyJHChNEZWxldGVXb3JrZXJSZXF1ZXN0EhUKDXdvcmtzcGFjZV9zaWQYASABKAkSCwoDc2lkGAIgASgJEgwKBGV0YWcYAyABKAkiUQoXR2V0V29ya2VyQ2hhbm5lbFJlcXVlc3QSFQoNd29ya3NwYWNlX3NpZBgBIAEoCRISCgp3b3JrZXJfc2lkGAIgASgJEgsKA3NpZBgDIAEoCSJtChlMaXN0V29ya2VyQ2hhbm5lbHNSZXF1ZXN0EhUKDXdvcmtzcGFjZV9zaWQYASABKAkSEgoKd29ya2VyX3NpZBgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSJ0ChpMaXN0V29ya2VyQ2hhbm5lbHNSZXNwb25zZRI9Cg93b3JrZXJfY2hhbm5lbHMYASADKAsyJC50YXNrcm91dGVyLmdhdGV3YXkudjEuV29ya2VyQ2hhbm5lbBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkingEKGlVwZGF0ZVdvcmtlckNoYW5uZWxSZXF1ZXN0EhUKDXdvcmtzcGFjZV9zaWQYASABKAkSEgoKd29ya2VyX3NpZBgCIAEoCRILCgNzaWQYAyABKAkSFQoIY2FwYWNpdHkYBCABKAVIAIgBARIWCglhdmFpbGFibGUYBSABKAhIAYgBAUILCglfY2FwYWNpdHlCDAoKX2F2YWlsYWJsZTKpBgoNV29ya2VyU2VydmljZRJTCglHZXRXb3JrZXISJy50YXNrcm91dGVyLmdhdGV3YXkudjEuR2V0V29ya2VyUmVxdWVzdBodLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5Xb3JrZXISZAoLTGlzdFdvcmtlcnMSKS50YXNrcm91dGVyLmdhdGV3YXkudjEuTGlzdFdvcmtlcnNSZXF1ZXN0GioudGFza3JvdXRlci5nYXRld2F5LnYxLkxpc3RXb3JrZXJzUmVzcG9uc2USWQoMQ3JlYXRlV29ya2VyEioudGFza3JvdXRlci5nYXRld2F5LnYxLkNyZWF0ZVdvcmtlclJlcXVlc3QaHS50YXNrcm91dGVyLmdhdGV3YXkudjEuV29ya2VyElkKDFVwZGF0ZVdvcmtlchIqLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5VcGRhdGVXb3JrZXJSZXF1ZXN0Gh0udGFza3JvdXRlci5nYXRld2F5LnYxLldvcmtlchJSCgxEZWxldGVXb3JrZXISKi50YXNrcm91dGVyLmdhdGV3YXkudjEuRGVsZXRlV29ya2VyUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eRJoChBHZXRXb3JrZXJDaGFubmVsEi4udGFza3JvdXRlci5nYXRld2F5LnYxLkdldFdvcmtlckNoYW5uZWxSZXF1ZXN0GiQudGFza3JvdXRlci5nYXRld2F5LnYxLldvcmtlckNoYW5uZWwSeQoSTGlzdFdvcmtlckNoYW5uZWxzEjAudGFza3JvdXRlci5nYXRld2F5LnYxLkxpc3RXb3JrZXJDaGFubmVsc1JlcXVlc3QaMS50YXNrcm91dGVyLmdhdGV3YXkudjEuTGlzdFdvcmtlckNoYW5uZWxzUmVzcG9uc2USbgoTVXBkYXRlV29ya2VyQ2hhbm5lbBIxLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5VcGRhdGVXb3JrZXJDaGFubmVsUmVxdWVzdBokLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5Xb3JrZXJDaGFubmVsYgZwcm90bzM", [file_google_protobuf_empty, file_taskrouter_gateway_v1_reservation, file_taskrouter_gateway_v1_worker]);
 
 /**
  * Request for WorkerService.GetWorker.
@@ -312,6 +314,160 @@ export const DeleteWorkerRequestSchema: GenMessage<DeleteWorkerRequest> = /*@__P
   messageDesc(file_taskrouter_gateway_v1_worker_service, 5);
 
 /**
+ * Request for WorkerService.GetWorkerChannel.
+ *
+ * @generated from message taskrouter.gateway.v1.GetWorkerChannelRequest
+ */
+export type GetWorkerChannelRequest = Message<"taskrouter.gateway.v1.GetWorkerChannelRequest"> & {
+  /**
+   * Required. The SID of the Workspace (WS...).
+   *
+   * @generated from field: string workspace_sid = 1;
+   */
+  workspaceSid: string;
+
+  /**
+   * Required. The SID of the Worker (WK...).
+   *
+   * @generated from field: string worker_sid = 2;
+   */
+  workerSid: string;
+
+  /**
+   * Required. The WorkerChannel SID (WC...), the TaskChannel SID (TC...) or its unique name ("chat").
+   *
+   * @generated from field: string sid = 3;
+   */
+  sid: string;
+};
+
+/**
+ * Describes the message taskrouter.gateway.v1.GetWorkerChannelRequest.
+ * Use `create(GetWorkerChannelRequestSchema)` to create a new message.
+ */
+export const GetWorkerChannelRequestSchema: GenMessage<GetWorkerChannelRequest> = /*@__PURE__*/
+  messageDesc(file_taskrouter_gateway_v1_worker_service, 6);
+
+/**
+ * Request for WorkerService.ListWorkerChannels.
+ *
+ * @generated from message taskrouter.gateway.v1.ListWorkerChannelsRequest
+ */
+export type ListWorkerChannelsRequest = Message<"taskrouter.gateway.v1.ListWorkerChannelsRequest"> & {
+  /**
+   * Required. The SID of the Workspace (WS...).
+   *
+   * @generated from field: string workspace_sid = 1;
+   */
+  workspaceSid: string;
+
+  /**
+   * Required. The SID of the Worker (WK...).
+   *
+   * @generated from field: string worker_sid = 2;
+   */
+  workerSid: string;
+
+  /**
+   * Maximum number of channels per page: 1..1000; 0 means the server default (50).
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * Opaque token from a previous response's `next_page_token`; empty for the first page.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message taskrouter.gateway.v1.ListWorkerChannelsRequest.
+ * Use `create(ListWorkerChannelsRequestSchema)` to create a new message.
+ */
+export const ListWorkerChannelsRequestSchema: GenMessage<ListWorkerChannelsRequest> = /*@__PURE__*/
+  messageDesc(file_taskrouter_gateway_v1_worker_service, 7);
+
+/**
+ * Response for WorkerService.ListWorkerChannels.
+ *
+ * @generated from message taskrouter.gateway.v1.ListWorkerChannelsResponse
+ */
+export type ListWorkerChannelsResponse = Message<"taskrouter.gateway.v1.ListWorkerChannelsResponse"> & {
+  /**
+   * The Worker's channels of this page.
+   *
+   * @generated from field: repeated taskrouter.gateway.v1.WorkerChannel worker_channels = 1;
+   */
+  workerChannels: WorkerChannel[];
+
+  /**
+   * Token for the next page; empty when this is the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message taskrouter.gateway.v1.ListWorkerChannelsResponse.
+ * Use `create(ListWorkerChannelsResponseSchema)` to create a new message.
+ */
+export const ListWorkerChannelsResponseSchema: GenMessage<ListWorkerChannelsResponse> = /*@__PURE__*/
+  messageDesc(file_taskrouter_gateway_v1_worker_service, 8);
+
+/**
+ * Request for WorkerService.UpdateWorkerChannel. Unset fields are left unchanged.
+ *
+ * @generated from message taskrouter.gateway.v1.UpdateWorkerChannelRequest
+ */
+export type UpdateWorkerChannelRequest = Message<"taskrouter.gateway.v1.UpdateWorkerChannelRequest"> & {
+  /**
+   * Required. The SID of the Workspace (WS...).
+   *
+   * @generated from field: string workspace_sid = 1;
+   */
+  workspaceSid: string;
+
+  /**
+   * Required. The SID of the Worker (WK...).
+   *
+   * @generated from field: string worker_sid = 2;
+   */
+  workerSid: string;
+
+  /**
+   * Required. The WorkerChannel SID (WC...), the TaskChannel SID (TC...) or its unique name ("chat").
+   *
+   * @generated from field: string sid = 3;
+   */
+  sid: string;
+
+  /**
+   * Twilio's Capacity: how many Tasks of this channel the Worker may hold, 0..50. Unset = unchanged.
+   *
+   * @generated from field: optional int32 capacity = 4;
+   */
+  capacity?: number | undefined;
+
+  /**
+   * Twilio's Available: whether the Worker takes Tasks on this channel. Unset = unchanged.
+   *
+   * @generated from field: optional bool available = 5;
+   */
+  available?: boolean | undefined;
+};
+
+/**
+ * Describes the message taskrouter.gateway.v1.UpdateWorkerChannelRequest.
+ * Use `create(UpdateWorkerChannelRequestSchema)` to create a new message.
+ */
+export const UpdateWorkerChannelRequestSchema: GenMessage<UpdateWorkerChannelRequest> = /*@__PURE__*/
+  messageDesc(file_taskrouter_gateway_v1_worker_service, 9);
+
+/**
  * Manages the Workers of a Workspace.
  *
  * @generated from service taskrouter.gateway.v1.WorkerService
@@ -367,6 +523,37 @@ export const WorkerService: GenService<{
     methodKind: "unary";
     input: typeof DeleteWorkerRequestSchema;
     output: typeof EmptySchema;
+  },
+  /**
+   * Fetches one of a Worker's channels by WorkerChannel SID, TaskChannel SID or unique name
+   * (GET .../Workers/{WorkerSid}/Channels/{Sid}).
+   *
+   * @generated from rpc taskrouter.gateway.v1.WorkerService.GetWorkerChannel
+   */
+  getWorkerChannel: {
+    methodKind: "unary";
+    input: typeof GetWorkerChannelRequestSchema;
+    output: typeof WorkerChannelSchema;
+  },
+  /**
+   * Lists a Worker's channels, one per TaskChannel (GET .../Workers/{WorkerSid}/Channels).
+   *
+   * @generated from rpc taskrouter.gateway.v1.WorkerService.ListWorkerChannels
+   */
+  listWorkerChannels: {
+    methodKind: "unary";
+    input: typeof ListWorkerChannelsRequestSchema;
+    output: typeof ListWorkerChannelsResponseSchema;
+  },
+  /**
+   * Updates a Worker's channel capacity or availability (POST .../Workers/{WorkerSid}/Channels/{Sid}).
+   *
+   * @generated from rpc taskrouter.gateway.v1.WorkerService.UpdateWorkerChannel
+   */
+  updateWorkerChannel: {
+    methodKind: "unary";
+    input: typeof UpdateWorkerChannelRequestSchema;
+    output: typeof WorkerChannelSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_taskrouter_gateway_v1_worker_service, 0);

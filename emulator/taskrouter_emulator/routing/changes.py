@@ -1,0 +1,61 @@
+"""What the routing half of the Store takes and refuses: change requests, list filters, the error for an
+action in the wrong state, and the reasons it writes on tasks it cancels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import NOT_FOUND, TwilioApiError, bad_parameter
+from ..expression import Predicate
+
+DEFAULT_CHANNELS = (("default", "Default"), ("voice", "Voice"), ("sms", "SMS"), ("chat", "Chat"), ("video", "Video"))
+DEFAULT_TASK_TIMEOUT = 86_400
+MAX_TASK_TIMEOUT = 2_592_000
+REASON_TTL = "Task TTL Exceeded"
+REASON_WORKFLOW_TIMEOUT = "Task canceled on Workflow timeout"
+REASON_SKIPPED = "Task skipped out of the Workflow"
+REASON_NO_FILTER = "Task matched no Workflow filter and the Workflow has no default_filter"
+
+
+def not_found(message: str = "") -> TwilioApiError:
+    return TwilioApiError(404, NOT_FOUND, message)
+
+
+def wrong_state(message: str) -> TwilioApiError:
+    """An action in the wrong state: Twilio answers 400 with code 20001 and a message naming the states."""
+    return bad_parameter(message)
+
+
+@dataclass
+class TaskChange:
+    attributes: str | None = None
+    assignment_status: str | None = None
+    reason: str | None = None
+    priority: int | None = None
+    task_channel: str | None = None
+    virtual_start_time: float | None = None
+
+
+@dataclass
+class ReservationChange:
+    reservation_status: str | None = None
+    instruction: str | None = None
+    worker_activity_sid: str | None = None
+    post_work_activity_sid: str | None = None
+    instruction_parameters: dict[str, str] | None = None  # every other form field, recorded for call-ish ones
+
+
+@dataclass(frozen=True)
+class TaskFilters:
+    priority: int | None = None
+    assignment_status: tuple[str, ...] = ()
+    workflow_sid: str | None = None
+    workflow_name: str | None = None
+    task_queue_sid: str | None = None
+    task_queue_name: str | None = None
+    expression: Predicate | None = None
+    routing_target: str | None = None
+
+
+CALL_INSTRUCTIONS = frozenset({"dequeue", "call", "redirect", "conference"})
+
