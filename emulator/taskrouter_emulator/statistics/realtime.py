@@ -71,7 +71,8 @@ def workers_on_channel(
 
 
 def all_workers(store: Any, workspace_sid: str, channel: str | None, **filters: Any) -> list[tuple[Worker, Activity]]:
-    return workers_on_channel(store, workspace_sid, store.list_workers(workspace_sid, WorkerFilters(**filters)), channel)
+    pairs = store.list_workers(workspace_sid, WorkerFilters(**filters))
+    return workers_on_channel(store, workspace_sid, pairs, channel)
 
 
 def activity_statistics(activities: Iterable[Activity], pairs: list[tuple[Worker, Activity]]) -> list[dict[str, Any]]:

@@ -98,7 +98,8 @@ class StatisticsService(UpstreamServicer, statistics_service_pb2_grpc.Statistics
         check = Checker()
         check.sid("workspace_sid", request.workspace_sid, WORKSPACE, required=True)
         if not 1 <= len(request.task_queue_sids) <= MAX_BULK_QUEUES:
-            check.fail("task_queue_sids", f"takes 1 to {MAX_BULK_QUEUES} TaskQueue SIDs, got {len(request.task_queue_sids)}")
+            got = len(request.task_queue_sids)
+            check.fail("task_queue_sids", f"takes 1 to {MAX_BULK_QUEUES} TaskQueue SIDs, got {got}")
         for index, sid in enumerate(request.task_queue_sids):
             check.sid(f"task_queue_sids[{index}]", sid, TASK_QUEUE, required=True)
         check.done()

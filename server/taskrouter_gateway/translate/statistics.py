@@ -161,16 +161,17 @@ def fill(msg: M, data: Any) -> M:
         value = data.get(fd.name)
         if value is None:
             continue
+        sub = fd.message_type  # None for scalars
         if fd.name == "split_by_wait_time":
             _split(getattr(msg, fd.name), value)
         elif fd.name == "tasks_by_priority":
             _priorities(getattr(msg, fd.name), value)
-        elif fd.type == FieldDescriptor.TYPE_MESSAGE and fd.message_type.full_name == _TIMESTAMP:
+        elif sub is not None and sub.full_name == _TIMESTAMP:
             set_timestamp(getattr(msg, fd.name), value)
-        elif fd.type == FieldDescriptor.TYPE_MESSAGE and fd.is_repeated:
+        elif sub is not None and fd.is_repeated:
             for item in value if isinstance(value, list) else ():
                 fill(getattr(msg, fd.name).add(), item)
-        elif fd.type == FieldDescriptor.TYPE_MESSAGE:
+        elif sub is not None:
             fill(getattr(msg, fd.name), value)
         elif fd.type == FieldDescriptor.TYPE_INT32:
             setattr(msg, fd.name, _int(value))

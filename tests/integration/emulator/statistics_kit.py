@@ -69,12 +69,16 @@ def count(events: Iterable[dict[str, Any]], event_type: str, key: str | None = N
                and (key is None or e["event_data"].get(key) == value))
 
 
-def waits(events: Iterable[dict[str, Any]], event_type: str, key: str | None = None, value: str | None = None) -> list[int]:
+def waits(
+    events: Iterable[dict[str, Any]], event_type: str, key: str | None = None, value: str | None = None
+) -> list[int]:
     return [int(e["event_data"]["task_age"]) for e in events if e["event_type"] == event_type
             and (key is None or e["event_data"].get(key) == value)]
 
 
-def expected_cumulative(events: list[dict[str, Any]], key: str | None = None, value: str | None = None) -> dict[str, int]:
+def expected_cumulative(
+    events: list[dict[str, Any]], key: str | None = None, value: str | None = None
+) -> dict[str, int]:
     """The counters a scope's cumulative statistics must show for these events."""
     figures = {name: count(events, kind, key, value) for name, kind in {**RESERVATION_FIGURES, **TASK_FIGURES}.items()}
     accepted = waits(events, "reservation.accepted", key, value)

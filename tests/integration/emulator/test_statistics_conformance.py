@@ -43,13 +43,14 @@ async def test_every_statistics_response_conforms(emulator_http):
         status, body, _ = await call(emulator_http, "GET", path, params=params)
         check(operation, 200, status, body)
 
-    status, page, _ = await call(emulator_http, "GET", f"{base}/TaskQueues/Statistics", params={"PageSize": 1, **window})
+    queues = f"{base}/TaskQueues/Statistics"
+    status, page, _ = await call(emulator_http, "GET", queues, params={"PageSize": 1, **window})
     check("ListTaskQueuesStatistics", 200, status, page)
     assert [q["task_queue_sid"] for q in page["task_queues_statistics"]] == [c.q1]
     status, second, _ = await call(emulator_http, "GET", page["meta"]["next_page_url"])
     check("ListTaskQueuesStatistics", 200, status, second)
     assert [q["task_queue_sid"] for q in second["task_queues_statistics"]] == [c.q2]
-    status, named, _ = await call(emulator_http, "GET", f"{base}/TaskQueues/Statistics", params={"FriendlyName": "Second"})
+    status, named, _ = await call(emulator_http, "GET", queues, params={"FriendlyName": "Second"})
     check("ListTaskQueuesStatistics", 200, status, named)
     assert [q["task_queue_sid"] for q in named["task_queues_statistics"]] == [c.q2]
 

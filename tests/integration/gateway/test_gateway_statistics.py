@@ -42,7 +42,8 @@ class Centre:
         task = (await _ok(http, "POST", f"{base}/Tasks", data={"WorkflowSid": self.workflow, "Priority": "4"}))["sid"]
         await _ok(http, "POST", "/admin/clock/advance", json={"seconds": 7})
         res = (await _ok(http, "GET", f"{base}/Tasks/{task}/Reservations"))["reservations"][0]
-        await _ok(http, "POST", f"{base}/Tasks/{task}/Reservations/{res['sid']}", data={"ReservationStatus": "accepted"})
+        await _ok(http, "POST", f"{base}/Tasks/{task}/Reservations/{res['sid']}",
+                  data={"ReservationStatus": "accepted"})
         await _ok(http, "POST", f"{base}/Tasks", data={"WorkflowSid": self.workflow, "TaskChannel": "voice"})
         await _ok(http, "POST", "/admin/clock/advance", json={"seconds": 3})
         return self
@@ -62,7 +63,8 @@ def stats(channel) -> statistics_service_pb2_grpc.StatisticsServiceStub:
 
 
 def _as_json(message) -> dict:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+    return json_format.MessageToDict(message, preserving_proto_field_name=True,
+                                     always_print_fields_with_no_presence=True)
 
 
 async def test_workspace_statistics_are_typed_and_match_the_emulator(stats, centre):
@@ -70,7 +72,8 @@ async def test_workspace_statistics_are_typed_and_match_the_emulator(stats, cent
         workspace_sid=centre.ws, minutes=60, split_by_wait_time=[5, 10]))
     rest = await centre.rest("/Statistics", Minutes=60, SplitByWaitTime="5,10")
     assert got.cumulative.reservations_accepted == rest["cumulative"]["reservations_accepted"] == 1
-    assert got.cumulative.wait_duration_until_accepted.total == rest["cumulative"]["wait_duration_until_accepted"]["total"] == 7
+    assert (got.cumulative.wait_duration_until_accepted.total
+            == rest["cumulative"]["wait_duration_until_accepted"]["total"] == 7)
     assert [(x.threshold, x.below.reservations_accepted, x.above.reservations_accepted)
             for x in got.cumulative.split_by_wait_time] == [(5, 0, 1), (10, 1, 0)]
     assert got.realtime.tasks_by_status.assigned == rest["realtime"]["tasks_by_status"]["assigned"] == 1
@@ -81,8 +84,10 @@ async def test_workspace_statistics_are_typed_and_match_the_emulator(stats, cent
 
     cumulative = await stats.GetWorkspaceCumulativeStatistics(s.GetWorkspaceCumulativeStatisticsRequest(
         workspace_sid=centre.ws, task_channel="voice"))
-    assert cumulative.tasks_created == (await centre.rest("/CumulativeStatistics", TaskChannel="voice"))["tasks_created"] == 1
-    realtime = await stats.GetWorkspaceRealTimeStatistics(s.GetWorkspaceRealTimeStatisticsRequest(workspace_sid=centre.ws))
+    rest = await centre.rest("/CumulativeStatistics", TaskChannel="voice")
+    assert cumulative.tasks_created == rest["tasks_created"] == 1
+    realtime = await stats.GetWorkspaceRealTimeStatistics(
+        s.GetWorkspaceRealTimeStatisticsRequest(workspace_sid=centre.ws))
     rest = await centre.rest("/RealTimeStatistics")
     assert [(a.sid, a.friendly_name, a.workers) for a in realtime.activity_statistics] == [
         (a["sid"], a["friendly_name"], a["workers"]) for a in rest["activity_statistics"]]
@@ -94,7 +99,8 @@ async def test_task_queue_statistics_single_list_and_bulk(stats, centre):
         workspace_sid=centre.ws, task_queue_sid=centre.queue))
     rest = await centre.rest(f"/TaskQueues/{centre.queue}/Statistics")
     assert got.realtime.total_eligible_workers == rest["realtime"]["total_eligible_workers"] == 2
-    assert got.realtime.longest_relative_task_age_in_queue == rest["realtime"]["longest_relative_task_age_in_queue"] == 3
+    assert (got.realtime.longest_relative_task_age_in_queue
+            == rest["realtime"]["longest_relative_task_age_in_queue"] == 3)
     assert got.cumulative.tasks_entered == rest["cumulative"]["tasks_entered"] == 2
 
     cumulative = await stats.GetTaskQueueCumulativeStatistics(s.GetTaskQueueCumulativeStatisticsRequest(
@@ -130,8 +136,10 @@ async def test_worker_and_workflow_statistics(stats, centre):
         workspace_sid=centre.ws, task_queue_sid=centre.queue, friendly_name="ann"))
     rest = await centre.rest("/Workers/Statistics", TaskQueueSid=centre.queue, FriendlyName="ann")
     assert everyone.realtime.total_workers == rest["realtime"]["total_workers"] == 1
-    cumulative = await stats.GetWorkersCumulativeStatistics(s.GetWorkersCumulativeStatisticsRequest(workspace_sid=centre.ws))
-    assert cumulative.reservations_created == (await centre.rest("/Workers/CumulativeStatistics"))["reservations_created"]
+    cumulative = await stats.GetWorkersCumulativeStatistics(
+        s.GetWorkersCumulativeStatisticsRequest(workspace_sid=centre.ws))
+    rest = await centre.rest("/Workers/CumulativeStatistics")
+    assert cumulative.reservations_created == rest["reservations_created"] == 2
     realtime = await stats.GetWorkersRealTimeStatistics(s.GetWorkersRealTimeStatisticsRequest(workspace_sid=centre.ws))
     assert realtime.total_workers == 2
 
@@ -161,7 +169,8 @@ async def test_worker_and_workflow_statistics(stats, centre):
      "GetTaskQueueCumulativeStatistics", "split_by_wait_time[1]"),
     (s.GetWorkflowRealTimeStatisticsRequest(workspace_sid="WS" + "0" * 32), "GetWorkflowRealTimeStatistics",
      "workflow_sid"),
-    (s.BatchGetTaskQueueRealTimeStatisticsRequest(workspace_sid="WS" + "0" * 32, task_queue_sids=["WQ" + "1" * 32] * 51),
+    (s.BatchGetTaskQueueRealTimeStatisticsRequest(workspace_sid="WS" + "0" * 32,
+                                                  task_queue_sids=["WQ" + "1" * 32] * 51),
      "BatchGetTaskQueueRealTimeStatistics", "task_queue_sids"),
     (s.GetWorkerStatisticsRequest(workspace_sid="WS" + "0" * 32, task_queue_sid="WK" + "0" * 32),
      "GetWorkerStatistics", "task_queue_sid"),
