@@ -162,24 +162,30 @@ def _queue_sid(scope: _Scope) -> str:
     return str(scope.store.get_task_queue(scope.workspace_sid, scope.request.match_info["queue_sid"]).sid)
 
 
-async def queue_statistics(request: web.Request) -> web.Response:
-    scope = _Scope(request)
-    sid = _queue_sid(scope)
-    return render.json_response(scope.ids(
-        task_queue_sid=sid, realtime=_queue_realtime(scope, sid), cumulative=_queue_cumulative(scope, sid),
-        url=scope.url))
+def _handlers(id_field: str, sid_of: Any, realtime: Any, cumulative: Any) -> tuple[Any, Any, Any]:
+    """Statistics, CumulativeStatistics and RealTimeStatistics of one resource (a queue or a workflow)."""
+
+    async def both(request: web.Request) -> web.Response:
+        scope = _Scope(request)
+        sid = sid_of(scope)
+        return render.json_response(scope.ids(**{id_field: sid}, realtime=realtime(scope, sid),
+                                              cumulative=cumulative(scope, sid), url=scope.url))
+
+    async def cumulative_only(request: web.Request) -> web.Response:
+        scope = _Scope(request)
+        sid = sid_of(scope)
+        return render.json_response(scope.ids(**{id_field: sid}, **cumulative(scope, sid), url=scope.url))
+
+    async def realtime_only(request: web.Request) -> web.Response:
+        scope = _Scope(request, windowed=False)
+        sid = sid_of(scope)
+        return render.json_response(scope.ids(**{id_field: sid}, **realtime(scope, sid), url=scope.url))
+
+    return both, cumulative_only, realtime_only
 
 
-async def queue_cumulative(request: web.Request) -> web.Response:
-    scope = _Scope(request)
-    sid = _queue_sid(scope)
-    return render.json_response(scope.ids(task_queue_sid=sid, **_queue_cumulative(scope, sid), url=scope.url))
-
-
-async def queue_realtime(request: web.Request) -> web.Response:
-    scope = _Scope(request, windowed=False)
-    sid = _queue_sid(scope)
-    return render.json_response(scope.ids(task_queue_sid=sid, **_queue_realtime(scope, sid), url=scope.url))
+queue_statistics, queue_cumulative, queue_realtime = _handlers(
+    "task_queue_sid", _queue_sid, _queue_realtime, _queue_cumulative)
 
 
 async def list_queue_statistics(request: web.Request) -> web.Response:
@@ -309,24 +315,8 @@ def _workflow_sid(scope: _Scope) -> str:
     return str(scope.store.get_workflow(scope.workspace_sid, scope.request.match_info["workflow_sid"]).sid)
 
 
-async def workflow_statistics(request: web.Request) -> web.Response:
-    scope = _Scope(request)
-    sid = _workflow_sid(scope)
-    return render.json_response(scope.ids(
-        workflow_sid=sid, realtime=_workflow_realtime(scope, sid), cumulative=_workflow_cumulative(scope, sid),
-        url=scope.url))
-
-
-async def workflow_cumulative(request: web.Request) -> web.Response:
-    scope = _Scope(request)
-    sid = _workflow_sid(scope)
-    return render.json_response(scope.ids(workflow_sid=sid, **_workflow_cumulative(scope, sid), url=scope.url))
-
-
-async def workflow_realtime(request: web.Request) -> web.Response:
-    scope = _Scope(request, windowed=False)
-    sid = _workflow_sid(scope)
-    return render.json_response(scope.ids(workflow_sid=sid, **_workflow_realtime(scope, sid), url=scope.url))
+workflow_statistics, workflow_cumulative, workflow_realtime = _handlers(
+    "workflow_sid", _workflow_sid, _workflow_realtime, _workflow_cumulative)
 
 
 def register(app: web.Application) -> None:

@@ -39,50 +39,52 @@ def _check(req: Any, check: Checker | None = None, **sids: str) -> Checker:
 
 
 class StatisticsService(UpstreamServicer, statistics_service_pb2_grpc.StatisticsServiceServicer):
-    async def _fetch(self, context: grpc.aio.ServicerContext, call: RestCall, message: Message) -> Any:
-        return tr.fill(message, (await self._call(context, call)).body or {})
+    async def _fetch(self, context: grpc.aio.ServicerContext, request: Message, message: Message,
+                     call: RestCall | None = None) -> Any:
+        """GET the request's statistics (or send `call`) and read the JSON into `message`."""
+        return tr.fill(message, (await self._call(context, call or tr.get_call(request))).body or {})
 
     @rpc
     async def GetWorkspaceStatistics(
         self, request: svc.GetWorkspaceStatisticsRequest, context: grpc.aio.ServicerContext
     ) -> st.WorkspaceStatistics:
         _check(request).done()
-        return await self._fetch(context, tr.workspace_call(request), st.WorkspaceStatistics())
+        return await self._fetch(context, request, st.WorkspaceStatistics())
 
     @rpc
     async def GetWorkspaceCumulativeStatistics(
         self, request: svc.GetWorkspaceCumulativeStatisticsRequest, context: grpc.aio.ServicerContext
     ) -> st.WorkspaceCumulativeStatistics:
         _check(request).done()
-        return await self._fetch(context, tr.workspace_cumulative_call(request), st.WorkspaceCumulativeStatistics())
+        return await self._fetch(context, request, st.WorkspaceCumulativeStatistics())
 
     @rpc
     async def GetWorkspaceRealTimeStatistics(
         self, request: svc.GetWorkspaceRealTimeStatisticsRequest, context: grpc.aio.ServicerContext
     ) -> st.WorkspaceRealTimeStatistics:
         _check(request).done()
-        return await self._fetch(context, tr.workspace_realtime_call(request), st.WorkspaceRealTimeStatistics())
+        return await self._fetch(context, request, st.WorkspaceRealTimeStatistics())
 
     @rpc
     async def GetTaskQueueStatistics(
         self, request: svc.GetTaskQueueStatisticsRequest, context: grpc.aio.ServicerContext
     ) -> st.TaskQueueStatistics:
         _check(request, task_queue_sid=TASK_QUEUE).done()
-        return await self._fetch(context, tr.task_queue_call(request), st.TaskQueueStatistics())
+        return await self._fetch(context, request, st.TaskQueueStatistics())
 
     @rpc
     async def GetTaskQueueCumulativeStatistics(
         self, request: svc.GetTaskQueueCumulativeStatisticsRequest, context: grpc.aio.ServicerContext
     ) -> st.TaskQueueCumulativeStatistics:
         _check(request, task_queue_sid=TASK_QUEUE).done()
-        return await self._fetch(context, tr.task_queue_cumulative_call(request), st.TaskQueueCumulativeStatistics())
+        return await self._fetch(context, request, st.TaskQueueCumulativeStatistics())
 
     @rpc
     async def GetTaskQueueRealTimeStatistics(
         self, request: svc.GetTaskQueueRealTimeStatisticsRequest, context: grpc.aio.ServicerContext
     ) -> st.TaskQueueRealTimeStatistics:
         _check(request, task_queue_sid=TASK_QUEUE).done()
-        return await self._fetch(context, tr.task_queue_realtime_call(request), st.TaskQueueRealTimeStatistics())
+        return await self._fetch(context, request, st.TaskQueueRealTimeStatistics())
 
     @rpc
     async def ListTaskQueuesStatistics(
@@ -103,14 +105,15 @@ class StatisticsService(UpstreamServicer, statistics_service_pb2_grpc.Statistics
         for index, sid in enumerate(request.task_queue_sids):
             check.sid(f"task_queue_sids[{index}]", sid, TASK_QUEUE, required=True)
         check.done()
-        return await self._fetch(context, tr.task_queues_bulk_call(request), st.TaskQueueBulkRealTimeStatistics())
+        return await self._fetch(context, request, st.TaskQueueBulkRealTimeStatistics(),
+                                 tr.task_queues_bulk_call(request))
 
     @rpc
     async def GetWorkerInstanceStatistics(
         self, request: svc.GetWorkerInstanceStatisticsRequest, context: grpc.aio.ServicerContext
     ) -> st.WorkerInstanceStatistics:
         _check(request, worker_sid=WORKER).done()
-        return await self._fetch(context, tr.worker_instance_call(request), st.WorkerInstanceStatistics())
+        return await self._fetch(context, request, st.WorkerInstanceStatistics())
 
     @rpc
     async def GetWorkerStatistics(
@@ -119,39 +122,39 @@ class StatisticsService(UpstreamServicer, statistics_service_pb2_grpc.Statistics
         check = _check(request)
         check.sid("task_queue_sid", request.task_queue_sid, TASK_QUEUE)
         check.done()
-        return await self._fetch(context, tr.workers_call(request), st.WorkersStatistics())
+        return await self._fetch(context, request, st.WorkersStatistics())
 
     @rpc
     async def GetWorkersCumulativeStatistics(
         self, request: svc.GetWorkersCumulativeStatisticsRequest, context: grpc.aio.ServicerContext
     ) -> st.WorkersCumulativeStatistics:
         _check(request).done()
-        return await self._fetch(context, tr.workers_cumulative_call(request), st.WorkersCumulativeStatistics())
+        return await self._fetch(context, request, st.WorkersCumulativeStatistics())
 
     @rpc
     async def GetWorkersRealTimeStatistics(
         self, request: svc.GetWorkersRealTimeStatisticsRequest, context: grpc.aio.ServicerContext
     ) -> st.WorkersRealTimeStatistics:
         _check(request).done()
-        return await self._fetch(context, tr.workers_realtime_call(request), st.WorkersRealTimeStatistics())
+        return await self._fetch(context, request, st.WorkersRealTimeStatistics())
 
     @rpc
     async def GetWorkflowStatistics(
         self, request: svc.GetWorkflowStatisticsRequest, context: grpc.aio.ServicerContext
     ) -> st.WorkflowStatistics:
         _check(request, workflow_sid=WORKFLOW).done()
-        return await self._fetch(context, tr.workflow_call(request), st.WorkflowStatistics())
+        return await self._fetch(context, request, st.WorkflowStatistics())
 
     @rpc
     async def GetWorkflowCumulativeStatistics(
         self, request: svc.GetWorkflowCumulativeStatisticsRequest, context: grpc.aio.ServicerContext
     ) -> st.WorkflowCumulativeStatistics:
         _check(request, workflow_sid=WORKFLOW).done()
-        return await self._fetch(context, tr.workflow_cumulative_call(request), st.WorkflowCumulativeStatistics())
+        return await self._fetch(context, request, st.WorkflowCumulativeStatistics())
 
     @rpc
     async def GetWorkflowRealTimeStatistics(
         self, request: svc.GetWorkflowRealTimeStatisticsRequest, context: grpc.aio.ServicerContext
     ) -> st.WorkflowRealTimeStatistics:
         _check(request, workflow_sid=WORKFLOW).done()
-        return await self._fetch(context, tr.workflow_realtime_call(request), st.WorkflowRealTimeStatistics())
+        return await self._fetch(context, request, st.WorkflowRealTimeStatistics())

@@ -499,7 +499,14 @@ def get_event_call(req: svc.GetEventRequest) -> RestCall:
 
 
 def list_events_call(req: svc.ListEventsRequest) -> RestCall:
-    query = set_params(req, _STRING_FILTERS)
+    query = {**set_params(req, _STRING_FILTERS), **window_params(req)}
+    return list_call(_collection(req.workspace_sid), query, req.page_size, req.page_token)
+
+
+def window_params(req: Any) -> dict[str, object]:
+    """Minutes, StartDate and EndDate from a request's `optional minutes`, `start_date` and `end_date`
+    (the Events list and the statistics requests share them)."""
+    query: dict[str, object] = {}
     if req.HasField("minutes"):
         query["Minutes"] = req.minutes
     if req.HasField("start_date"):
@@ -508,7 +515,7 @@ def list_events_call(req: svc.ListEventsRequest) -> RestCall:
         # Rounded up to the whole second: Twilio's filter has second precision, and a window that is a
         # little wide only repeats events (de-duplicated by sid) where a narrow one would lose some.
         query["EndDate"] = iso_seconds("end_date", req.end_date, round_up=True)
-    return list_call(_collection(req.workspace_sid), query, req.page_size, req.page_token)
+    return query
 
 
 def iso_seconds(field: str, value: timestamp_pb2.Timestamp, *, round_up: bool) -> str:

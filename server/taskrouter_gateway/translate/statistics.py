@@ -8,7 +8,7 @@ Twilio sometimes sends counts as strings ("10") and averages as floats (0.0): bo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from google.protobuf.descriptor import FieldDescriptor
@@ -16,7 +16,7 @@ from google.protobuf.message import Message
 from taskrouter.gateway.v1 import statistics_pb2 as st
 from taskrouter.gateway.v1 import statistics_service_pb2 as svc
 
-from .events import iso_seconds
+from .events import window_params
 from .paging import list_call, next_token
 from .rest_call import RestCall
 from .values import set_timestamp
@@ -32,13 +32,7 @@ def _ws(req: Any) -> str:
 
 def _window(req: Any) -> dict[str, object]:
     """Minutes, StartDate, EndDate, TaskChannel and (where the request has it) SplitByWaitTime."""
-    query: dict[str, object] = {}
-    if req.HasField("minutes"):
-        query["Minutes"] = req.minutes
-    if req.HasField("start_date"):
-        query["StartDate"] = iso_seconds("start_date", req.start_date, round_up=False)
-    if req.HasField("end_date"):
-        query["EndDate"] = iso_seconds("end_date", req.end_date, round_up=True)
+    query = window_params(req)
     if req.task_channel:
         query["TaskChannel"] = req.task_channel
     if "split_by_wait_time" in req.DESCRIPTOR.fields_by_name and req.split_by_wait_time:
@@ -50,31 +44,37 @@ def _channel(req: Any) -> dict[str, object]:
     return {"TaskChannel": req.task_channel} if req.task_channel else {}
 
 
-# ---- requests -> REST calls --------------------------------------------------------------------------------
+def _workers(req: svc.GetWorkerStatisticsRequest) -> dict[str, object]:
+    query = _window(req)
+    for field, param in (("task_queue_sid", "TaskQueueSid"), ("task_queue_name", "TaskQueueName"),
+                         ("friendly_name", "FriendlyName")):
+        if getattr(req, field):
+            query[param] = getattr(req, field)
+    return query
 
 
-def workspace_call(req: svc.GetWorkspaceStatisticsRequest) -> RestCall:
-    return RestCall("GET", f"{_ws(req)}/Statistics", query=_window(req))
+# Request type -> (path under the workspace, formatted with the request; its query parameters).
+_GETS: dict[type, tuple[str, Callable[[Any], dict[str, object]]]] = {
+    svc.GetWorkspaceStatisticsRequest: ("/Statistics", _window),
+    svc.GetWorkspaceCumulativeStatisticsRequest: ("/CumulativeStatistics", _window),
+    svc.GetWorkspaceRealTimeStatisticsRequest: ("/RealTimeStatistics", _channel),
+    svc.GetTaskQueueStatisticsRequest: ("/TaskQueues/{0.task_queue_sid}/Statistics", _window),
+    svc.GetTaskQueueCumulativeStatisticsRequest: ("/TaskQueues/{0.task_queue_sid}/CumulativeStatistics", _window),
+    svc.GetTaskQueueRealTimeStatisticsRequest: ("/TaskQueues/{0.task_queue_sid}/RealTimeStatistics", _channel),
+    svc.GetWorkerInstanceStatisticsRequest: ("/Workers/{0.worker_sid}/Statistics", _window),
+    svc.GetWorkerStatisticsRequest: ("/Workers/Statistics", _workers),
+    svc.GetWorkersCumulativeStatisticsRequest: ("/Workers/CumulativeStatistics", _window),
+    svc.GetWorkersRealTimeStatisticsRequest: ("/Workers/RealTimeStatistics", _channel),
+    svc.GetWorkflowStatisticsRequest: ("/Workflows/{0.workflow_sid}/Statistics", _window),
+    svc.GetWorkflowCumulativeStatisticsRequest: ("/Workflows/{0.workflow_sid}/CumulativeStatistics", _window),
+    svc.GetWorkflowRealTimeStatisticsRequest: ("/Workflows/{0.workflow_sid}/RealTimeStatistics", _channel),
+}
 
 
-def workspace_cumulative_call(req: svc.GetWorkspaceCumulativeStatisticsRequest) -> RestCall:
-    return RestCall("GET", f"{_ws(req)}/CumulativeStatistics", query=_window(req))
-
-
-def workspace_realtime_call(req: svc.GetWorkspaceRealTimeStatisticsRequest) -> RestCall:
-    return RestCall("GET", f"{_ws(req)}/RealTimeStatistics", query=_channel(req))
-
-
-def task_queue_call(req: svc.GetTaskQueueStatisticsRequest) -> RestCall:
-    return RestCall("GET", f"{_ws(req)}/TaskQueues/{req.task_queue_sid}/Statistics", query=_window(req))
-
-
-def task_queue_cumulative_call(req: svc.GetTaskQueueCumulativeStatisticsRequest) -> RestCall:
-    return RestCall("GET", f"{_ws(req)}/TaskQueues/{req.task_queue_sid}/CumulativeStatistics", query=_window(req))
-
-
-def task_queue_realtime_call(req: svc.GetTaskQueueRealTimeStatisticsRequest) -> RestCall:
-    return RestCall("GET", f"{_ws(req)}/TaskQueues/{req.task_queue_sid}/RealTimeStatistics", query=_channel(req))
+def get_call(req: Any) -> RestCall:
+    """The GET of any single statistics request (every request type but the list and the bulk form)."""
+    path, query = _GETS[type(req)]
+    return RestCall("GET", _ws(req) + path.format(req), query=query(req))
 
 
 def task_queues_list_call(req: svc.ListTaskQueuesStatisticsRequest) -> RestCall:
@@ -88,39 +88,6 @@ def task_queues_bulk_call(req: svc.BatchGetTaskQueueRealTimeStatisticsRequest) -
     # A POST that only reads: marked read_only so its 429s are retried within the deadline like a GET's.
     return RestCall("POST", f"{_ws(req)}/TaskQueues/RealTimeStatistics",
                     json={"TaskQueueSids": list(req.task_queue_sids)}, read_only=True)
-
-
-def worker_instance_call(req: svc.GetWorkerInstanceStatisticsRequest) -> RestCall:
-    return RestCall("GET", f"{_ws(req)}/Workers/{req.worker_sid}/Statistics", query=_window(req))
-
-
-def workers_call(req: svc.GetWorkerStatisticsRequest) -> RestCall:
-    query = _window(req)
-    for field, param in (("task_queue_sid", "TaskQueueSid"), ("task_queue_name", "TaskQueueName"),
-                         ("friendly_name", "FriendlyName")):
-        if getattr(req, field):
-            query[param] = getattr(req, field)
-    return RestCall("GET", f"{_ws(req)}/Workers/Statistics", query=query)
-
-
-def workers_cumulative_call(req: svc.GetWorkersCumulativeStatisticsRequest) -> RestCall:
-    return RestCall("GET", f"{_ws(req)}/Workers/CumulativeStatistics", query=_window(req))
-
-
-def workers_realtime_call(req: svc.GetWorkersRealTimeStatisticsRequest) -> RestCall:
-    return RestCall("GET", f"{_ws(req)}/Workers/RealTimeStatistics", query=_channel(req))
-
-
-def workflow_call(req: svc.GetWorkflowStatisticsRequest) -> RestCall:
-    return RestCall("GET", f"{_ws(req)}/Workflows/{req.workflow_sid}/Statistics", query=_window(req))
-
-
-def workflow_cumulative_call(req: svc.GetWorkflowCumulativeStatisticsRequest) -> RestCall:
-    return RestCall("GET", f"{_ws(req)}/Workflows/{req.workflow_sid}/CumulativeStatistics", query=_window(req))
-
-
-def workflow_realtime_call(req: svc.GetWorkflowRealTimeStatisticsRequest) -> RestCall:
-    return RestCall("GET", f"{_ws(req)}/Workflows/{req.workflow_sid}/RealTimeStatistics", query=_channel(req))
 
 
 # ---- JSON -> typed messages --------------------------------------------------------------------------------

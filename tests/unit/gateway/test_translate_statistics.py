@@ -19,18 +19,18 @@ WQ = "WQ" + "b" * 32
 def test_window_parameters_use_twilio_names():
     start = timestamp_pb2.Timestamp(seconds=1_700_000_000)
     end = timestamp_pb2.Timestamp(seconds=1_700_000_600, nanos=1)
-    call = tr.task_queue_cumulative_call(svc.GetTaskQueueCumulativeStatisticsRequest(
+    call = tr.get_call(svc.GetTaskQueueCumulativeStatisticsRequest(
         workspace_sid=WS, task_queue_sid=WQ, minutes=30, start_date=start, end_date=end, task_channel="voice",
         split_by_wait_time=[5, 30]))
     assert (call.method, call.path) == ("GET", f"/v1/Workspaces/{WS}/TaskQueues/{WQ}/CumulativeStatistics")
     assert call.query == {"Minutes": 30, "StartDate": "2023-11-14T22:13:20Z", "EndDate": "2023-11-14T22:23:21Z",
                           "TaskChannel": "voice", "SplitByWaitTime": "5,30"}
-    assert tr.workspace_call(svc.GetWorkspaceStatisticsRequest(workspace_sid=WS)).query == {}
+    assert tr.get_call(svc.GetWorkspaceStatisticsRequest(workspace_sid=WS)).query == {}
 
 
 def test_a_timestamp_out_of_range_names_its_field():
     with pytest.raises(InvalidArgument) as caught:
-        tr.workspace_call(svc.GetWorkspaceStatisticsRequest(
+        tr.get_call(svc.GetWorkspaceStatisticsRequest(
             workspace_sid=WS, start_date=timestamp_pb2.Timestamp(seconds=-10**12)))
     assert caught.value.violations[0][0] == "start_date"
 
@@ -79,3 +79,20 @@ def test_garbage_where_an_object_belongs_is_ignored():
     got = tr.fill(st.TaskQueueRealTimeStatistics(), {"tasks_by_status": "x", "activity_statistics": {"a": 1},
                                                       "tasks_by_priority": [1], "total_tasks": "many"})
     assert got == st.TaskQueueRealTimeStatistics()
+
+
+def test_every_single_statistics_rpc_has_its_rest_path():
+    service = svc.DESCRIPTOR.services_by_name["StatisticsService"]
+    paths = set()
+    for method in service.methods:
+        if method.name in ("ListTaskQueuesStatistics", "BatchGetTaskQueueRealTimeStatistics"):
+            continue
+        request = getattr(svc, method.input_type.name)(workspace_sid=WS)
+        for field, sid in (("task_queue_sid", WQ), ("worker_sid", "WK1"), ("workflow_sid", "WW1")):
+            if field in request.DESCRIPTOR.fields_by_name:
+                setattr(request, field, sid)
+        call = tr.get_call(request)
+        assert call.method == "GET" and call.path.startswith(f"/v1/Workspaces/{WS}/"), method.name
+        assert call.path.endswith("Statistics") and "{" not in call.path
+        paths.add(call.path)
+    assert len(paths) == 13
