@@ -20,7 +20,7 @@ _SID_FILTERS = (
 
 
 def _filters(query, now: float) -> EventFilters:
-    window = time_window(query, now)
+    window = time_window(query, now, refuse_inverted=False)
     sids = {field: params.sid(query, name, prefix) for name, prefix, field in _SID_FILTERS}
     return EventFilters(
         start_ms=int(window.start * 1000),

@@ -17,9 +17,10 @@ class Window:
     end: float | None  # None: up to now
 
 
-def time_window(query: Mapping[str, str], now: float) -> Window:
+def time_window(query: Mapping[str, str], now: float, *, refuse_inverted: bool = True) -> Window:
     """Both StartDate and Minutes bound the window from below (the later wins); with neither, the last 15
-    minutes. Refuses a StartDate beyond the 30 days the log keeps, or an EndDate before the start."""
+    minutes. Refuses a StartDate beyond the 30 days the log keeps, and (statistics) an EndDate before the
+    start; the Events list answers such a window with no events, as it always has."""
     start = params.date_time(query, "StartDate")
     end = params.date_time(query, "EndDate")
     minutes = params.integer(query, "Minutes", minimum=1)
@@ -30,7 +31,7 @@ def time_window(query: Mapping[str, str], now: float) -> Window:
         )
     lower_bounds = [bound for bound in (start, now - minutes * 60 if minutes else None) if bound is not None]
     lower = max(lower_bounds) if lower_bounds else now - defaults.DEFAULT_EVENT_MINUTES * 60
-    if end is not None and end < lower:
+    if refuse_inverted and end is not None and end < lower:
         raise bad_parameter(f"EndDate {params.text(query, 'EndDate')} is before the start of the window")
     return Window(lower, end)
 
