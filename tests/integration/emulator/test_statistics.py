@@ -154,6 +154,7 @@ async def test_twilio_library_fetches_every_kind(emulator, emulator_http):
             "workflow": ws.workflows(c.wf).statistics().fetch(),
             "workflow_cumulative": ws.workflows(c.wf).cumulative_statistics().fetch(),
             "workflow_realtime": ws.workflows(c.wf).real_time_statistics().fetch(),
+            "bulk": ws.task_queues.bulk_real_time_statistics.create(body=_QueueSids([c.q1, c.q2])),
         }
         return found
 
@@ -173,3 +174,30 @@ async def test_twilio_library_fetches_every_kind(emulator, emulator_http):
     assert got["workflow"].cumulative["tasks_entered"] == 1
     assert got["workflow_cumulative"].avg_task_acceptance_time == 6
     assert got["workflow_realtime"].total_tasks == 1
+    assert got["bulk"].task_queue_response_count == 2
+    assert [d["task_queue_sid"] for d in got["bulk"].task_queue_data] == [c.q1, c.q2]
+
+
+class _QueueSids:
+    """The body object Twilio's library sends (as JSON) for bulk real-time statistics."""
+
+    def __init__(self, sids: list[str]) -> None:
+        self.sids = sids
+
+    def to_dict(self) -> dict:
+        return {"TaskQueueSids": self.sids}
+
+
+async def test_statistics_follow_the_log_through_retention_and_a_clock_set_back(emulator_http):
+    c = await contact_centre(emulator_http)
+    await c.space.task(c.wf)
+    await c.space.advance(31 * 86_400)  # past the 30 days the log keeps
+    assert (await c.get("/CumulativeStatistics", Minutes=43_200))["tasks_created"] == 0
+    await c.space.task(c.wf)
+    now = (await ok(emulator_http, "GET", "/admin/clock"))["now"]
+    await ok(emulator_http, "POST", "/admin/clock", json={"virtual": True, "now": now - 600})
+    await c.space.task(c.wf)  # recorded 10 minutes before the previous one
+    window = {"StartDate": iso(now - 900), "EndDate": iso(now - 300)}
+    events = (await c.get("/Events", **window, EventType="task.created"))["events"]
+    assert (await c.get("/CumulativeStatistics", **window))["tasks_created"] == len(events) == 1
+    assert (await c.get("/CumulativeStatistics", Minutes=60))["tasks_created"] == 2
