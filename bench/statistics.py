@@ -2,8 +2,9 @@
 
 Fills one workspace of the emulator with 30 days of routing history (tasks created, reserved, accepted,
 completed and deleted; workers changing activity), about 100,000 events at full size, on the virtual clock.
-Then, over real HTTP, times cumulative statistics over the whole 30 days: the first request (which builds the
-statistics index from the log) and warm requests (workspace, queue, workflow, workers, the list of queues).
+Then, over real HTTP, times cumulative statistics over the whole 30 days (workspace, queue, workflow, workers,
+the list of queues), and, in process, building the statistics index from the whole log (what the first request
+after a restart from a state file does).
 
 Ceilings: the issue's "well under a second" (1000 ms) for the warm workspace request, and, measured in the same
 run, one page of the Events API over the same window (it filters the same events): statistics must cost no more.
@@ -73,6 +74,7 @@ async def _run(size: str) -> dict[str, Any]:
 
     from taskrouter_emulator.config import EmulatorConfig
     from taskrouter_emulator.server import start_emulator
+    from taskrouter_emulator.statistics.index import StatisticsIndex
     from taskrouter_emulator.testing import account_auth_header
 
     counts = SIZES[size]
@@ -83,6 +85,9 @@ async def _run(size: str) -> dict[str, Any]:
         ws = store.create_workspace("statistics bench").sid
         filled = _fill(store, ws, counts["events"])
         logged = len(store.list_events(ws, _all_events()))
+        started = time.perf_counter()
+        rebuilt = StatisticsIndex(store).facts(ws)
+        build_ms = (time.perf_counter() - started) * 1000
         window = {"Minutes": DAYS * 24 * 60}
         base = f"/v1/Workspaces/{ws}"
         async with aiohttp.ClientSession(base_url=emulator.base_url,
@@ -102,11 +107,12 @@ async def _run(size: str) -> dict[str, Any]:
     assert first["tasks_created"] == filled["cycles"], (first["tasks_created"], filled["cycles"])
     return {
         "size": size, "events_in_log": logged, "days": DAYS, "fill_seconds": filled["fill_seconds"],
-        "first_request_ms": first_ms, "warm_ms": warm, "events_page_ms": events_ms,
+        "first_request_ms": first_ms, "index_build_ms": build_ms, "facts": len(rebuilt.facts), "warm_ms": warm, "events_page_ms": events_ms,
         "spec_ceiling_ms": SPEC_CEILING_MS,
         "ratio_to_spec_ceiling": warm["workspace"] / SPEC_CEILING_MS,
         "ratio_to_events_page": warm["workspace"] / events_ms,
         "within_ceilings": warm["workspace"] < SPEC_CEILING_MS and first_ms < SPEC_CEILING_MS
+        and build_ms < SPEC_CEILING_MS
         and warm["workspace"] <= events_ms,
     }
 
@@ -125,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = asyncio.run(_run(args.size))
     print(f"{result['events_in_log']} events over {DAYS} days (filled in {result['fill_seconds']:.1f} s)")
-    print(f"cumulative statistics, first request (builds the index): {result['first_request_ms']:.1f} ms")
+    print(f"statistics index built from the whole log ({result['facts']} facts): {result['index_build_ms']:.1f} ms")
+    print(f"cumulative statistics, first request: {result['first_request_ms']:.1f} ms")
     for name, ms in result["warm_ms"].items():
         print(f"cumulative statistics, {name:<16} warm median: {ms:7.1f} ms")
     print(f"workspace warm {result['warm_ms']['workspace']:.1f} ms: {result['ratio_to_spec_ceiling']:.3f} of the "

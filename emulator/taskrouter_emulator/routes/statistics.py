@@ -90,9 +90,7 @@ class _Scope:
         )
 
     def fold(self, facts: list[Fact] | None = None, **scope: Any) -> cum.Fold:
-        channels = self._index.facts(self.workspace_sid).channels
-        return cum.fold(self.facts() if facts is None else facts, channel=self.channel, channel_of=channels.get,
-                        **scope)
+        return cum.fold(self.facts() if facts is None else facts, channel=self.channel, **scope)
 
     def interval(self) -> dict[str, str]:
         assert self.window is not None

@@ -6,7 +6,7 @@ Each counter is the number of events of one type in the window that the scope's 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +61,6 @@ def fold(
     workflow: str | None = None,
     workers: Collection[str] | None = None,
     channel: str | None = None,
-    channel_of: Callable[[str], str | None] = lambda _: None,
 ) -> Fold:
     """Facts in scope: a queue's, a workflow's, some workers' (None: no restriction); on a channel's tasks."""
     result = Fold()
@@ -77,7 +76,7 @@ def fold(
         if channel is not None:
             if kind == "worker.activity.update":
                 pass  # activities are not per channel
-            elif channel_of(fact.task) != channel:
+            elif fact.channel != channel:
                 continue
         counts[kind] = counts.get(kind, 0) + 1
         if kind == "reservation.accepted":

@@ -38,8 +38,8 @@ class Contact:
         return await ok(self.space.http, "GET", self.base + path, params=params)
 
 
-async def contact_centre(http: Any, *, reservation_timeout: int = 30) -> Contact:
-    space = await new_space(http)
+async def contact_centre(http: Any, *, reservation_timeout: int = 30, virtual_clock: bool = True) -> Contact:
+    space = await new_space(http, virtual_clock=virtual_clock)
     q1 = await space.queue("First", TargetWorkers="level >= 1")
     q2 = await space.queue("Second", TargetWorkers="level >= 2")
     wf = await space.workflow(

@@ -201,3 +201,48 @@ async def test_statistics_follow_the_log_through_retention_and_a_clock_set_back(
     events = (await c.get("/Events", **window, EventType="task.created"))["events"]
     assert (await c.get("/CumulativeStatistics", **window))["tasks_created"] == len(events) == 1
     assert (await c.get("/CumulativeStatistics", Minutes=60))["tasks_created"] == 2
+
+
+async def test_a_task_moved_to_another_channel_counts_there_from_then_on(emulator_http):
+    c = await contact_centre(emulator_http)
+    for worker in c.workers:
+        await c.space.set_activity(worker, "Offline")  # the task stays pending
+    task = await c.space.task(c.wf, TaskChannel="sms")
+    status, body = await c.space.update_task(task, TaskChannel="chat")
+    assert status == 200, body
+    await c.space.update_task(task, AssignmentStatus="canceled")
+    chat = await c.get("/CumulativeStatistics", TaskChannel="chat")
+    sms = await c.get("/CumulativeStatistics", TaskChannel="sms")
+    assert (sms["tasks_created"], sms["tasks_canceled"]) == (1, 0)
+    assert (chat["tasks_created"], chat["tasks_canceled"]) == (0, 1)
+
+
+async def test_cumulative_figures_survive_a_restart_with_the_state_file(tmp_path):
+    from taskrouter_emulator.server import start_emulator
+
+    from .test_state_file import config_for, session
+
+    path = tmp_path / "state.sqlite3"
+    paths = ("/CumulativeStatistics", "/Workers/CumulativeStatistics")
+    first = await start_emulator(config_for(path))
+    try:
+        async with session(first) as http:
+            c = await contact_centre(http, virtual_clock=False)
+            task = await c.space.task(c.wf, TaskChannel="voice")
+            res = (await c.space.reservations(task, "pending"))[0]
+            await c.space.update_reservation(task, res["sid"], ReservationStatus="accepted")
+            await c.space.task(c.wf)
+            before = [await c.get(p, Minutes=60, TaskChannel=ch) for p in paths for ch in ("voice", "default")]
+    finally:
+        await first.stop()
+    second = await start_emulator(config_for(path))
+    try:
+        async with session(second) as http:
+            c.space.http = http
+            after = [await c.get(p, Minutes=60, TaskChannel=ch) for p in paths for ch in ("voice", "default")]
+    finally:
+        await second.stop()
+    strip = ("end_time", "start_time", "url")
+    assert [{k: v for k, v in b.items() if k not in strip} for b in before] == [
+        {k: v for k, v in a.items() if k not in strip} for a in after]
+    assert before[0]["reservations_accepted"] == 1 and before[1]["tasks_created"] == 1
