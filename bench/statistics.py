@@ -107,7 +107,8 @@ async def _run(size: str) -> dict[str, Any]:
     assert first["tasks_created"] == filled["cycles"], (first["tasks_created"], filled["cycles"])
     return {
         "size": size, "events_in_log": logged, "days": DAYS, "fill_seconds": filled["fill_seconds"],
-        "first_request_ms": first_ms, "index_build_ms": build_ms, "facts": len(rebuilt.facts), "warm_ms": warm, "events_page_ms": events_ms,
+        "first_request_ms": first_ms, "index_build_ms": build_ms, "facts": len(rebuilt.facts), "warm_ms": warm,
+        "events_page_ms": events_ms,
         "spec_ceiling_ms": SPEC_CEILING_MS,
         "ratio_to_spec_ceiling": warm["workspace"] / SPEC_CEILING_MS,
         "ratio_to_events_page": warm["workspace"] / events_ms,

@@ -21,7 +21,8 @@ def test_statistics_bench_smoke_writes_well_formed_results(tmp_path: Path) -> No
     assert output.exists(), f"bench failed:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
     result = json.loads(output.read_text())
     assert result["events_in_log"] > 1500 and result["days"] == 30
-    figures = [result["first_request_ms"], result["index_build_ms"], result["events_page_ms"], *result["warm_ms"].values()]
+    figures = [result["first_request_ms"], result["index_build_ms"], result["events_page_ms"],
+               *result["warm_ms"].values()]
     assert set(result["warm_ms"]) == {"workspace", "task_queue", "workflow", "workers", "task_queues_list"}
     assert all(value > 0 and math.isfinite(value) for value in figures)
     assert result["spec_ceiling_ms"] == 1000.0
