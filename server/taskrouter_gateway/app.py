@@ -21,6 +21,8 @@ from taskrouter.gateway.v1 import (
     call_event_service_pb2,
     call_event_service_pb2_grpc,
     event_service_pb2,
+    statistics_service_pb2,
+    statistics_service_pb2_grpc,
     activity_service_pb2,
     activity_service_pb2_grpc,
     worker_service_pb2,
@@ -48,6 +50,7 @@ from .services.call_events import CallEventService
 from .services.event_stream import EventStreamer
 from .services.events import EventService, event_service_handler
 from .services.routing import ROUTING_SERVICERS, ROUTING_SERVICES
+from .services.statistics import StatisticsService
 from .services.workers import WorkerService
 from .services.workspaces import WorkspaceService
 from .tls import ReloadingServerCredentials, add_port
@@ -64,6 +67,7 @@ SERVICE_NAMES = (
     event_service_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
     call_event_service_pb2.DESCRIPTOR.services_by_name["CallEventService"].full_name,
     *(service.full_name for service in ROUTING_SERVICES),
+    statistics_service_pb2.DESCRIPTOR.services_by_name["StatisticsService"].full_name,
 )
 
 
@@ -221,6 +225,9 @@ class Gateway:
         )
         for add, servicer in ROUTING_SERVICERS:
             add(servicer(self.upstream, hooks=hooks), server)
+        statistics_service_pb2_grpc.add_StatisticsServiceServicer_to_server(
+            StatisticsService(self.upstream, hooks=hooks), server
+        )
         server.add_generic_rpc_handlers(
             (
                 event_service_handler(

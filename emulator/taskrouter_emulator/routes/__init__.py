@@ -10,6 +10,7 @@ from . import (
     calls,
     events,
     reservations,
+    statistics,
     task_channels,
     task_queues,
     tasks,
@@ -21,6 +22,7 @@ from . import (
 
 
 def register_all(app: web.Application) -> None:
-    for module in (workspaces, activities, workers, worker_channels, task_channels, task_queues, workflows, tasks,
-                   reservations, events, calls, admin):
+    # statistics first: its ".../TaskQueues/Statistics" must not be read as a TaskQueue SID
+    for module in (statistics, workspaces, activities, workers, worker_channels, task_channels, task_queues,
+                   workflows, tasks, reservations, events, calls, admin):
         module.register(app)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .. import defaults, paging, params, render
-from ..errors import bad_parameter
+from .. import paging, params, render
 from ..event_log import EventFilters
+from ..statistics.window import time_window
 from .common import context, list_response
 
 _SID_FILTERS = (
@@ -20,21 +20,11 @@ _SID_FILTERS = (
 
 
 def _filters(query, now: float) -> EventFilters:
-    start = params.date_time(query, "StartDate")
-    end = params.date_time(query, "EndDate")
-    minutes = params.integer(query, "Minutes", minimum=1)
-    oldest = now - defaults.EVENT_RETENTION_SECONDS
-    if start is not None and start < oldest:
-        raise bad_parameter(
-            f"StartDate {params.text(query, 'StartDate')} is more than 30 days in the past; Events are kept for 30 days"
-        )
-    # Both StartDate and Minutes bound the window from below; with neither, the last 15 minutes.
-    lower_bounds = [bound for bound in (start, now - minutes * 60 if minutes else None) if bound is not None]
-    lower = max(lower_bounds) if lower_bounds else now - defaults.DEFAULT_EVENT_MINUTES * 60
+    window = time_window(query, now, refuse_inverted=False)
     sids = {field: params.sid(query, name, prefix) for name, prefix, field in _SID_FILTERS}
     return EventFilters(
-        start_ms=int(lower * 1000),
-        end_ms=int(end * 1000) if end is not None else None,
+        start_ms=int(window.start * 1000),
+        end_ms=int(window.end * 1000) if window.end is not None else None,
         event_type=params.text(query, "EventType"),
         task_channel=params.text(query, "TaskChannel"),
         **sids,

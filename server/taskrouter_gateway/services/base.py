@@ -121,9 +121,11 @@ class UpstreamServicer:
                 call.path,
                 query=call.query or None,
                 form=call.form if call.method == "POST" else None,
+                json=call.json,
                 headers=headers,
                 deadline=deadline,
                 base=call.base,  # type: ignore[arg-type]
+                read_only=call.read_only,
             )
             status = reply.status
             return reply

@@ -501,19 +501,26 @@ def get_event_call(req: svc.GetEventRequest) -> RestCall:
 
 
 def list_events_call(req: svc.ListEventsRequest) -> RestCall:
-    query = set_params(req, _STRING_FILTERS)
-    if req.HasField("minutes"):
-        query["Minutes"] = req.minutes
-    if req.HasField("start_date"):
-        query["StartDate"] = _iso_seconds("start_date", req.start_date, round_up=False)
-    if req.HasField("end_date"):
-        # Rounded up to the whole second: Twilio's filter has second precision, and a window that is a
-        # little wide only repeats events (de-duplicated by sid) where a narrow one would lose some.
-        query["EndDate"] = _iso_seconds("end_date", req.end_date, round_up=True)
+    query = {**set_params(req, _STRING_FILTERS), **window_params(req)}
     return list_call(_collection(req.workspace_sid), query, req.page_size, req.page_token)
 
 
-def _iso_seconds(field: str, value: timestamp_pb2.Timestamp, *, round_up: bool) -> str:
+def window_params(req: Any) -> dict[str, object]:
+    """Minutes, StartDate and EndDate from a request's `optional minutes`, `start_date` and `end_date`
+    (the Events list and the statistics requests share them)."""
+    query: dict[str, object] = {}
+    if req.HasField("minutes"):
+        query["Minutes"] = req.minutes
+    if req.HasField("start_date"):
+        query["StartDate"] = iso_seconds("start_date", req.start_date, round_up=False)
+    if req.HasField("end_date"):
+        # Rounded up to the whole second: Twilio's filter has second precision, and a window that is a
+        # little wide only repeats events (de-duplicated by sid) where a narrow one would lose some.
+        query["EndDate"] = iso_seconds("end_date", req.end_date, round_up=True)
+    return query
+
+
+def iso_seconds(field: str, value: timestamp_pb2.Timestamp, *, round_up: bool) -> str:
     """ISO 8601 "YYYY-MM-DDTHH:MM:SSZ", the form Twilio's helper libraries send."""
     seconds = value.seconds + (1 if round_up and value.nanos > 0 else 0)
     if not (_MIN_SECONDS <= seconds <= _MAX_SECONDS) or not (0 <= value.nanos < 1_000_000_000):

@@ -13,3 +13,5 @@ class RestCall:
     form: dict[str, object] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     base: str = "taskrouter"  # or "api" for the 2010 API
+    json: object = None  # a POST's JSON body, sent instead of the form (bulk statistics)
+    read_only: bool = False  # a POST that changes nothing: retried on 429/503 like a GET

@@ -43,6 +43,7 @@ DEFAULT_API_BASE_URL: Final = "https://api.twilio.com"
 DEFAULT_USER_AGENT: Final = "taskrouter-gateway/0.1"
 _FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
 _FORM_HEADERS: Final = MappingProxyType({"Content-Type": _FORM_CONTENT_TYPE})
+_JSON_HEADERS: Final = MappingProxyType({"Content-Type": "application/json"})
 # Headers the client owns; a caller overriding them would be a bug (or an attempt to swap credentials).
 _RESERVED_HEADERS: Final = frozenset({"authorization", "host", "content-type", "content-length", "user-agent"})
 
@@ -226,11 +227,16 @@ class UpstreamClient:
         *,
         query: Params | None = None,
         form: Params | None = None,
+        json: Any = None,
         headers: Mapping[str, str] | None = None,
         deadline: float | None,
         base: Base = "taskrouter",
+        read_only: bool = False,
     ) -> UpstreamResponse:
         """One logical call, retried per the policy. `path` may carry a query (from a page token).
+
+        A POST sends `json` as a JSON body when given (else `form`, form-encoded). `read_only` marks a POST
+        that changes nothing (bulk statistics), so it is retried like a GET.
 
         Raises UpstreamError (non-2xx), UpstreamConnectionError, UpstreamTimeout, UpstreamBadResponse,
         UnsafePath / ValueError / TypeError for bad arguments. CancelledError always propagates.
@@ -243,11 +249,16 @@ class UpstreamClient:
         # None, not {}: aiohttp then just uses the session's prebuilt headers.
         request_headers: Mapping[str, str] | None = self._request_headers(headers) if headers else None
         body: bytes | None = None
-        if method == "POST":
+        if method == "POST" and json is not None:
+            if form:
+                raise ValueError("a POST sends a form or a JSON body, not both")
+            body = orjson.dumps(json)
+            request_headers = {**request_headers, **_JSON_HEADERS} if request_headers else _JSON_HEADERS
+        elif method == "POST":
             body = urlencode_pairs(encode_params(form)).encode("ascii")
             request_headers = {**request_headers, **_FORM_HEADERS} if request_headers else _FORM_HEADERS
-        elif form is not None:
-            raise ValueError(f"a form body is only sent with POST, not {method}")
+        elif form is not None or json is not None:
+            raise ValueError(f"a body is only sent with POST, not {method}")
 
         clock = self._clock
         attempt = 0
@@ -334,7 +345,7 @@ class UpstreamClient:
 
             latency = clock() - started
             delay: float | None = None
-            if self._policy.retryable(method, http_status):
+            if self._policy.retryable(method, http_status, read_only=read_only):
                 delay = self._policy.next_delay(
                     attempt, retry_after=retry_after, now=clock(), deadline=deadline, rng=self._rng,
                     attempt_time=latency,

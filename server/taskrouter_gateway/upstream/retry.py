@@ -62,9 +62,10 @@ class RetryPolicy:
         if self.max_retry_after < 0:
             raise ValueError(f"max_retry_after must be >= 0, got {self.max_retry_after}")
 
-    def retryable(self, method: str, status: int | None) -> bool:
-        """status None means a connection error (nothing or a broken reply came back)."""
-        if method.upper() not in self.retry_methods:
+    def retryable(self, method: str, status: int | None, *, read_only: bool = False) -> bool:
+        """status None means a connection error (nothing or a broken reply came back). `read_only` opts a
+        request whose method is not idempotent in general (a POST that only reads) into retries."""
+        if not read_only and method.upper() not in self.retry_methods:
             return False
         return status is None or status in self.retry_statuses
 
