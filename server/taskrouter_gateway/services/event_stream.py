@@ -136,7 +136,12 @@ class EventStreamer:
         try:
             # aclosing: if this generator is cancelled while suspended at its own yield, the subscription
             # still ends (and unsubscribes) now rather than whenever the inner generator is collected.
-            async with contextlib.aclosing(self._fanout.subscribe(event_filter, after_seq)) as frames:
+            # Response headers go out as soon as the subscription is registered, so a client can wait for
+            # them ("subscribed") instead of sleeping before it acts; nothing published after them is missed.
+            frames_iter = self._fanout.subscribe(
+                event_filter, after_seq, on_registered=lambda: context.send_initial_metadata(())
+            )
+            async with contextlib.aclosing(frames_iter) as frames:
                 async for frame in frames:
                     yield frame
         except SubscriberTooSlow as exc:
