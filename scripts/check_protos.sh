@@ -19,7 +19,7 @@ trap 'rm -rf "$work"' EXIT
 PYTHON="$py" bash scripts/gen_protos.sh "$work/clients"
 
 stale=0
-for tree in python/taskrouter typescript/src; do
+for tree in python/taskrouter typescript/src/gen go/taskrouter; do
   # diff exits 1 on differences and 2 when a tree is missing; both mean clients/ is stale.
   if ! diff -ru --exclude=__pycache__ "clients/$tree" "$work/clients/$tree" >"$work/diff.txt" 2>&1; then
     stale=1
