@@ -700,6 +700,27 @@ def test_service_config_retries_only_methods_marked_safe_to_repeat() -> None:
     assert policy["maxAttempts"] > 1
 
 
+def test_check_runs_buf_breaking_against_the_previous_commit_on_main(repo_copy: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo_copy, check=True,
+                       capture_output=True)
+
+    check = repo_copy / "scripts" / "check_protos.sh"
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-qm", "first")
+    first = run_script(check, cwd=repo_copy)
+    assert first.returncode == 0 and "buf breaking skipped" in first.stdout, first.stdout + first.stderr
+    proto = repo_copy / "protos" / "taskrouter" / "gateway" / "v1" / "worker_service.proto"
+    text = proto.read_text()
+    assert "  string etag = 3;\n" in text
+    proto.write_text(text.replace("  string etag = 3;\n", "", 1))  # DeleteWorkerRequest loses a field
+    git("commit", "-qam", "drop a field")
+    broken = run_script(check, cwd=repo_copy)
+    assert broken.returncode == 1
+    assert "incompatible change" in broken.stderr and "etag" in broken.stdout + broken.stderr
+
+
 def test_check_fails_on_a_lint_error(repo_copy: Path) -> None:
     proto = repo_copy / "protos" / "taskrouter" / "gateway" / "v1" / "activity.proto"
     proto.write_text(proto.read_text().replace("  // The absolute URL of the Activity resource.\n", ""))
