@@ -13,11 +13,9 @@ from google.rpc import error_details_pb2
 from taskrouter.gateway.v1 import (
     event_service_pb2 as e,
     event_service_pb2_grpc,
-    worker_pb2,
     worker_service_pb2 as w,
     worker_service_pb2_grpc,
 )
-from taskrouter_gateway import errors
 from taskrouter_gateway_client import (
     aio_channel,
     bad_request_from,
@@ -28,52 +26,6 @@ from taskrouter_gateway_client import (
 )
 
 WS = "WS" + "a" * 32
-
-
-class Probe(worker_service_pb2_grpc.WorkerServiceServicer, event_service_pb2_grpc.EventServiceServicer):
-    """Fails the first `failures` calls of every method with UNAVAILABLE, then answers; records metadata."""
-
-    def __init__(self) -> None:
-        self.failures = 0
-        self.calls: dict[str, int] = {}
-        self.metadata: list[dict[str, str]] = []
-
-    async def _enter(self, name: str, context: grpc.aio.ServicerContext) -> None:
-        self.calls[name] = self.calls.get(name, 0) + 1
-        self.metadata.append({k: v for k, v in context.invocation_metadata() or ()})
-        if self.calls[name] <= self.failures:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "try again")
-
-    async def GetWorker(self, request, context):
-        await self._enter("GetWorker", context)
-        return worker_pb2.Worker(sid=request.sid)
-
-    async def CreateWorker(self, request, context):
-        await self._enter("CreateWorker", context)
-        if request.friendly_name == "bad":
-            await errors.abort(context, errors.invalid_argument([("friendly_name", "too long")]))
-        if request.friendly_name == "later":
-            status = errors.build_status(grpc.StatusCode.RESOURCE_EXHAUSTED, "slow down", "TWILIO_RATE_LIMITED",
-                                         {"twilio_code": "20429"}, retry_after=1.5)
-            await errors.abort(context, status)
-        return worker_pb2.Worker(friendly_name=request.friendly_name)
-
-    async def StreamEvents(self, request, context):
-        await self._enter("StreamEvents", context)
-        yield e.StreamEventsResponse(events=[e.StreamedEvent(cursor="c1")])
-
-
-@pytest.fixture
-async def probe():
-    server = grpc.aio.server()
-    servicer = Probe()
-    worker_service_pb2_grpc.add_WorkerServiceServicer_to_server(servicer, server)
-    event_service_pb2_grpc.add_EventServiceServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    servicer.target = f"127.0.0.1:{port}"
-    yield servicer
-    await server.stop(None)
 
 
 def test_the_shipped_config_is_json_with_a_retry_policy():
