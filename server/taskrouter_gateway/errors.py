@@ -16,9 +16,9 @@ from google.protobuf import any_pb2, duration_pb2, message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-# Decoding a failed call's details is client code; it lives in the client package (the server depends on
-# it, never the reverse) and is re-exported here for callers that already import it from this module.
-from taskrouter_gateway_client.errors import error_info_from as error_info_from, retry_delay_from as retry_delay_from
+# Decoding a failed call's details is client code: it lives in the client package (the server depends on it,
+# never the reverse) and is re-exported here for callers that import it from this module.
+from taskrouter_gateway_client.errors import error_info_from, retry_delay_from  # noqa: F401
 
 from .upstream.errors import (
     UnsafePath,

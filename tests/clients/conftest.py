@@ -17,8 +17,12 @@ from pathlib import Path
 
 import grpc
 import pytest
-
-from taskrouter.gateway.v1 import event_service_pb2 as e, event_service_pb2_grpc, worker_pb2, worker_service_pb2_grpc
+from taskrouter.gateway.v1 import event_service_pb2 as e
+from taskrouter.gateway.v1 import (
+    event_service_pb2_grpc,
+    worker_pb2,
+    worker_service_pb2_grpc,
+)
 from taskrouter_gateway import errors
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +72,7 @@ def live_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGatew
 
 
 def _run_tool(args: list[str], *, cwd: Path, env: dict[str, str] | None = None, timeout: float = 600) -> str:
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     assert result.returncode == 0, f"{' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
     return result.stdout
 

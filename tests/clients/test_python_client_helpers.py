@@ -9,12 +9,15 @@ import json
 import grpc
 import pytest
 from google.rpc import error_details_pb2
-
 from taskrouter.gateway.v1 import (
     event_service_pb2 as e,
+)
+from taskrouter.gateway.v1 import (
     event_service_pb2_grpc,
-    worker_service_pb2 as w,
     worker_service_pb2_grpc,
+)
+from taskrouter.gateway.v1 import (
+    worker_service_pb2 as w,
 )
 from taskrouter_gateway_client import (
     aio_channel,

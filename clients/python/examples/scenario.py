@@ -14,9 +14,9 @@ import sys
 import uuid
 
 import grpc
-
-from taskrouter.gateway.v1 import event_service_pb2 as e, event_service_pb2_grpc
-from taskrouter.gateway.v1 import worker_service_pb2 as w, worker_service_pb2_grpc
+from taskrouter.gateway.v1 import event_service_pb2 as e
+from taskrouter.gateway.v1 import event_service_pb2_grpc, worker_service_pb2_grpc
+from taskrouter.gateway.v1 import worker_service_pb2 as w
 from taskrouter_gateway_client import bad_request_from, channel, error_info_from
 
 

@@ -57,7 +57,7 @@ def retry_delay_from(rpc_error: _FailedCall) -> float | None:
     retry = _detail(rpc_error, error_details_pb2.RetryInfo)
     if retry is None:
         return None
-    return retry.retry_delay.seconds + retry.retry_delay.nanos / 1e9
+    return float(retry.retry_delay.seconds + retry.retry_delay.nanos / 1e9)
 
 
 __all__ = ["DETAILS_KEY", "bad_request_from", "error_info_from", "retry_delay_from", "status_from"]
