@@ -20,6 +20,10 @@ from taskrouter.gateway.v1 import worker_service_pb2 as w
 from taskrouter_gateway_client import bad_request_from, channel, error_info_from
 
 
+def level(streamed: e.StreamedEvent) -> int:
+    return int(json.loads(streamed.event.worker.worker_attributes)["level"])
+
+
 def main(target: str, ws: str) -> None:
     with channel(target) as ch:
         workers = worker_service_pb2_grpc.WorkerServiceStub(ch)
@@ -62,11 +66,13 @@ def main(target: str, ws: str) -> None:
         request = e.StreamEventsRequest(workspace_sid=ws, event_types=["worker.*"], worker_sid=alice.sid)
         stream = events.StreamEvents(request, timeout=30)
         stream.initial_metadata()  # blocks until the gateway has registered the subscription
-        for level in (3, 4):
+        for n in (3, 4):
             workers.UpdateWorker(w.UpdateWorkerRequest(
-                workspace_sid=ws, sid=alice.sid, attributes=json.dumps({"tag": tag, "level": level})), timeout=10)
-        first = next(stream).events[0]
-        stream.cancel()  # disconnect after one event
+                workspace_sid=ws, sid=alice.sid, attributes=json.dumps({"tag": tag, "level": n})), timeout=10)
+        # Events committed after the headers, in order. Callbacks reach the gateway asynchronously, so the
+        # worker's earlier events (created, level 2) may still arrive first: they come before level 3.
+        first = next(x for message in stream for x in message.events if level(x) >= 3)
+        stream.cancel()  # disconnect after the first of our changes
         assert first.event.worker.worker_sid == alice.sid
 
         # Resume after the last cursor: the next event, with no gap and no duplicate.
@@ -80,8 +86,8 @@ def main(target: str, ws: str) -> None:
             if len(got) >= 2:
                 break
         resumed.cancel()
-        levels = [json.loads(x.event.worker.worker_attributes)["level"] for x in got[:2]]
-        assert json.loads(first.event.worker.worker_attributes)["level"] == 3 and levels == [4, 5], levels
+        levels = [level(x) for x in got[:2]]
+        assert level(first) == 3 and levels == [4, 5], levels
         assert first.cursor not in {x.cursor for x in got}
     print("scenario passed")
 
