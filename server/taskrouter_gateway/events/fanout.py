@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -338,15 +338,9 @@ class FanOut:
             )
         return FanOutClosed("server shutting down; resume from your cursor", resume_seq)
 
-    async def subscribe(
-        self,
-        event_filter: EventFilter,
-        after_seq: int,
-        on_registered: Callable[[], Awaitable[None]] | None = None,
-    ) -> AsyncIterator[bytes]:
+    async def subscribe(self, event_filter: EventFilter, after_seq: int) -> AsyncIterator[bytes]:
         """Yields StreamEventsResponse wire bytes holding every matching event with seq > after_seq, in seq
-        order, batched as they are ready, until ended. `on_registered` is awaited once the subscription is
-        registered, before anything is read: from then on no published event can be missed.
+        order, batched as they are ready, until ended.
 
         Ends by raising SubscriberTooSlow, FanOutClosed or LogUnreadable, each carrying the seq to resume
         after (the last one delivered). Close it (contextlib.aclosing) so an abandoned stream unsubscribes at
@@ -361,8 +355,6 @@ class FanOut:
         counters = self.counters
         last = after_seq  # the last seq delivered (or skipped as not matching)
         try:
-            if on_registered is not None:
-                await on_registered()
             while True:
                 try:
                     rows = await self.log.read_after(

@@ -133,15 +133,14 @@ class EventStreamer:
         except EventLogError:
             await errors.abort(context, log_unavailable_status(None))
 
+        # Readiness: the start position is fixed (after_seq), so every event committed from now on reaches this
+        # stream (the subscription replays the log after after_seq). Send the headers now, with no event to
+        # carry them, so a client can wait for "subscribed" instead of sleeping before it acts.
+        await context.send_initial_metadata(())
         try:
             # aclosing: if this generator is cancelled while suspended at its own yield, the subscription
             # still ends (and unsubscribes) now rather than whenever the inner generator is collected.
-            # Response headers go out as soon as the subscription is registered, so a client can wait for
-            # them ("subscribed") instead of sleeping before it acts; nothing published after them is missed.
-            frames_iter = self._fanout.subscribe(
-                event_filter, after_seq, on_registered=lambda: context.send_initial_metadata(())
-            )
-            async with contextlib.aclosing(frames_iter) as frames:
+            async with contextlib.aclosing(self._fanout.subscribe(event_filter, after_seq)) as frames:
                 async for frame in frames:
                     yield frame
         except SubscriberTooSlow as exc:

@@ -25,9 +25,9 @@ type EventServiceClient interface {
 	// events as they arrive, until the client cancels. Each event carries a cursor; resume after a
 	// disconnect with `after_cursor` set to the last one processed. A subscriber that falls too far behind is closed with
 	// RESOURCE_EXHAUSTED; gateway shutdown closes streams with UNAVAILABLE. Both may resume from the cursor.
-	// Readiness: the server sends the response headers (initial metadata) as soon as the subscription is
-	// registered, before any event. Once a client has them, every event committed afterwards reaches the
-	// stream, so wait for the headers instead of sleeping before acting.
+	// Readiness: the server sends the response headers (initial metadata) as soon as the subscription's start
+	// position is fixed, before any event. Once a client has them, every event committed afterwards reaches
+	// the stream, so wait for the headers instead of sleeping before acting.
 	StreamEvents(ctx context.Context, in *StreamEventsRequest, opts ...grpc.CallOption) (EventService_StreamEventsClient, error)
 	// Reads Events from Twilio's Events REST API for a time window and appends the ones the log has not
 	// seen (de-duplicated by event sid), so streams also see events missed while no callback arrived.
@@ -125,9 +125,9 @@ type EventServiceServer interface {
 	// events as they arrive, until the client cancels. Each event carries a cursor; resume after a
 	// disconnect with `after_cursor` set to the last one processed. A subscriber that falls too far behind is closed with
 	// RESOURCE_EXHAUSTED; gateway shutdown closes streams with UNAVAILABLE. Both may resume from the cursor.
-	// Readiness: the server sends the response headers (initial metadata) as soon as the subscription is
-	// registered, before any event. Once a client has them, every event committed afterwards reaches the
-	// stream, so wait for the headers instead of sleeping before acting.
+	// Readiness: the server sends the response headers (initial metadata) as soon as the subscription's start
+	// position is fixed, before any event. Once a client has them, every event committed afterwards reaches
+	// the stream, so wait for the headers instead of sleeping before acting.
 	StreamEvents(*StreamEventsRequest, EventService_StreamEventsServer) error
 	// Reads Events from Twilio's Events REST API for a time window and appends the ones the log has not
 	// seen (de-duplicated by event sid), so streams also see events missed while no callback arrived.
