@@ -668,7 +668,7 @@ def test_check_passes_on_a_clean_tree_and_fails_with_a_diff_on_drift(repo_copy: 
     assert "-# hand edit" in drift.stderr and "worker_pb2.pyi" in drift.stderr
 
 
-def test_a_new_proto_file_generates_for_every_language_without_script_edits(repo_copy: Path) -> None:
+def test_generation_of_a_new_proto_file_covers_every_language_without_script_edits(repo_copy: Path) -> None:
     (repo_copy / "protos" / "taskrouter" / "gateway" / "v1" / "probe_service.proto").write_text(
         'syntax = "proto3";\npackage taskrouter.gateway.v1;\n'
         "message GetProbeRequest { string sid = 1; }\nmessage Probe { string sid = 1; }\n"
