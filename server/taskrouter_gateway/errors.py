@@ -18,6 +18,10 @@ from google.protobuf import any_pb2, duration_pb2, message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+# Decoding a failed call's details is client code: it lives in the client package (the server depends on it,
+# never the reverse) and is re-exported here for callers that import it from this module.
+from taskrouter_gateway_client.errors import error_info_from, retry_delay_from  # noqa: F401
+
 from .auth import AccessDenied, PermissionDenied
 from .upstream.errors import (
     UnsafePath,
@@ -226,41 +230,3 @@ async def abort(context: grpc.aio.ServicerContext, status: grpc.Status) -> NoRet
     """End the RPC with `status` (code, message and rich details trailer)."""
     await context.abort_with_status(status)
     raise AssertionError("abort_with_status returned")  # it always raises
-
-
-# -- client side ---------------------------------------------------------------------------------
-
-
-def _status_from(rpc_error: grpc.aio.AioRpcError) -> status_pb2.Status:
-    status = rpc_status.from_call(rpc_error)
-    if status is None:
-        raise ValueError("the RPC error carries no grpc-status-details-bin trailer")
-    return status
-
-
-def error_info_from(
-    rpc_error: grpc.aio.AioRpcError,
-) -> tuple[error_details_pb2.ErrorInfo, error_details_pb2.BadRequest | None]:
-    """(ErrorInfo, BadRequest or None) from a failed call. Raises ValueError if there is no ErrorInfo."""
-    info: error_details_pb2.ErrorInfo | None = None
-    bad_request: error_details_pb2.BadRequest | None = None
-    for detail in _status_from(rpc_error).details:
-        if info is None and detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-        elif bad_request is None and detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad_request = error_details_pb2.BadRequest()
-            detail.Unpack(bad_request)
-    if info is None:
-        raise ValueError("the RPC error's status details hold no ErrorInfo")
-    return info, bad_request
-
-
-def retry_delay_from(rpc_error: grpc.aio.AioRpcError) -> float | None:
-    """Seconds from the RetryInfo detail, or None when the gateway sent none."""
-    for detail in _status_from(rpc_error).details:
-        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-            retry = error_details_pb2.RetryInfo()
-            detail.Unpack(retry)
-            return retry.retry_delay.seconds + retry.retry_delay.nanos / 1e9
-    return None

@@ -15,12 +15,12 @@ from typing import Final
 
 from taskrouter.gateway import v1
 
-READ: Final = "read"  # Get and List
+READ: Final = "read"  # Get, List and BatchGet
 WRITE: Final = "write"  # Create, Update, Delete, Backfill, ConfigureEventCallback, anything else
 EVENTS: Final = "events"  # StreamEvents
 SCOPES: Final = frozenset({READ, WRITE, EVENTS})
 
-_READ_VERBS = ("Get", "List")
+_READ_VERBS = ("Get", "List", "BatchGet")
 
 
 def scope_for_method_name(name: str) -> str:

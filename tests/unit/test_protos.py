@@ -706,7 +706,11 @@ def test_generation_is_byte_for_byte_deterministic_and_matches_the_committed_cli
     generated = tree_bytes(first)
     assert generated == tree_bytes(second)
     assert "python/taskrouter/gateway/v1/worker_service_pb2_grpc.pyi" in generated
-    assert "typescript/src/taskrouter/gateway/v1/event_service_pb.ts" in generated
+    assert "typescript/src/gen/taskrouter/gateway/v1/event_service_pb.ts" in generated
+    assert "typescript/src/gen/google/rpc/error_details_pb.ts" in generated
+    assert "go/taskrouter/gateway/v1/worker_service_grpc.pb.go" in generated
+    assert {"python/taskrouter/gateway/v1/service_config.json", "typescript/src/gen/service_config.ts",
+            "go/taskrouter/gateway/v1/service_config.go"} <= set(generated)
     for name, content in generated.items():
         assert str(tmp_path).encode() not in content, f"{name} embeds the output path"
         assert (ROOT / "clients" / name).read_bytes() == content, f"clients/{name} is stale: run ./dev gen"
@@ -716,7 +720,7 @@ def test_generation_is_byte_for_byte_deterministic_and_matches_the_committed_cli
 def repo_copy(tmp_path: Path) -> Path:
     """The parts of the repo the proto scripts use, so a test can break them without touching the real tree."""
     copy = tmp_path / "repo"
-    for part in ("protos", "scripts", "clients"):
+    for part in ("protos", "scripts", "clients", "third_party"):
         shutil.copytree(ROOT / part, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
     (copy / "node_modules").symlink_to(ROOT / "node_modules")
     return copy
@@ -732,6 +736,59 @@ def test_check_passes_on_a_clean_tree_and_fails_with_a_diff_on_drift(repo_copy: 
     drift = run_script(check, cwd=repo_copy.parent)
     assert drift.returncode == 1
     assert "-# hand edit" in drift.stderr and "worker_pb2.pyi" in drift.stderr
+
+
+def test_generation_of_a_new_proto_file_covers_every_language_without_script_edits(repo_copy: Path) -> None:
+    (repo_copy / "protos" / "taskrouter" / "gateway" / "v1" / "probe_service.proto").write_text(
+        'syntax = "proto3";\npackage taskrouter.gateway.v1;\n'
+        "message GetProbeRequest { string sid = 1; }\nmessage Probe { string sid = 1; }\n"
+        "service ProbeService {\n"
+        "  rpc GetProbe(GetProbeRequest) returns (Probe) { option idempotency_level = NO_SIDE_EFFECTS; }\n"
+        "  rpc MakeProbe(GetProbeRequest) returns (Probe);\n}\n"
+    )
+    result = run_script(repo_copy / "scripts" / "gen_protos.sh", cwd=repo_copy.parent)
+    assert result.returncode == 0, result.stderr
+    clients = repo_copy / "clients"
+    assert (clients / "python/taskrouter/gateway/v1/probe_service_pb2_grpc.py").is_file()
+    assert (clients / "typescript/src/gen/taskrouter/gateway/v1/probe_service_pb.ts").is_file()
+    assert "package gatewayv1" in (clients / "go/taskrouter/gateway/v1/probe_service_grpc.pb.go").read_text()
+    config = json.loads((clients / "python/taskrouter/gateway/v1/service_config.json").read_text())
+    names = config["methodConfig"][0]["name"]
+    assert {"service": "taskrouter.gateway.v1.ProbeService", "method": "GetProbe"} in names
+    assert not any(n["method"] == "MakeProbe" for n in names)
+
+
+def test_service_config_retries_only_methods_marked_safe_to_repeat() -> None:
+    config = json.loads((ROOT / "clients/python/taskrouter/gateway/v1/service_config.json").read_text())
+    (only,) = config["methodConfig"]
+    methods = {(n["service"].rsplit(".", 1)[1], n["method"]) for n in only["name"]}
+    assert ("WorkerService", "GetWorker") in methods and ("WorkerService", "ListWorkers") in methods
+    assert ("EventService", "StreamEvents") in methods
+    assert not any(m.startswith(("Create", "Update", "Delete", "Backfill", "Configure")) for _, m in methods)
+    policy = only["retryPolicy"]
+    assert set(policy["retryableStatusCodes"]) == {"UNAVAILABLE", "RESOURCE_EXHAUSTED"}
+    assert policy["maxAttempts"] > 1
+
+
+def test_check_runs_buf_breaking_against_the_previous_commit_on_main(repo_copy: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo_copy, check=True,
+                       capture_output=True)
+
+    check = repo_copy / "scripts" / "check_protos.sh"
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-qm", "first")
+    first = run_script(check, cwd=repo_copy)
+    assert first.returncode == 0 and "buf breaking skipped" in first.stdout, first.stdout + first.stderr
+    proto = repo_copy / "protos" / "taskrouter" / "gateway" / "v1" / "worker_service.proto"
+    text = proto.read_text()
+    assert "  string etag = 3;\n" in text
+    proto.write_text(text.replace("  string etag = 3;\n", "", 1))  # DeleteWorkerRequest loses a field
+    git("commit", "-qam", "drop a field")
+    broken = run_script(check, cwd=repo_copy)
+    assert broken.returncode == 1
+    assert "incompatible change" in broken.stderr and "etag" in broken.stdout + broken.stderr
 
 
 def test_check_fails_on_a_lint_error(repo_copy: Path) -> None:

@@ -135,6 +135,10 @@ class EventStreamer:
         except Exception as exc:
             await errors.abort(context, errors.unexpected(exc))
 
+        # Readiness: the start position is fixed (after_seq), so every event committed from now on reaches this
+        # stream (the subscription replays the log after after_seq). Send the headers now, with no event to
+        # carry them, so a client can wait for "subscribed" instead of sleeping before it acts.
+        await context.send_initial_metadata(())
         try:
             # aclosing: if this generator is cancelled while suspended at its own yield, the subscription
             # still ends (and unsubscribes) now rather than whenever the inner generator is collected.

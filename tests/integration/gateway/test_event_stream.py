@@ -246,6 +246,16 @@ async def test_start_at_now_streams_only_new_events(stack):
         assert got[1].event == new[1]  # the whole event arrives intact
 
 
+async def test_initial_metadata_arrives_once_subscribed_before_any_event(stack):
+    """Readiness: the headers come with no event to carry them, and an event appended right after is delivered."""
+    call = stack.stub.StreamEvents(request(start_at_now=True))
+    await asyncio.wait_for(call.initial_metadata(), 10)
+    assert stack.fanout.counters.delivered == 0  # sent by the servicer, not by the runtime on a first message
+    event = make_event()
+    await stack.append(event)  # at once: no wait for the fan-out to count the stream live
+    assert sids(await take(call, 1)) == [event.sid]
+
+
 async def test_since_replays_from_that_time_then_continues_live(stack):
     old, mid, late = (make_event(date_ms=T0 - 5000), make_event(date_ms=T0), make_event(date_ms=T0 + 5000))
     await stack.append(old, mid, late)

@@ -34,7 +34,7 @@ def test_every_declared_rpc_has_exactly_one_scope():
 def test_scopes_follow_the_verbs():
     for method, scope in METHOD_SCOPES.items():
         name = method.rsplit("/", 1)[1]
-        if re.match(r"(Get|List)", name):
+        if re.match(r"(Get|List|BatchGet)", name):
             assert scope == READ, method
         elif name == "StreamEvents":
             assert scope == EVENTS

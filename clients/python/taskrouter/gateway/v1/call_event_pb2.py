@@ -25,13 +25,14 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&taskrouter/gateway/v1/call_event.proto\x12\x15taskrouter.gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xde\x03\n\tCallEvent\x12=\n\x07request\x18\x01 \x01(\x0b\x32,.taskrouter.gateway.v1.CallEvent.HttpRequest\x12?\n\x08response\x18\x02 \x01(\x0b\x32-.taskrouter.gateway.v1.CallEvent.HttpResponse\x1a\xaf\x01\n\x0bHttpRequest\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12P\n\nparameters\x18\x03 \x03(\x0b\x32<.taskrouter.gateway.v1.CallEvent.HttpRequest.ParametersEntry\x1a\x31\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x9e\x01\n\x0cHttpResponse\x12\x15\n\rresponse_code\x18\x01 \x01(\x05\x12\x18\n\x10request_duration\x18\x02 \x01(\x05\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x15\n\rresponse_body\x18\x04 \x01(\t\x12\x30\n\x0c\x64\x61te_created\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&taskrouter/gateway/v1/call_event.proto\x12\x15taskrouter.gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xde\x03\n\tCallEvent\x12=\n\x07request\x18\x01 \x01(\x0b\x32,.taskrouter.gateway.v1.CallEvent.HttpRequest\x12?\n\x08response\x18\x02 \x01(\x0b\x32-.taskrouter.gateway.v1.CallEvent.HttpResponse\x1a\xaf\x01\n\x0bHttpRequest\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12P\n\nparameters\x18\x03 \x03(\x0b\x32<.taskrouter.gateway.v1.CallEvent.HttpRequest.ParametersEntry\x1a\x31\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x9e\x01\n\x0cHttpResponse\x12\x15\n\rresponse_code\x18\x01 \x01(\x05\x12\x18\n\x10request_duration\x18\x02 \x01(\x05\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x15\n\rresponse_body\x18\x04 \x01(\t\x12\x30\n\x0c\x64\x61te_created\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB<Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'taskrouter.gateway.v1.call_event_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1'
   _globals['_CALLEVENT_HTTPREQUEST_PARAMETERSENTRY']._loaded_options = None
   _globals['_CALLEVENT_HTTPREQUEST_PARAMETERSENTRY']._serialized_options = b'8\001'
   _globals['_CALLEVENT']._serialized_start=99

@@ -25,17 +25,20 @@ _sym_db = _symbol_database.Default()
 from taskrouter.gateway.v1 import call_event_pb2 as taskrouter_dot_gateway_dot_v1_dot_call__event__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.taskrouter/gateway/v1/call_event_service.proto\x12\x15taskrouter.gateway.v1\x1a&taskrouter/gateway/v1/call_event.proto\"e\n\x15ListCallEventsRequest\x12\x13\n\x0b\x61\x63\x63ount_sid\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61ll_sid\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"c\n\x16ListCallEventsResponse\x12\x30\n\x06\x65vents\x18\x01 \x03(\x0b\x32 .taskrouter.gateway.v1.CallEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x81\x01\n\x10\x43\x61llEventService\x12m\n\x0eListCallEvents\x12,.taskrouter.gateway.v1.ListCallEventsRequest\x1a-.taskrouter.gateway.v1.ListCallEventsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.taskrouter/gateway/v1/call_event_service.proto\x12\x15taskrouter.gateway.v1\x1a&taskrouter/gateway/v1/call_event.proto\"e\n\x15ListCallEventsRequest\x12\x13\n\x0b\x61\x63\x63ount_sid\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61ll_sid\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"c\n\x16ListCallEventsResponse\x12\x30\n\x06\x65vents\x18\x01 \x03(\x0b\x32 .taskrouter.gateway.v1.CallEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x86\x01\n\x10\x43\x61llEventService\x12r\n\x0eListCallEvents\x12,.taskrouter.gateway.v1.ListCallEventsRequest\x1a-.taskrouter.gateway.v1.ListCallEventsResponse\"\x03\x90\x02\x01\x42<Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'taskrouter.gateway.v1.call_event_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1'
+  _globals['_CALLEVENTSERVICE'].methods_by_name['ListCallEvents']._loaded_options = None
+  _globals['_CALLEVENTSERVICE'].methods_by_name['ListCallEvents']._serialized_options = b'\220\002\001'
   _globals['_LISTCALLEVENTSREQUEST']._serialized_start=113
   _globals['_LISTCALLEVENTSREQUEST']._serialized_end=214
   _globals['_LISTCALLEVENTSRESPONSE']._serialized_start=216
   _globals['_LISTCALLEVENTSRESPONSE']._serialized_end=315
   _globals['_CALLEVENTSERVICE']._serialized_start=318
-  _globals['_CALLEVENTSERVICE']._serialized_end=447
+  _globals['_CALLEVENTSERVICE']._serialized_end=452
 # @@protoc_insertion_point(module_scope)

@@ -87,6 +87,9 @@ class EventServiceServicer:
         events as they arrive, until the client cancels. Each event carries a cursor; resume after a
         disconnect with `after_cursor` set to the last one processed. A subscriber that falls too far behind is closed with
         RESOURCE_EXHAUSTED; gateway shutdown closes streams with UNAVAILABLE. Both may resume from the cursor.
+        Readiness: the server sends the response headers (initial metadata) as soon as the subscription's start
+        position is fixed, before any event. Once a client has them, every event committed afterwards reaches
+        the stream, so wait for the headers instead of sleeping before acting.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

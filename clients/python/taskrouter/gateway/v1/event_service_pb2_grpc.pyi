@@ -46,6 +46,9 @@ class EventServiceStub:
     events as they arrive, until the client cancels. Each event carries a cursor; resume after a
     disconnect with `after_cursor` set to the last one processed. A subscriber that falls too far behind is closed with
     RESOURCE_EXHAUSTED; gateway shutdown closes streams with UNAVAILABLE. Both may resume from the cursor.
+    Readiness: the server sends the response headers (initial metadata) as soon as the subscription's start
+    position is fixed, before any event. Once a client has them, every event committed afterwards reaches
+    the stream, so wait for the headers instead of sleeping before acting.
     """
     BackfillEvents: _grpc.UnaryUnaryMultiCallable[_event_service_pb2.BackfillEventsRequest, _event_service_pb2.BackfillEventsResponse]
     """Reads Events from Twilio's Events REST API for a time window and appends the ones the log has not
@@ -70,6 +73,9 @@ class EventServiceAsyncStub(EventServiceStub):
     events as they arrive, until the client cancels. Each event carries a cursor; resume after a
     disconnect with `after_cursor` set to the last one processed. A subscriber that falls too far behind is closed with
     RESOURCE_EXHAUSTED; gateway shutdown closes streams with UNAVAILABLE. Both may resume from the cursor.
+    Readiness: the server sends the response headers (initial metadata) as soon as the subscription's start
+    position is fixed, before any event. Once a client has them, every event committed afterwards reaches
+    the stream, so wait for the headers instead of sleeping before acting.
     """
     BackfillEvents: _aio.UnaryUnaryMultiCallable[_event_service_pb2.BackfillEventsRequest, _event_service_pb2.BackfillEventsResponse]  # type: ignore[assignment]
     """Reads Events from Twilio's Events REST API for a time window and appends the ones the log has not
@@ -109,6 +115,9 @@ class EventServiceServicer(metaclass=_abc_1.ABCMeta):
         events as they arrive, until the client cancels. Each event carries a cursor; resume after a
         disconnect with `after_cursor` set to the last one processed. A subscriber that falls too far behind is closed with
         RESOURCE_EXHAUSTED; gateway shutdown closes streams with UNAVAILABLE. Both may resume from the cursor.
+        Readiness: the server sends the response headers (initial metadata) as soon as the subscription's start
+        position is fixed, before any event. Once a client has them, every event committed afterwards reaches
+        the stream, so wait for the headers instead of sleeping before acting.
         """
 
     @_abc_1.abstractmethod

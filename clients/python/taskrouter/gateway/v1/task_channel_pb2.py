@@ -25,13 +25,14 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(taskrouter/gateway/v1/task_channel.proto\x12\x15taskrouter.gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x95\x03\n\x0bTaskChannel\x12\x13\n\x0b\x61\x63\x63ount_sid\x18\x01 \x01(\t\x12\x30\n\x0c\x64\x61te_created\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x64\x61te_updated\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rfriendly_name\x18\x04 \x01(\t\x12\x0b\n\x03sid\x18\x05 \x01(\t\x12\x13\n\x0bunique_name\x18\x06 \x01(\t\x12\x15\n\rworkspace_sid\x18\x07 \x01(\t\x12&\n\x19\x63hannel_optimized_routing\x18\x08 \x01(\x08H\x00\x88\x01\x01\x12\x0b\n\x03url\x18\t \x01(\t\x12<\n\x05links\x18\n \x03(\x0b\x32-.taskrouter.gateway.v1.TaskChannel.LinksEntry\x1a,\n\nLinksEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x1c\n\x1a_channel_optimized_routingb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(taskrouter/gateway/v1/task_channel.proto\x12\x15taskrouter.gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x95\x03\n\x0bTaskChannel\x12\x13\n\x0b\x61\x63\x63ount_sid\x18\x01 \x01(\t\x12\x30\n\x0c\x64\x61te_created\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x64\x61te_updated\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rfriendly_name\x18\x04 \x01(\t\x12\x0b\n\x03sid\x18\x05 \x01(\t\x12\x13\n\x0bunique_name\x18\x06 \x01(\t\x12\x15\n\rworkspace_sid\x18\x07 \x01(\t\x12&\n\x19\x63hannel_optimized_routing\x18\x08 \x01(\x08H\x00\x88\x01\x01\x12\x0b\n\x03url\x18\t \x01(\t\x12<\n\x05links\x18\n \x03(\x0b\x32-.taskrouter.gateway.v1.TaskChannel.LinksEntry\x1a,\n\nLinksEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x1c\n\x1a_channel_optimized_routingB<Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'taskrouter.gateway.v1.task_channel_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1'
   _globals['_TASKCHANNEL_LINKSENTRY']._loaded_options = None
   _globals['_TASKCHANNEL_LINKSENTRY']._serialized_options = b'8\001'
   _globals['_TASKCHANNEL']._serialized_start=101

@@ -25,13 +25,14 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&taskrouter/gateway/v1/task_queue.proto\x12\x15taskrouter.gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\x05\n\tTaskQueue\x12\x13\n\x0b\x61\x63\x63ount_sid\x18\x01 \x01(\t\x12 \n\x18\x61ssignment_activity_name\x18\x02 \x01(\t\x12\x1f\n\x17\x61ssignment_activity_sid\x18\x03 \x01(\t\x12\x30\n\x0c\x64\x61te_created\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x64\x61te_updated\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rfriendly_name\x18\x06 \x01(\t\x12\x1c\n\x14max_reserved_workers\x18\x07 \x01(\x05\x12!\n\x19reservation_activity_name\x18\x08 \x01(\t\x12 \n\x18reservation_activity_sid\x18\t \x01(\t\x12\x0b\n\x03sid\x18\n \x01(\t\x12\x16\n\x0etarget_workers\x18\x0b \x01(\t\x12>\n\ntask_order\x18\x0c \x01(\x0e\x32*.taskrouter.gateway.v1.TaskQueue.TaskOrder\x12\x15\n\rworkspace_sid\x18\r \x01(\t\x12\x0b\n\x03url\x18\x0e \x01(\t\x12:\n\x05links\x18\x0f \x03(\x0b\x32+.taskrouter.gateway.v1.TaskQueue.LinksEntry\x1a,\n\nLinksEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"Q\n\tTaskOrder\x12\x1a\n\x16TASK_ORDER_UNSPECIFIED\x10\x00\x12\x13\n\x0fTASK_ORDER_FIFO\x10\x01\x12\x13\n\x0fTASK_ORDER_LIFO\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&taskrouter/gateway/v1/task_queue.proto\x12\x15taskrouter.gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\x05\n\tTaskQueue\x12\x13\n\x0b\x61\x63\x63ount_sid\x18\x01 \x01(\t\x12 \n\x18\x61ssignment_activity_name\x18\x02 \x01(\t\x12\x1f\n\x17\x61ssignment_activity_sid\x18\x03 \x01(\t\x12\x30\n\x0c\x64\x61te_created\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x64\x61te_updated\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rfriendly_name\x18\x06 \x01(\t\x12\x1c\n\x14max_reserved_workers\x18\x07 \x01(\x05\x12!\n\x19reservation_activity_name\x18\x08 \x01(\t\x12 \n\x18reservation_activity_sid\x18\t \x01(\t\x12\x0b\n\x03sid\x18\n \x01(\t\x12\x16\n\x0etarget_workers\x18\x0b \x01(\t\x12>\n\ntask_order\x18\x0c \x01(\x0e\x32*.taskrouter.gateway.v1.TaskQueue.TaskOrder\x12\x15\n\rworkspace_sid\x18\r \x01(\t\x12\x0b\n\x03url\x18\x0e \x01(\t\x12:\n\x05links\x18\x0f \x03(\x0b\x32+.taskrouter.gateway.v1.TaskQueue.LinksEntry\x1a,\n\nLinksEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"Q\n\tTaskOrder\x12\x1a\n\x16TASK_ORDER_UNSPECIFIED\x10\x00\x12\x13\n\x0fTASK_ORDER_FIFO\x10\x01\x12\x13\n\x0fTASK_ORDER_LIFO\x10\x02\x42<Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'taskrouter.gateway.v1.task_queue_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1'
   _globals['_TASKQUEUE_LINKSENTRY']._loaded_options = None
   _globals['_TASKQUEUE_LINKSENTRY']._serialized_options = b'8\001'
   _globals['_TASKQUEUE']._serialized_start=99

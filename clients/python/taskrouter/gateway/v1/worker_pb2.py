@@ -26,13 +26,14 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"taskrouter/gateway/v1/worker.proto\x12\x15taskrouter.gateway.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xff\x03\n\x06Worker\x12\x13\n\x0b\x61\x63\x63ount_sid\x18\x01 \x01(\t\x12\x15\n\ractivity_name\x18\x02 \x01(\t\x12\x14\n\x0c\x61\x63tivity_sid\x18\x03 \x01(\t\x12\x12\n\nattributes\x18\x04 \x01(\t\x12\x32\n\x11\x61ttributes_struct\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\tavailable\x18\x06 \x01(\x08\x12\x30\n\x0c\x64\x61te_created\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13\x64\x61te_status_changed\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x64\x61te_updated\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rfriendly_name\x18\n \x01(\t\x12\x0b\n\x03sid\x18\x0b \x01(\t\x12\x15\n\rworkspace_sid\x18\x0c \x01(\t\x12\x0b\n\x03url\x18\r \x01(\t\x12\x37\n\x05links\x18\x0e \x03(\x0b\x32(.taskrouter.gateway.v1.Worker.LinksEntry\x12\x0c\n\x04\x65tag\x18\x0f \x01(\t\x1a,\n\nLinksEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"taskrouter/gateway/v1/worker.proto\x12\x15taskrouter.gateway.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xff\x03\n\x06Worker\x12\x13\n\x0b\x61\x63\x63ount_sid\x18\x01 \x01(\t\x12\x15\n\ractivity_name\x18\x02 \x01(\t\x12\x14\n\x0c\x61\x63tivity_sid\x18\x03 \x01(\t\x12\x12\n\nattributes\x18\x04 \x01(\t\x12\x32\n\x11\x61ttributes_struct\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\tavailable\x18\x06 \x01(\x08\x12\x30\n\x0c\x64\x61te_created\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13\x64\x61te_status_changed\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x64\x61te_updated\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rfriendly_name\x18\n \x01(\t\x12\x0b\n\x03sid\x18\x0b \x01(\t\x12\x15\n\rworkspace_sid\x18\x0c \x01(\t\x12\x0b\n\x03url\x18\r \x01(\t\x12\x37\n\x05links\x18\x0e \x03(\x0b\x32(.taskrouter.gateway.v1.Worker.LinksEntry\x12\x0c\n\x04\x65tag\x18\x0f \x01(\t\x1a,\n\nLinksEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42<Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'taskrouter.gateway.v1.worker_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1'
   _globals['_WORKER_LINKSENTRY']._loaded_options = None
   _globals['_WORKER_LINKSENTRY']._serialized_options = b'8\001'
   _globals['_WORKER']._serialized_start=125
