@@ -36,7 +36,7 @@ func WithTLS(cfg *tls.Config) Option {
 // WithToken sends `authorization: Bearer <token>` on every call.
 func WithToken(token string) Option { return func(o *options) { o.token = token } }
 
-// WithoutRetry dials without the shipped service config.
+// WithoutRetry dials without the retry interceptor: every call makes one attempt.
 func WithoutRetry() Option { return func(o *options) { o.retry = false } }
 
 // WithDialOptions appends raw grpc.DialOptions.
@@ -56,9 +56,9 @@ func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]strin
 // RequireTransportSecurity: the token may cross plaintext only when the caller dialled without TLS on purpose.
 func (b bearer) RequireTransportSecurity() bool { return b.secure }
 
-// ServiceConfig is the gRPC service config (retryPolicy per idempotent method) Dial applies by default.
-// grpc-go enables retries by default from v1.40; older releases (Debian bookworm ships v1.33) need
-// GRPC_GO_RETRY=on in the environment.
+// ServiceConfig is the gRPC service config (retryPolicy per idempotent method) whose retries Dial applies by
+// default, through RetryInterceptor. It is not handed to grpc-go: its own retries depend on the release
+// (on from v1.40, off before unless GRPC_GO_RETRY=on) and would multiply with the interceptor's.
 const ServiceConfig = gatewayv1.ServiceConfigJSON
 
 // Dial connects to the gateway at target ("host:port"). Close the returned connection when done.
@@ -77,7 +77,11 @@ func Dial(target string, opts ...Option) (*grpc.ClientConn, error) {
 		dial = append(dial, grpc.WithPerRPCCredentials(bearer{token: o.token, secure: o.tls != nil}))
 	}
 	if o.retry {
-		dial = append(dial, grpc.WithDefaultServiceConfig(ServiceConfig))
+		retry, err := RetryInterceptor(ServiceConfig)
+		if err != nil {
+			return nil, err
+		}
+		dial = append(dial, grpc.WithChainUnaryInterceptor(retry))
 	}
 	return grpc.Dial(target, append(dial, o.extra...)...)
 }
