@@ -17,19 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from taskrouter.gateway.v1 import (
-    call_event_service_pb2,
-    call_event_service_pb2_grpc,
-    event_service_pb2,
-    statistics_service_pb2,
-    statistics_service_pb2_grpc,
-    activity_service_pb2,
-    activity_service_pb2_grpc,
-    worker_service_pb2,
-    worker_service_pb2_grpc,
-    workspace_service_pb2,
-    workspace_service_pb2_grpc,
-)
+from taskrouter.gateway.v1 import event_service_pb2
 
 from . import embedded
 from .admin import AdminServer, Readiness
@@ -45,14 +33,9 @@ from .events.signature import SignatureVerifier
 from .events.webhook import WebhookHandler, create_webhook_app, runner_options
 from .metrics import GatewayMetrics
 from .rpc_hooks import RpcHooks
-from .services.activities import ActivityService
-from .services.call_events import CallEventService
 from .services.event_stream import EventStreamer
 from .services.events import EventService, event_service_handler
-from .services.routing import ROUTING_SERVICERS, ROUTING_SERVICES
-from .services.statistics import StatisticsService
-from .services.workers import WorkerService
-from .services.workspaces import WorkspaceService
+from .services.registry import UPSTREAM_SERVICERS
 from .tls import ReloadingServerCredentials, add_port
 from .tracing import PassThrough, Tracing, provider_from_env
 from .translate.workspaces import event_callback_call
@@ -61,13 +44,8 @@ from .upstream import Credentials, RetryPolicy, UpstreamClient
 log = structlog.get_logger("taskrouter_gateway")
 
 SERVICE_NAMES = (
-    activity_service_pb2.DESCRIPTOR.services_by_name["ActivityService"].full_name,
-    worker_service_pb2.DESCRIPTOR.services_by_name["WorkerService"].full_name,
-    workspace_service_pb2.DESCRIPTOR.services_by_name["WorkspaceService"].full_name,
+    *(descriptor.full_name for _, _, descriptor in UPSTREAM_SERVICERS),
     event_service_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
-    call_event_service_pb2.DESCRIPTOR.services_by_name["CallEventService"].full_name,
-    *(service.full_name for service in ROUTING_SERVICES),
-    statistics_service_pb2.DESCRIPTOR.services_by_name["StatisticsService"].full_name,
 )
 
 
@@ -213,21 +191,8 @@ class Gateway:
         # No interceptor: each handler logs its own line (rpc_logging); health and reflection go unlogged.
         server = grpc.aio.server()
         hooks = self.hooks
-        activity_service_pb2_grpc.add_ActivityServiceServicer_to_server(
-            ActivityService(self.upstream, hooks=hooks), server
-        )
-        worker_service_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerService(self.upstream, hooks=hooks), server)
-        workspace_service_pb2_grpc.add_WorkspaceServiceServicer_to_server(
-            WorkspaceService(self.upstream, hooks=hooks), server
-        )
-        call_event_service_pb2_grpc.add_CallEventServiceServicer_to_server(
-            CallEventService(self.upstream, hooks=hooks), server
-        )
-        for add, servicer in ROUTING_SERVICERS:
+        for servicer, add, _ in UPSTREAM_SERVICERS:
             add(servicer(self.upstream, hooks=hooks), server)
-        statistics_service_pb2_grpc.add_StatisticsServiceServicer_to_server(
-            StatisticsService(self.upstream, hooks=hooks), server
-        )
         server.add_generic_rpc_handlers(
             (
                 event_service_handler(
