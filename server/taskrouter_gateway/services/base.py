@@ -12,11 +12,9 @@ import grpc
 from google.protobuf import descriptor_pool
 
 from .. import errors, rpc_logging
-from ..auth import AccessDenied
 from ..rpc_hooks import RpcHooks
 from ..translate.rest_call import RestCall
 from ..upstream import UpstreamClient, UpstreamFailure, UpstreamResponse
-from ..validation import InvalidArgument
 
 Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])
 
@@ -74,18 +72,15 @@ def _wrap(method: Callable[..., Awaitable[Any]], full_name: str) -> Callable[...
             response = await method(self, request, context)
             unset_code = "OK"
             return response
-        except InvalidArgument as exc:
-            await errors.abort(context, errors.invalid_argument(exc.violations))
-        except (UpstreamFailure, AccessDenied) as exc:
-            await errors.abort(context, errors.status_for(exc))
         except asyncio.CancelledError:
             unset_code = "CANCELLED"
             raise
         except grpc.aio.AbortError:
             raise  # the handler ended the call with its own status
         except Exception as exc:
-            # Anything else is a bug: INTERNAL with an id that is logged once, never UNKNOWN.
-            await errors.abort(context, errors.unexpected(exc))
+            # errors.status_for is the one mapping: bad input, caller checks, upstream failures, and for
+            # anything else (a bug) INTERNAL with an id that is logged once, never UNKNOWN.
+            await errors.abort(context, errors.status_for(exc))
         finally:
             rpc_logging.log_unary(context, started, unset_code)
             if call is not None:
