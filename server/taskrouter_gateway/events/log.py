@@ -185,9 +185,25 @@ class EventLog(abc.ABC):
         A cursor c with c + 1 < first_seq() has lost events to retention.
         """
 
-    @abc.abstractmethod
     async def newest_event_date_ms(self, workspace_sid: str) -> int | None:
-        """The latest event_date_ms held for a workspace (for gap backfill), None if it has no events."""
+        """A hint for a workspace with no completeness mark yet (a log written before marks existed): the
+        latest event date it holds, or an approximation a backend can answer cheaply; None if unknown."""
+        return None
+
+    @abc.abstractmethod
+    async def complete_until_ms(self, workspace_sid: str) -> int | None:
+        """The workspace's high-water mark: the log holds every event TaskRouter dated before it (as far as
+        the Events API and an unbroken run of live callbacks show). None if never recorded.
+
+        Only a finished backfill and an unbroken run of live ingest move it (mark_complete_until); a restart
+        backfills from here, however long the outage, whatever arrived since.
+        """
+
+    @abc.abstractmethod
+    async def mark_complete_until(self, workspace_sid: str, event_date_ms: int) -> int:
+        """Moves the mark forward, never back; durable (shared by every replica) when it returns.
+
+        Returns the mark now in force (a concurrent writer may have moved it further)."""
 
     @abc.abstractmethod
     async def get(self, sid: str) -> StoredEvent | None:
@@ -204,6 +220,22 @@ class EventLog(abc.ABC):
         readers poll read_after() instead.
         """
         return False
+
+    def add_gap_listener(self, listener: Callable[[int, int], None]) -> None:
+        """Have `listener(first_lost, last_lost)` called when this process learns that events it had not yet
+        handed to commit listeners are gone (a replica that fell behind retention). This default: a log whose
+        only reader is its writer never loses events that way."""
+        del listener
+
+    def not_ready_reason(self) -> str | None:
+        """Why this process should not take traffic now (catching up after a gap), or None."""
+        return None
+
+    @contextlib.asynccontextmanager
+    async def dedup_scope(self, workspace_sid: str, start_ms: int) -> AsyncIterator[None]:
+        """Inside the body, appends of this workspace's events dated at/after `start_ms` are deduplicated
+        against everything the log holds, however old (a backfill). This default: every append already is."""
+        yield
 
     @contextlib.asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[None]:

@@ -56,6 +56,12 @@ from .log import (
 APPLICATION_ID: Final = 0x5452474C
 SCHEMA_VERSION: Final = 2  # 2: payloads are records (events.records), one index fewer
 
+# Per workspace, the date before which the log is known complete (EventLog.complete_until_ms). Added without a
+# schema version bump: a file from an older build gains the table at open, and an older build ignores it.
+_MARKS_TABLE: Final = (
+    "CREATE TABLE IF NOT EXISTS marks (workspace_sid TEXT PRIMARY KEY, complete_ms INTEGER NOT NULL) WITHOUT ROWID"
+)
+
 _SCHEMA: Final = (
     """CREATE TABLE events (
         seq INTEGER PRIMARY KEY,
@@ -71,6 +77,7 @@ _SCHEMA: Final = (
     # (workspace_sid) entries end in the rowid (= seq): serves read_after(workspace_sid=...) in seq order.
     "CREATE INDEX events_by_workspace ON events (workspace_sid)",
     "CREATE INDEX events_by_date ON events (event_date_ms)",
+    _MARKS_TABLE,
     # One row: last_seq survives pruning every event, so numbering never restarts.
     """CREATE TABLE log_state (
         id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -111,6 +118,13 @@ class LogStats:
 class _Append:
     events: Sequence[NewEvent]
     future: asyncio.Future[list[AppendResult]]  # resolved on its loop, by _answer
+
+
+@dataclass(slots=True)
+class _Mark:
+    workspace_sid: str
+    complete_ms: int
+    future: concurrent.futures.Future[int]
 
 
 @dataclass(slots=True)
@@ -306,6 +320,7 @@ class SqliteEventLog(EventLog):
             if str(mode).lower() != "wal":
                 raise EventLogOpenError(f"event log {self._path}: cannot use WAL mode (got {mode!r})")
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            conn.execute(_MARKS_TABLE)
             self._load_state(conn)
         except BaseException:
             conn.close()
@@ -357,6 +372,8 @@ class SqliteEventLog(EventLog):
                 stopping = True
             elif isinstance(job, _Prune):
                 self._prune_step(conn, job)
+            elif isinstance(job, _Mark):
+                self._set_mark(conn, job)
             else:
                 batch: list[_Append] = []
                 count = 0
@@ -459,6 +476,22 @@ class SqliteEventLog(EventLog):
             if not job.future.done():
                 job.future.set_exception(exc)
 
+    def _set_mark(self, conn: sqlite3.Connection, job: _Mark) -> None:
+        if not job.future.set_running_or_notify_cancel():
+            return
+        try:
+            conn.execute(
+                "INSERT INTO marks (workspace_sid, complete_ms) VALUES (?, ?) ON CONFLICT (workspace_sid)"
+                " DO UPDATE SET complete_ms = max(complete_ms, excluded.complete_ms)",
+                (job.workspace_sid, job.complete_ms),
+            )
+            row = _row(conn, "SELECT complete_ms FROM marks WHERE workspace_sid = ?", (job.workspace_sid,))
+        except Exception as exc:
+            self._rollback(conn)
+            job.future.set_exception(EventLogWriteError(f"mark not stored: {exc}"))
+            return
+        job.future.set_result(row[0])
+
     def _prune_step(self, conn: sqlite3.Connection, job: _Prune) -> None:
         if not job.future.running() and not job.future.set_running_or_notify_cancel():
             return
@@ -530,7 +563,7 @@ class SqliteEventLog(EventLog):
                 break
             if isinstance(job, _Append):
                 appends.append(job)
-            elif job is not _STOP and (job.future.running() or job.future.set_running_or_notify_cancel()):
+            elif job is not _STOP and (job.future.running() or job.future.set_running_or_notify_cancel()):  # _Prune, _Mark
                 job.future.set_exception(exc)
         if appends:
             self._to_loop(self._fail, appends, exc)
@@ -645,6 +678,21 @@ class SqliteEventLog(EventLog):
             (workspace_sid,),
         )
         return None if row is None else row[0]
+
+    async def complete_until_ms(self, workspace_sid: str) -> int | None:
+        check_text("workspace_sid", workspace_sid)
+        row = await self._read(
+            lambda: _row(self._reader(), "SELECT complete_ms FROM marks WHERE workspace_sid = ?", (workspace_sid,))
+        )
+        return None if row is None else int(row[0])
+
+    async def mark_complete_until(self, workspace_sid: str, event_date_ms: int) -> int:
+        check_text("workspace_sid", workspace_sid)
+        check_date(event_date_ms)
+        self._require_open()
+        future: concurrent.futures.Future[int] = concurrent.futures.Future()
+        self._queue.put(_Mark(workspace_sid, event_date_ms, future))
+        return await asyncio.wrap_future(future)
 
     async def get(self, sid: str) -> StoredEvent | None:
         check_text("sid", sid)
