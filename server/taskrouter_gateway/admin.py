@@ -41,6 +41,9 @@ class Readiness:
             return "draining"
         if self.event_log is None:
             return "not started"
+        behind = self.event_log.not_ready_reason()
+        if behind is not None:
+            return behind
         failed = self._append_failed_at
         if failed is not None and time.monotonic() - failed < APPEND_FAILURE_HOLD_SECONDS:
             return "the event log refused the last append"

@@ -28,7 +28,8 @@ from .events.backfill import Backfiller
 from .events.fanout import FanOut
 from .events.ingest import Ingestor
 from .events.backends import build_event_log
-from .events.log import EventLog, EventLogOpenError, run_retention
+from .events.live_marks import LiveMarks
+from .events.log import EventLog, EventLogError, run_retention
 from .events.signature import SignatureVerifier
 from .events.webhook import WebhookHandler, create_webhook_app, runner_options
 from .metrics import GatewayMetrics
@@ -90,6 +91,8 @@ class Gateway:
         self.event_log: EventLog | None = None
         self.fanout: FanOut | None = None
         self.backfiller: Backfiller | None = None
+        self.live_marks: LiveMarks | None = None
+        self._marks_task: asyncio.Task[None] | None = None
         self.webhook: WebhookHandler | None = None
         self.webhook_port: int = 0
         self._webhook_runner: web.AppRunner | None = None
@@ -166,7 +169,7 @@ class Gateway:
         self.event_log = build_event_log(settings)
         try:
             await self.event_log.open()
-        except EventLogOpenError as exc:
+        except EventLogError as exc:  # EventLogOpenError mostly; any other is just as much a failed start
             raise StartupError(str(exc)) from None
         stack.push_async_callback(self._close_event_log)
         self._retention_task = asyncio.create_task(run_retention(self.event_log, 3600.0), name="event-retention")
@@ -176,8 +179,14 @@ class Gateway:
         self.fanout = FanOut(self.event_log, render=render, buffer_size=settings.subscriber_buffer)
         await self.fanout.start()
         stack.push_async_callback(self._close_fanout)
-        ingestor = Ingestor(self.event_log, self.fanout, on_append=self.readiness.appended)
+        self.live_marks = LiveMarks(self.event_log)
+        ingestor = Ingestor(self.event_log, self.fanout, on_append=self.readiness.appended,
+                            retention_days=settings.event_retention_days, live_marks=self.live_marks)
         self.backfiller = Backfiller(self.upstream, self.event_log, ingestor)
+        # Teardown runs in reverse: the webhook stops first, then the marks are flushed once more, then the log
+        # closes.
+        self._marks_task = asyncio.create_task(self.live_marks.run(), name="event-marks")
+        stack.push_async_callback(_cancel, self._marks_task)
 
         await self._start_webhook(ingestor, stack)
         # Before the gRPC server, so its teardown comes after the drain: /readyz answers false while draining.

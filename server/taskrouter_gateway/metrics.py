@@ -156,7 +156,7 @@ class LiveCollector(Collector):
     """Reads what the running gateway already counts, at scrape time. Each source is a callable set by the app."""
 
     def __init__(self) -> None:
-        self.webhook_counts: Callable[[], tuple[int, int, dict[int, int]]] | None = None
+        self.webhook_counts: Callable[[], tuple[int, int, dict[int, int], int]] | None = None
         self.subscribers: Callable[[], int] | None = None
         self.lags: Callable[[], list[int]] | None = None
         self.event_log: EventLog | None = None
@@ -167,7 +167,8 @@ class LiveCollector(Collector):
         the fan-out's subscribers and their lag."""
         self.event_log = event_log
         if webhook is not None:
-            self.webhook_counts = lambda: (webhook.accepted, webhook.duplicates, dict(webhook.refused))
+            self.webhook_counts = lambda: (webhook.accepted, webhook.duplicates, dict(webhook.refused),
+                                           webhook.expired)
         self.subscribers = lambda: fanout.counters.subscribers
         self.lags = fanout.lags
 
@@ -190,7 +191,7 @@ class LiveCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         if self.webhook_counts is not None:
-            accepted, duplicates, refused = self.webhook_counts()
+            accepted, duplicates, refused, expired = self.webhook_counts()
             family = CounterMetricFamily(f"{NS}_webhook_callbacks", "TaskRouter callbacks by outcome",
                                          labels=["outcome"])
             family.add_metric(["accepted"], accepted)
@@ -199,9 +200,16 @@ class LiveCollector(Collector):
             for status, count in refused.items():
                 outcome = WEBHOOK_REFUSALS.get(status, "other")
                 by_outcome[outcome] = by_outcome.get(outcome, 0) + count
+            # Callbacks dated before retention are 400s too, counted apart: a replay, not a malformed request.
+            by_outcome["bad_request"] -= expired
+            by_outcome["expired"] = expired
             for outcome, count in by_outcome.items():
                 family.add_metric([outcome], count)
             yield family
+        gaps = getattr(self.event_log, "gaps", None)
+        if isinstance(gaps, int):
+            yield CounterMetricFamily(f"{NS}_event_log_gaps", "times retention removed events before this replica"
+                                      " read them (subscribers that needed them got OUT_OF_RANGE)", value=gaps)
         if self.event_log is not None:
             events, age, size = self._log_stats
             yield GaugeMetricFamily(f"{NS}_event_log_events", "events retained in the log", value=events)

@@ -15,7 +15,7 @@ from ..translate.events import event_from_rest, list_events_call
 from ..upstream import UpstreamClient
 from . import records
 from .ingest import Ingestor
-from .log import EventLog, NewEvent
+from .log import EventLog
 
 log = structlog.get_logger("taskrouter_gateway.backfill")
 
@@ -50,18 +50,23 @@ class Backfiller:
         *,
         overlap_ms: int = DEFAULT_OVERLAP_MS,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        page_size: int = PAGE_SIZE,
     ) -> None:
         self._upstream = upstream
         self._log = log_
         self._ingestor = ingestor
         self._overlap_ms = overlap_ms
         self._clock_ms = clock_ms
+        self._page_size = page_size
 
     async def start_ms_for(self, workspace_sid: str) -> int:
-        """From a little before the newest logged event (or now, for a workspace never seen), within 30 days."""
+        """From a little before where the log is known complete (its mark; for a log written before marks,
+        its newest event; for a workspace never seen, now), within TaskRouter's 30 days."""
         now = self._clock_ms()
-        newest = await self._log.newest_event_date_ms(workspace_sid)
-        start = (newest if newest is not None else now) - self._overlap_ms
+        mark = await self._log.complete_until_ms(workspace_sid)
+        if mark is None:
+            mark = await self._log.newest_event_date_ms(workspace_sid)
+        start = (mark if mark is not None else now) - self._overlap_ms
         return max(start, now - RETENTION_MS + SAFETY_MS)
 
     async def backfill(
@@ -79,33 +84,48 @@ class Backfiller:
     async def _backfill(
         self, workspace_sid: str, start_ms: int | None, end_ms: int | None, deadline: float | None
     ) -> BackfillResult:
+        mark = await self._log.complete_until_ms(workspace_sid)
         if start_ms is None:
             start_ms = await self.start_ms_for(workspace_sid)
-        request = svc.ListEventsRequest(workspace_sid=workspace_sid, page_size=PAGE_SIZE, start_date=_ts(start_ms))
+        request = svc.ListEventsRequest(
+            workspace_sid=workspace_sid, page_size=self._page_size, start_date=_ts(start_ms)
+        )
         if end_ms is not None:
             request.end_date.CopyFrom(_ts(end_ms))
         call = list_events_call(request)
-        fetched: list[NewEvent] = []
+        fetched = appended = duplicates = 0
+        newest: int | None = None
         token: str | None = None
-        while True:
-            reply, token = await self._upstream.list_page(
-                call.path, page_token=token, query=call.query, deadline=deadline, base="taskrouter"
-            )
-            for item in (reply.body or {}).get("events") or ():
-                if isinstance(item, dict):
-                    fetched.append(records.from_rest(item, event_from_rest(item)))
-            if not token:
-                break
-        # Oldest first, so the log's order follows TaskRouter's where nothing else interleaves.
-        fetched.sort(key=lambda e: (e.event_date_ms, e.sid))
-        appended = duplicates = 0
-        for i in range(0, len(fetched), CHUNK):
-            for outcome in await self._ingestor.ingest(fetched[i : i + CHUNK]):
-                if outcome.duplicate:
-                    duplicates += 1
-                else:
-                    appended += 1
-        result = BackfillResult(fetched=len(fetched), appended=appended, duplicates=duplicates)
+        # Page by page, each appended before the next is fetched: memory holds one page whatever the range.
+        async with self._log.dedup_scope(workspace_sid, start_ms):
+            while True:
+                reply, token = await self._upstream.list_page(
+                    call.path, page_token=token, query=call.query, deadline=deadline, base="taskrouter"
+                )
+                page = [records.from_rest(item, event_from_rest(item))
+                        for item in (reply.body or {}).get("events") or () if isinstance(item, dict)]
+                # Oldest first within a page, so the log's order follows TaskRouter's where nothing interleaves.
+                page.sort(key=lambda e: (e.event_date_ms, e.sid))
+                for i in range(0, len(page), CHUNK):
+                    for outcome in await self._ingestor.ingest(page[i : i + CHUNK]):
+                        if outcome.duplicate:
+                            duplicates += 1
+                        else:
+                            appended += 1
+                fetched += len(page)
+                if page:
+                    newest = max(newest or page[-1].event_date_ms, page[-1].event_date_ms)
+                if not token:
+                    break
+        # Complete up to the range's end when the range starts at (or before) what was already complete. With
+        # no end given, "the present" is the newest event TaskRouter listed: its clock, not ours.
+        reached = end_ms if end_ms is not None else newest
+        if reached is not None and (mark is None or start_ms <= mark):
+            await self._log.mark_complete_until(workspace_sid, reached)
+        live = self._ingestor.live_marks
+        if live is not None and end_ms is None and (mark is None or start_ms <= mark):
+            live.start(workspace_sid)  # from here on live callbacks extend the mark
+        result = BackfillResult(fetched=fetched, appended=appended, duplicates=duplicates)
         log.info("backfill done", workspace_sid=workspace_sid, start_ms=start_ms, fetched=result.fetched,
-                 appended=result.appended, duplicates=result.duplicates)
+                 appended=result.appended, duplicates=result.duplicates, complete_until_ms=reached)
         return result

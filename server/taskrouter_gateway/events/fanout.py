@@ -63,6 +63,11 @@ class LogUnreadable(SubscriptionEnded):
     """Replaying failed: the log raised EventLogError (chained as __cause__)."""
 
 
+class PositionLost(SubscriptionEnded):
+    """Events this subscription still needed were removed by retention before this replica read them;
+    `resume_seq` is the last lost seq: resuming after it is resuming from the oldest event still held."""
+
+
 def _varint(value: int) -> bytes:
     out = bytearray()
     while value > 0x7F:
@@ -105,13 +110,14 @@ class FanOutCounters:
     rereads: int = 0  # replays extended because the buffer overflowed while catching up
     frames_built: int = 0  # events rendered and encoded (once each while in the recent-frames cache)
     unreadable: int = 0  # stored events that could not be rendered, skipped (and logged)
+    position_lost: int = 0  # gaps the log reported (events removed before this replica read them)
 
 
 _CATCHING_UP, _LIVE = 0, 1
 
 
 class _Subscriber:
-    __slots__ = ("filter", "buffer", "capacity", "phase", "dropped", "ended", "waiter", "position")
+    __slots__ = ("filter", "buffer", "capacity", "phase", "dropped", "ended", "waiter", "position", "lost_until")
 
     def __init__(self, event_filter: EventFilter, capacity: int) -> None:
         self.filter = event_filter
@@ -120,6 +126,7 @@ class _Subscriber:
         self.phase = _CATCHING_UP
         self.dropped = False  # the buffer overflowed while catching up: it has a gap
         self.ended: type[SubscriptionEnded] | None = None
+        self.lost_until = 0  # for PositionLost: the last lost seq
         self.waiter: asyncio.Future[None] | None = None
         self.position = 0  # the seq replay has reached (for lag while catching up)
 
@@ -188,6 +195,7 @@ class FanOut:
             raise RuntimeError("FanOut already started")
         self._published_seq = await self.log.last_seq()
         self._pushed = self.log.add_commit_listener(self._on_commit)
+        self.log.add_gap_listener(self._on_gap)
         self._tailer = asyncio.create_task(self._tail(), name="event-fanout-tailer")
 
     def notify(self) -> None:
@@ -203,6 +211,22 @@ class FanOut:
             return
         for row in rows:
             self._publish(row)
+
+    def _on_gap(self, first: int, last: int) -> None:
+        """The log lost first..last before they were published: end every subscription that still needed
+        them (all live ones, and replays not yet past them) rather than skip events silently."""
+        if self._closed:
+            return
+        self.counters.position_lost += 1
+        for subscribers in self._by_workspace.values():
+            for sub in subscribers:
+                position = self._published_seq if sub.phase == _LIVE else sub.position
+                if sub.ended is None and position < last:
+                    sub.ended = PositionLost
+                    sub.lost_until = last
+                    sub.buffer.clear()
+                    sub.wake()
+        self._published_seq = max(self._published_seq, last)
 
     async def close(self, drain_timeout: float = 5.0) -> None:
         """Ends every subscription with FanOutClosed and stops the tailer; waits (bounded) for streams to go."""
@@ -332,6 +356,12 @@ class FanOut:
 
     def _end(self, sub: _Subscriber, resume_seq: int) -> SubscriptionEnded:
         assert sub.ended is not None
+        if sub.ended is PositionLost:
+            return PositionLost(
+                "events after your position were removed by retention before this replica read them; resume"
+                " from the oldest event still held (or by time)",
+                sub.lost_until,
+            )
         if sub.ended is SubscriberTooSlow:
             return SubscriberTooSlow(
                 f"subscriber fell more than {self.buffer_size} events behind; resume from your last cursor",
@@ -447,6 +477,7 @@ __all__ = [
     "FanOutCounters",
     "Frame",
     "LogUnreadable",
+    "PositionLost",
     "SubscriberTooSlow",
     "SubscriptionEnded",
     "encode_piece",

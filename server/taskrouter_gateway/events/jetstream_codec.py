@@ -25,19 +25,19 @@ class UndecodableMessage(ValueError):
     """A stream message this build cannot read (not written by a gateway, or by a newer one)."""
 
 
-def _token(text: str) -> str:
+def token(text: str) -> str:
     """A subject token: NATS forbids '.', '*', '>' and whitespace in tokens; an empty token is invalid."""
     return _BAD_TOKEN_CHARS.sub("_", text) or "_"
 
 
 def subject_for(prefix: str, event: NewEvent) -> str:
     """`<prefix>.<workspace_sid>.<event type tokens>`, each token made subject-safe."""
-    types = ".".join(_token(t) for t in event.event_type.split("."))
-    return f"{prefix}.{_token(event.workspace_sid)}.{types}"
+    types = ".".join(token(t) for t in event.event_type.split("."))
+    return f"{prefix}.{token(event.workspace_sid)}.{types}"
 
 
 def workspace_filter(prefix: str, workspace_sid: str) -> str:
-    return f"{prefix}.{_token(workspace_sid)}.>"
+    return f"{prefix}.{token(workspace_sid)}.>"
 
 
 def encode(event: NewEvent) -> bytes:

@@ -12,7 +12,7 @@ import contextlib
 import secrets
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import nats.errors
@@ -35,6 +35,11 @@ _TRANSIENT = (
 
 class LeaseUnavailable(EventLogError):
     """The lease could not be taken before the wait ran out (another replica holds it)."""
+
+
+class LeaseLost(EventLogError):
+    """The lease was taken over (or lapsed) while its body ran: the body was cancelled, since another replica
+    may now be doing the same work."""
 
 
 class KvLeases:
@@ -83,26 +88,39 @@ class KvLeases:
                     raise LeaseUnavailable(f"lease {key}: the key-value store does not answer ({exc!r})") from None
             await asyncio.sleep(poll_s)  # a retry interval while someone else holds it, not a sync point
         _log.info("lease.taken", key=key, owner=self.owner)
-        state = {"revision": revision}
-        renewer = asyncio.create_task(self._renew(kv, key, state), name=f"lease-renew:{key}")
+        state = {"revision": revision, "lost": 0}
+        holder = asyncio.current_task()
+
+        def lost() -> None:
+            state["lost"] = 1
+            if holder is not None:
+                holder.cancel()  # the work it guards must stop: another replica may be doing it now
+
+        renewer = asyncio.create_task(self._renew(kv, key, state, lost), name=f"lease-renew:{key}")
         try:
             yield
+        except asyncio.CancelledError:
+            if state["lost"] and holder is not None and holder.uncancel() == 0:
+                raise LeaseLost(f"lease {key} was lost while its work ran; the work was stopped") from None
+            raise
         finally:
             renewer.cancel()
             await asyncio.gather(renewer, return_exceptions=True)
-            try:
-                await kv.delete(key, last=state["revision"])
-                _log.info("lease.released", key=key, owner=self.owner)
-            except (nats.errors.Error, TimeoutError) as exc:
-                _log.warning("lease.release_failed", key=key, error=repr(exc))  # it lapses after ttl anyway
+            if not state["lost"]:  # a lost lease is someone else's now: nothing to give back
+                try:
+                    await kv.delete(key, last=state["revision"])
+                    _log.info("lease.released", key=key, owner=self.owner)
+                except (nats.errors.Error, TimeoutError) as exc:
+                    _log.warning("lease.release_failed", key=key, error=repr(exc))  # it lapses after ttl anyway
 
-    async def _renew(self, kv: Any, key: str, state: dict[str, int]) -> None:
+    async def _renew(self, kv: Any, key: str, state: dict[str, int], lost: Callable[[], None]) -> None:
         while True:
             await asyncio.sleep(self._ttl / 3)
             try:
                 state["revision"] = await kv.update(key, self.owner.encode(), last=state["revision"])
             except nats.js.errors.KeyWrongLastSequenceError:
                 _log.warning("lease.lost", key=key, owner=self.owner)
+                lost()
                 return
             except (nats.errors.Error, TimeoutError) as exc:
                 _log.warning("lease.renew_failed", key=key, error=repr(exc))

@@ -18,7 +18,7 @@ from yarl import query_to_pairs
 
 from ..translate.events import MalformedCallback, callback_envelope
 from . import records
-from .ingest import Ingestor
+from .ingest import EventTooOld, Ingestor
 from .log import EventLogError
 from .signature import SIGNATURE_HEADER, SignatureVerifier
 
@@ -85,6 +85,7 @@ class WebhookHandler:
         self.accepted = 0
         self.duplicates = 0
         self.refused: dict[int, int] = {}  # by HTTP status, for metrics
+        self.expired = 0  # of the 400s, callbacks dated before the retention window
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         response = await self._handle(request)
@@ -130,7 +131,10 @@ class WebhookHandler:
         except MalformedCallback as exc:
             return _refuse(400, f"malformed callback: {exc}")
         try:
-            [result] = await self._ingestor.ingest([records.from_callback(envelope)])
+            result = await self._ingestor.ingest_live(records.from_callback(envelope))
+        except EventTooOld as exc:
+            self.expired += 1
+            return _refuse(400, str(exc))
         except EventLogError:
             log.exception("event log append failed; callback not acknowledged", event_sid=envelope.sid)
             return _refuse(503, "event log unavailable; not acknowledged")

@@ -18,7 +18,7 @@ from taskrouter.gateway.v1 import event_service_pb2
 
 from .. import errors
 from ..events.cursor import InvalidCursor, decode_cursor, encode_cursor
-from ..events.fanout import FanOut, FanOutClosed, LogUnreadable, SubscriberTooSlow
+from ..events.fanout import FanOut, FanOutClosed, LogUnreadable, PositionLost, SubscriberTooSlow
 from ..events.filters import EventFilter
 from ..events.log import EventLog, EventLogError
 from ..validation import Checker, InvalidArgument
@@ -151,6 +151,8 @@ class EventStreamer:
             await errors.abort(context, shutting_down_status(str(exc), encode_cursor(log_id, exc.resume_seq)))
         except LogUnreadable as exc:
             await errors.abort(context, log_unavailable_status(encode_cursor(log_id, exc.resume_seq)))
+        except PositionLost as exc:
+            await errors.abort(context, cursor_expired_status(encode_cursor(log_id, exc.resume_seq)))
         except grpc.aio.AbortError:
             raise
         except Exception as exc:

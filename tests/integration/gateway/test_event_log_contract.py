@@ -191,7 +191,7 @@ async def test_other_reads_reject_bad_arguments(make_log: MakeLog) -> None:
     with pytest.raises(ValueError, match="sid"):
         await log.get("")
     with pytest.raises(ValueError, match="workspace_sid"):
-        await log.newest_event_date_ms("")
+        await log.complete_until_ms("")
     with pytest.raises(TypeError, match="event_date_ms"):
         await log.seq_at_or_after(1.5)  # type: ignore[arg-type]
 
@@ -223,13 +223,34 @@ async def test_seq_at_or_after_is_exact_when_dates_jump_around(make_log: MakeLog
         assert await log.seq_at_or_after(t) == (len(dates) if first is None else first - 1), t
 
 
-async def test_newest_event_date_ms_per_workspace(make_log: MakeLog) -> None:
+async def test_completeness_marks_only_move_forward_and_survive_a_reopen(make_log: MakeLog) -> None:
     log = await make_log()
-    assert await log.newest_event_date_ms(WS1) is None
-    await log.append([ev(1, date=5000), ev(2, ws=WS2, date=9000), ev(3, date=7000), ev(4, date=6000)])
-    assert await log.newest_event_date_ms(WS1) == 7000  # the latest date, not the latest append
-    assert await log.newest_event_date_ms(WS2) == 9000
-    assert await log.newest_event_date_ms("WS" + "9" * 32) is None
+    assert await log.complete_until_ms(WS1) is None
+    assert await log.mark_complete_until(WS1, 5000) == 5000
+    assert await log.mark_complete_until(WS1, 4000) == 5000  # never back
+    assert await log.mark_complete_until(WS2, 9000) == 9000
+    assert await log.complete_until_ms(WS1) == 5000
+    await log.close()
+    reopened = await make_log()
+    assert await reopened.complete_until_ms(WS1) == 5000
+    assert await reopened.complete_until_ms(WS2) == 9000
+    assert await reopened.complete_until_ms("WS" + "9" * 32) is None
+    assert await asyncio.gather(*(reopened.mark_complete_until(WS1, 6000 + n) for n in range(5))) is not None
+    assert await reopened.complete_until_ms(WS1) == 6004  # concurrent raises: the largest wins
+    with pytest.raises(ValueError, match="workspace_sid"):
+        await reopened.mark_complete_until("", 1)
+
+
+async def test_old_events_are_deduplicated_beyond_the_duplicate_window(make_log: MakeLog) -> None:
+    # Dated years ago, so no broker window can hold them: a re-append must still find the stored copy.
+    log = await make_log()
+    first = await log.append([ev(1, date=1000), ev(2, date=2000), ev(3, ws=WS2, date=1500)])
+    again = await log.append([ev(2, date=2000), ev(4, date=2500), ev(3, ws=WS2, date=1500)])
+    assert [(r.seq, r.duplicate) for r in again] == [(first[1].seq, True), (4, False), (first[2].seq, True)]
+    async with log.dedup_scope(WS1, 1500):
+        scoped = await log.append([ev(2, date=2000), ev(5, date=3000), ev(4, date=2500), ev(5, date=3000)])
+    assert [(r.seq, r.duplicate) for r in scoped] == [(2, True), (5, False), (4, True), (5, True)]
+    assert [e.sid for e in await _all(log)] == [ev(n).sid for n in (1, 2, 3, 4, 5)]
 
 
 async def test_reopen_keeps_log_id_and_continues_numbering(make_log: MakeLog) -> None:

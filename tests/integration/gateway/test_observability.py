@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import secrets
 from pathlib import Path
 
 import aiohttp
 import grpc
 import pytest
+from callback_fixtures import live_callback
 from gateway_certs import TestCA
 from gateway_upstream_scripted import Reply, upstream  # noqa: F401  (fixture)
 from opentelemetry.sdk.trace import TracerProvider
@@ -60,9 +60,7 @@ def value(samples, name: str, **labels: str) -> float:
 
 
 def callback_params(workspace_sid: str) -> dict[str, str]:
-    params = json.loads((FIXTURES / "worker.created.json").read_text())["params"]
-    params.update(WorkspaceSid=workspace_sid, Sid="EV" + secrets.token_hex(16))
-    return params
+    return live_callback(WorkspaceSid=workspace_sid)
 
 
 async def post_callback(http, url: str, params, signature: str | None, headers=None) -> int:

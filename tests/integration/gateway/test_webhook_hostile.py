@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import secrets
 import socket
 import zlib
 from pathlib import Path
@@ -13,6 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import aiohttp
 import pytest
+from callback_fixtures import live_callback
 from hypothesis import HealthCheck, given, settings, strategies as st
 from structlog.testing import capture_logs
 
@@ -26,9 +26,7 @@ FORM = "application/x-www-form-urlencoded"
 
 
 def _callback(workspace_sid: str) -> dict[str, str]:
-    params = json.loads((FIXTURES / "worker.created.json").read_text())["params"]
-    params.update(WorkspaceSid=workspace_sid, Sid="EV" + secrets.token_hex(16))
-    return params
+    return live_callback(WorkspaceSid=workspace_sid)
 
 
 @pytest.fixture

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
 import pytest
+from callback_fixtures import live_callback
 from twilio.request_validator import RequestValidator
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "callbacks"
@@ -22,9 +22,7 @@ async def http():
 
 
 def _callback(workspace_sid: str, **extra: str) -> dict[str, str]:
-    params = json.loads((FIXTURES / "worker.created.json").read_text())["params"]
-    params.update(WorkspaceSid=workspace_sid, Sid="EV" + secrets.token_hex(16), **extra)
-    return params
+    return live_callback(WorkspaceSid=workspace_sid, **extra)
 
 
 def _sign(token: str, url: str, params: dict[str, str]) -> str:

@@ -1,0 +1,87 @@
+"""Small shared facts every replica reads and writes, in one JetStream key-value bucket `<stream>_marks`.
+
+- `mark.<workspace>`: the workspace's completeness mark (EventLog.complete_until_ms), in epoch ms.
+- `lead`: the most any event's TaskRouter date was seen ahead of the time it was appended, in ms. Time
+  lookups start their scan that far before the broker's own (receive) timestamps, so they stay exact even
+  when TaskRouter's clock (or the emulator's virtual one) runs ahead.
+
+Both only ever grow: an update is a compare-and-set on the key's last revision, retried until the stored
+value is at least the one asked for. One key per workspace plus one: nothing here grows with the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import nats.errors
+import nats.js.errors
+from nats.js import api
+
+from .log import EventLogError
+
+LEAD_KEY = "lead"
+_ATTEMPTS = 20
+
+
+class SharedMarks:
+    def __init__(self, js: Any, bucket: str, *, replicas: int = 1) -> None:
+        self._js = js
+        self._bucket = bucket
+        self._replicas = replicas
+        self._kv: Any = None
+
+    async def _store(self) -> Any:
+        if self._kv is None:
+            try:
+                self._kv = await self._js.key_value(self._bucket)
+            except nats.js.errors.BucketNotFoundError:
+                try:
+                    self._kv = await self._js.create_key_value(
+                        api.KeyValueConfig(bucket=self._bucket, history=1, replicas=self._replicas,
+                                           storage=api.StorageType.FILE)
+                    )
+                except nats.js.errors.BadRequestError:
+                    self._kv = await self._js.key_value(self._bucket)  # another replica created it just now
+        return self._kv
+
+    async def get(self, key: str) -> int | None:
+        try:
+            kv = await self._store()
+            entry = await kv.get(key)
+        except nats.js.errors.KeyNotFoundError:
+            return None
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise EventLogError(f"shared marks ({self._bucket}) unavailable: {exc!r}") from None
+        try:
+            return int((entry.value or b"").decode())
+        except ValueError:
+            return None  # not written by a gateway: as if absent
+
+    async def raise_to(self, key: str, value: int) -> int:
+        """Stores max(stored, value); returns the value now stored."""
+        try:
+            kv = await self._store()
+            for _ in range(_ATTEMPTS):
+                try:
+                    entry = await kv.get(key)
+                except nats.js.errors.KeyNotFoundError:
+                    try:
+                        await kv.create(key, str(value).encode())
+                        return value
+                    except nats.js.errors.KeyWrongLastSequenceError:
+                        continue  # created by another replica meanwhile
+                try:
+                    current = int((entry.value or b"").decode())
+                except ValueError:
+                    current = None
+                if current is not None and current >= value:
+                    return current
+                try:
+                    await kv.update(key, str(value).encode(), last=entry.revision)
+                    return value
+                except nats.js.errors.KeyWrongLastSequenceError:
+                    await asyncio.sleep(0)  # another replica moved it: read again
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise EventLogError(f"shared marks ({self._bucket}) unavailable: {exc!r}") from None
+        raise EventLogError(f"shared mark {key} keeps changing under this replica; not stored")
