@@ -115,12 +115,15 @@ async def start_replicas(cluster: NatsCluster, stream: str, count: int, **option
     return [first, *rest]
 
 
+_T0_MS = time.time_ns() // 1_000_000  # callbacks are dated now: older than retention would be refused
+
+
 def callback(i: int, sid: str | None = None) -> dict[str, str]:
     return {
         "EventType": "worker.attributes.update", "AccountSid": ACCOUNT, "WorkspaceSid": WS,
         "WorkspaceName": "Scale", "EventDescription": f"event {i}", "ResourceType": "Worker",
-        "ResourceSid": "WK" + "6" * 32, "WorkerSid": "WK" + "6" * 32, "Timestamp": "1763800000",
-        "TimestampMs": str(1763800000000 + i), "Sid": sid or "EV" + secrets.token_hex(16),
+        "ResourceSid": "WK" + "6" * 32, "WorkerSid": "WK" + "6" * 32, "Timestamp": str((_T0_MS + i) // 1000),
+        "TimestampMs": str(_T0_MS + i), "Sid": sid or "EV" + secrets.token_hex(16),
     }
 
 
