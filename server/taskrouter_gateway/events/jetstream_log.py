@@ -83,7 +83,7 @@ _RETRY_PAUSE_S: Final = 0.05
 # How far the broker's clock may run behind the gateway's when it stamps a message: time lookups start this
 # much earlier than the largest recorded lead alone would say.
 CLOCK_MARGIN_MS: Final = 60_000
-_SCAN_BATCH: Final = 256
+_SCAN_BUFFER_BYTES: Final = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +269,11 @@ class JetStreamEventLog(EventLog):
     def position(self) -> int:
         """The last seq this replica's consumer has read."""
         return self._recent.position if self._recent is not None else 0
+
+    @property
+    def cached_events(self) -> int:
+        """Events held in memory (at most cache_size, whatever the stream holds)."""
+        return len(self._recent) if self._recent is not None else 0
 
     async def open(self) -> None:
         if self._state != "new":
@@ -818,11 +823,15 @@ class JetStreamEventLog(EventLog):
             return
         config = api.ConsumerConfig(deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=first.seq)
         try:
+            # No count limit: a client-side drop would make the ordered consumer start over. The server's flow
+            # control bounds what is in flight; the byte limit bounds this process's buffer.
             sub = await self._js.subscribe(subject, stream=self._stream.name, ordered_consumer=True, config=config,
-                                           idle_heartbeat=1.0, pending_msgs_limit=_SCAN_BATCH * 4)
+                                           idle_heartbeat=1.0, pending_msgs_limit=-1,
+                                           pending_bytes_limit=_SCAN_BUFFER_BYTES)
         except (nats.errors.Error, TimeoutError) as exc:
             raise EventLogError(f"event log: cannot read the stream from seq {first.seq}: {exc!r}") from None
         try:
+            last = after
             while True:
                 try:
                     msg = await sub.next_msg(timeout=self._read_timeout)
@@ -830,6 +839,9 @@ class JetStreamEventLog(EventLog):
                     raise EventLogError(f"event log: reading the stream after seq {after} timed out") from None
                 meta = msg.metadata
                 seq = meta.sequence.stream
+                if seq <= last:
+                    continue  # redelivered after the ordered consumer started over
+                last = seq
                 if seq > upto:
                     return
                 try:

@@ -56,6 +56,9 @@ class RecentEvents:
         self._cache.clear()
         return lost
 
+    def __len__(self) -> int:
+        return len(self._cache)
+
     def cached(self, seq: int) -> StoredEvent | None:
         return self._cache.get(seq)
 

@@ -278,3 +278,94 @@ async def test_tls_with_the_servers_ca_connects_and_without_it_is_refused(tmp_pa
             await untrusted.open()
     finally:
         node.stop()
+
+
+async def _publish_raw(nats_single: NatsCluster, stream: str, events: list[NewEvent]) -> None:
+    """Fills a stream fast, in the gateway's own message layout, as a long-running deployment would have."""
+    nc = await nats.connect(nats_single.urls)
+    try:
+        js = nc.jetstream()
+        for i in range(0, len(events), 500):
+            acks = [await js.publish_async(codec.subject_for(stream, ev), codec.encode(ev),
+                                           headers={"Nats-Msg-Id": ev.sid}) for ev in events[i : i + 500]]
+            await asyncio.gather(*acks)
+    finally:
+        await nc.close()
+
+
+async def test_a_replica_starts_on_a_long_stream_without_reading_it_and_serves_since_cursors_and_dedup(
+    open_log, nats_single
+) -> None:
+    # Dates mostly rising, with late arrivals and a jump far ahead, as backfills and late callbacks leave them.
+    count = 3000
+    dates = [10_000_000 + 1000 * n for n in range(count)]
+    for n in range(0, count, 97):
+        dates[n] -= 3_600_000  # a late arrival, an hour behind its neighbours
+    dates[count // 2] += 50 * 24 * 3_600_000  # one dated far ahead of everything after it
+    events = [NewEvent(f"EV{n:032d}", WS1 if n % 3 else WS2, "task.created", "", d, b"p" * 200)
+              for n, d in enumerate(dates, start=1)]
+    writer = await open_log()
+    await _publish_raw(nats_single, writer.stream_name, events)
+
+    # The memory budget: 50 events. The old design indexed all 3,000 before serving.
+    reader = await open_log(StreamOptions(name=writer.stream_name, prefix=writer.stream_name), cache_size=50)
+    assert reader.position == count and reader.cached_events == 0  # nothing read at start-up
+
+    def brute_since(t: int) -> int:
+        return next((n - 1 for n, d in enumerate(dates, start=1) if d >= t), count)
+
+    for t in (0, dates[0], dates[1] + 1, dates[97] + 1, dates[1250], dates[count // 2], dates[count // 2] + 1,
+              dates[-1], dates[-1] + 1, dates[2000] - 3_600_000):
+        assert await reader.seq_at_or_after(t) == brute_since(t), t
+    for after in (0, 1, 1234, count - 60, count - 1):
+        got = await reader.read_after(after, limit=100, workspace_sid=WS2)
+        assert [e.sid for e in got] == [ev.sid for n, ev in enumerate(events, start=1)
+                                        if n > after and ev.workspace_sid == WS2][:100]
+    # Old events appended again (a backfill of an outage, long after the broker's duplicate window) are found.
+    again = [events[10], events[count // 2 + 7], NewEvent("EV" + "9" * 32, WS1, "task.created", "", dates[11], b"n")]
+    results = await reader.append(again)
+    assert [(r.seq, r.duplicate) for r in results] == [(11, True), (count // 2 + 8, True), (count + 1, False)]
+    async with reader.dedup_scope(WS1, dates[100]):
+        scoped = await reader.append([events[101], events[count - 2]])
+    assert [(r.seq, r.duplicate) for r in scoped] == [(102, True), (count - 1, True)]
+    assert reader.cached_events <= 50
+    assert await reader.get(events[5].sid) == await writer.get(events[5].sid)
+
+
+async def test_since_stays_exact_when_events_are_dated_ahead_of_the_brokers_clock(open_log) -> None:
+    # TaskRouter's clock (or the emulator's virtual one) two hours ahead: the writer records the lead first, so
+    # a replica opened later still starts its scan early enough.
+    writer = await open_log()
+    ahead = time.time_ns() // 1_000_000 + 2 * 3_600_000
+    await writer.append([ev(n, date=ahead) for n in range(1, 11)])  # dated ahead + n
+    reader = await open_log(StreamOptions(name=writer.stream_name, prefix=writer.stream_name))
+    assert await reader.seq_at_or_after(ahead + 5) == 4
+    assert await reader.seq_at_or_after(ahead) == 0
+    assert await reader.seq_at_or_after(ahead + 100) == 10
+
+
+async def test_a_lost_lease_stops_the_work_it_guards(open_log, nats_single) -> None:
+    from taskrouter_gateway.events.jetstream_lease import LeaseLost
+
+    log = await open_log(lease_ttl_s=1.5)
+    inside = asyncio.Event()
+    finished = []
+
+    async def work() -> None:
+        async with log.exclusive("backfill.WS1"):
+            inside.set()
+            await asyncio.Event().wait()  # a backfill that would run on and on
+            finished.append(True)
+
+    task = asyncio.ensure_future(work())
+    await asyncio.wait_for(inside.wait(), 10)
+    nc = await nats.connect(nats_single.urls)
+    try:  # another replica takes the lease over (after a partition, say): the key is no longer ours
+        kv = await nc.jetstream().key_value(f"{log.stream_name}_leases")
+        await kv.put("backfill.WS1", b"someone-else")
+        with pytest.raises(LeaseLost, match="lost"):
+            await asyncio.wait_for(task, 10)
+        assert finished == []
+        assert (await kv.get("backfill.WS1")).value == b"someone-else"  # not deleted on the way out
+    finally:
+        await nc.close()
