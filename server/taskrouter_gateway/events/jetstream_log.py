@@ -483,6 +483,7 @@ class JetStreamEventLog(EventLog):
                 _, last = await self._bounds()
                 self._behind_until = max(self._behind_until, last)
                 await self._reach(self._behind_until, self._read_timeout * 4, what="catching up after a gap")
+                _log.info("event_log.caught_up", stream=self._stream.name, position=self.position)
                 return
             except EventLogClosed:
                 return
