@@ -21,7 +21,7 @@ from ..errors import TOO_MANY_REQUESTS, TwilioApiError, bad_parameter
 from ..statistics import cumulative as cum
 from ..statistics import realtime as rt
 from ..statistics.index import Fact, StatisticsIndex
-from ..statistics.window import split_thresholds, time_window
+from ..statistics.window import MAX_STATISTICS_MINUTES, split_thresholds, time_window
 from .common import context, list_response, read_form
 
 INDEX = web.AppKey("taskrouter_emulator.statistics_index", StatisticsIndex)
@@ -65,7 +65,7 @@ class _Scope:
         self.workspace = self.store.get_workspace(self.workspace_sid)  # 404 before any 400
         self.query = request.query
         self.now = self.store.clock()
-        self.window = time_window(self.query, self.now) if windowed else None
+        self.window = time_window(self.query, self.now, max_minutes=MAX_STATISTICS_MINUTES) if windowed else None
         self.split = split_thresholds(self.query) if windowed else None
         self.channel = self._channel(params.text(self.query, "TaskChannel"))
         self.url = ctx.base(request) + request.path

@@ -92,6 +92,12 @@ async def test_bad_parameters_are_refused_with_the_name(emulator_http):
     c = await contact_centre(emulator_http)
     for path, params, word in (
         ("/Statistics", {"Minutes": "0"}, "Minutes"),
+        # 30 days at most, as the gateway checks, and never together with StartDate/EndDate (Twilio's Worker
+        # Statistics page: "Minutes cannot be used in combination with StartDate and EndDate parameters").
+        ("/CumulativeStatistics", {"Minutes": "43201"}, "Minutes"),
+        ("/Workers/Statistics", {"Minutes": "60", "StartDate": "2001-01-01T00:00:00Z"}, "Minutes"),
+        ("/Workers/CumulativeStatistics", {"Minutes": "60", "EndDate": "2001-01-01T00:00:00Z"}, "Minutes"),
+        (f"/TaskQueues/{c.q1}/Statistics", {"Minutes": "5", "StartDate": "2001-01-01T00:00:00Z"}, "Minutes"),
         ("/CumulativeStatistics", {"StartDate": "yesterday"}, "StartDate"),
         ("/CumulativeStatistics", {"SplitByWaitTime": "5,x"}, "SplitByWaitTime"),
         ("/RealTimeStatistics", {"TaskChannel": "carrier-pigeon"}, "TaskChannel"),
