@@ -293,9 +293,9 @@ class UpstreamClient:
                         status, reason, reply_headers = resp.status, resp.reason, resp.headers
             except aiohttp.ClientError as exc:
                 # Before TimeoutError: aiohttp's connect timeout is both; it is a connection failure.
-                # A failed connect never sent the request; anything later may have.
-                delete_maybe_done = delete_maybe_done or (
-                    method == "DELETE" and not isinstance(exc, aiohttp.ClientConnectorError))
+                # A connect that failed or timed out never sent the request; anything later may have.
+                delete_maybe_done = delete_maybe_done or (method == "DELETE" and not isinstance(
+                    exc, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)))
                 failure: UpstreamFailure = UpstreamConnectionError(
                     f"{method} {log_path}: {type(exc).__name__}: {exc}",
                     method=method,

@@ -19,6 +19,7 @@ from gateway_upstream_scripted import (  # noqa: F401  (fixtures)
     Reply,
     ScriptedUpstream,
     fake_time,
+    refused_port,
     twilio_error,
     upstream,
 )
@@ -79,3 +80,28 @@ async def test_a_get_keeps_its_404_after_a_broken_attempt(upstream: ScriptedUpst
         # A retried DELETE that succeeds outright is an ordinary success.
         done = await client.delete(WORKER, deadline=fake_time.clock() + 30)
         assert done.status == 204
+
+
+async def test_a_refused_connect_sent_nothing_so_the_retry_404_is_not_found(fake_time: FakeTime):
+    """The first attempt's connect is refused (no request left the client); the upstream comes up during the
+    back-off, and its 404 is the truth: NOT_FOUND."""
+    port = refused_port()
+    server = ScriptedUpstream()
+    server.script("DELETE", WORKER, NOT_FOUND)
+
+    async def sleep_then_start(seconds: float) -> None:
+        await fake_time.sleep(seconds)
+        if not server.base_url:
+            await server.start_on(port)
+
+    client = UpstreamClient(Credentials.from_auth_token(ACCOUNT_SID, AUTH_TOKEN),
+                            taskrouter_base_url=f"http://127.0.0.1:{port}", retry_policy=RetryPolicy(),
+                            rng=random.Random(1), sleep=sleep_then_start, clock=fake_time.clock)
+    try:
+        async with client:
+            with pytest.raises(UpstreamError) as caught:
+                await client.delete(WORKER, deadline=fake_time.clock() + 30)
+        assert caught.value.status == 404
+        assert len(server.seen("DELETE", WORKER)) == 1 and len(fake_time.waits) == 1
+    finally:
+        await server.close()
