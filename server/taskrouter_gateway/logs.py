@@ -10,9 +10,11 @@ import structlog
 
 REDACTED = "[redacted]"
 
-# Always removed, whatever the settings: credentials.
+# Always removed, whatever the settings: credentials (SipAuthPassword: a conference instruction's SIP secret,
+# in the casings a form, a proto field and a lower-cased key give it).
 SECRET_KEYS = frozenset(
-    {"auth_token", "api_secret", "authorization", "password", "secret", "token", "x-twilio-signature"}
+    {"auth_token", "api_secret", "authorization", "password", "secret", "token", "x-twilio-signature",
+     "sip_auth_password", "SipAuthPassword", "sipauthpassword"}
 )
 # Flagged PII in the seeds: worker attributes, friendly names, event descriptions (both casings we log).
 PII_KEYS = frozenset(

@@ -85,3 +85,23 @@ async def test_the_retry_interceptor_follows_the_service_config_and_sends_the_to
     assert json.loads(out) == expected
     assert probe.calls == {"GetWorker": get_calls, "CreateWorker": 1}
     assert {m.get("authorization") for m in probe.metadata} == {"Bearer ts-token"}
+
+
+def test_the_package_installs_and_builds_on_its_own(run_tool, repo_root: Path, tmp_path: Path) -> None:
+    """`npm install && npm run build` inside a copy of clients/typescript, away from the repository's root
+    node_modules: tsc, @types/node and the protobuf runtime come from the package's own devDependencies,
+    pinned to the versions the root lock already uses."""
+    source = repo_root / "clients" / "typescript"
+    package = tmp_path / "typescript"
+    shutil.copytree(source, package, ignore=shutil.ignore_patterns("node_modules", "dist", ".probe-client-*"))
+    manifest = json.loads((package / "package.json").read_text())
+    lock = json.loads((repo_root / "package-lock.json").read_text())["packages"]
+    dev = manifest["devDependencies"]
+    assert {"typescript", "@types/node", "@bufbuild/protobuf"} <= set(dev)
+    for name, version in dev.items():
+        assert version == lock[f"node_modules/{name}"]["version"], name  # pinned, and what the root uses
+    assert not (package / "node_modules").exists() and not any(p.name == "node_modules" for p in tmp_path.iterdir())
+    run_tool(["npm", "install", "--no-audit", "--no-fund", "--prefer-offline"], cwd=package)
+    run_tool(["npm", "run", "build"], cwd=package)
+    assert (package / "dist" / "index.js").is_file() and (package / "dist" / "index.d.ts").is_file()
+    assert (package / "dist" / "gen" / "taskrouter" / "gateway" / "v1" / "reservation_service_pb.js").is_file()

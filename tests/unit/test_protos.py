@@ -74,6 +74,7 @@ DELIBERATE_DIFFERENCES: dict[str, str] = {
     "Worker.etag": "the HTTP ETag header of a single fetch/update, for If-Match",
     "Task.attributes_struct": "convenience Struct view of the raw attributes JSON string",
     "Task.etag": "the HTTP ETag header of a single fetch/update, for If-Match",
+    "Reservation.etag": "the HTTP ETag header (its Task's) of a task-scoped fetch/update, for If-Match",
     "Workflow.task_routing": "typed view of the configuration JSON string (which stays authoritative)",
     "Event.event_data_json": "event_data as exact JSON (Struct turns integers into doubles)",
     "Event.raw_parameters": "the callback's form fields as posted",

@@ -6,12 +6,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from .. import paging, params, render, render_routing
+from ..errors import bad_parameter
+from ..instructions import instruction_parameters
 from ..routing.store import ReservationChange
 from .common import context, list_response, read_form
+from .tasks import etag
 
 STATUSES = ("pending", "accepted", "rejected", "timeout", "canceled", "rescinded", "wrapping", "completed")
 SETTABLE = ("accepted", "rejected", "wrapping", "completed")
-INSTRUCTIONS = ("accept", "reject", "dequeue", "call", "redirect", "conference")
+INSTRUCTIONS = ("accept", "reject", "dequeue", "call", "redirect", "conference", "supervise")
 _KNOWN = frozenset({"ReservationStatus", "Instruction", "WorkerActivitySid"})
 
 
@@ -43,10 +46,14 @@ async def list_reservations(request: web.Request) -> web.Response:
 
 
 def _single(request: web.Request, reservation) -> web.Response:
-    body = render_routing.reservation(
-        context(request).base(request), reservation, worker_scoped="worker_sid" in request.match_info
-    )
-    return render.json_response(body)
+    ctx = context(request)
+    worker_scoped = "worker_sid" in request.match_info
+    body = render_routing.reservation(ctx.base(request), reservation, worker_scoped=worker_scoped)
+    if worker_scoped:  # Twilio's spec gives worker-scoped reads and updates no ETag header
+        return render.json_response(body)
+    # A Reservation's ETag is its Task's: If-Match on an update is checked against the Task's version.
+    task = ctx.store.get_task(request.match_info["workspace_sid"], reservation.task_sid)
+    return render.json_response(body, headers={"ETag": etag(task)})
 
 
 async def fetch_reservation(request: web.Request) -> web.Response:
@@ -60,13 +67,18 @@ async def update_reservation(request: web.Request) -> web.Response:
     match = request.match_info
     ctx.store.get_reservation(match["workspace_sid"], match["sid"], **_scope(request))
     form = await read_form(request)
+    instruction = params.choice(form, "Instruction", INSTRUCTIONS)
+    if instruction == "supervise" and "worker_sid" in match:
+        raise bad_parameter("Instruction=supervise is taken on a Task's Reservation only "
+                            "(/Tasks/{TaskSid}/Reservations/{Sid}), as Twilio's spec lists it")
     change = ReservationChange(
         reservation_status=params.choice(form, "ReservationStatus", SETTABLE),
-        instruction=params.choice(form, "Instruction", INSTRUCTIONS),
+        instruction=instruction,
         worker_activity_sid=params.sid(form, "WorkerActivitySid", "WA"),
-        instruction_parameters={name: value for name, value in form.items() if name not in _KNOWN},
+        instruction_parameters=instruction_parameters(form, instruction, skip=_KNOWN),
     )
-    res = ctx.store.update_reservation(match["workspace_sid"], match["sid"], change, **_scope(request))
+    res = ctx.store.update_reservation(match["workspace_sid"], match["sid"], change,
+                                       if_match=request.headers.get("If-Match"), **_scope(request))
     return _single(request, res)
 
 

@@ -21,7 +21,7 @@ from ..errors import TOO_MANY_REQUESTS, TwilioApiError, bad_parameter
 from ..statistics import cumulative as cum
 from ..statistics import realtime as rt
 from ..statistics.index import Fact, StatisticsIndex
-from ..statistics.window import split_thresholds, time_window
+from ..statistics.window import MAX_STATISTICS_MINUTES, split_thresholds, time_window
 from .common import context, list_response, read_form
 
 INDEX = web.AppKey("taskrouter_emulator.statistics_index", StatisticsIndex)
@@ -65,7 +65,7 @@ class _Scope:
         self.workspace = self.store.get_workspace(self.workspace_sid)  # 404 before any 400
         self.query = request.query
         self.now = self.store.clock()
-        self.window = time_window(self.query, self.now) if windowed else None
+        self.window = time_window(self.query, self.now, max_minutes=MAX_STATISTICS_MINUTES) if windowed else None
         self.split = split_thresholds(self.query) if windowed else None
         self.channel = self._channel(params.text(self.query, "TaskChannel"))
         self.url = ctx.base(request) + request.path
@@ -206,22 +206,42 @@ async def list_queue_statistics(request: web.Request) -> web.Response:
     return list_response(request, "task_queues_statistics", records, page_request, page)
 
 
+# Twilio's TaskQueue Statistics page names the list QueueSids in its parameter table; its curl example writes
+# queueSids. Both are what Twilio documents, so both are taken; any other key (TaskQueueSids was this project's
+# guess) is a 400 that names the documented one.
+BULK_KEY = "QueueSids"
+_BULK_KEYS = (BULK_KEY, "queueSids")
+
+
 async def _bulk_queue_sids(request: web.Request) -> list[str]:
-    """TaskQueueSids from a JSON body ({"TaskQueueSids": [...]}, as Twilio's libraries send it) or a form."""
+    """QueueSids from a JSON body ({"QueueSids": [...]}, as Twilio's libraries send it) or a form."""
     if request.content_type == "application/json":
         try:
             body = orjson.loads(await request.read() or b"{}")
         except orjson.JSONDecodeError as exc:
             raise bad_parameter(f"The body must be JSON: {exc}") from None
-        sids = body.get("TaskQueueSids") if isinstance(body, dict) else None
+        if not isinstance(body, dict):
+            raise bad_parameter(f"The body must be a JSON object with {BULK_KEY}")
+        keys = [key for key in _BULK_KEYS if key in body]
+        if len(keys) > 1:
+            raise bad_parameter(f"Give {BULK_KEY} once, not as both {' and '.join(keys)}")
+        sids = body[keys[0]] if keys else []
         if not isinstance(sids, list) or not all(isinstance(sid, str) for sid in sids):
-            raise bad_parameter("TaskQueueSids must be a list of TaskQueue SIDs")
+            raise bad_parameter(f"{BULK_KEY} must be a list of TaskQueue SIDs")
+        other = sorted(key for key in body if key not in _BULK_KEYS)
     else:
-        sids = (await read_form(request)).getall("TaskQueueSids", [])
+        form = await read_form(request)
+        keys = [key for key in _BULK_KEYS if key in form]
+        if len(keys) > 1:
+            raise bad_parameter(f"Give {BULK_KEY} once, not as both {' and '.join(keys)}")
+        sids = form.getall(keys[0]) if keys else []
+        other = sorted({key for key in form if key not in _BULK_KEYS})
+    if other:
+        raise bad_parameter(f"Unknown parameter {', '.join(other)}: the TaskQueues go in {BULK_KEY}")
     if not sids:
-        raise bad_parameter("TaskQueueSids is required: the TaskQueues (1 to 50) to fetch statistics of")
+        raise bad_parameter(f"{BULK_KEY} is required: the TaskQueues (1 to 50) to fetch statistics of")
     if len(sids) > MAX_BULK_QUEUES:
-        raise bad_parameter(f"TaskQueueSids takes at most {MAX_BULK_QUEUES} TaskQueue SIDs, got {len(sids)}")
+        raise bad_parameter(f"{BULK_KEY} takes at most {MAX_BULK_QUEUES} TaskQueue SIDs, got {len(sids)}")
     return list(sids)
 
 
@@ -232,7 +252,7 @@ async def bulk_queue_realtime(request: web.Request) -> web.Response:
     queues = {queue.sid for queue in scope.store.list_task_queues(scope.workspace_sid)}
     for sid in sids:
         if sid not in queues:
-            raise bad_parameter(f"TaskQueueSids: {sid} is not a TaskQueue in Workspace {scope.workspace_sid}")
+            raise bad_parameter(f"{BULK_KEY}: {sid} is not a TaskQueue in Workspace {scope.workspace_sid}")
     data = [{"task_queue_sid": sid, **_queue_realtime(scope, sid)} for sid in sids]
     return render.json_response(scope.ids(task_queue_data=data, task_queue_response_count=len(data), url=scope.url))
 

@@ -506,13 +506,18 @@ class LifecycleMixin(ResourcesMixin):
                 and (worker_sid is None or r.worker_sid == worker_sid)]
 
     def update_reservation(self, workspace_sid: str, sid: str, change: ReservationChange, *,
-                           task_sid: str | None = None, worker_sid: str | None = None) -> Reservation:
+                           task_sid: str | None = None, worker_sid: str | None = None,
+                           if_match: str | None = None) -> Reservation:
         space = self._space(workspace_sid)
         rs: RoutingSpace = space.routing
         res = self.get_reservation(workspace_sid, sid, task_sid=task_sid, worker_sid=worker_sid)
         task = rs.tasks[res.task_sid]
+        # A Reservation's ETag is its Task's (every reservation change moves the Task, so it moves the ETag).
+        self._check_etag(task, if_match)
         wanted = change.reservation_status
         instruction = change.instruction
+        if instruction == "supervise":
+            return self._supervise(res, change, sid)
         if instruction is not None:
             wanted = "rejected" if instruction == "reject" else "accepted"
         if wanted is None:
@@ -547,8 +552,16 @@ class LifecycleMixin(ResourcesMixin):
             self._route(space)
         return res
 
+    def _supervise(self, res: Reservation, change: ReservationChange, sid: str) -> Reservation:
+        """A supervisor joins the Worker's call: the Reservation must be accepted and stays so."""
+        if res.reservation_status != "accepted":
+            raise wrong_state(f"Reservation {sid} not in expected state [accepted] and cannot be supervised")
+        with self._change():
+            self._record_instruction(res, "supervise", change.instruction_parameters or {}, self.clock())
+        return res
+
     def _record_instruction(self, res: Reservation, instruction: str, parameters: dict[str, str], now: float) -> None:
-        """dequeue, call, redirect and conference need telephony the emulator lacks: record them as a Call
+        """dequeue, call, redirect, conference and supervise need telephony the emulator lacks: record them as a Call
         (GET /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Events.json shows them)."""
         from ..model import CallEvent
         from ..render import rfc2822

@@ -9,6 +9,13 @@ from .. import defaults, params
 from ..errors import bad_parameter
 
 MAX_SPLIT_THRESHOLDS = 20  # SplitByWaitTime: a dashboard asks for a handful of service levels
+# Statistics look back at most 30 days ("Historical statistics allow you to analyze data from the past 30
+# days"): a longer Minutes is a 400, as the gateway refuses it. The Events list takes more (its page says
+# attributes of events older than 43,200 minutes are redacted, so longer windows are meant to be asked for).
+MAX_STATISTICS_MINUTES = 43_200
+# Twilio's Worker Statistics page: "Minutes cannot be used in combination with StartDate and EndDate
+# parameters". The other statistics pages and the Events page are silent; the stricter rule holds for all.
+COMBINED = "Minutes cannot be used in combination with StartDate and EndDate parameters"
 
 
 @dataclass(frozen=True)
@@ -17,13 +24,16 @@ class Window:
     end: float | None  # None: up to now
 
 
-def time_window(query: Mapping[str, str], now: float, *, refuse_inverted: bool = True) -> Window:
-    """Both StartDate and Minutes bound the window from below (the later wins); with neither, the last 15
-    minutes. Refuses a StartDate beyond the 30 days the log keeps, and (statistics) an EndDate before the
-    start; the Events list answers such a window with no events, as it always has."""
+def time_window(query: Mapping[str, str], now: float, *, refuse_inverted: bool = True,
+                max_minutes: int | None = None) -> Window:
+    """Minutes, or StartDate and/or EndDate, never both kinds (COMBINED); with neither, the last 15 minutes.
+    Refuses a StartDate beyond the 30 days the log keeps, and (statistics) an EndDate before the start; the
+    Events list answers such a window with no events, as it always has."""
     start = params.date_time(query, "StartDate")
     end = params.date_time(query, "EndDate")
-    minutes = params.integer(query, "Minutes", minimum=1)
+    minutes = params.integer(query, "Minutes", minimum=1, maximum=max_minutes)
+    if minutes is not None and (start is not None or end is not None):
+        raise bad_parameter(COMBINED)
     oldest = now - defaults.EVENT_RETENTION_SECONDS
     if start is not None and start < oldest:
         raise bad_parameter(

@@ -18,7 +18,7 @@ from ..upstream import UpstreamClient
 from ..validation import Checker
 from .base import UpstreamServicer, rpc
 from .event_stream import EventStreamer, stream_method_handler
-from .requests import WORKSPACE, list_request
+from .requests import WORKSPACE, list_request, minutes_alone
 
 SERVICE = "taskrouter.gateway.v1.EventService"
 _EVENT_TYPE = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$")
@@ -60,6 +60,7 @@ class EventService(UpstreamServicer):
             check.sid(field, getattr(request, field), prefix)
         if request.HasField("minutes") and request.minutes <= 0:
             check.fail("minutes", "must be a positive number of minutes")
+        minutes_alone(check, request)
         if request.HasField("start_date"):
             start_ms = check.timestamp_ms("start_date", request.start_date)
             if start_ms is not None:

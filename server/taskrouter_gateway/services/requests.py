@@ -57,3 +57,11 @@ def replaced_attributes(check: Checker, req: Any) -> None:
         check.json_object("attributes", req.attributes or "")
         if not req.attributes:
             check.fail("attributes", 'must be a JSON object string; send "{}" to clear')
+
+
+def minutes_alone(check: Checker, req: Any) -> None:
+    """Twilio's Worker Statistics page: "Minutes cannot be used in combination with StartDate and EndDate
+    parameters". The other statistics pages and the Events page are silent; the stricter rule holds for all
+    (docs/statistics.md), and the emulator answers 400 alike."""
+    if req.HasField("minutes") and (req.HasField("start_date") or req.HasField("end_date")):
+        check.fail("minutes", "cannot be used in combination with start_date and end_date: give one or the other")

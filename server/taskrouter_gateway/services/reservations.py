@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import grpc
@@ -12,6 +13,10 @@ from ..translate import reservations as tr
 from ..validation import Checker
 from .base import UpstreamServicer, rpc
 from .requests import ACTIVITY, RESERVATION, TASK, WORKER, WORKSPACE
+
+
+# Twilio's MaxParticipants: "a positive integer from 2 to 250".
+MAX_PARTICIPANTS = 250
 
 
 def _scoped(request: Any, check: Checker | None = None, *, sid: bool = True) -> Checker:
@@ -35,7 +40,8 @@ class ReservationService(UpstreamServicer, reservation_service_pb2_grpc.Reservat
         self, request: svc.GetReservationRequest, context: grpc.aio.ServicerContext
     ) -> reservation_pb2.Reservation:
         _scoped(request).done()
-        return tr.reservation_from_json((await self._call(context, tr.get_call(request))).body or {})
+        reply = await self._call(context, tr.get_call(request))
+        return tr.reservation_from_json(reply.body or {}, reply.etag)
 
     @rpc
     async def ListReservations(
@@ -54,9 +60,11 @@ class ReservationService(UpstreamServicer, reservation_service_pb2_grpc.Reservat
         self, request: svc.UpdateReservationRequest, context: grpc.aio.ServicerContext
     ) -> reservation_pb2.Reservation:
         check = _scoped(request)
+        check.header_value("etag", request.etag)
         which = request.WhichOneof("instruction")
         if which is None:
-            check.fail("instruction", "is required: accept, reject, dequeue, call, redirect, conference, complete or wrapup")
+            check.fail("instruction", "is required: accept, reject, dequeue, call, redirect, conference, supervise, "
+                                      "complete or wrapup")
         elif which in ("accept", "reject"):
             check.sid(f"{which}.worker_activity_sid", getattr(request, which).worker_activity_sid, ACTIVITY)
         elif which == "call":
@@ -67,5 +75,47 @@ class ReservationService(UpstreamServicer, reservation_service_pb2_grpc.Reservat
             check.url("redirect.url", request.redirect.url)
         elif which in ("dequeue", "conference"):
             check.sid(f"{which}.post_work_activity_sid", getattr(request, which).post_work_activity_sid, ACTIVITY)
+            if which == "conference":
+                _conference(check, request.conference)
+            else:
+                _enums(check, "dequeue.status_callback_events", request.dequeue.status_callback_events,
+                       tr.CALL_STATUS_EVENTS)
+        elif which == "supervise":
+            if request.WhichOneof("parent") != "task_sid":
+                check.fail("supervise", "is a task-scoped instruction: set task_sid, not worker_sid")
+            if not request.supervise.supervisor.strip():
+                check.fail("supervise.supervisor", "is required: the supervisor's Worker SID or contact URI")
+            _enums(check, "supervise.supervisor_mode", [request.supervise.supervisor_mode], tr.SUPERVISOR_MODES,
+                   unset_ok=True)
         check.done()
-        return tr.reservation_from_json((await self._call(context, tr.update_call(request))).body or {})
+        reply = await self._call(context, tr.update_call(request))
+        return tr.reservation_from_json(reply.body or {}, reply.etag)
+
+
+def _enums(check: Checker, field: str, values: Iterable[int], words: Mapping[int, str], *,
+           unset_ok: bool = False) -> None:
+    """Enum values the translation knows: a number from a newer client would otherwise be dropped silently."""
+    for value in values:
+        if value not in words and not (unset_ok and value == 0):
+            check.fail(field, f"has no value {value}")
+
+
+def _conference(check: Checker, conf: svc.ConferenceInstruction) -> None:
+    for name in ("status_callback", "wait_url", "conference_status_callback", "recording_status_callback",
+                 "conference_recording_status_callback"):
+        check.url(f"conference.{name}", getattr(conf, name))
+    if conf.max_participants and not 2 <= conf.max_participants <= MAX_PARTICIPANTS:
+        check.fail("conference.max_participants", f"must be 2..{MAX_PARTICIPANTS} (0 = Twilio's default)")
+    if conf.timeout < 0:
+        check.fail("conference.timeout", "must not be negative")
+    _enums(check, "conference.status_callback_events", conf.status_callback_events, tr.CALL_STATUS_EVENTS)
+    _enums(check, "conference.conference_status_callback_events", conf.conference_status_callback_events,
+           tr.CONFERENCE_EVENTS)
+    for name, words in (("status_callback_method", tr.HTTP_METHODS), ("wait_method", tr.HTTP_METHODS),
+                        ("conference_status_callback_method", tr.HTTP_METHODS),
+                        ("recording_status_callback_method", tr.HTTP_METHODS),
+                        ("conference_recording_status_callback_method", tr.HTTP_METHODS),
+                        ("beep", tr.BEEPS), ("conference_record", tr.CONFERENCE_RECORDS),
+                        ("conference_trim", tr.CONFERENCE_TRIMS), ("recording_channels", tr.RECORDING_CHANNELS),
+                        ("jitter_buffer_size", tr.JITTER_BUFFER_SIZES)):
+        _enums(check, f"conference.{name}", [getattr(conf, name)], words, unset_ok=True)

@@ -14,7 +14,7 @@ from ..translate import statistics as tr
 from ..translate.rest_call import RestCall
 from ..validation import Checker
 from .base import UpstreamServicer, rpc
-from .requests import TASK_QUEUE, WORKER, WORKFLOW, WORKSPACE, in_range, list_request
+from .requests import TASK_QUEUE, WORKER, WORKFLOW, WORKSPACE, in_range, list_request, minutes_alone
 
 MAX_MINUTES = 43_200  # 30 days: Twilio keeps the events statistics are computed from for 30 days
 MAX_BULK_QUEUES = 50
@@ -29,6 +29,8 @@ def _check(req: Any, check: Checker | None = None, **sids: str) -> Checker:
     fields = req.DESCRIPTOR.fields_by_name
     if "minutes" in fields:
         in_range(check, req, "minutes", 1, MAX_MINUTES)
+        if "start_date" in fields:
+            minutes_alone(check, req)
     if "split_by_wait_time" in fields:
         for index, seconds in enumerate(req.split_by_wait_time):
             if seconds < 1:

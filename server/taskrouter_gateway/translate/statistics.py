@@ -86,8 +86,9 @@ def task_queues_list_call(req: svc.ListTaskQueuesStatisticsRequest) -> RestCall:
 
 def task_queues_bulk_call(req: svc.BatchGetTaskQueueRealTimeStatisticsRequest) -> RestCall:
     # A POST that only reads: marked read_only so its 429s are retried within the deadline like a GET's.
+    # QueueSids is the name in the parameter table of Twilio's TaskQueue Statistics page (docs/statistics.md).
     return RestCall("POST", f"{_ws(req)}/TaskQueues/RealTimeStatistics",
-                    json={"TaskQueueSids": list(req.task_queue_sids)}, read_only=True)
+                    json={"QueueSids": list(req.task_queue_sids)}, read_only=True)
 
 
 # ---- JSON -> typed messages --------------------------------------------------------------------------------

@@ -10,7 +10,15 @@ from taskrouter.gateway.v1 import task_service_pb2 as svc
 
 from .paging import list_call, next_token
 from .rest_call import RestCall
-from .values import attributes_text, present_params, set_params, set_struct_from_json, set_timestamp, timestamp_text
+from .values import (
+    attributes_text,
+    if_match,
+    present_params,
+    set_params,
+    set_struct_from_json,
+    set_timestamp,
+    timestamp_text,
+)
 
 _Status = task_pb2.Task.AssignmentStatus
 STATUS_TO_REST = {
@@ -51,10 +59,6 @@ def _collection(workspace_sid: str) -> str:
     return f"/v1/Workspaces/{workspace_sid}/Tasks"
 
 
-def _if_match(etag: str) -> dict[str, str]:
-    return {"If-Match": etag} if etag else {}
-
-
 def get_call(req: svc.GetTaskRequest) -> RestCall:
     return RestCall("GET", f"{_collection(req.workspace_sid)}/{req.sid}")
 
@@ -84,11 +88,11 @@ def update_call(req: svc.UpdateTaskRequest) -> RestCall:
         form["AssignmentStatus"] = STATUS_TO_REST[req.assignment_status]
     if req.HasField("virtual_start_time"):
         form["VirtualStartTime"] = timestamp_text(req.virtual_start_time)
-    return RestCall("POST", f"{_collection(req.workspace_sid)}/{req.sid}", form=form, headers=_if_match(req.etag))
+    return RestCall("POST", f"{_collection(req.workspace_sid)}/{req.sid}", form=form, headers=if_match(req.etag))
 
 
 def delete_call(req: svc.DeleteTaskRequest) -> RestCall:
-    return RestCall("DELETE", f"{_collection(req.workspace_sid)}/{req.sid}", headers=_if_match(req.etag))
+    return RestCall("DELETE", f"{_collection(req.workspace_sid)}/{req.sid}", headers=if_match(req.etag))
 
 
 def task_from_json(data: Mapping[str, Any], etag: str | None = None) -> task_pb2.Task:

@@ -94,6 +94,11 @@ def set_params(message: Any, fields: tuple[tuple[str, str], ...]) -> dict[str, o
     return params
 
 
+def if_match(etag: str) -> dict[str, str]:
+    """The If-Match header for a conditional update or delete (tasks, reservations); none for an empty etag."""
+    return {"If-Match": etag} if etag else {}
+
+
 def present_params(message: Any, fields: tuple[tuple[str, str], ...]) -> dict[str, object]:
     """Twilio parameters from the request's `optional` fields that are set (even to "" or 0), as named."""
     return {param: getattr(message, field) for field, param in fields if message.HasField(field)}

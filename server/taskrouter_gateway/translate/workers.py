@@ -8,7 +8,7 @@ from taskrouter.gateway.v1 import worker_pb2, worker_service_pb2 as svc
 
 from .paging import list_call, next_token
 from .rest_call import RestCall
-from .values import attributes_text, set_params, set_struct_from_json, set_timestamp
+from .values import attributes_text, if_match, set_params, set_struct_from_json, set_timestamp
 
 # Request field -> Twilio query parameter, for the plain string filters of ListWorkers.
 _STRING_FILTERS = (
@@ -24,10 +24,6 @@ _STRING_FILTERS = (
 
 def _collection(workspace_sid: str) -> str:
     return f"/v1/Workspaces/{workspace_sid}/Workers"
-
-
-def _if_match(etag: str) -> dict[str, str]:
-    return {"If-Match": etag} if etag else {}
 
 
 def get_call(req: svc.GetWorkerRequest) -> RestCall:
@@ -61,12 +57,12 @@ def update_call(req: svc.UpdateWorkerRequest) -> RestCall:
     if req.HasField("reject_pending_reservations"):
         form["RejectPendingReservations"] = req.reject_pending_reservations
     return RestCall(
-        "POST", f"{_collection(req.workspace_sid)}/{req.sid}", form=form, headers=_if_match(req.etag)
+        "POST", f"{_collection(req.workspace_sid)}/{req.sid}", form=form, headers=if_match(req.etag)
     )
 
 
 def delete_call(req: svc.DeleteWorkerRequest) -> RestCall:
-    return RestCall("DELETE", f"{_collection(req.workspace_sid)}/{req.sid}", headers=_if_match(req.etag))
+    return RestCall("DELETE", f"{_collection(req.workspace_sid)}/{req.sid}", headers=if_match(req.etag))
 
 
 def worker_from_json(data: Mapping[str, Any], etag: str | None = None) -> worker_pb2.Worker:

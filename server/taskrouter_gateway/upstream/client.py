@@ -42,6 +42,9 @@ DEFAULT_TASKROUTER_BASE_URL: Final = "https://taskrouter.twilio.com"
 DEFAULT_API_BASE_URL: Final = "https://api.twilio.com"
 DEFAULT_USER_AGENT: Final = "taskrouter-gateway/0.1"
 _FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
+# The outcome of a DELETE retried after a connection error that may have carried the first request, and then
+# answered 404: returned as a success (the resource is gone, most likely by that first attempt).
+GONE_AFTER_RETRY: Final = "gone_after_retry"
 _FORM_HEADERS: Final = MappingProxyType({"Content-Type": _FORM_CONTENT_TYPE})
 _JSON_HEADERS: Final = MappingProxyType({"Content-Type": "application/json"})
 # Headers the client owns; a caller overriding them would be a bug (or an attempt to swap credentials).
@@ -262,6 +265,9 @@ class UpstreamClient:
 
         clock = self._clock
         attempt = 0
+        # A DELETE whose request may have reached Twilio before the connection broke (sent, no reply): if a
+        # retry then answers 404, the first attempt most likely did the delete (GONE_AFTER_RETRY).
+        delete_maybe_done = False
         while True:
             attempt += 1
             if deadline is None:
@@ -287,6 +293,9 @@ class UpstreamClient:
                         status, reason, reply_headers = resp.status, resp.reason, resp.headers
             except aiohttp.ClientError as exc:
                 # Before TimeoutError: aiohttp's connect timeout is both; it is a connection failure.
+                # A connect that failed or timed out never sent the request; anything later may have.
+                delete_maybe_done = delete_maybe_done or (method == "DELETE" and not isinstance(
+                    exc, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)))
                 failure: UpstreamFailure = UpstreamConnectionError(
                     f"{method} {log_path}: {type(exc).__name__}: {exc}",
                     method=method,
@@ -332,6 +341,10 @@ class UpstreamClient:
                             latency=clock() - started, rate_limit=rate_limit,
                         )
                     return UpstreamResponse(status=status, body=parsed, headers=reply_headers, rate_limit=rate_limit)
+                if status == 404 and delete_maybe_done:
+                    self._log_call(method, log_path, base, attempt, outcome=GONE_AFTER_RETRY, status=status,
+                                   latency=clock() - started, rate_limit=rate_limit)
+                    return UpstreamResponse(status=status, body=None, headers=reply_headers, rate_limit=rate_limit)
                 retry_after = parse_retry_after(reply_headers.get("Retry-After"))
                 failure = UpstreamError.from_body(
                     status,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -12,30 +13,37 @@ IDEMPOTENT_METHODS = frozenset({"GET", "DELETE"})
 RETRY_STATUSES = frozenset({429, 503})
 
 
+# A server asking for a longer wait than this is told about as if it had said this: nobody waits it out, and
+# a bounded value keeps RetryInfo (a protobuf Duration) and the log line finite.
+MAX_RETRY_AFTER = 86_400.0
+# RFC 9110 delta-seconds is ASCII digits; a fraction is tolerated (some proxies send one). Not float()'s
+# grammar: that takes "1e999", "1_0", " inf" and non-ASCII digits such as "١٢".
+_DELTA_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
+
+
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); None if absent or malformed."""
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), in [0, MAX_RETRY_AFTER];
+    None if absent or malformed. Never raises, whatever the header holds."""
     if value is None:
         return None
     text = value.strip()
     if not text:
         return None
-    if text.isdigit():
-        return float(text)
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        # Not RFC 9110, but some proxies send fractions; negative or non-finite values are garbage.
-        return seconds if 0 <= seconds < float("inf") else None
+    if _DELTA_SECONDS.fullmatch(text):
+        # float() of a long digit string is inf, not an error: cap it.
+        return min(float(text), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:  # "-0000" means UTC in RFC 5322
         when = when.replace(tzinfo=timezone.utc)
     now = now or datetime.now(timezone.utc)
-    return max(0.0, (when - now).total_seconds())
+    try:
+        seconds = (when - now).total_seconds()
+    except OverflowError:
+        return None
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,6 +92,12 @@ async def test_bad_parameters_are_refused_with_the_name(emulator_http):
     c = await contact_centre(emulator_http)
     for path, params, word in (
         ("/Statistics", {"Minutes": "0"}, "Minutes"),
+        # 30 days at most, as the gateway checks, and never together with StartDate/EndDate (Twilio's Worker
+        # Statistics page: "Minutes cannot be used in combination with StartDate and EndDate parameters").
+        ("/CumulativeStatistics", {"Minutes": "43201"}, "Minutes"),
+        ("/Workers/Statistics", {"Minutes": "60", "StartDate": "2001-01-01T00:00:00Z"}, "Minutes"),
+        ("/Workers/CumulativeStatistics", {"Minutes": "60", "EndDate": "2001-01-01T00:00:00Z"}, "Minutes"),
+        (f"/TaskQueues/{c.q1}/Statistics", {"Minutes": "5", "StartDate": "2001-01-01T00:00:00Z"}, "Minutes"),
         ("/CumulativeStatistics", {"StartDate": "yesterday"}, "StartDate"),
         ("/CumulativeStatistics", {"SplitByWaitTime": "5,x"}, "SplitByWaitTime"),
         ("/RealTimeStatistics", {"TaskChannel": "carrier-pigeon"}, "TaskChannel"),
@@ -109,27 +115,45 @@ async def test_bad_parameters_are_refused_with_the_name(emulator_http):
 async def test_bulk_refuses_more_than_50_queues_and_unknown_ones(emulator_http):
     c = await contact_centre(emulator_http)
     url = f"{c.base}/TaskQueues/RealTimeStatistics"
-    status, body = await call(emulator_http, "POST", url, json={"TaskQueueSids": [c.q1] * 51})
+    status, body = await call(emulator_http, "POST", url, json={"QueueSids": [c.q1] * 51})
     assert status == 400 and "50" in body["message"]
-    status, body = await call(emulator_http, "POST", url, json={"TaskQueueSids": [f"WQ{'1' * 32}"]})
-    assert status == 400 and "TaskQueueSids" in body["message"]
+    status, body = await call(emulator_http, "POST", url, json={"QueueSids": [f"WQ{'1' * 32}"]})
+    assert status == 400 and "QueueSids" in body["message"]
     status, body = await call(emulator_http, "POST", url, json={"Sids": []})
     assert status == 400
-    status, body = await call(emulator_http, "POST", url, data={"TaskQueueSids": c.q2})
+    status, body = await call(emulator_http, "POST", url, data={"QueueSids": c.q2})
     assert status == 200 and body["task_queue_data"][0]["task_queue_sid"] == c.q2
+
+
+async def test_bulk_takes_the_names_twilio_documents_and_refuses_others(emulator_http):
+    # Twilio's TaskQueue Statistics page: "QueueSids" in the parameter table, "queueSids" in its curl example.
+    c = await contact_centre(emulator_http)
+    url = f"{c.base}/TaskQueues/RealTimeStatistics"
+    for key in ("QueueSids", "queueSids"):
+        body = await ok(emulator_http, "POST", url, json={key: [c.q2, c.q1]})
+        assert [d["task_queue_sid"] for d in body["task_queue_data"]] == [c.q2, c.q1], key
+        await c.space.advance(1)  # five a second: keep clear of the limiter
+    # The name this project once guessed, a near miss, both names at once, or extra keys: 400 naming QueueSids.
+    for bad in ({"TaskQueueSids": [c.q1]}, {"queuesids": [c.q1]}, {"QueueSids": [c.q1], "queueSids": [c.q1]},
+                {"QueueSids": [c.q1], "TaskChannel": "voice"}, {"QueueSids": c.q1}, ["QueueSids"]):
+        status, body = await call(emulator_http, "POST", url, json=bad)
+        assert status == 400 and "QueueSids" in body["message"], (bad, body)
+        await c.space.advance(1)
+    status, body = await call(emulator_http, "POST", url, data={"TaskQueueSids": c.q1})
+    assert status == 400 and "QueueSids" in body["message"]
 
 
 async def test_bulk_allows_five_requests_a_second_then_429_with_retry_after(emulator_http):
     c = await contact_centre(emulator_http)  # virtual time: the clock stands still between requests
     url = f"{c.base}/TaskQueues/RealTimeStatistics"
     for _ in range(5):
-        await ok(emulator_http, "POST", url, json={"TaskQueueSids": [c.q1]})
-    async with emulator_http.post(url, json={"TaskQueueSids": [c.q1]}) as resp:
+        await ok(emulator_http, "POST", url, json={"QueueSids": [c.q1]})
+    async with emulator_http.post(url, json={"QueueSids": [c.q1]}) as resp:
         assert resp.status == 429
         assert resp.headers["Retry-After"] == "1"
         assert (await resp.json())["code"] == 20429
     await c.space.advance(1)
-    await ok(emulator_http, "POST", url, json={"TaskQueueSids": [c.q1]})
+    await ok(emulator_http, "POST", url, json={"QueueSids": [c.q1]})
 
 
 async def test_twilio_library_fetches_every_kind(emulator, emulator_http):
@@ -179,13 +203,14 @@ async def test_twilio_library_fetches_every_kind(emulator, emulator_http):
 
 
 class _QueueSids:
-    """The body object Twilio's library sends (as JSON) for bulk real-time statistics."""
+    """The body object Twilio's library sends (as JSON) for bulk real-time statistics: the library passes
+    whatever to_dict() gives, so the key is the one Twilio's page documents."""
 
     def __init__(self, sids: list[str]) -> None:
         self.sids = sids
 
     def to_dict(self) -> dict:
-        return {"TaskQueueSids": self.sids}
+        return {"QueueSids": self.sids}
 
 
 async def test_statistics_follow_the_log_through_retention_and_a_clock_set_back(emulator_http):

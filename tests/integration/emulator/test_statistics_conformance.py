@@ -55,7 +55,7 @@ async def test_every_statistics_response_conforms(emulator_http):
     assert [q["task_queue_sid"] for q in named["task_queues_statistics"]] == [c.q2]
 
     status, bulk, _ = await call(emulator_http, "POST", f"{base}/TaskQueues/RealTimeStatistics",
-                                 json={"TaskQueueSids": [c.q1, c.q2]})
+                                 json={"QueueSids": [c.q1, c.q2]})
     check("CreateTaskQueueBulkRealTimeStatistics", 200, status, bulk)
     assert bulk["task_queue_response_count"] == 2
     assert [q["task_queue_sid"] for q in bulk["task_queue_data"]] == [c.q1, c.q2]

@@ -164,6 +164,14 @@ async def test_worker_and_workflow_statistics(stats, centre):
 @pytest.mark.parametrize(("request_message", "method", "field"), [
     (s.GetWorkspaceStatisticsRequest(workspace_sid="nope"), "GetWorkspaceStatistics", "workspace_sid"),
     (s.GetWorkspaceStatisticsRequest(workspace_sid="WS" + "0" * 32, minutes=0), "GetWorkspaceStatistics", "minutes"),
+    (s.GetWorkspaceStatisticsRequest(workspace_sid="WS" + "0" * 32, minutes=43_201), "GetWorkspaceStatistics",
+     "minutes"),
+    # Twilio's Worker Statistics page: Minutes "cannot be used in combination with StartDate and EndDate".
+    (s.GetWorkerStatisticsRequest(workspace_sid="WS" + "0" * 32, minutes=60, start_date=timestamp_pb2.Timestamp(seconds=1)),
+     "GetWorkerStatistics", "minutes"),
+    (s.GetWorkspaceCumulativeStatisticsRequest(workspace_sid="WS" + "0" * 32, minutes=60,
+                                               end_date=timestamp_pb2.Timestamp(seconds=1)),
+     "GetWorkspaceCumulativeStatistics", "minutes"),
     (s.GetTaskQueueCumulativeStatisticsRequest(workspace_sid="WS" + "0" * 32, task_queue_sid="WQ" + "0" * 32,
                                                split_by_wait_time=[5, 0]),
      "GetTaskQueueCumulativeStatistics", "split_by_wait_time[1]"),

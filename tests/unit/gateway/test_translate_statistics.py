@@ -38,7 +38,7 @@ def test_a_timestamp_out_of_range_names_its_field():
 def test_the_bulk_call_is_a_read_only_json_post():
     call = tr.task_queues_bulk_call(svc.BatchGetTaskQueueRealTimeStatisticsRequest(workspace_sid=WS,
                                                                                   task_queue_sids=[WQ, WQ]))
-    assert (call.method, call.json, call.read_only) == ("POST", {"TaskQueueSids": [WQ, WQ]}, True)
+    assert (call.method, call.json, call.read_only) == ("POST", {"QueueSids": [WQ, WQ]}, True)
     policy = RetryPolicy()
     assert policy.retryable("POST", 429, read_only=True)
     assert not policy.retryable("POST", 429)

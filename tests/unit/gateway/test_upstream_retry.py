@@ -6,9 +6,13 @@ import random
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
-import pytest
+import math
 
-from taskrouter_gateway.upstream.retry import RetryPolicy, parse_retry_after
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from taskrouter_gateway.upstream.retry import MAX_RETRY_AFTER, RetryPolicy, parse_retry_after
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -20,6 +24,11 @@ NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
         ("3", 3.0),
         (" 120 ", 120.0),
         ("1.5", 1.5),
+        ("0.0", 0.0),
+        # RFC 5322: "-0000" is UTC with no claim about the local zone; "+0100" is an hour ahead of UTC.
+        ("Wed, 01 May 2024 12:00:30 -0000", 30.0),
+        ("Wed, 01 May 2024 13:00:30 +0100", 30.0),
+        ("Wed, 01 May 2024 11:00:30 -0100", 30.0),
         (format_datetime(NOW + timedelta(seconds=7), usegmt=True), 7.0),
         ("Wed, 01 May 2024 12:00:30 GMT", 30.0),
         # A date in the past means "now", not a negative wait.
@@ -30,7 +39,14 @@ def test_retry_after_seconds_and_http_date(header: str, expected: float) -> None
     assert parse_retry_after(header, now=NOW) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("header", [None, "", "   ", "-1", "soon", "inf", "nan", "Someday, 99 Foo 2024"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        None, "", "   ", "-1", "soon", "inf", "nan", "Someday, 99 Foo 2024",
+        # Digits that are not ASCII: str.isdigit() says yes, float() says no (or reads them as 12).
+        "\u00b2", "\u0661\u0662", "1e3", "1_000", "+5", ".5", "1.",
+    ],
+)
 def test_retry_after_garbage_is_ignored(header: str | None) -> None:
     assert parse_retry_after(header, now=NOW) is None
 
@@ -147,3 +163,38 @@ def test_with_a_deadline_attempts_are_uncapped_but_each_retry_needs_time_to_run(
     assert policy.next_delay(1, retry_after=1.0, now=0.0, deadline=1.04, rng=rng) is None
     # The last attempt took 0.6 s: another one would not fit after a 1 s wait.
     assert policy.next_delay(1, retry_after=1.0, now=0.0, deadline=1.5, rng=rng, attempt_time=0.6) is None
+
+
+def test_retry_after_is_capped_not_infinite() -> None:
+    # float("9" * 400) is inf; a server that asks for forever is read as asking for the cap.
+    assert parse_retry_after("9" * 400, now=NOW) == MAX_RETRY_AFTER
+    assert parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now=NOW) == MAX_RETRY_AFTER
+    assert parse_retry_after("Mon, 01 Jan 0001 00:00:00 +2359", now=NOW) == 0.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    header=st.one_of(
+        st.text(max_size=60),
+        st.text(alphabet="0123456789.", min_size=1, max_size=500),
+        st.datetimes(timezones=st.timezones()).map(lambda d: format_datetime(d)),
+    ),
+    now=st.floats(min_value=0.0, max_value=1e6),
+    budget=st.floats(min_value=0.0, max_value=1e6),
+)
+def test_any_header_gives_a_bounded_wait_or_none(header: str, now: float, budget: float) -> None:
+    seconds = parse_retry_after(header, now=NOW)
+    assert seconds is None or (math.isfinite(seconds) and 0.0 <= seconds <= MAX_RETRY_AFTER)
+    # And the policy never turns it into a wait that reaches the deadline.
+    policy = RetryPolicy(max_retry_after=MAX_RETRY_AFTER)
+    delay = policy.next_delay(1, retry_after=seconds, now=now, deadline=now + budget, rng=random.Random(0))
+    assert delay is None or (0.0 <= delay and now + delay < now + budget)
+
+
+def test_a_wait_that_ends_exactly_at_the_deadline_is_not_started() -> None:
+    # Binary-exact numbers: 1.0 s wait + 0.5 s for the attempt itself lands on the deadline to the bit.
+    policy = RetryPolicy(min_attempt_time=0.5)
+    rng = random.Random(0)
+    assert policy.next_delay(1, retry_after=1.0, now=0.0, deadline=1.5, rng=rng) is None
+    assert policy.next_delay(1, retry_after=1.0, now=0.0, deadline=1.5 + 2**-20, rng=rng) == 1.0
+    assert policy.next_delay(1, retry_after=1.0, now=0.0, deadline=1.5, rng=rng, attempt_time=0.25) is None

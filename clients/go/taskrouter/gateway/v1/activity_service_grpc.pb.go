@@ -27,6 +27,8 @@ type ActivityServiceClient interface {
 	// Updates an Activity (POST .../Activities/{Sid}); only fields that are set are sent.
 	UpdateActivity(ctx context.Context, in *UpdateActivityRequest, opts ...grpc.CallOption) (*Activity, error)
 	// Deletes an Activity (DELETE .../Activities/{Sid}).
+	// Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+	// sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
 	DeleteActivity(ctx context.Context, in *DeleteActivityRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 }
 
@@ -96,6 +98,8 @@ type ActivityServiceServer interface {
 	// Updates an Activity (POST .../Activities/{Sid}); only fields that are set are sent.
 	UpdateActivity(context.Context, *UpdateActivityRequest) (*Activity, error)
 	// Deletes an Activity (DELETE .../Activities/{Sid}).
+	// Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+	// sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
 	DeleteActivity(context.Context, *DeleteActivityRequest) (*emptypb.Empty, error)
 	mustEmbedUnimplementedActivityServiceServer()
 }

@@ -100,7 +100,8 @@ type ListEventsRequest struct {
 	EndDate *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
 	// Twilio's EventType: only Events of this type (exact match, e.g. "reservation.created").
 	EventType string `protobuf:"bytes,5,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
-	// Twilio's Minutes: only Events from this many minutes in the past. Unset = Twilio's default (15).
+	// Twilio's Minutes: only Events from this many minutes in the past. Not with start_date or end_date
+	// (INVALID_ARGUMENT). Unset = Twilio's default (15).
 	Minutes *int32 `protobuf:"varint,6,opt,name=minutes,proto3,oneof" json:"minutes,omitempty"`
 	// Twilio's ReservationSid: only Events that pertain to this Reservation (WR...).
 	ReservationSid string `protobuf:"bytes,7,opt,name=reservation_sid,json=reservationSid,proto3" json:"reservation_sid,omitempty"`

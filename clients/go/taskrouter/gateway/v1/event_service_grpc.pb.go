@@ -19,7 +19,9 @@ const _ = grpc.SupportPackageIsVersion7
 type EventServiceClient interface {
 	// Fetches one Event from Twilio (GET .../Events/{Sid}).
 	GetEvent(ctx context.Context, in *GetEventRequest, opts ...grpc.CallOption) (*Event, error)
-	// Lists Events from Twilio one page at a time (GET .../Events), newest first as Twilio returns them.
+	// Lists Events from Twilio one page at a time (GET .../Events), in the order Twilio returns them: its
+	// pages and spec do not say which (the emulator lists oldest first, in log order), so sort by
+	// event_date_ms where order matters (docs/statistics.md, "Settled").
 	ListEvents(ctx context.Context, in *ListEventsRequest, opts ...grpc.CallOption) (*ListEventsResponse, error)
 	// Streams the gateway's event log: first the events after the requested start position, then live
 	// events as they arrive, until the client cancels. Each event carries a cursor; resume after a
@@ -119,7 +121,9 @@ func (c *eventServiceClient) ConfigureEventCallback(ctx context.Context, in *Con
 type EventServiceServer interface {
 	// Fetches one Event from Twilio (GET .../Events/{Sid}).
 	GetEvent(context.Context, *GetEventRequest) (*Event, error)
-	// Lists Events from Twilio one page at a time (GET .../Events), newest first as Twilio returns them.
+	// Lists Events from Twilio one page at a time (GET .../Events), in the order Twilio returns them: its
+	// pages and spec do not say which (the emulator lists oldest first, in log order), so sort by
+	// event_date_ms where order matters (docs/statistics.md, "Settled").
 	ListEvents(context.Context, *ListEventsRequest) (*ListEventsResponse, error)
 	// Streams the gateway's event log: first the events after the requested start position, then live
 	// events as they arrive, until the client cancels. Each event carries a cursor; resume after a

@@ -22,7 +22,8 @@ type ReservationServiceClient interface {
 	// Lists a Task's or a Worker's Reservations one page at a time (GET .../Reservations).
 	ListReservations(ctx context.Context, in *ListReservationsRequest, opts ...grpc.CallOption) (*ListReservationsResponse, error)
 	// Answers a Reservation (POST .../Reservations/{Sid}) with one instruction. An instruction the
-	// Reservation's current status does not allow fails with FAILED_PRECONDITION and changes nothing.
+	// Reservation's current status does not allow fails with FAILED_PRECONDITION and changes nothing. A
+	// non-empty `etag` that no longer matches fails with ABORTED and changes nothing.
 	UpdateReservation(ctx context.Context, in *UpdateReservationRequest, opts ...grpc.CallOption) (*Reservation, error)
 }
 
@@ -70,7 +71,8 @@ type ReservationServiceServer interface {
 	// Lists a Task's or a Worker's Reservations one page at a time (GET .../Reservations).
 	ListReservations(context.Context, *ListReservationsRequest) (*ListReservationsResponse, error)
 	// Answers a Reservation (POST .../Reservations/{Sid}) with one instruction. An instruction the
-	// Reservation's current status does not allow fails with FAILED_PRECONDITION and changes nothing.
+	// Reservation's current status does not allow fails with FAILED_PRECONDITION and changes nothing. A
+	// non-empty `etag` that no longer matches fails with ABORTED and changes nothing.
 	UpdateReservation(context.Context, *UpdateReservationRequest) (*Reservation, error)
 	mustEmbedUnimplementedReservationServiceServer()
 }

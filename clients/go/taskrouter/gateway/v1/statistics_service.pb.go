@@ -33,7 +33,8 @@ type GetWorkspaceStatisticsRequest struct {
 
 	// Required. The SID of the Workspace (WS...).
 	WorkspaceSid string `protobuf:"bytes,1,opt,name=workspace_sid,json=workspaceSid,proto3" json:"workspace_sid,omitempty"`
-	// Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15.
+	// Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+	// start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
 	Minutes *int32 `protobuf:"varint,2,opt,name=minutes,proto3,oneof" json:"minutes,omitempty"`
 	// Twilio's StartDate: only from this time on (at most 30 days back). Unset = no bound.
 	StartDate *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
@@ -127,7 +128,8 @@ type GetWorkspaceCumulativeStatisticsRequest struct {
 
 	// Required. The SID of the Workspace (WS...).
 	WorkspaceSid string `protobuf:"bytes,1,opt,name=workspace_sid,json=workspaceSid,proto3" json:"workspace_sid,omitempty"`
-	// Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15.
+	// Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+	// start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
 	Minutes *int32 `protobuf:"varint,2,opt,name=minutes,proto3,oneof" json:"minutes,omitempty"`
 	// Twilio's StartDate: only from this time on (at most 30 days back). Unset = no bound.
 	StartDate *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
@@ -281,7 +283,8 @@ type GetTaskQueueStatisticsRequest struct {
 	WorkspaceSid string `protobuf:"bytes,1,opt,name=workspace_sid,json=workspaceSid,proto3" json:"workspace_sid,omitempty"`
 	// Required. The SID of the TaskQueue (WQ...).
 	TaskQueueSid string `protobuf:"bytes,2,opt,name=task_queue_sid,json=taskQueueSid,proto3" json:"task_queue_sid,omitempty"`
-	// Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15.
+	// Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+	// start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
 	Minutes *int32 `protobuf:"varint,3,opt,name=minutes,proto3,oneof" json:"minutes,omitempty"`
 	// Twilio's StartDate: only from this time on (at most 30 days back). Unset = no bound.
 	StartDate *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
@@ -384,7 +387,8 @@ type GetTaskQueueCumulativeStatisticsRequest struct {
 	WorkspaceSid string `protobuf:"bytes,1,opt,name=workspace_sid,json=workspaceSid,proto3" json:"workspace_sid,omitempty"`
 	// Required. The SID of the TaskQueue (WQ...).
 	TaskQueueSid string `protobuf:"bytes,2,opt,name=task_queue_sid,json=taskQueueSid,proto3" json:"task_queue_sid,omitempty"`
-	// Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15.
+	// Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+	// start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
 	Minutes *int32 `protobuf:"varint,3,opt,name=minutes,proto3,oneof" json:"minutes,omitempty"`
 	// Twilio's StartDate: only from this time on (at most 30 days back). Unset = no bound.
 	StartDate *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
@@ -558,7 +562,8 @@ type ListTaskQueuesStatisticsRequest struct {
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Twilio's FriendlyName: only TaskQueues with this name. Empty = all.
 	FriendlyName string `protobuf:"bytes,4,opt,name=friendly_name,json=friendlyName,proto3" json:"friendly_name,omitempty"`
-	// Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15.
+	// Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+	// start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
 	Minutes *int32 `protobuf:"varint,5,opt,name=minutes,proto3,oneof" json:"minutes,omitempty"`
 	// Twilio's StartDate: only from this time on (at most 30 days back). Unset = no bound.
 	StartDate *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
@@ -733,7 +738,8 @@ type GetWorkerInstanceStatisticsRequest struct {
 	WorkspaceSid string `protobuf:"bytes,1,opt,name=workspace_sid,json=workspaceSid,proto3" json:"workspace_sid,omitempty"`
 	// Required. The SID of the Worker (WK...).
 	WorkerSid string `protobuf:"bytes,2,opt,name=worker_sid,json=workerSid,proto3" json:"worker_sid,omitempty"`
-	// Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15.
+	// Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+	// start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
 	Minutes *int32 `protobuf:"varint,3,opt,name=minutes,proto3,oneof" json:"minutes,omitempty"`
 	// Twilio's StartDate: only from this time on (at most 30 days back). Unset = no bound.
 	StartDate *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
@@ -825,7 +831,8 @@ type GetWorkerStatisticsRequest struct {
 
 	// Required. The SID of the Workspace (WS...).
 	WorkspaceSid string `protobuf:"bytes,1,opt,name=workspace_sid,json=workspaceSid,proto3" json:"workspace_sid,omitempty"`
-	// Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15.
+	// Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+	// start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
 	Minutes *int32 `protobuf:"varint,2,opt,name=minutes,proto3,oneof" json:"minutes,omitempty"`
 	// Twilio's StartDate: only from this time on (at most 30 days back). Unset = no bound.
 	StartDate *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
@@ -937,7 +944,8 @@ type GetWorkersCumulativeStatisticsRequest struct {
 
 	// Required. The SID of the Workspace (WS...).
 	WorkspaceSid string `protobuf:"bytes,1,opt,name=workspace_sid,json=workspaceSid,proto3" json:"workspace_sid,omitempty"`
-	// Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15.
+	// Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+	// start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
 	Minutes *int32 `protobuf:"varint,2,opt,name=minutes,proto3,oneof" json:"minutes,omitempty"`
 	// Twilio's StartDate: only from this time on (at most 30 days back). Unset = no bound.
 	StartDate *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
@@ -1082,7 +1090,8 @@ type GetWorkflowStatisticsRequest struct {
 	WorkspaceSid string `protobuf:"bytes,1,opt,name=workspace_sid,json=workspaceSid,proto3" json:"workspace_sid,omitempty"`
 	// Required. The SID of the Workflow (WW...).
 	WorkflowSid string `protobuf:"bytes,2,opt,name=workflow_sid,json=workflowSid,proto3" json:"workflow_sid,omitempty"`
-	// Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15.
+	// Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+	// start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
 	Minutes *int32 `protobuf:"varint,3,opt,name=minutes,proto3,oneof" json:"minutes,omitempty"`
 	// Twilio's StartDate: only from this time on (at most 30 days back). Unset = no bound.
 	StartDate *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
@@ -1185,7 +1194,8 @@ type GetWorkflowCumulativeStatisticsRequest struct {
 	WorkspaceSid string `protobuf:"bytes,1,opt,name=workspace_sid,json=workspaceSid,proto3" json:"workspace_sid,omitempty"`
 	// Required. The SID of the Workflow (WW...).
 	WorkflowSid string `protobuf:"bytes,2,opt,name=workflow_sid,json=workflowSid,proto3" json:"workflow_sid,omitempty"`
-	// Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15.
+	// Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+	// start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
 	Minutes *int32 `protobuf:"varint,3,opt,name=minutes,proto3,oneof" json:"minutes,omitempty"`
 	// Twilio's StartDate: only from this time on (at most 30 days back). Unset = no bound.
 	StartDate *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`

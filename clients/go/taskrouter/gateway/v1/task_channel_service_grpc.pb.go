@@ -27,6 +27,8 @@ type TaskChannelServiceClient interface {
 	// Updates a TaskChannel (POST .../TaskChannels/{Sid}); only fields that are set are sent.
 	UpdateTaskChannel(ctx context.Context, in *UpdateTaskChannelRequest, opts ...grpc.CallOption) (*TaskChannel, error)
 	// Deletes a TaskChannel (DELETE .../TaskChannels/{Sid}).
+	// Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+	// sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
 	DeleteTaskChannel(ctx context.Context, in *DeleteTaskChannelRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 }
 
@@ -96,6 +98,8 @@ type TaskChannelServiceServer interface {
 	// Updates a TaskChannel (POST .../TaskChannels/{Sid}); only fields that are set are sent.
 	UpdateTaskChannel(context.Context, *UpdateTaskChannelRequest) (*TaskChannel, error)
 	// Deletes a TaskChannel (DELETE .../TaskChannels/{Sid}).
+	// Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+	// sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
 	DeleteTaskChannel(context.Context, *DeleteTaskChannelRequest) (*emptypb.Empty, error)
 	mustEmbedUnimplementedTaskChannelServiceServer()
 }

@@ -27,6 +27,8 @@ type TaskQueueServiceClient interface {
 	// Updates a TaskQueue (POST .../TaskQueues/{Sid}); only fields that are set are sent.
 	UpdateTaskQueue(ctx context.Context, in *UpdateTaskQueueRequest, opts ...grpc.CallOption) (*TaskQueue, error)
 	// Deletes a TaskQueue (DELETE .../TaskQueues/{Sid}).
+	// Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+	// sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
 	DeleteTaskQueue(ctx context.Context, in *DeleteTaskQueueRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 }
 
@@ -96,6 +98,8 @@ type TaskQueueServiceServer interface {
 	// Updates a TaskQueue (POST .../TaskQueues/{Sid}); only fields that are set are sent.
 	UpdateTaskQueue(context.Context, *UpdateTaskQueueRequest) (*TaskQueue, error)
 	// Deletes a TaskQueue (DELETE .../TaskQueues/{Sid}).
+	// Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+	// sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
 	DeleteTaskQueue(context.Context, *DeleteTaskQueueRequest) (*emptypb.Empty, error)
 	mustEmbedUnimplementedTaskQueueServiceServer()
 }

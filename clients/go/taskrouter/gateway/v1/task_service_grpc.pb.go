@@ -29,6 +29,8 @@ type TaskServiceClient interface {
 	// current status does not allow fails with FAILED_PRECONDITION.
 	UpdateTask(ctx context.Context, in *UpdateTaskRequest, opts ...grpc.CallOption) (*Task, error)
 	// Deletes a Task (DELETE .../Tasks/{Sid}). A non-empty `etag` that no longer matches fails with ABORTED.
+	// Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+	// sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
 	DeleteTask(ctx context.Context, in *DeleteTaskRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 }
 
@@ -100,6 +102,8 @@ type TaskServiceServer interface {
 	// current status does not allow fails with FAILED_PRECONDITION.
 	UpdateTask(context.Context, *UpdateTaskRequest) (*Task, error)
 	// Deletes a Task (DELETE .../Tasks/{Sid}). A non-empty `etag` that no longer matches fails with ABORTED.
+	// Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+	// sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
 	DeleteTask(context.Context, *DeleteTaskRequest) (*emptypb.Empty, error)
 	mustEmbedUnimplementedTaskServiceServer()
 }

@@ -28,6 +28,8 @@ type WorkerServiceClient interface {
 	// A non-empty `etag` that no longer matches fails with ABORTED.
 	UpdateWorker(ctx context.Context, in *UpdateWorkerRequest, opts ...grpc.CallOption) (*Worker, error)
 	// Deletes a Worker (DELETE .../Workers/{Sid}). A non-empty `etag` that no longer matches fails with ABORTED.
+	// Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+	// sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
 	DeleteWorker(ctx context.Context, in *DeleteWorkerRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// Fetches one of a Worker's channels by WorkerChannel SID, TaskChannel SID or unique name
 	// (GET .../Workers/{WorkerSid}/Channels/{Sid}).
@@ -132,6 +134,8 @@ type WorkerServiceServer interface {
 	// A non-empty `etag` that no longer matches fails with ABORTED.
 	UpdateWorker(context.Context, *UpdateWorkerRequest) (*Worker, error)
 	// Deletes a Worker (DELETE .../Workers/{Sid}). A non-empty `etag` that no longer matches fails with ABORTED.
+	// Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+	// sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
 	DeleteWorker(context.Context, *DeleteWorkerRequest) (*emptypb.Empty, error)
 	// Fetches one of a Worker's channels by WorkerChannel SID, TaskChannel SID or unique name
 	// (GET .../Workers/{WorkerSid}/Channels/{Sid}).

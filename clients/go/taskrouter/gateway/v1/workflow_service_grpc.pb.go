@@ -27,6 +27,8 @@ type WorkflowServiceClient interface {
 	// Updates a Workflow (POST .../Workflows/{Sid}); only fields that are set are sent.
 	UpdateWorkflow(ctx context.Context, in *UpdateWorkflowRequest, opts ...grpc.CallOption) (*Workflow, error)
 	// Deletes a Workflow (DELETE .../Workflows/{Sid}).
+	// Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+	// sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
 	DeleteWorkflow(ctx context.Context, in *DeleteWorkflowRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 }
 
@@ -96,6 +98,8 @@ type WorkflowServiceServer interface {
 	// Updates a Workflow (POST .../Workflows/{Sid}); only fields that are set are sent.
 	UpdateWorkflow(context.Context, *UpdateWorkflowRequest) (*Workflow, error)
 	// Deletes a Workflow (DELETE .../Workflows/{Sid}).
+	// Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+	// sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
 	DeleteWorkflow(context.Context, *DeleteWorkflowRequest) (*emptypb.Empty, error)
 	mustEmbedUnimplementedWorkflowServiceServer()
 }

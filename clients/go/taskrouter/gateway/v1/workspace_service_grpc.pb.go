@@ -27,6 +27,8 @@ type WorkspaceServiceClient interface {
 	// Updates a Workspace (POST /v1/Workspaces/{Sid}); only fields that are set are sent.
 	UpdateWorkspace(ctx context.Context, in *UpdateWorkspaceRequest, opts ...grpc.CallOption) (*Workspace, error)
 	// Deletes a Workspace (DELETE /v1/Workspaces/{Sid}).
+	// Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+	// sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
 	DeleteWorkspace(ctx context.Context, in *DeleteWorkspaceRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 }
 
@@ -96,6 +98,8 @@ type WorkspaceServiceServer interface {
 	// Updates a Workspace (POST /v1/Workspaces/{Sid}); only fields that are set are sent.
 	UpdateWorkspace(context.Context, *UpdateWorkspaceRequest) (*Workspace, error)
 	// Deletes a Workspace (DELETE /v1/Workspaces/{Sid}).
+	// Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+	// sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
 	DeleteWorkspace(context.Context, *DeleteWorkspaceRequest) (*emptypb.Empty, error)
 	mustEmbedUnimplementedWorkspaceServiceServer()
 }

@@ -98,6 +98,8 @@ class ActivityServiceServicer:
 
     def DeleteActivity(self, request, context):
         """Deletes an Activity (DELETE .../Activities/{Sid}).
+        Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+        sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

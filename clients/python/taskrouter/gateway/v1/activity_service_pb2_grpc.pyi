@@ -44,7 +44,10 @@ class ActivityServiceStub:
     UpdateActivity: _grpc.UnaryUnaryMultiCallable[_activity_service_pb2.UpdateActivityRequest, _activity_pb2.Activity]
     """Updates an Activity (POST .../Activities/{Sid}); only fields that are set are sent."""
     DeleteActivity: _grpc.UnaryUnaryMultiCallable[_activity_service_pb2.DeleteActivityRequest, _empty_pb2.Empty]
-    """Deletes an Activity (DELETE .../Activities/{Sid})."""
+    """Deletes an Activity (DELETE .../Activities/{Sid}).
+    Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+    sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
+    """
 
 @_typing.type_check_only
 class ActivityServiceAsyncStub(ActivityServiceStub):
@@ -60,7 +63,10 @@ class ActivityServiceAsyncStub(ActivityServiceStub):
     UpdateActivity: _aio.UnaryUnaryMultiCallable[_activity_service_pb2.UpdateActivityRequest, _activity_pb2.Activity]  # type: ignore[assignment]
     """Updates an Activity (POST .../Activities/{Sid}); only fields that are set are sent."""
     DeleteActivity: _aio.UnaryUnaryMultiCallable[_activity_service_pb2.DeleteActivityRequest, _empty_pb2.Empty]  # type: ignore[assignment]
-    """Deletes an Activity (DELETE .../Activities/{Sid})."""
+    """Deletes an Activity (DELETE .../Activities/{Sid}).
+    Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+    sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
+    """
 
 class ActivityServiceServicer(metaclass=_abc_1.ABCMeta):
     """Manages the Activities of a Workspace."""
@@ -103,6 +109,9 @@ class ActivityServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _activity_service_pb2.DeleteActivityRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
-        """Deletes an Activity (DELETE .../Activities/{Sid})."""
+        """Deletes an Activity (DELETE .../Activities/{Sid}).
+        Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+        sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
+        """
 
 def add_ActivityServiceServicer_to_server(servicer: ActivityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

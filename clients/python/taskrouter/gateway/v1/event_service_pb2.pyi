@@ -81,7 +81,9 @@ class ListEventsRequest(_message.Message):
     event_type: _builtins.str
     """Twilio's EventType: only Events of this type (exact match, e.g. "reservation.created")."""
     minutes: _builtins.int
-    """Twilio's Minutes: only Events from this many minutes in the past. Unset = Twilio's default (15)."""
+    """Twilio's Minutes: only Events from this many minutes in the past. Not with start_date or end_date
+    (INVALID_ARGUMENT). Unset = Twilio's default (15).
+    """
     reservation_sid: _builtins.str
     """Twilio's ReservationSid: only Events that pertain to this Reservation (WR...)."""
     task_queue_sid: _builtins.str

@@ -76,7 +76,9 @@ class EventServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListEvents(self, request, context):
-        """Lists Events from Twilio one page at a time (GET .../Events), newest first as Twilio returns them.
+        """Lists Events from Twilio one page at a time (GET .../Events), in the order Twilio returns them: its
+        pages and spec do not say which (the emulator lists oldest first, in log order), so sort by
+        event_date_ms where order matters (docs/statistics.md, "Settled").
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -40,7 +40,10 @@ class EventServiceStub:
     GetEvent: _grpc.UnaryUnaryMultiCallable[_event_service_pb2.GetEventRequest, _event_pb2.Event]
     """Fetches one Event from Twilio (GET .../Events/{Sid})."""
     ListEvents: _grpc.UnaryUnaryMultiCallable[_event_service_pb2.ListEventsRequest, _event_service_pb2.ListEventsResponse]
-    """Lists Events from Twilio one page at a time (GET .../Events), newest first as Twilio returns them."""
+    """Lists Events from Twilio one page at a time (GET .../Events), in the order Twilio returns them: its
+    pages and spec do not say which (the emulator lists oldest first, in log order), so sort by
+    event_date_ms where order matters (docs/statistics.md, "Settled").
+    """
     StreamEvents: _grpc.UnaryStreamMultiCallable[_event_service_pb2.StreamEventsRequest, _event_service_pb2.StreamEventsResponse]
     """Streams the gateway's event log: first the events after the requested start position, then live
     events as they arrive, until the client cancels. Each event carries a cursor; resume after a
@@ -67,7 +70,10 @@ class EventServiceAsyncStub(EventServiceStub):
     GetEvent: _aio.UnaryUnaryMultiCallable[_event_service_pb2.GetEventRequest, _event_pb2.Event]  # type: ignore[assignment]
     """Fetches one Event from Twilio (GET .../Events/{Sid})."""
     ListEvents: _aio.UnaryUnaryMultiCallable[_event_service_pb2.ListEventsRequest, _event_service_pb2.ListEventsResponse]  # type: ignore[assignment]
-    """Lists Events from Twilio one page at a time (GET .../Events), newest first as Twilio returns them."""
+    """Lists Events from Twilio one page at a time (GET .../Events), in the order Twilio returns them: its
+    pages and spec do not say which (the emulator lists oldest first, in log order), so sort by
+    event_date_ms where order matters (docs/statistics.md, "Settled").
+    """
     StreamEvents: _aio.UnaryStreamMultiCallable[_event_service_pb2.StreamEventsRequest, _event_service_pb2.StreamEventsResponse]  # type: ignore[assignment]
     """Streams the gateway's event log: first the events after the requested start position, then live
     events as they arrive, until the client cancels. Each event carries a cursor; resume after a
@@ -103,7 +109,10 @@ class EventServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _event_service_pb2.ListEventsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_event_service_pb2.ListEventsResponse, _abc.Awaitable[_event_service_pb2.ListEventsResponse]]:
-        """Lists Events from Twilio one page at a time (GET .../Events), newest first as Twilio returns them."""
+        """Lists Events from Twilio one page at a time (GET .../Events), in the order Twilio returns them: its
+        pages and spec do not say which (the emulator lists oldest first, in log order), so sort by
+        event_date_ms where order matters (docs/statistics.md, "Settled").
+        """
 
     @_abc_1.abstractmethod
     def StreamEvents(

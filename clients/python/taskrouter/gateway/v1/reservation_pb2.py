@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'taskrouter/gateway/v1/reservation.proto\x12\x15taskrouter.gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf0\x04\n\x0bReservation\x12\x13\n\x0b\x61\x63\x63ount_sid\x18\x01 \x01(\t\x12\x30\n\x0c\x64\x61te_created\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x64\x61te_updated\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x45\n\x12reservation_status\x18\x04 \x01(\x0e\x32).taskrouter.gateway.v1.Reservation.Status\x12\x0b\n\x03sid\x18\x05 \x01(\t\x12\x10\n\x08task_sid\x18\x06 \x01(\t\x12\x13\n\x0bworker_name\x18\x07 \x01(\t\x12\x12\n\nworker_sid\x18\x08 \x01(\t\x12\x15\n\rworkspace_sid\x18\t \x01(\t\x12\x0b\n\x03url\x18\n \x01(\t\x12<\n\x05links\x18\x0b \x03(\x0b\x32-.taskrouter.gateway.v1.Reservation.LinksEntry\x1a,\n\nLinksEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xc8\x01\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x12\n\x0eSTATUS_PENDING\x10\x01\x12\x13\n\x0fSTATUS_ACCEPTED\x10\x02\x12\x13\n\x0fSTATUS_REJECTED\x10\x03\x12\x12\n\x0eSTATUS_TIMEOUT\x10\x04\x12\x13\n\x0fSTATUS_CANCELED\x10\x05\x12\x14\n\x10STATUS_RESCINDED\x10\x06\x12\x13\n\x0fSTATUS_WRAPPING\x10\x07\x12\x14\n\x10STATUS_COMPLETED\x10\x08\"\xf8\x02\n\rWorkerChannel\x12\x13\n\x0b\x61\x63\x63ount_sid\x18\x01 \x01(\t\x12\x16\n\x0e\x61ssigned_tasks\x18\x02 \x01(\x05\x12\x11\n\tavailable\x18\x03 \x01(\x08\x12%\n\x1d\x61vailable_capacity_percentage\x18\x04 \x01(\x05\x12\x1b\n\x13\x63onfigured_capacity\x18\x05 \x01(\x05\x12\x30\n\x0c\x64\x61te_created\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x64\x61te_updated\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03sid\x18\x08 \x01(\t\x12\x18\n\x10task_channel_sid\x18\t \x01(\t\x12 \n\x18task_channel_unique_name\x18\n \x01(\t\x12\x12\n\nworker_sid\x18\x0b \x01(\t\x12\x15\n\rworkspace_sid\x18\x0c \x01(\t\x12\x0b\n\x03url\x18\r \x01(\tB<Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'taskrouter/gateway/v1/reservation.proto\x12\x15taskrouter.gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfe\x04\n\x0bReservation\x12\x13\n\x0b\x61\x63\x63ount_sid\x18\x01 \x01(\t\x12\x30\n\x0c\x64\x61te_created\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x64\x61te_updated\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x45\n\x12reservation_status\x18\x04 \x01(\x0e\x32).taskrouter.gateway.v1.Reservation.Status\x12\x0b\n\x03sid\x18\x05 \x01(\t\x12\x10\n\x08task_sid\x18\x06 \x01(\t\x12\x13\n\x0bworker_name\x18\x07 \x01(\t\x12\x12\n\nworker_sid\x18\x08 \x01(\t\x12\x15\n\rworkspace_sid\x18\t \x01(\t\x12\x0b\n\x03url\x18\n \x01(\t\x12<\n\x05links\x18\x0b \x03(\x0b\x32-.taskrouter.gateway.v1.Reservation.LinksEntry\x12\x0c\n\x04\x65tag\x18\x0c \x01(\t\x1a,\n\nLinksEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xc8\x01\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x12\n\x0eSTATUS_PENDING\x10\x01\x12\x13\n\x0fSTATUS_ACCEPTED\x10\x02\x12\x13\n\x0fSTATUS_REJECTED\x10\x03\x12\x12\n\x0eSTATUS_TIMEOUT\x10\x04\x12\x13\n\x0fSTATUS_CANCELED\x10\x05\x12\x14\n\x10STATUS_RESCINDED\x10\x06\x12\x13\n\x0fSTATUS_WRAPPING\x10\x07\x12\x14\n\x10STATUS_COMPLETED\x10\x08\"\xf8\x02\n\rWorkerChannel\x12\x13\n\x0b\x61\x63\x63ount_sid\x18\x01 \x01(\t\x12\x16\n\x0e\x61ssigned_tasks\x18\x02 \x01(\x05\x12\x11\n\tavailable\x18\x03 \x01(\x08\x12%\n\x1d\x61vailable_capacity_percentage\x18\x04 \x01(\x05\x12\x1b\n\x13\x63onfigured_capacity\x18\x05 \x01(\x05\x12\x30\n\x0c\x64\x61te_created\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x64\x61te_updated\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03sid\x18\x08 \x01(\t\x12\x18\n\x10task_channel_sid\x18\t \x01(\t\x12 \n\x18task_channel_unique_name\x18\n \x01(\t\x12\x12\n\nworker_sid\x18\x0b \x01(\t\x12\x15\n\rworkspace_sid\x18\x0c \x01(\t\x12\x0b\n\x03url\x18\r \x01(\tB<Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,11 +36,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RESERVATION_LINKSENTRY']._loaded_options = None
   _globals['_RESERVATION_LINKSENTRY']._serialized_options = b'8\001'
   _globals['_RESERVATION']._serialized_start=100
-  _globals['_RESERVATION']._serialized_end=724
-  _globals['_RESERVATION_LINKSENTRY']._serialized_start=477
-  _globals['_RESERVATION_LINKSENTRY']._serialized_end=521
-  _globals['_RESERVATION_STATUS']._serialized_start=524
-  _globals['_RESERVATION_STATUS']._serialized_end=724
-  _globals['_WORKERCHANNEL']._serialized_start=727
-  _globals['_WORKERCHANNEL']._serialized_end=1103
+  _globals['_RESERVATION']._serialized_end=738
+  _globals['_RESERVATION_LINKSENTRY']._serialized_start=491
+  _globals['_RESERVATION_LINKSENTRY']._serialized_end=535
+  _globals['_RESERVATION_STATUS']._serialized_start=538
+  _globals['_RESERVATION_STATUS']._serialized_end=738
+  _globals['_WORKERCHANNEL']._serialized_start=741
+  _globals['_WORKERCHANNEL']._serialized_end=1117
 # @@protoc_insertion_point(module_scope)

@@ -108,6 +108,7 @@ class Reservation(_message.Message):
     WORKSPACE_SID_FIELD_NUMBER: _builtins.int
     URL_FIELD_NUMBER: _builtins.int
     LINKS_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
     account_sid: _builtins.str
     """The SID of the Account that created the Reservation resource (AC...)."""
     reservation_status: Global___Reservation.Status.ValueType
@@ -124,6 +125,10 @@ class Reservation(_message.Message):
     """The SID of the Workspace (WS...)."""
     url: _builtins.str
     """The absolute URL of the Reservation resource (task- or worker-scoped, as it was read)."""
+    etag: _builtins.str
+    """The ETag Twilio answered with (that of the Reservation's Task), for `etag` in UpdateReservation (sent
+    as If-Match). Twilio sends it on task-scoped reads and updates only; empty otherwise and in lists.
+    """
     @_builtins.property
     def date_created(self) -> _timestamp_pb2.Timestamp:
         """When the resource was created (GMT)."""
@@ -150,10 +155,11 @@ class Reservation(_message.Message):
         workspace_sid: _builtins.str = ...,
         url: _builtins.str = ...,
         links: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        etag: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["date_created", b"date_created", "date_updated", b"date_updated"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_sid", b"account_sid", "date_created", b"date_created", "date_updated", b"date_updated", "links", b"links", "reservation_status", b"reservation_status", "sid", b"sid", "task_sid", b"task_sid", "url", b"url", "worker_name", b"worker_name", "worker_sid", b"worker_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_sid", b"account_sid", "date_created", b"date_created", "date_updated", b"date_updated", "etag", b"etag", "links", b"links", "reservation_status", b"reservation_status", "sid", b"sid", "task_sid", b"task_sid", "url", b"url", "worker_name", b"worker_name", "worker_sid", b"worker_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

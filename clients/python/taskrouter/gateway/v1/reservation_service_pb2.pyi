@@ -9,6 +9,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from taskrouter.gateway.v1 import reservation_pb2 as _reservation_pb2
 import builtins as _builtins
 import sys
@@ -20,6 +21,278 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _HttpMethod:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _HttpMethodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_HttpMethod.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    HTTP_METHOD_UNSPECIFIED: _HttpMethod.ValueType  # 0
+    """Not set: Twilio's default (POST)."""
+    HTTP_METHOD_GET: _HttpMethod.ValueType  # 1
+    """GET."""
+    HTTP_METHOD_POST: _HttpMethod.ValueType  # 2
+    """POST."""
+
+class HttpMethod(_HttpMethod, metaclass=_HttpMethodEnumTypeWrapper):
+    """An HTTP method Twilio uses for a callback (the spec's `http-method` format: GET or POST)."""
+
+HTTP_METHOD_UNSPECIFIED: HttpMethod.ValueType  # 0
+"""Not set: Twilio's default (POST)."""
+HTTP_METHOD_GET: HttpMethod.ValueType  # 1
+"""GET."""
+HTTP_METHOD_POST: HttpMethod.ValueType  # 2
+"""POST."""
+Global___HttpMethod: _TypeAlias = HttpMethod  # noqa: Y015
+
+class _CallStatusEvent:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CallStatusEventEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CallStatusEvent.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CALL_STATUS_EVENT_UNSPECIFIED: _CallStatusEvent.ValueType  # 0
+    """Not set; never sent."""
+    CALL_STATUS_EVENT_INITIATED: _CallStatusEvent.ValueType  # 1
+    """initiated."""
+    CALL_STATUS_EVENT_RINGING: _CallStatusEvent.ValueType  # 2
+    """ringing."""
+    CALL_STATUS_EVENT_ANSWERED: _CallStatusEvent.ValueType  # 3
+    """answered."""
+    CALL_STATUS_EVENT_COMPLETED: _CallStatusEvent.ValueType  # 4
+    """completed."""
+
+class CallStatusEvent(_CallStatusEvent, metaclass=_CallStatusEventEnumTypeWrapper):
+    """A call progress event (Twilio's `task_reservation_enum_call_status`)."""
+
+CALL_STATUS_EVENT_UNSPECIFIED: CallStatusEvent.ValueType  # 0
+"""Not set; never sent."""
+CALL_STATUS_EVENT_INITIATED: CallStatusEvent.ValueType  # 1
+"""initiated."""
+CALL_STATUS_EVENT_RINGING: CallStatusEvent.ValueType  # 2
+"""ringing."""
+CALL_STATUS_EVENT_ANSWERED: CallStatusEvent.ValueType  # 3
+"""answered."""
+CALL_STATUS_EVENT_COMPLETED: CallStatusEvent.ValueType  # 4
+"""completed."""
+Global___CallStatusEvent: _TypeAlias = CallStatusEvent  # noqa: Y015
+
+class _ConferenceEvent:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ConferenceEventEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ConferenceEvent.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CONFERENCE_EVENT_UNSPECIFIED: _ConferenceEvent.ValueType  # 0
+    """Not set; never sent."""
+    CONFERENCE_EVENT_START: _ConferenceEvent.ValueType  # 1
+    """start."""
+    CONFERENCE_EVENT_END: _ConferenceEvent.ValueType  # 2
+    """end."""
+    CONFERENCE_EVENT_JOIN: _ConferenceEvent.ValueType  # 3
+    """join."""
+    CONFERENCE_EVENT_LEAVE: _ConferenceEvent.ValueType  # 4
+    """leave."""
+    CONFERENCE_EVENT_MUTE: _ConferenceEvent.ValueType  # 5
+    """mute."""
+    CONFERENCE_EVENT_HOLD: _ConferenceEvent.ValueType  # 6
+    """hold."""
+    CONFERENCE_EVENT_SPEAKER: _ConferenceEvent.ValueType  # 7
+    """speaker."""
+
+class ConferenceEvent(_ConferenceEvent, metaclass=_ConferenceEventEnumTypeWrapper):
+    """A conference status event (Twilio's `task_reservation_enum_conference_event`)."""
+
+CONFERENCE_EVENT_UNSPECIFIED: ConferenceEvent.ValueType  # 0
+"""Not set; never sent."""
+CONFERENCE_EVENT_START: ConferenceEvent.ValueType  # 1
+"""start."""
+CONFERENCE_EVENT_END: ConferenceEvent.ValueType  # 2
+"""end."""
+CONFERENCE_EVENT_JOIN: ConferenceEvent.ValueType  # 3
+"""join."""
+CONFERENCE_EVENT_LEAVE: ConferenceEvent.ValueType  # 4
+"""leave."""
+CONFERENCE_EVENT_MUTE: ConferenceEvent.ValueType  # 5
+"""mute."""
+CONFERENCE_EVENT_HOLD: ConferenceEvent.ValueType  # 6
+"""hold."""
+CONFERENCE_EVENT_SPEAKER: ConferenceEvent.ValueType  # 7
+"""speaker."""
+Global___ConferenceEvent: _TypeAlias = ConferenceEvent  # noqa: Y015
+
+class _ConferenceBeep:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ConferenceBeepEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ConferenceBeep.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CONFERENCE_BEEP_UNSPECIFIED: _ConferenceBeep.ValueType  # 0
+    """Not set: Twilio's default (true)."""
+    CONFERENCE_BEEP_TRUE: _ConferenceBeep.ValueType  # 1
+    """true: beep on enter and exit."""
+    CONFERENCE_BEEP_FALSE: _ConferenceBeep.ValueType  # 2
+    """false: never."""
+    CONFERENCE_BEEP_ON_ENTER: _ConferenceBeep.ValueType  # 3
+    """onEnter."""
+    CONFERENCE_BEEP_ON_EXIT: _ConferenceBeep.ValueType  # 4
+    """onExit."""
+
+class ConferenceBeep(_ConferenceBeep, metaclass=_ConferenceBeepEnumTypeWrapper):
+    """Twilio's Beep: whether and when to beep as the Worker joins (`true`, `false`, `onEnter`, `onExit`)."""
+
+CONFERENCE_BEEP_UNSPECIFIED: ConferenceBeep.ValueType  # 0
+"""Not set: Twilio's default (true)."""
+CONFERENCE_BEEP_TRUE: ConferenceBeep.ValueType  # 1
+"""true: beep on enter and exit."""
+CONFERENCE_BEEP_FALSE: ConferenceBeep.ValueType  # 2
+"""false: never."""
+CONFERENCE_BEEP_ON_ENTER: ConferenceBeep.ValueType  # 3
+"""onEnter."""
+CONFERENCE_BEEP_ON_EXIT: ConferenceBeep.ValueType  # 4
+"""onExit."""
+Global___ConferenceBeep: _TypeAlias = ConferenceBeep  # noqa: Y015
+
+class _ConferenceRecord:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ConferenceRecordEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ConferenceRecord.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CONFERENCE_RECORD_UNSPECIFIED: _ConferenceRecord.ValueType  # 0
+    """Not set: Twilio's default (false)."""
+    CONFERENCE_RECORD_TRUE: _ConferenceRecord.ValueType  # 1
+    """true."""
+    CONFERENCE_RECORD_FALSE: _ConferenceRecord.ValueType  # 2
+    """false."""
+    CONFERENCE_RECORD_RECORD_FROM_START: _ConferenceRecord.ValueType  # 3
+    """record-from-start."""
+    CONFERENCE_RECORD_DO_NOT_RECORD: _ConferenceRecord.ValueType  # 4
+    """do-not-record."""
+
+class ConferenceRecord(_ConferenceRecord, metaclass=_ConferenceRecordEnumTypeWrapper):
+    """Twilio's ConferenceRecord (`true`, `false`, `record-from-start`, `do-not-record`)."""
+
+CONFERENCE_RECORD_UNSPECIFIED: ConferenceRecord.ValueType  # 0
+"""Not set: Twilio's default (false)."""
+CONFERENCE_RECORD_TRUE: ConferenceRecord.ValueType  # 1
+"""true."""
+CONFERENCE_RECORD_FALSE: ConferenceRecord.ValueType  # 2
+"""false."""
+CONFERENCE_RECORD_RECORD_FROM_START: ConferenceRecord.ValueType  # 3
+"""record-from-start."""
+CONFERENCE_RECORD_DO_NOT_RECORD: ConferenceRecord.ValueType  # 4
+"""do-not-record."""
+Global___ConferenceRecord: _TypeAlias = ConferenceRecord  # noqa: Y015
+
+class _ConferenceTrim:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ConferenceTrimEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ConferenceTrim.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CONFERENCE_TRIM_UNSPECIFIED: _ConferenceTrim.ValueType  # 0
+    """Not set: Twilio's default (trim-silence)."""
+    CONFERENCE_TRIM_TRIM_SILENCE: _ConferenceTrim.ValueType  # 1
+    """trim-silence."""
+    CONFERENCE_TRIM_DO_NOT_TRIM: _ConferenceTrim.ValueType  # 2
+    """do-not-trim."""
+
+class ConferenceTrim(_ConferenceTrim, metaclass=_ConferenceTrimEnumTypeWrapper):
+    """Twilio's ConferenceTrim (`trim-silence`, `do-not-trim`)."""
+
+CONFERENCE_TRIM_UNSPECIFIED: ConferenceTrim.ValueType  # 0
+"""Not set: Twilio's default (trim-silence)."""
+CONFERENCE_TRIM_TRIM_SILENCE: ConferenceTrim.ValueType  # 1
+"""trim-silence."""
+CONFERENCE_TRIM_DO_NOT_TRIM: ConferenceTrim.ValueType  # 2
+"""do-not-trim."""
+Global___ConferenceTrim: _TypeAlias = ConferenceTrim  # noqa: Y015
+
+class _RecordingChannels:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RecordingChannelsEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RecordingChannels.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RECORDING_CHANNELS_UNSPECIFIED: _RecordingChannels.ValueType  # 0
+    """Not set: Twilio's default (mono)."""
+    RECORDING_CHANNELS_MONO: _RecordingChannels.ValueType  # 1
+    """mono."""
+    RECORDING_CHANNELS_DUAL: _RecordingChannels.ValueType  # 2
+    """dual."""
+
+class RecordingChannels(_RecordingChannels, metaclass=_RecordingChannelsEnumTypeWrapper):
+    """Twilio's RecordingChannels (`mono`, `dual`)."""
+
+RECORDING_CHANNELS_UNSPECIFIED: RecordingChannels.ValueType  # 0
+"""Not set: Twilio's default (mono)."""
+RECORDING_CHANNELS_MONO: RecordingChannels.ValueType  # 1
+"""mono."""
+RECORDING_CHANNELS_DUAL: RecordingChannels.ValueType  # 2
+"""dual."""
+Global___RecordingChannels: _TypeAlias = RecordingChannels  # noqa: Y015
+
+class _JitterBufferSize:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _JitterBufferSizeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_JitterBufferSize.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    JITTER_BUFFER_SIZE_UNSPECIFIED: _JitterBufferSize.ValueType  # 0
+    """Not set: Twilio's default."""
+    JITTER_BUFFER_SIZE_SMALL: _JitterBufferSize.ValueType  # 1
+    """small."""
+    JITTER_BUFFER_SIZE_MEDIUM: _JitterBufferSize.ValueType  # 2
+    """medium."""
+    JITTER_BUFFER_SIZE_LARGE: _JitterBufferSize.ValueType  # 3
+    """large."""
+    JITTER_BUFFER_SIZE_OFF: _JitterBufferSize.ValueType  # 4
+    """off."""
+
+class JitterBufferSize(_JitterBufferSize, metaclass=_JitterBufferSizeEnumTypeWrapper):
+    """Twilio's JitterBufferSize (`small`, `medium`, `large`, `off`)."""
+
+JITTER_BUFFER_SIZE_UNSPECIFIED: JitterBufferSize.ValueType  # 0
+"""Not set: Twilio's default."""
+JITTER_BUFFER_SIZE_SMALL: JitterBufferSize.ValueType  # 1
+"""small."""
+JITTER_BUFFER_SIZE_MEDIUM: JitterBufferSize.ValueType  # 2
+"""medium."""
+JITTER_BUFFER_SIZE_LARGE: JitterBufferSize.ValueType  # 3
+"""large."""
+JITTER_BUFFER_SIZE_OFF: JitterBufferSize.ValueType  # 4
+"""off."""
+Global___JitterBufferSize: _TypeAlias = JitterBufferSize  # noqa: Y015
+
+class _SupervisorMode:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SupervisorModeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SupervisorMode.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SUPERVISOR_MODE_UNSPECIFIED: _SupervisorMode.ValueType  # 0
+    """Not set: Twilio's default."""
+    SUPERVISOR_MODE_MONITOR: _SupervisorMode.ValueType  # 1
+    """monitor: listen only."""
+    SUPERVISOR_MODE_WHISPER: _SupervisorMode.ValueType  # 2
+    """whisper: speak to the Worker only."""
+    SUPERVISOR_MODE_BARGE: _SupervisorMode.ValueType  # 3
+    """barge: speak to everyone."""
+
+class SupervisorMode(_SupervisorMode, metaclass=_SupervisorModeEnumTypeWrapper):
+    """Twilio's SupervisorMode (`task_reservation_enum_supervisor_mode`)."""
+
+SUPERVISOR_MODE_UNSPECIFIED: SupervisorMode.ValueType  # 0
+"""Not set: Twilio's default."""
+SUPERVISOR_MODE_MONITOR: SupervisorMode.ValueType  # 1
+"""monitor: listen only."""
+SUPERVISOR_MODE_WHISPER: SupervisorMode.ValueType  # 2
+"""whisper: speak to the Worker only."""
+SUPERVISOR_MODE_BARGE: SupervisorMode.ValueType  # 3
+"""barge: speak to everyone."""
+Global___SupervisorMode: _TypeAlias = SupervisorMode  # noqa: Y015
 
 @_typing.final
 class GetReservationRequest(_message.Message):
@@ -145,6 +418,7 @@ class UpdateReservationRequest(_message.Message):
     TASK_SID_FIELD_NUMBER: _builtins.int
     WORKER_SID_FIELD_NUMBER: _builtins.int
     SID_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
     ACCEPT_FIELD_NUMBER: _builtins.int
     REJECT_FIELD_NUMBER: _builtins.int
     DEQUEUE_FIELD_NUMBER: _builtins.int
@@ -153,6 +427,7 @@ class UpdateReservationRequest(_message.Message):
     CONFERENCE_FIELD_NUMBER: _builtins.int
     COMPLETE_FIELD_NUMBER: _builtins.int
     WRAPUP_FIELD_NUMBER: _builtins.int
+    SUPERVISE_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace (WS...)."""
     task_sid: _builtins.str
@@ -161,6 +436,11 @@ class UpdateReservationRequest(_message.Message):
     """The SID of the reserved Worker (WK...)."""
     sid: _builtins.str
     """Required. The SID of the Reservation (WR...)."""
+    etag: _builtins.str
+    """The ETag of the Reservation's Task from an earlier read (Task.etag, or Reservation.etag of a task-scoped
+    read), sent as If-Match: the update applies only if the Task has not changed since. Empty =
+    unconditional. Taken for both task- and worker-scoped updates, as Twilio's spec has the header on both.
+    """
     @_builtins.property
     def accept(self) -> Global___AcceptInstruction:
         """Accept a pending Reservation (ReservationStatus=accepted)."""
@@ -193,6 +473,12 @@ class UpdateReservationRequest(_message.Message):
     def wrapup(self) -> Global___WrapupInstruction:
         """Move an accepted Reservation to wrap-up (ReservationStatus=wrapping)."""
 
+    @_builtins.property
+    def supervise(self) -> Global___SuperviseInstruction:
+        """Join a supervisor to an accepted Reservation's conference (Instruction=supervise). Task-scoped only:
+        Twilio's spec lists Supervisor and SupervisorMode for task-scoped updates alone.
+        """
+
     def __init__(
         self,
         *,
@@ -200,6 +486,7 @@ class UpdateReservationRequest(_message.Message):
         task_sid: _builtins.str = ...,
         worker_sid: _builtins.str = ...,
         sid: _builtins.str = ...,
+        etag: _builtins.str = ...,
         accept: Global___AcceptInstruction | None = ...,
         reject: Global___RejectInstruction | None = ...,
         dequeue: Global___DequeueInstruction | None = ...,
@@ -208,12 +495,13 @@ class UpdateReservationRequest(_message.Message):
         conference: Global___ConferenceInstruction | None = ...,
         complete: Global___CompleteInstruction | None = ...,
         wrapup: Global___WrapupInstruction | None = ...,
+        supervise: Global___SuperviseInstruction | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["accept", b"accept", "call", b"call", "complete", b"complete", "conference", b"conference", "dequeue", b"dequeue", "instruction", b"instruction", "parent", b"parent", "redirect", b"redirect", "reject", b"reject", "task_sid", b"task_sid", "worker_sid", b"worker_sid", "wrapup", b"wrapup"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["accept", b"accept", "call", b"call", "complete", b"complete", "conference", b"conference", "dequeue", b"dequeue", "instruction", b"instruction", "parent", b"parent", "redirect", b"redirect", "reject", b"reject", "supervise", b"supervise", "task_sid", b"task_sid", "worker_sid", b"worker_sid", "wrapup", b"wrapup"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept", b"accept", "call", b"call", "complete", b"complete", "conference", b"conference", "dequeue", b"dequeue", "instruction", b"instruction", "parent", b"parent", "redirect", b"redirect", "reject", b"reject", "sid", b"sid", "task_sid", b"task_sid", "worker_sid", b"worker_sid", "workspace_sid", b"workspace_sid", "wrapup", b"wrapup"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept", b"accept", "call", b"call", "complete", b"complete", "conference", b"conference", "dequeue", b"dequeue", "etag", b"etag", "instruction", b"instruction", "parent", b"parent", "redirect", b"redirect", "reject", b"reject", "sid", b"sid", "supervise", b"supervise", "task_sid", b"task_sid", "worker_sid", b"worker_sid", "workspace_sid", b"workspace_sid", "wrapup", b"wrapup"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_instruction: _TypeAlias = _typing.Literal["accept", "reject", "dequeue", "call", "redirect", "conference", "complete", "wrapup"]  # noqa: Y015
+    _WhichOneofReturnType_instruction: _TypeAlias = _typing.Literal["accept", "reject", "dequeue", "call", "redirect", "conference", "complete", "wrapup", "supervise"]  # noqa: Y015
     _WhichOneofArgType_instruction: _TypeAlias = _typing.Literal["instruction", b"instruction"]  # noqa: Y015
     _WhichOneofReturnType_parent: _TypeAlias = _typing.Literal["task_sid", "worker_sid"]  # noqa: Y015
     _WhichOneofArgType_parent: _TypeAlias = _typing.Literal["parent", b"parent"]  # noqa: Y015
@@ -280,6 +568,7 @@ class DequeueInstruction(_message.Message):
     RECORD_FIELD_NUMBER: _builtins.int
     TIMEOUT_FIELD_NUMBER: _builtins.int
     STATUS_CALLBACK_URL_FIELD_NUMBER: _builtins.int
+    STATUS_CALLBACK_EVENTS_FIELD_NUMBER: _builtins.int
     caller_id: _builtins.str
     """Twilio's DequeueFrom: the caller ID for the call to the Worker."""
     to: _builtins.str
@@ -292,6 +581,10 @@ class DequeueInstruction(_message.Message):
     """Twilio's DequeueTimeout: seconds to ring the Worker; 0 = Twilio's default."""
     status_callback_url: _builtins.str
     """Twilio's DequeueStatusCallbackUrl."""
+    @_builtins.property
+    def status_callback_events(self) -> _containers.RepeatedScalarFieldContainer[Global___CallStatusEvent.ValueType]:
+        """Twilio's DequeueStatusCallbackEvent: the call progress events sent to status_callback_url."""
+
     def __init__(
         self,
         *,
@@ -301,10 +594,11 @@ class DequeueInstruction(_message.Message):
         record: _builtins.str = ...,
         timeout: _builtins.int = ...,
         status_callback_url: _builtins.str = ...,
+        status_callback_events: _abc.Iterable[Global___CallStatusEvent.ValueType] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller_id", b"caller_id", "post_work_activity_sid", b"post_work_activity_sid", "record", b"record", "status_callback_url", b"status_callback_url", "timeout", b"timeout", "to", b"to"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller_id", b"caller_id", "post_work_activity_sid", b"post_work_activity_sid", "record", b"record", "status_callback_events", b"status_callback_events", "status_callback_url", b"status_callback_url", "timeout", b"timeout", "to", b"to"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -399,6 +693,31 @@ class ConferenceInstruction(_message.Message):
     END_CONFERENCE_ON_EXIT_FIELD_NUMBER: _builtins.int
     POST_WORK_ACTIVITY_SID_FIELD_NUMBER: _builtins.int
     RECORD_FIELD_NUMBER: _builtins.int
+    STATUS_CALLBACK_METHOD_FIELD_NUMBER: _builtins.int
+    STATUS_CALLBACK_EVENTS_FIELD_NUMBER: _builtins.int
+    MUTED_FIELD_NUMBER: _builtins.int
+    BEEP_FIELD_NUMBER: _builtins.int
+    START_CONFERENCE_ON_ENTER_FIELD_NUMBER: _builtins.int
+    WAIT_URL_FIELD_NUMBER: _builtins.int
+    WAIT_METHOD_FIELD_NUMBER: _builtins.int
+    EARLY_MEDIA_FIELD_NUMBER: _builtins.int
+    MAX_PARTICIPANTS_FIELD_NUMBER: _builtins.int
+    CONFERENCE_STATUS_CALLBACK_FIELD_NUMBER: _builtins.int
+    CONFERENCE_STATUS_CALLBACK_METHOD_FIELD_NUMBER: _builtins.int
+    CONFERENCE_STATUS_CALLBACK_EVENTS_FIELD_NUMBER: _builtins.int
+    CONFERENCE_RECORD_FIELD_NUMBER: _builtins.int
+    CONFERENCE_TRIM_FIELD_NUMBER: _builtins.int
+    RECORDING_CHANNELS_FIELD_NUMBER: _builtins.int
+    RECORDING_STATUS_CALLBACK_FIELD_NUMBER: _builtins.int
+    RECORDING_STATUS_CALLBACK_METHOD_FIELD_NUMBER: _builtins.int
+    CONFERENCE_RECORDING_STATUS_CALLBACK_FIELD_NUMBER: _builtins.int
+    CONFERENCE_RECORDING_STATUS_CALLBACK_METHOD_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    SIP_AUTH_USERNAME_FIELD_NUMBER: _builtins.int
+    SIP_AUTH_PASSWORD_FIELD_NUMBER: _builtins.int
+    END_CONFERENCE_ON_CUSTOMER_EXIT_FIELD_NUMBER: _builtins.int
+    BEEP_ON_CUSTOMER_ENTRANCE_FIELD_NUMBER: _builtins.int
+    JITTER_BUFFER_SIZE_FIELD_NUMBER: _builtins.int
     caller_id: _builtins.str
     """Twilio's From: the caller ID for the call to the Worker."""
     to: _builtins.str
@@ -413,6 +732,62 @@ class ConferenceInstruction(_message.Message):
     """Twilio's PostWorkActivitySid: the Worker's Activity after the conference (WA...)."""
     record: _builtins.bool
     """Twilio's Record: record the Worker's leg."""
+    status_callback_method: Global___HttpMethod.ValueType
+    """Twilio's StatusCallbackMethod: how status_callback is called."""
+    muted: _builtins.bool
+    """Twilio's Muted: the Worker joins muted. Unset = Twilio's default (false)."""
+    beep: Global___ConferenceBeep.ValueType
+    """Twilio's Beep."""
+    start_conference_on_enter: _builtins.bool
+    """Twilio's StartConferenceOnEnter: start the conference when the Worker joins. Unset = Twilio's default."""
+    wait_url: _builtins.str
+    """Twilio's WaitUrl: the hold music's TwiML or audio URL."""
+    wait_method: Global___HttpMethod.ValueType
+    """Twilio's WaitMethod: how wait_url is fetched."""
+    early_media: _builtins.bool
+    """Twilio's EarlyMedia: let the Worker hear the call's ringing. Unset = Twilio's default."""
+    max_participants: _builtins.int
+    """Twilio's MaxParticipants: 2..250; 0 = Twilio's default (250)."""
+    conference_status_callback: _builtins.str
+    """Twilio's ConferenceStatusCallback URL."""
+    conference_status_callback_method: Global___HttpMethod.ValueType
+    """Twilio's ConferenceStatusCallbackMethod."""
+    conference_record: Global___ConferenceRecord.ValueType
+    """Twilio's ConferenceRecord."""
+    conference_trim: Global___ConferenceTrim.ValueType
+    """Twilio's ConferenceTrim."""
+    recording_channels: Global___RecordingChannels.ValueType
+    """Twilio's RecordingChannels."""
+    recording_status_callback: _builtins.str
+    """Twilio's RecordingStatusCallback URL."""
+    recording_status_callback_method: Global___HttpMethod.ValueType
+    """Twilio's RecordingStatusCallbackMethod."""
+    conference_recording_status_callback: _builtins.str
+    """Twilio's ConferenceRecordingStatusCallback URL."""
+    conference_recording_status_callback_method: Global___HttpMethod.ValueType
+    """Twilio's ConferenceRecordingStatusCallbackMethod."""
+    region: _builtins.str
+    """Twilio's Region where the conference audio is mixed: us1, us2, ie1, de1, sg1, br1, au1 or jp1
+    (the spec's list; a string so a region Twilio adds later needs no new gateway). Empty = Twilio's choice.
+    """
+    sip_auth_username: _builtins.str
+    """Twilio's SipAuthUsername, for a SIP `to`."""
+    sip_auth_password: _builtins.str
+    """Twilio's SipAuthPassword, for a SIP `to`. A secret: the gateway never logs it."""
+    end_conference_on_customer_exit: _builtins.bool
+    """Twilio's EndConferenceOnCustomerExit: end the conference when the customer leaves."""
+    beep_on_customer_entrance: _builtins.bool
+    """Twilio's BeepOnCustomerEntrance: beep when the customer joins."""
+    jitter_buffer_size: Global___JitterBufferSize.ValueType
+    """Twilio's JitterBufferSize."""
+    @_builtins.property
+    def status_callback_events(self) -> _containers.RepeatedScalarFieldContainer[Global___CallStatusEvent.ValueType]:
+        """Twilio's StatusCallbackEvent: the call progress events sent to status_callback."""
+
+    @_builtins.property
+    def conference_status_callback_events(self) -> _containers.RepeatedScalarFieldContainer[Global___ConferenceEvent.ValueType]:
+        """Twilio's ConferenceStatusCallbackEvent: the conference events sent to conference_status_callback."""
+
     def __init__(
         self,
         *,
@@ -423,14 +798,86 @@ class ConferenceInstruction(_message.Message):
         end_conference_on_exit: _builtins.bool = ...,
         post_work_activity_sid: _builtins.str = ...,
         record: _builtins.bool = ...,
+        status_callback_method: Global___HttpMethod.ValueType = ...,
+        status_callback_events: _abc.Iterable[Global___CallStatusEvent.ValueType] | None = ...,
+        muted: _builtins.bool | None = ...,
+        beep: Global___ConferenceBeep.ValueType = ...,
+        start_conference_on_enter: _builtins.bool | None = ...,
+        wait_url: _builtins.str = ...,
+        wait_method: Global___HttpMethod.ValueType = ...,
+        early_media: _builtins.bool | None = ...,
+        max_participants: _builtins.int = ...,
+        conference_status_callback: _builtins.str = ...,
+        conference_status_callback_method: Global___HttpMethod.ValueType = ...,
+        conference_status_callback_events: _abc.Iterable[Global___ConferenceEvent.ValueType] | None = ...,
+        conference_record: Global___ConferenceRecord.ValueType = ...,
+        conference_trim: Global___ConferenceTrim.ValueType = ...,
+        recording_channels: Global___RecordingChannels.ValueType = ...,
+        recording_status_callback: _builtins.str = ...,
+        recording_status_callback_method: Global___HttpMethod.ValueType = ...,
+        conference_recording_status_callback: _builtins.str = ...,
+        conference_recording_status_callback_method: Global___HttpMethod.ValueType = ...,
+        region: _builtins.str = ...,
+        sip_auth_username: _builtins.str = ...,
+        sip_auth_password: _builtins.str = ...,
+        end_conference_on_customer_exit: _builtins.bool | None = ...,
+        beep_on_customer_entrance: _builtins.bool | None = ...,
+        jitter_buffer_size: Global___JitterBufferSize.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_beep_on_customer_entrance", b"_beep_on_customer_entrance", "_early_media", b"_early_media", "_end_conference_on_customer_exit", b"_end_conference_on_customer_exit", "_muted", b"_muted", "_start_conference_on_enter", b"_start_conference_on_enter", "beep_on_customer_entrance", b"beep_on_customer_entrance", "early_media", b"early_media", "end_conference_on_customer_exit", b"end_conference_on_customer_exit", "muted", b"muted", "start_conference_on_enter", b"start_conference_on_enter"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_beep_on_customer_entrance", b"_beep_on_customer_entrance", "_early_media", b"_early_media", "_end_conference_on_customer_exit", b"_end_conference_on_customer_exit", "_muted", b"_muted", "_start_conference_on_enter", b"_start_conference_on_enter", "beep", b"beep", "beep_on_customer_entrance", b"beep_on_customer_entrance", "caller_id", b"caller_id", "conference_record", b"conference_record", "conference_recording_status_callback", b"conference_recording_status_callback", "conference_recording_status_callback_method", b"conference_recording_status_callback_method", "conference_status_callback", b"conference_status_callback", "conference_status_callback_events", b"conference_status_callback_events", "conference_status_callback_method", b"conference_status_callback_method", "conference_trim", b"conference_trim", "early_media", b"early_media", "end_conference_on_customer_exit", b"end_conference_on_customer_exit", "end_conference_on_exit", b"end_conference_on_exit", "jitter_buffer_size", b"jitter_buffer_size", "max_participants", b"max_participants", "muted", b"muted", "post_work_activity_sid", b"post_work_activity_sid", "record", b"record", "recording_channels", b"recording_channels", "recording_status_callback", b"recording_status_callback", "recording_status_callback_method", b"recording_status_callback_method", "region", b"region", "sip_auth_password", b"sip_auth_password", "sip_auth_username", b"sip_auth_username", "start_conference_on_enter", b"start_conference_on_enter", "status_callback", b"status_callback", "status_callback_events", b"status_callback_events", "status_callback_method", b"status_callback_method", "timeout", b"timeout", "to", b"to", "wait_method", b"wait_method", "wait_url", b"wait_url"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__beep_on_customer_entrance: _TypeAlias = _typing.Literal["beep_on_customer_entrance"]  # noqa: Y015
+    _WhichOneofArgType__beep_on_customer_entrance: _TypeAlias = _typing.Literal["_beep_on_customer_entrance", b"_beep_on_customer_entrance"]  # noqa: Y015
+    _WhichOneofReturnType__early_media: _TypeAlias = _typing.Literal["early_media"]  # noqa: Y015
+    _WhichOneofArgType__early_media: _TypeAlias = _typing.Literal["_early_media", b"_early_media"]  # noqa: Y015
+    _WhichOneofReturnType__end_conference_on_customer_exit: _TypeAlias = _typing.Literal["end_conference_on_customer_exit"]  # noqa: Y015
+    _WhichOneofArgType__end_conference_on_customer_exit: _TypeAlias = _typing.Literal["_end_conference_on_customer_exit", b"_end_conference_on_customer_exit"]  # noqa: Y015
+    _WhichOneofReturnType__muted: _TypeAlias = _typing.Literal["muted"]  # noqa: Y015
+    _WhichOneofArgType__muted: _TypeAlias = _typing.Literal["_muted", b"_muted"]  # noqa: Y015
+    _WhichOneofReturnType__start_conference_on_enter: _TypeAlias = _typing.Literal["start_conference_on_enter"]  # noqa: Y015
+    _WhichOneofArgType__start_conference_on_enter: _TypeAlias = _typing.Literal["_start_conference_on_enter", b"_start_conference_on_enter"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__beep_on_customer_entrance) -> _WhichOneofReturnType__beep_on_customer_entrance | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__early_media) -> _WhichOneofReturnType__early_media | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__end_conference_on_customer_exit) -> _WhichOneofReturnType__end_conference_on_customer_exit | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__muted) -> _WhichOneofReturnType__muted | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__start_conference_on_enter) -> _WhichOneofReturnType__start_conference_on_enter | None: ...
+
+Global___ConferenceInstruction: _TypeAlias = ConferenceInstruction  # noqa: Y015
+
+@_typing.final
+class SuperviseInstruction(_message.Message):
+    """Supervise: join a supervisor to the Worker's conference (Twilio's Instruction=supervise)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUPERVISOR_FIELD_NUMBER: _builtins.int
+    SUPERVISOR_MODE_FIELD_NUMBER: _builtins.int
+    supervisor: _builtins.str
+    """Required. Twilio's Supervisor: the supervisor's Worker SID (WK...) or a contact URI
+    (e.g. "client:alice").
+    """
+    supervisor_mode: Global___SupervisorMode.ValueType
+    """Twilio's SupervisorMode: monitor, whisper or barge. Unspecified = Twilio's default."""
+    def __init__(
+        self,
+        *,
+        supervisor: _builtins.str = ...,
+        supervisor_mode: Global___SupervisorMode.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["caller_id", b"caller_id", "end_conference_on_exit", b"end_conference_on_exit", "post_work_activity_sid", b"post_work_activity_sid", "record", b"record", "status_callback", b"status_callback", "timeout", b"timeout", "to", b"to"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["supervisor", b"supervisor", "supervisor_mode", b"supervisor_mode"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___ConferenceInstruction: _TypeAlias = ConferenceInstruction  # noqa: Y015
+Global___SuperviseInstruction: _TypeAlias = SuperviseInstruction  # noqa: Y015
 
 @_typing.final
 class CompleteInstruction(_message.Message):

@@ -73,7 +73,8 @@ class ReservationServiceServicer:
 
     def UpdateReservation(self, request, context):
         """Answers a Reservation (POST .../Reservations/{Sid}) with one instruction. An instruction the
-        Reservation's current status does not allow fails with FAILED_PRECONDITION and changes nothing.
+        Reservation's current status does not allow fails with FAILED_PRECONDITION and changes nothing. A
+        non-empty `etag` that no longer matches fails with ABORTED and changes nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

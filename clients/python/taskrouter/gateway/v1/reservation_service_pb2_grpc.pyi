@@ -42,7 +42,8 @@ class ReservationServiceStub:
     """Lists a Task's or a Worker's Reservations one page at a time (GET .../Reservations)."""
     UpdateReservation: _grpc.UnaryUnaryMultiCallable[_reservation_service_pb2.UpdateReservationRequest, _reservation_pb2.Reservation]
     """Answers a Reservation (POST .../Reservations/{Sid}) with one instruction. An instruction the
-    Reservation's current status does not allow fails with FAILED_PRECONDITION and changes nothing.
+    Reservation's current status does not allow fails with FAILED_PRECONDITION and changes nothing. A
+    non-empty `etag` that no longer matches fails with ABORTED and changes nothing.
     """
 
 @_typing.type_check_only
@@ -56,7 +57,8 @@ class ReservationServiceAsyncStub(ReservationServiceStub):
     """Lists a Task's or a Worker's Reservations one page at a time (GET .../Reservations)."""
     UpdateReservation: _aio.UnaryUnaryMultiCallable[_reservation_service_pb2.UpdateReservationRequest, _reservation_pb2.Reservation]  # type: ignore[assignment]
     """Answers a Reservation (POST .../Reservations/{Sid}) with one instruction. An instruction the
-    Reservation's current status does not allow fails with FAILED_PRECONDITION and changes nothing.
+    Reservation's current status does not allow fails with FAILED_PRECONDITION and changes nothing. A
+    non-empty `etag` that no longer matches fails with ABORTED and changes nothing.
     """
 
 class ReservationServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -85,7 +87,8 @@ class ReservationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_reservation_pb2.Reservation, _abc.Awaitable[_reservation_pb2.Reservation]]:
         """Answers a Reservation (POST .../Reservations/{Sid}) with one instruction. An instruction the
-        Reservation's current status does not allow fails with FAILED_PRECONDITION and changes nothing.
+        Reservation's current status does not allow fails with FAILED_PRECONDITION and changes nothing. A
+        non-empty `etag` that no longer matches fails with ABORTED and changes nothing.
         """
 
 def add_ReservationServiceServicer_to_server(servicer: ReservationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

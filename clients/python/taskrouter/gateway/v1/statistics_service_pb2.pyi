@@ -38,7 +38,9 @@ class GetWorkspaceStatisticsRequest(_message.Message):
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace (WS...)."""
     minutes: _builtins.int
-    """Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15."""
+    """Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+    start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
+    """
     task_channel: _builtins.str
     """Twilio's TaskChannel: only Tasks of this TaskChannel (its SID or unique name). Empty = all."""
     @_builtins.property
@@ -88,7 +90,9 @@ class GetWorkspaceCumulativeStatisticsRequest(_message.Message):
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace (WS...)."""
     minutes: _builtins.int
-    """Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15."""
+    """Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+    start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
+    """
     task_channel: _builtins.str
     """Twilio's TaskChannel: only Tasks of this TaskChannel (its SID or unique name). Empty = all."""
     @_builtins.property
@@ -167,7 +171,9 @@ class GetTaskQueueStatisticsRequest(_message.Message):
     task_queue_sid: _builtins.str
     """Required. The SID of the TaskQueue (WQ...)."""
     minutes: _builtins.int
-    """Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15."""
+    """Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+    start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
+    """
     task_channel: _builtins.str
     """Twilio's TaskChannel: only Tasks of this TaskChannel (its SID or unique name). Empty = all."""
     @_builtins.property
@@ -221,7 +227,9 @@ class GetTaskQueueCumulativeStatisticsRequest(_message.Message):
     task_queue_sid: _builtins.str
     """Required. The SID of the TaskQueue (WQ...)."""
     minutes: _builtins.int
-    """Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15."""
+    """Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+    start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
+    """
     task_channel: _builtins.str
     """Twilio's TaskChannel: only Tasks of this TaskChannel (its SID or unique name). Empty = all."""
     @_builtins.property
@@ -311,7 +319,9 @@ class ListTaskQueuesStatisticsRequest(_message.Message):
     friendly_name: _builtins.str
     """Twilio's FriendlyName: only TaskQueues with this name. Empty = all."""
     minutes: _builtins.int
-    """Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15."""
+    """Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+    start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
+    """
     task_channel: _builtins.str
     """Twilio's TaskChannel: only Tasks of this TaskChannel (its SID or unique name). Empty = all."""
     @_builtins.property
@@ -394,7 +404,9 @@ class GetWorkerInstanceStatisticsRequest(_message.Message):
     worker_sid: _builtins.str
     """Required. The SID of the Worker (WK...)."""
     minutes: _builtins.int
-    """Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15."""
+    """Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+    start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
+    """
     task_channel: _builtins.str
     """Twilio's TaskChannel: only Tasks of this TaskChannel (its SID or unique name). Empty = all."""
     @_builtins.property
@@ -442,7 +454,9 @@ class GetWorkerStatisticsRequest(_message.Message):
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace (WS...)."""
     minutes: _builtins.int
-    """Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15."""
+    """Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+    start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
+    """
     task_channel: _builtins.str
     """Twilio's TaskChannel: only Tasks of this TaskChannel (its SID or unique name). Empty = all."""
     task_queue_sid: _builtins.str
@@ -495,7 +509,9 @@ class GetWorkersCumulativeStatisticsRequest(_message.Message):
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace (WS...)."""
     minutes: _builtins.int
-    """Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15."""
+    """Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+    start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
+    """
     task_channel: _builtins.str
     """Twilio's TaskChannel: only Tasks of this TaskChannel (its SID or unique name). Empty = all."""
     @_builtins.property
@@ -569,7 +585,9 @@ class GetWorkflowStatisticsRequest(_message.Message):
     workflow_sid: _builtins.str
     """Required. The SID of the Workflow (WW...)."""
     minutes: _builtins.int
-    """Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15."""
+    """Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+    start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
+    """
     task_channel: _builtins.str
     """Twilio's TaskChannel: only Tasks of this TaskChannel (its SID or unique name). Empty = all."""
     @_builtins.property
@@ -623,7 +641,9 @@ class GetWorkflowCumulativeStatisticsRequest(_message.Message):
     workflow_sid: _builtins.str
     """Required. The SID of the Workflow (WW...)."""
     minutes: _builtins.int
-    """Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15."""
+    """Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+    start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
+    """
     task_channel: _builtins.str
     """Twilio's TaskChannel: only Tasks of this TaskChannel (its SID or unique name). Empty = all."""
     @_builtins.property

@@ -44,7 +44,10 @@ class TaskChannelServiceStub:
     UpdateTaskChannel: _grpc.UnaryUnaryMultiCallable[_task_channel_service_pb2.UpdateTaskChannelRequest, _task_channel_pb2.TaskChannel]
     """Updates a TaskChannel (POST .../TaskChannels/{Sid}); only fields that are set are sent."""
     DeleteTaskChannel: _grpc.UnaryUnaryMultiCallable[_task_channel_service_pb2.DeleteTaskChannelRequest, _empty_pb2.Empty]
-    """Deletes a TaskChannel (DELETE .../TaskChannels/{Sid})."""
+    """Deletes a TaskChannel (DELETE .../TaskChannels/{Sid}).
+    Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+    sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
+    """
 
 @_typing.type_check_only
 class TaskChannelServiceAsyncStub(TaskChannelServiceStub):
@@ -60,7 +63,10 @@ class TaskChannelServiceAsyncStub(TaskChannelServiceStub):
     UpdateTaskChannel: _aio.UnaryUnaryMultiCallable[_task_channel_service_pb2.UpdateTaskChannelRequest, _task_channel_pb2.TaskChannel]  # type: ignore[assignment]
     """Updates a TaskChannel (POST .../TaskChannels/{Sid}); only fields that are set are sent."""
     DeleteTaskChannel: _aio.UnaryUnaryMultiCallable[_task_channel_service_pb2.DeleteTaskChannelRequest, _empty_pb2.Empty]  # type: ignore[assignment]
-    """Deletes a TaskChannel (DELETE .../TaskChannels/{Sid})."""
+    """Deletes a TaskChannel (DELETE .../TaskChannels/{Sid}).
+    Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+    sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
+    """
 
 class TaskChannelServiceServicer(metaclass=_abc_1.ABCMeta):
     """Manages the TaskChannels of a Workspace (default, voice, sms, chat and video exist from the start)."""
@@ -103,6 +109,9 @@ class TaskChannelServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _task_channel_service_pb2.DeleteTaskChannelRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
-        """Deletes a TaskChannel (DELETE .../TaskChannels/{Sid})."""
+        """Deletes a TaskChannel (DELETE .../TaskChannels/{Sid}).
+        Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+        sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
+        """
 
 def add_TaskChannelServiceServicer_to_server(servicer: TaskChannelServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -98,6 +98,8 @@ class TaskQueueServiceServicer:
 
     def DeleteTaskQueue(self, request, context):
         """Deletes a TaskQueue (DELETE .../TaskQueues/{Sid}).
+        Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+        sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

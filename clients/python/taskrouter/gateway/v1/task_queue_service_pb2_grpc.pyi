@@ -44,7 +44,10 @@ class TaskQueueServiceStub:
     UpdateTaskQueue: _grpc.UnaryUnaryMultiCallable[_task_queue_service_pb2.UpdateTaskQueueRequest, _task_queue_pb2.TaskQueue]
     """Updates a TaskQueue (POST .../TaskQueues/{Sid}); only fields that are set are sent."""
     DeleteTaskQueue: _grpc.UnaryUnaryMultiCallable[_task_queue_service_pb2.DeleteTaskQueueRequest, _empty_pb2.Empty]
-    """Deletes a TaskQueue (DELETE .../TaskQueues/{Sid})."""
+    """Deletes a TaskQueue (DELETE .../TaskQueues/{Sid}).
+    Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+    sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
+    """
 
 @_typing.type_check_only
 class TaskQueueServiceAsyncStub(TaskQueueServiceStub):
@@ -60,7 +63,10 @@ class TaskQueueServiceAsyncStub(TaskQueueServiceStub):
     UpdateTaskQueue: _aio.UnaryUnaryMultiCallable[_task_queue_service_pb2.UpdateTaskQueueRequest, _task_queue_pb2.TaskQueue]  # type: ignore[assignment]
     """Updates a TaskQueue (POST .../TaskQueues/{Sid}); only fields that are set are sent."""
     DeleteTaskQueue: _aio.UnaryUnaryMultiCallable[_task_queue_service_pb2.DeleteTaskQueueRequest, _empty_pb2.Empty]  # type: ignore[assignment]
-    """Deletes a TaskQueue (DELETE .../TaskQueues/{Sid})."""
+    """Deletes a TaskQueue (DELETE .../TaskQueues/{Sid}).
+    Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+    sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
+    """
 
 class TaskQueueServiceServicer(metaclass=_abc_1.ABCMeta):
     """Manages the TaskQueues of a Workspace."""
@@ -103,6 +109,9 @@ class TaskQueueServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _task_queue_service_pb2.DeleteTaskQueueRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
-        """Deletes a TaskQueue (DELETE .../TaskQueues/{Sid})."""
+        """Deletes a TaskQueue (DELETE .../TaskQueues/{Sid}).
+        Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+        sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
+        """
 
 def add_TaskQueueServiceServicer_to_server(servicer: TaskQueueServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

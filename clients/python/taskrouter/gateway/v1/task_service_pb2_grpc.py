@@ -100,6 +100,8 @@ class TaskServiceServicer:
 
     def DeleteTask(self, request, context):
         """Deletes a Task (DELETE .../Tasks/{Sid}). A non-empty `etag` that no longer matches fails with ABORTED.
+        Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+        sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

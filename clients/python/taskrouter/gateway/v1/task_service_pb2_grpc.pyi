@@ -47,7 +47,10 @@ class TaskServiceStub:
     current status does not allow fails with FAILED_PRECONDITION.
     """
     DeleteTask: _grpc.UnaryUnaryMultiCallable[_task_service_pb2.DeleteTaskRequest, _empty_pb2.Empty]
-    """Deletes a Task (DELETE .../Tasks/{Sid}). A non-empty `etag` that no longer matches fails with ABORTED."""
+    """Deletes a Task (DELETE .../Tasks/{Sid}). A non-empty `etag` that no longer matches fails with ABORTED.
+    Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+    sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
+    """
 
 @_typing.type_check_only
 class TaskServiceAsyncStub(TaskServiceStub):
@@ -66,7 +69,10 @@ class TaskServiceAsyncStub(TaskServiceStub):
     current status does not allow fails with FAILED_PRECONDITION.
     """
     DeleteTask: _aio.UnaryUnaryMultiCallable[_task_service_pb2.DeleteTaskRequest, _empty_pb2.Empty]  # type: ignore[assignment]
-    """Deletes a Task (DELETE .../Tasks/{Sid}). A non-empty `etag` that no longer matches fails with ABORTED."""
+    """Deletes a Task (DELETE .../Tasks/{Sid}). A non-empty `etag` that no longer matches fails with ABORTED.
+    Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+    sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
+    """
 
 class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
     """Manages the Tasks of a Workspace."""
@@ -112,6 +118,9 @@ class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _task_service_pb2.DeleteTaskRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
-        """Deletes a Task (DELETE .../Tasks/{Sid}). A non-empty `etag` that no longer matches fails with ABORTED."""
+        """Deletes a Task (DELETE .../Tasks/{Sid}). A non-empty `etag` that no longer matches fails with ABORTED.
+        Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+        sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
+        """
 
 def add_TaskServiceServicer_to_server(servicer: TaskServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -115,6 +115,8 @@ class WorkerServiceServicer:
 
     def DeleteWorker(self, request, context):
         """Deletes a Worker (DELETE .../Workers/{Sid}). A non-empty `etag` that no longer matches fails with ABORTED.
+        Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+        sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

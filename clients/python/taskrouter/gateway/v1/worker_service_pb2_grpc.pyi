@@ -47,7 +47,10 @@ class WorkerServiceStub:
     A non-empty `etag` that no longer matches fails with ABORTED.
     """
     DeleteWorker: _grpc.UnaryUnaryMultiCallable[_worker_service_pb2.DeleteWorkerRequest, _empty_pb2.Empty]
-    """Deletes a Worker (DELETE .../Workers/{Sid}). A non-empty `etag` that no longer matches fails with ABORTED."""
+    """Deletes a Worker (DELETE .../Workers/{Sid}). A non-empty `etag` that no longer matches fails with ABORTED.
+    Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+    sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
+    """
     GetWorkerChannel: _grpc.UnaryUnaryMultiCallable[_worker_service_pb2.GetWorkerChannelRequest, _reservation_pb2.WorkerChannel]
     """Fetches one of a Worker's channels by WorkerChannel SID, TaskChannel SID or unique name
     (GET .../Workers/{WorkerSid}/Channels/{Sid}).
@@ -73,7 +76,10 @@ class WorkerServiceAsyncStub(WorkerServiceStub):
     A non-empty `etag` that no longer matches fails with ABORTED.
     """
     DeleteWorker: _aio.UnaryUnaryMultiCallable[_worker_service_pb2.DeleteWorkerRequest, _empty_pb2.Empty]  # type: ignore[assignment]
-    """Deletes a Worker (DELETE .../Workers/{Sid}). A non-empty `etag` that no longer matches fails with ABORTED."""
+    """Deletes a Worker (DELETE .../Workers/{Sid}). A non-empty `etag` that no longer matches fails with ABORTED.
+    Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+    sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
+    """
     GetWorkerChannel: _aio.UnaryUnaryMultiCallable[_worker_service_pb2.GetWorkerChannelRequest, _reservation_pb2.WorkerChannel]  # type: ignore[assignment]
     """Fetches one of a Worker's channels by WorkerChannel SID, TaskChannel SID or unique name
     (GET .../Workers/{WorkerSid}/Channels/{Sid}).
@@ -126,7 +132,10 @@ class WorkerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _worker_service_pb2.DeleteWorkerRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
-        """Deletes a Worker (DELETE .../Workers/{Sid}). A non-empty `etag` that no longer matches fails with ABORTED."""
+        """Deletes a Worker (DELETE .../Workers/{Sid}). A non-empty `etag` that no longer matches fails with ABORTED.
+        Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+        sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
+        """
 
     @_abc_1.abstractmethod
     def GetWorkerChannel(

@@ -98,6 +98,8 @@ class WorkflowServiceServicer:
 
     def DeleteWorkflow(self, request, context):
         """Deletes a Workflow (DELETE .../Workflows/{Sid}).
+        Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+        sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -44,7 +44,10 @@ class WorkflowServiceStub:
     UpdateWorkflow: _grpc.UnaryUnaryMultiCallable[_workflow_service_pb2.UpdateWorkflowRequest, _workflow_pb2.Workflow]
     """Updates a Workflow (POST .../Workflows/{Sid}); only fields that are set are sent."""
     DeleteWorkflow: _grpc.UnaryUnaryMultiCallable[_workflow_service_pb2.DeleteWorkflowRequest, _empty_pb2.Empty]
-    """Deletes a Workflow (DELETE .../Workflows/{Sid})."""
+    """Deletes a Workflow (DELETE .../Workflows/{Sid}).
+    Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+    sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
+    """
 
 @_typing.type_check_only
 class WorkflowServiceAsyncStub(WorkflowServiceStub):
@@ -60,7 +63,10 @@ class WorkflowServiceAsyncStub(WorkflowServiceStub):
     UpdateWorkflow: _aio.UnaryUnaryMultiCallable[_workflow_service_pb2.UpdateWorkflowRequest, _workflow_pb2.Workflow]  # type: ignore[assignment]
     """Updates a Workflow (POST .../Workflows/{Sid}); only fields that are set are sent."""
     DeleteWorkflow: _aio.UnaryUnaryMultiCallable[_workflow_service_pb2.DeleteWorkflowRequest, _empty_pb2.Empty]  # type: ignore[assignment]
-    """Deletes a Workflow (DELETE .../Workflows/{Sid})."""
+    """Deletes a Workflow (DELETE .../Workflows/{Sid}).
+    Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+    sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
+    """
 
 class WorkflowServiceServicer(metaclass=_abc_1.ABCMeta):
     """Manages the Workflows of a Workspace."""
@@ -103,6 +109,9 @@ class WorkflowServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _workflow_service_pb2.DeleteWorkflowRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
-        """Deletes a Workflow (DELETE .../Workflows/{Sid})."""
+        """Deletes a Workflow (DELETE .../Workflows/{Sid}).
+        Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+        sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
+        """
 
 def add_WorkflowServiceServicer_to_server(servicer: WorkflowServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

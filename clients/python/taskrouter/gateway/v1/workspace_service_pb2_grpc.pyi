@@ -44,7 +44,10 @@ class WorkspaceServiceStub:
     UpdateWorkspace: _grpc.UnaryUnaryMultiCallable[_workspace_service_pb2.UpdateWorkspaceRequest, _workspace_pb2.Workspace]
     """Updates a Workspace (POST /v1/Workspaces/{Sid}); only fields that are set are sent."""
     DeleteWorkspace: _grpc.UnaryUnaryMultiCallable[_workspace_service_pb2.DeleteWorkspaceRequest, _empty_pb2.Empty]
-    """Deletes a Workspace (DELETE /v1/Workspaces/{Sid})."""
+    """Deletes a Workspace (DELETE /v1/Workspaces/{Sid}).
+    Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+    sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
+    """
 
 @_typing.type_check_only
 class WorkspaceServiceAsyncStub(WorkspaceServiceStub):
@@ -60,7 +63,10 @@ class WorkspaceServiceAsyncStub(WorkspaceServiceStub):
     UpdateWorkspace: _aio.UnaryUnaryMultiCallable[_workspace_service_pb2.UpdateWorkspaceRequest, _workspace_pb2.Workspace]  # type: ignore[assignment]
     """Updates a Workspace (POST /v1/Workspaces/{Sid}); only fields that are set are sent."""
     DeleteWorkspace: _aio.UnaryUnaryMultiCallable[_workspace_service_pb2.DeleteWorkspaceRequest, _empty_pb2.Empty]  # type: ignore[assignment]
-    """Deletes a Workspace (DELETE /v1/Workspaces/{Sid})."""
+    """Deletes a Workspace (DELETE /v1/Workspaces/{Sid}).
+    Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+    sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
+    """
 
 class WorkspaceServiceServicer(metaclass=_abc_1.ABCMeta):
     """Manages the account's Workspaces."""
@@ -103,6 +109,9 @@ class WorkspaceServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _workspace_service_pb2.DeleteWorkspaceRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
-        """Deletes a Workspace (DELETE /v1/Workspaces/{Sid})."""
+        """Deletes a Workspace (DELETE /v1/Workspaces/{Sid}).
+        Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+        sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
+        """
 
 def add_WorkspaceServiceServicer_to_server(servicer: WorkspaceServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

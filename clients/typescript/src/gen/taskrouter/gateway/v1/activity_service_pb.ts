@@ -274,6 +274,8 @@ export const ActivityService: GenService<{
   },
   /**
    * Deletes an Activity (DELETE .../Activities/{Sid}).
+   * Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+   * sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
    *
    * @generated from rpc taskrouter.gateway.v1.ActivityService.DeleteActivity
    */

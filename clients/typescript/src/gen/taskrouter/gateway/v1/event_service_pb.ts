@@ -93,7 +93,8 @@ export type ListEventsRequest = Message<"taskrouter.gateway.v1.ListEventsRequest
   eventType: string;
 
   /**
-   * Twilio's Minutes: only Events from this many minutes in the past. Unset = Twilio's default (15).
+   * Twilio's Minutes: only Events from this many minutes in the past. Not with start_date or end_date
+   * (INVALID_ARGUMENT). Unset = Twilio's default (15).
    *
    * @generated from field: optional int32 minutes = 6;
    */
@@ -468,7 +469,9 @@ export const EventService: GenService<{
     output: typeof EventSchema;
   },
   /**
-   * Lists Events from Twilio one page at a time (GET .../Events), newest first as Twilio returns them.
+   * Lists Events from Twilio one page at a time (GET .../Events), in the order Twilio returns them: its
+   * pages and spec do not say which (the emulator lists oldest first, in log order), so sort by
+   * event_date_ms where order matters (docs/statistics.md, "Settled").
    *
    * @generated from rpc taskrouter.gateway.v1.EventService.ListEvents
    */

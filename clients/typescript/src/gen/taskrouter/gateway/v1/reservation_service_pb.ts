@@ -5,8 +5,8 @@
 // @generated from file taskrouter/gateway/v1/reservation_service.proto (package taskrouter.gateway.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Reservation, Reservation_Status, ReservationSchema } from "./reservation_pb.js";
 import { file_taskrouter_gateway_v1_reservation } from "./reservation_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file taskrouter/gateway/v1/reservation_service.proto.
  */
 export const file_taskrouter_gateway_v1_reservation_service: GenFile = /*@__PURE__*/
-  fileDesc("Ci90YXNrcm91dGVyL2dhdGV3YXkvdjEvcmVzZXJ2YXRpb25fc2VydmljZS5wcm90bxIVdGFza3JvdXRlci5nYXRld2F5LnYxIm8KFUdldFJlc2VydmF0aW9uUmVxdWVzdBIVCg13b3Jrc3BhY2Vfc2lkGAEgASgJEhIKCHRhc2tfc2lkGAIgASgJSAASFAoKd29ya2VyX3NpZBgDIAEoCUgAEgsKA3NpZBgEIAEoCUIICgZwYXJlbnQi7QEKF0xpc3RSZXNlcnZhdGlvbnNSZXF1ZXN0EhUKDXdvcmtzcGFjZV9zaWQYASABKAkSEgoIdGFza19zaWQYAiABKAlIABIUCgp3b3JrZXJfc2lkGAMgASgJSAASEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkSRQoScmVzZXJ2YXRpb25fc3RhdHVzGAYgASgOMikudGFza3JvdXRlci5nYXRld2F5LnYxLlJlc2VydmF0aW9uLlN0YXR1cxIZChFmaWx0ZXJfd29ya2VyX3NpZBgHIAEoCUIICgZwYXJlbnQibQoYTGlzdFJlc2VydmF0aW9uc1Jlc3BvbnNlEjgKDHJlc2VydmF0aW9ucxgBIAMoCzIiLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5SZXNlcnZhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki7wQKGFVwZGF0ZVJlc2VydmF0aW9uUmVxdWVzdBIVCg13b3Jrc3BhY2Vfc2lkGAEgASgJEhIKCHRhc2tfc2lkGAIgASgJSAASFAoKd29ya2VyX3NpZBgDIAEoCUgAEgsKA3NpZBgEIAEoCRI6CgZhY2NlcHQYCiABKAsyKC50YXNrcm91dGVyLmdhdGV3YXkudjEuQWNjZXB0SW5zdHJ1Y3Rpb25IARI6CgZyZWplY3QYCyABKAsyKC50YXNrcm91dGVyLmdhdGV3YXkudjEuUmVqZWN0SW5zdHJ1Y3Rpb25IARI8CgdkZXF1ZXVlGAwgASgLMikudGFza3JvdXRlci5nYXRld2F5LnYxLkRlcXVldWVJbnN0cnVjdGlvbkgBEjYKBGNhbGwYDSABKAsyJi50YXNrcm91dGVyLmdhdGV3YXkudjEuQ2FsbEluc3RydWN0aW9uSAESPgoIcmVkaXJlY3QYDiABKAsyKi50YXNrcm91dGVyLmdhdGV3YXkudjEuUmVkaXJlY3RJbnN0cnVjdGlvbkgBEkIKCmNvbmZlcmVuY2UYDyABKAsyLC50YXNrcm91dGVyLmdhdGV3YXkudjEuQ29uZmVyZW5jZUluc3RydWN0aW9uSAESPgoIY29tcGxldGUYECABKAsyKi50YXNrcm91dGVyLmdhdGV3YXkudjEuQ29tcGxldGVJbnN0cnVjdGlvbkgBEjoKBndyYXB1cBgRIAEoCzIoLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5XcmFwdXBJbnN0cnVjdGlvbkgBQggKBnBhcmVudEINCgtpbnN0cnVjdGlvbiIwChFBY2NlcHRJbnN0cnVjdGlvbhIbChN3b3JrZXJfYWN0aXZpdHlfc2lkGAEgASgJIjAKEVJlamVjdEluc3RydWN0aW9uEhsKE3dvcmtlcl9hY3Rpdml0eV9zaWQYASABKAkikQEKEkRlcXVldWVJbnN0cnVjdGlvbhIRCgljYWxsZXJfaWQYASABKAkSCgoCdG8YAiABKAkSHgoWcG9zdF93b3JrX2FjdGl2aXR5X3NpZBgDIAEoCRIOCgZyZWNvcmQYBCABKAkSDwoHdGltZW91dBgFIAEoBRIbChNzdGF0dXNfY2FsbGJhY2tfdXJsGAYgASgJIosBCg9DYWxsSW5zdHJ1Y3Rpb24SEQoJY2FsbGVyX2lkGAEgASgJEgoKAnRvGAIgASgJEgsKA3VybBgDIAEoCRIOCgZhY2NlcHQYBCABKAgSGwoTc3RhdHVzX2NhbGxiYWNrX3VybBgFIAEoCRIOCgZyZWNvcmQYBiABKAkSDwoHdGltZW91dBgHIAEoBSJEChNSZWRpcmVjdEluc3RydWN0aW9uEhAKCGNhbGxfc2lkGAEgASgJEgsKA3VybBgCIAEoCRIOCgZhY2NlcHQYAyABKAgisAEKFUNvbmZlcmVuY2VJbnN0cnVjdGlvbhIRCgljYWxsZXJfaWQYASABKAkSCgoCdG8YAiABKAkSDwoHdGltZW91dBgDIAEoBRIXCg9zdGF0dXNfY2FsbGJhY2sYBCABKAkSHgoWZW5kX2NvbmZlcmVuY2Vfb25fZXhpdBgFIAEoCBIeChZwb3N0X3dvcmtfYWN0aXZpdHlfc2lkGAYgASgJEg4KBnJlY29yZBgHIAEoCCIVChNDb21wbGV0ZUluc3RydWN0aW9uIhMKEVdyYXB1cEluc3RydWN0aW9uMuECChJSZXNlcnZhdGlvblNlcnZpY2USZwoOR2V0UmVzZXJ2YXRpb24SLC50YXNrcm91dGVyLmdhdGV3YXkudjEuR2V0UmVzZXJ2YXRpb25SZXF1ZXN0GiIudGFza3JvdXRlci5nYXRld2F5LnYxLlJlc2VydmF0aW9uIgOQAgESeAoQTGlzdFJlc2VydmF0aW9ucxIuLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5MaXN0UmVzZXJ2YXRpb25zUmVxdWVzdBovLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5MaXN0UmVzZXJ2YXRpb25zUmVzcG9uc2UiA5ACARJoChFVcGRhdGVSZXNlcnZhdGlvbhIvLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5VcGRhdGVSZXNlcnZhdGlvblJlcXVlc3QaIi50YXNrcm91dGVyLmdhdGV3YXkudjEuUmVzZXJ2YXRpb25CPFo6dGFza3JvdXRlci5leGFtcGxlL2dhdGV3YXkvdGFza3JvdXRlci9nYXRld2F5L3YxO2dhdGV3YXl2MWIGcHJvdG8z", [file_taskrouter_gateway_v1_reservation]);
+  fileDesc("Ci90YXNrcm91dGVyL2dhdGV3YXkvdjEvcmVzZXJ2YXRpb25fc2VydmljZS5wcm90bxIVdGFza3JvdXRlci5nYXRld2F5LnYxIm8KFUdldFJlc2VydmF0aW9uUmVxdWVzdBIVCg13b3Jrc3BhY2Vfc2lkGAEgASgJEhIKCHRhc2tfc2lkGAIgASgJSAASFAoKd29ya2VyX3NpZBgDIAEoCUgAEgsKA3NpZBgEIAEoCUIICgZwYXJlbnQi7QEKF0xpc3RSZXNlcnZhdGlvbnNSZXF1ZXN0EhUKDXdvcmtzcGFjZV9zaWQYASABKAkSEgoIdGFza19zaWQYAiABKAlIABIUCgp3b3JrZXJfc2lkGAMgASgJSAASEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkSRQoScmVzZXJ2YXRpb25fc3RhdHVzGAYgASgOMikudGFza3JvdXRlci5nYXRld2F5LnYxLlJlc2VydmF0aW9uLlN0YXR1cxIZChFmaWx0ZXJfd29ya2VyX3NpZBgHIAEoCUIICgZwYXJlbnQibQoYTGlzdFJlc2VydmF0aW9uc1Jlc3BvbnNlEjgKDHJlc2VydmF0aW9ucxgBIAMoCzIiLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5SZXNlcnZhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkivwUKGFVwZGF0ZVJlc2VydmF0aW9uUmVxdWVzdBIVCg13b3Jrc3BhY2Vfc2lkGAEgASgJEhIKCHRhc2tfc2lkGAIgASgJSAASFAoKd29ya2VyX3NpZBgDIAEoCUgAEgsKA3NpZBgEIAEoCRIMCgRldGFnGAUgASgJEjoKBmFjY2VwdBgKIAEoCzIoLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5BY2NlcHRJbnN0cnVjdGlvbkgBEjoKBnJlamVjdBgLIAEoCzIoLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5SZWplY3RJbnN0cnVjdGlvbkgBEjwKB2RlcXVldWUYDCABKAsyKS50YXNrcm91dGVyLmdhdGV3YXkudjEuRGVxdWV1ZUluc3RydWN0aW9uSAESNgoEY2FsbBgNIAEoCzImLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5DYWxsSW5zdHJ1Y3Rpb25IARI+CghyZWRpcmVjdBgOIAEoCzIqLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5SZWRpcmVjdEluc3RydWN0aW9uSAESQgoKY29uZmVyZW5jZRgPIAEoCzIsLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5Db25mZXJlbmNlSW5zdHJ1Y3Rpb25IARI+Cghjb21wbGV0ZRgQIAEoCzIqLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5Db21wbGV0ZUluc3RydWN0aW9uSAESOgoGd3JhcHVwGBEgASgLMigudGFza3JvdXRlci5nYXRld2F5LnYxLldyYXB1cEluc3RydWN0aW9uSAESQAoJc3VwZXJ2aXNlGBIgASgLMisudGFza3JvdXRlci5nYXRld2F5LnYxLlN1cGVydmlzZUluc3RydWN0aW9uSAFCCAoGcGFyZW50Qg0KC2luc3RydWN0aW9uIjAKEUFjY2VwdEluc3RydWN0aW9uEhsKE3dvcmtlcl9hY3Rpdml0eV9zaWQYASABKAkiMAoRUmVqZWN0SW5zdHJ1Y3Rpb24SGwoTd29ya2VyX2FjdGl2aXR5X3NpZBgBIAEoCSLZAQoSRGVxdWV1ZUluc3RydWN0aW9uEhEKCWNhbGxlcl9pZBgBIAEoCRIKCgJ0bxgCIAEoCRIeChZwb3N0X3dvcmtfYWN0aXZpdHlfc2lkGAMgASgJEg4KBnJlY29yZBgEIAEoCRIPCgd0aW1lb3V0GAUgASgFEhsKE3N0YXR1c19jYWxsYmFja191cmwYBiABKAkSRgoWc3RhdHVzX2NhbGxiYWNrX2V2ZW50cxgHIAMoDjImLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5DYWxsU3RhdHVzRXZlbnQiiwEKD0NhbGxJbnN0cnVjdGlvbhIRCgljYWxsZXJfaWQYASABKAkSCgoCdG8YAiABKAkSCwoDdXJsGAMgASgJEg4KBmFjY2VwdBgEIAEoCBIbChNzdGF0dXNfY2FsbGJhY2tfdXJsGAUgASgJEg4KBnJlY29yZBgGIAEoCRIPCgd0aW1lb3V0GAcgASgFIkQKE1JlZGlyZWN0SW5zdHJ1Y3Rpb24SEAoIY2FsbF9zaWQYASABKAkSCwoDdXJsGAIgASgJEg4KBmFjY2VwdBgDIAEoCCKKDAoVQ29uZmVyZW5jZUluc3RydWN0aW9uEhEKCWNhbGxlcl9pZBgBIAEoCRIKCgJ0bxgCIAEoCRIPCgd0aW1lb3V0GAMgASgFEhcKD3N0YXR1c19jYWxsYmFjaxgEIAEoCRIeChZlbmRfY29uZmVyZW5jZV9vbl9leGl0GAUgASgIEh4KFnBvc3Rfd29ya19hY3Rpdml0eV9zaWQYBiABKAkSDgoGcmVjb3JkGAcgASgIEkEKFnN0YXR1c19jYWxsYmFja19tZXRob2QYCCABKA4yIS50YXNrcm91dGVyLmdhdGV3YXkudjEuSHR0cE1ldGhvZBJGChZzdGF0dXNfY2FsbGJhY2tfZXZlbnRzGAkgAygOMiYudGFza3JvdXRlci5nYXRld2F5LnYxLkNhbGxTdGF0dXNFdmVudBISCgVtdXRlZBgKIAEoCEgAiAEBEjMKBGJlZXAYCyABKA4yJS50YXNrcm91dGVyLmdhdGV3YXkudjEuQ29uZmVyZW5jZUJlZXASJgoZc3RhcnRfY29uZmVyZW5jZV9vbl9lbnRlchgMIAEoCEgBiAEBEhAKCHdhaXRfdXJsGA0gASgJEjYKC3dhaXRfbWV0aG9kGA4gASgOMiEudGFza3JvdXRlci5nYXRld2F5LnYxLkh0dHBNZXRob2QSGAoLZWFybHlfbWVkaWEYDyABKAhIAogBARIYChBtYXhfcGFydGljaXBhbnRzGBAgASgFEiIKGmNvbmZlcmVuY2Vfc3RhdHVzX2NhbGxiYWNrGBEgASgJEkwKIWNvbmZlcmVuY2Vfc3RhdHVzX2NhbGxiYWNrX21ldGhvZBgSIAEoDjIhLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5IdHRwTWV0aG9kElEKIWNvbmZlcmVuY2Vfc3RhdHVzX2NhbGxiYWNrX2V2ZW50cxgTIAMoDjImLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5Db25mZXJlbmNlRXZlbnQSQgoRY29uZmVyZW5jZV9yZWNvcmQYFCABKA4yJy50YXNrcm91dGVyLmdhdGV3YXkudjEuQ29uZmVyZW5jZVJlY29yZBI+Cg9jb25mZXJlbmNlX3RyaW0YFSABKA4yJS50YXNrcm91dGVyLmdhdGV3YXkudjEuQ29uZmVyZW5jZVRyaW0SRAoScmVjb3JkaW5nX2NoYW5uZWxzGBYgASgOMigudGFza3JvdXRlci5nYXRld2F5LnYxLlJlY29yZGluZ0NoYW5uZWxzEiEKGXJlY29yZGluZ19zdGF0dXNfY2FsbGJhY2sYFyABKAkSSwogcmVjb3JkaW5nX3N0YXR1c19jYWxsYmFja19tZXRob2QYGCABKA4yIS50YXNrcm91dGVyLmdhdGV3YXkudjEuSHR0cE1ldGhvZBIsCiRjb25mZXJlbmNlX3JlY29yZGluZ19zdGF0dXNfY2FsbGJhY2sYGSABKAkSVgorY29uZmVyZW5jZV9yZWNvcmRpbmdfc3RhdHVzX2NhbGxiYWNrX21ldGhvZBgaIAEoDjIhLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5IdHRwTWV0aG9kEg4KBnJlZ2lvbhgbIAEoCRIZChFzaXBfYXV0aF91c2VybmFtZRgcIAEoCRIZChFzaXBfYXV0aF9wYXNzd29yZBgdIAEoCRIsCh9lbmRfY29uZmVyZW5jZV9vbl9jdXN0b21lcl9leGl0GB4gASgISAOIAQESJgoZYmVlcF9vbl9jdXN0b21lcl9lbnRyYW5jZRgfIAEoCEgEiAEBEkMKEmppdHRlcl9idWZmZXJfc2l6ZRggIAEoDjInLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5KaXR0ZXJCdWZmZXJTaXplQggKBl9tdXRlZEIcChpfc3RhcnRfY29uZmVyZW5jZV9vbl9lbnRlckIOCgxfZWFybHlfbWVkaWFCIgogX2VuZF9jb25mZXJlbmNlX29uX2N1c3RvbWVyX2V4aXRCHAoaX2JlZXBfb25fY3VzdG9tZXJfZW50cmFuY2UiagoUU3VwZXJ2aXNlSW5zdHJ1Y3Rpb24SEgoKc3VwZXJ2aXNvchgBIAEoCRI+Cg9zdXBlcnZpc29yX21vZGUYAiABKA4yJS50YXNrcm91dGVyLmdhdGV3YXkudjEuU3VwZXJ2aXNvck1vZGUiFQoTQ29tcGxldGVJbnN0cnVjdGlvbiITChFXcmFwdXBJbnN0cnVjdGlvbipUCgpIdHRwTWV0aG9kEhsKF0hUVFBfTUVUSE9EX1VOU1BFQ0lGSUVEEAASEwoPSFRUUF9NRVRIT0RfR0VUEAESFAoQSFRUUF9NRVRIT0RfUE9TVBACKrUBCg9DYWxsU3RhdHVzRXZlbnQSIQodQ0FMTF9TVEFUVVNfRVZFTlRfVU5TUEVDSUZJRUQQABIfChtDQUxMX1NUQVRVU19FVkVOVF9JTklUSUFURUQQARIdChlDQUxMX1NUQVRVU19FVkVOVF9SSU5HSU5HEAISHgoaQ0FMTF9TVEFUVVNfRVZFTlRfQU5TV0VSRUQQAxIfChtDQUxMX1NUQVRVU19FVkVOVF9DT01QTEVURUQQBCr0AQoPQ29uZmVyZW5jZUV2ZW50EiAKHENPTkZFUkVOQ0VfRVZFTlRfVU5TUEVDSUZJRUQQABIaChZDT05GRVJFTkNFX0VWRU5UX1NUQVJUEAESGAoUQ09ORkVSRU5DRV9FVkVOVF9FTkQQAhIZChVDT05GRVJFTkNFX0VWRU5UX0pPSU4QAxIaChZDT05GRVJFTkNFX0VWRU5UX0xFQVZFEAQSGQoVQ09ORkVSRU5DRV9FVkVOVF9NVVRFEAUSGQoVQ09ORkVSRU5DRV9FVkVOVF9IT0xEEAYSHAoYQ09ORkVSRU5DRV9FVkVOVF9TUEVBS0VSEAcqoQEKDkNvbmZlcmVuY2VCZWVwEh8KG0NPTkZFUkVOQ0VfQkVFUF9VTlNQRUNJRklFRBAAEhgKFENPTkZFUkVOQ0VfQkVFUF9UUlVFEAESGQoVQ09ORkVSRU5DRV9CRUVQX0ZBTFNFEAISHAoYQ09ORkVSRU5DRV9CRUVQX09OX0VOVEVSEAMSGwoXQ09ORkVSRU5DRV9CRUVQX09OX0VYSVQQBCq8AQoQQ29uZmVyZW5jZVJlY29yZBIhCh1DT05GRVJFTkNFX1JFQ09SRF9VTlNQRUNJRklFRBAAEhoKFkNPTkZFUkVOQ0VfUkVDT1JEX1RSVUUQARIbChdDT05GRVJFTkNFX1JFQ09SRF9GQUxTRRACEicKI0NPTkZFUkVOQ0VfUkVDT1JEX1JFQ09SRF9GUk9NX1NUQVJUEAMSIwofQ09ORkVSRU5DRV9SRUNPUkRfRE9fTk9UX1JFQ09SRBAEKnQKDkNvbmZlcmVuY2VUcmltEh8KG0NPTkZFUkVOQ0VfVFJJTV9VTlNQRUNJRklFRBAAEiAKHENPTkZFUkVOQ0VfVFJJTV9UUklNX1NJTEVOQ0UQARIfChtDT05GRVJFTkNFX1RSSU1fRE9fTk9UX1RSSU0QAipxChFSZWNvcmRpbmdDaGFubmVscxIiCh5SRUNPUkRJTkdfQ0hBTk5FTFNfVU5TUEVDSUZJRUQQABIbChdSRUNPUkRJTkdfQ0hBTk5FTFNfTU9OTxABEhsKF1JFQ09SRElOR19DSEFOTkVMU19EVUFMEAIqrQEKEEppdHRlckJ1ZmZlclNpemUSIgoeSklUVEVSX0JVRkZFUl9TSVpFX1VOU1BFQ0lGSUVEEAASHAoYSklUVEVSX0JVRkZFUl9TSVpFX1NNQUxMEAESHQoZSklUVEVSX0JVRkZFUl9TSVpFX01FRElVTRACEhwKGEpJVFRFUl9CVUZGRVJfU0laRV9MQVJHRRADEhoKFkpJVFRFUl9CVUZGRVJfU0laRV9PRkYQBCqGAQoOU3VwZXJ2aXNvck1vZGUSHwobU1VQRVJWSVNPUl9NT0RFX1VOU1BFQ0lGSUVEEAASGwoXU1VQRVJWSVNPUl9NT0RFX01PTklUT1IQARIbChdTVVBFUlZJU09SX01PREVfV0hJU1BFUhACEhkKFVNVUEVSVklTT1JfTU9ERV9CQVJHRRADMuECChJSZXNlcnZhdGlvblNlcnZpY2USZwoOR2V0UmVzZXJ2YXRpb24SLC50YXNrcm91dGVyLmdhdGV3YXkudjEuR2V0UmVzZXJ2YXRpb25SZXF1ZXN0GiIudGFza3JvdXRlci5nYXRld2F5LnYxLlJlc2VydmF0aW9uIgOQAgESeAoQTGlzdFJlc2VydmF0aW9ucxIuLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5MaXN0UmVzZXJ2YXRpb25zUmVxdWVzdBovLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5MaXN0UmVzZXJ2YXRpb25zUmVzcG9uc2UiA5ACARJoChFVcGRhdGVSZXNlcnZhdGlvbhIvLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5VcGRhdGVSZXNlcnZhdGlvblJlcXVlc3QaIi50YXNrcm91dGVyLmdhdGV3YXkudjEuUmVzZXJ2YXRpb25CPFo6dGFza3JvdXRlci5leGFtcGxlL2dhdGV3YXkvdGFza3JvdXRlci9nYXRld2F5L3YxO2dhdGV3YXl2MWIGcHJvdG8z", [file_taskrouter_gateway_v1_reservation]);
 
 /**
  * Request for ReservationService.GetReservation.
@@ -213,6 +213,15 @@ export type UpdateReservationRequest = Message<"taskrouter.gateway.v1.UpdateRese
   sid: string;
 
   /**
+   * The ETag of the Reservation's Task from an earlier read (Task.etag, or Reservation.etag of a task-scoped
+   * read), sent as If-Match: the update applies only if the Task has not changed since. Empty =
+   * unconditional. Taken for both task- and worker-scoped updates, as Twilio's spec has the header on both.
+   *
+   * @generated from field: string etag = 5;
+   */
+  etag: string;
+
+  /**
    * Required. What to do with the Reservation.
    *
    * @generated from oneof taskrouter.gateway.v1.UpdateReservationRequest.instruction
@@ -281,6 +290,15 @@ export type UpdateReservationRequest = Message<"taskrouter.gateway.v1.UpdateRese
      */
     value: WrapupInstruction;
     case: "wrapup";
+  } | {
+    /**
+     * Join a supervisor to an accepted Reservation's conference (Instruction=supervise). Task-scoped only:
+     * Twilio's spec lists Supervisor and SupervisorMode for task-scoped updates alone.
+     *
+     * @generated from field: taskrouter.gateway.v1.SuperviseInstruction supervise = 18;
+     */
+    value: SuperviseInstruction;
+    case: "supervise";
   } | { case: undefined; value?: undefined };
 };
 
@@ -380,6 +398,13 @@ export type DequeueInstruction = Message<"taskrouter.gateway.v1.DequeueInstructi
    * @generated from field: string status_callback_url = 6;
    */
   statusCallbackUrl: string;
+
+  /**
+   * Twilio's DequeueStatusCallbackEvent: the call progress events sent to status_callback_url.
+   *
+   * @generated from field: repeated taskrouter.gateway.v1.CallStatusEvent status_callback_events = 7;
+   */
+  statusCallbackEvents: CallStatusEvent[];
 };
 
 /**
@@ -541,6 +566,182 @@ export type ConferenceInstruction = Message<"taskrouter.gateway.v1.ConferenceIns
    * @generated from field: bool record = 7;
    */
   record: boolean;
+
+  /**
+   * Twilio's StatusCallbackMethod: how status_callback is called.
+   *
+   * @generated from field: taskrouter.gateway.v1.HttpMethod status_callback_method = 8;
+   */
+  statusCallbackMethod: HttpMethod;
+
+  /**
+   * Twilio's StatusCallbackEvent: the call progress events sent to status_callback.
+   *
+   * @generated from field: repeated taskrouter.gateway.v1.CallStatusEvent status_callback_events = 9;
+   */
+  statusCallbackEvents: CallStatusEvent[];
+
+  /**
+   * Twilio's Muted: the Worker joins muted. Unset = Twilio's default (false).
+   *
+   * @generated from field: optional bool muted = 10;
+   */
+  muted?: boolean | undefined;
+
+  /**
+   * Twilio's Beep.
+   *
+   * @generated from field: taskrouter.gateway.v1.ConferenceBeep beep = 11;
+   */
+  beep: ConferenceBeep;
+
+  /**
+   * Twilio's StartConferenceOnEnter: start the conference when the Worker joins. Unset = Twilio's default.
+   *
+   * @generated from field: optional bool start_conference_on_enter = 12;
+   */
+  startConferenceOnEnter?: boolean | undefined;
+
+  /**
+   * Twilio's WaitUrl: the hold music's TwiML or audio URL.
+   *
+   * @generated from field: string wait_url = 13;
+   */
+  waitUrl: string;
+
+  /**
+   * Twilio's WaitMethod: how wait_url is fetched.
+   *
+   * @generated from field: taskrouter.gateway.v1.HttpMethod wait_method = 14;
+   */
+  waitMethod: HttpMethod;
+
+  /**
+   * Twilio's EarlyMedia: let the Worker hear the call's ringing. Unset = Twilio's default.
+   *
+   * @generated from field: optional bool early_media = 15;
+   */
+  earlyMedia?: boolean | undefined;
+
+  /**
+   * Twilio's MaxParticipants: 2..250; 0 = Twilio's default (250).
+   *
+   * @generated from field: int32 max_participants = 16;
+   */
+  maxParticipants: number;
+
+  /**
+   * Twilio's ConferenceStatusCallback URL.
+   *
+   * @generated from field: string conference_status_callback = 17;
+   */
+  conferenceStatusCallback: string;
+
+  /**
+   * Twilio's ConferenceStatusCallbackMethod.
+   *
+   * @generated from field: taskrouter.gateway.v1.HttpMethod conference_status_callback_method = 18;
+   */
+  conferenceStatusCallbackMethod: HttpMethod;
+
+  /**
+   * Twilio's ConferenceStatusCallbackEvent: the conference events sent to conference_status_callback.
+   *
+   * @generated from field: repeated taskrouter.gateway.v1.ConferenceEvent conference_status_callback_events = 19;
+   */
+  conferenceStatusCallbackEvents: ConferenceEvent[];
+
+  /**
+   * Twilio's ConferenceRecord.
+   *
+   * @generated from field: taskrouter.gateway.v1.ConferenceRecord conference_record = 20;
+   */
+  conferenceRecord: ConferenceRecord;
+
+  /**
+   * Twilio's ConferenceTrim.
+   *
+   * @generated from field: taskrouter.gateway.v1.ConferenceTrim conference_trim = 21;
+   */
+  conferenceTrim: ConferenceTrim;
+
+  /**
+   * Twilio's RecordingChannels.
+   *
+   * @generated from field: taskrouter.gateway.v1.RecordingChannels recording_channels = 22;
+   */
+  recordingChannels: RecordingChannels;
+
+  /**
+   * Twilio's RecordingStatusCallback URL.
+   *
+   * @generated from field: string recording_status_callback = 23;
+   */
+  recordingStatusCallback: string;
+
+  /**
+   * Twilio's RecordingStatusCallbackMethod.
+   *
+   * @generated from field: taskrouter.gateway.v1.HttpMethod recording_status_callback_method = 24;
+   */
+  recordingStatusCallbackMethod: HttpMethod;
+
+  /**
+   * Twilio's ConferenceRecordingStatusCallback URL.
+   *
+   * @generated from field: string conference_recording_status_callback = 25;
+   */
+  conferenceRecordingStatusCallback: string;
+
+  /**
+   * Twilio's ConferenceRecordingStatusCallbackMethod.
+   *
+   * @generated from field: taskrouter.gateway.v1.HttpMethod conference_recording_status_callback_method = 26;
+   */
+  conferenceRecordingStatusCallbackMethod: HttpMethod;
+
+  /**
+   * Twilio's Region where the conference audio is mixed: us1, us2, ie1, de1, sg1, br1, au1 or jp1
+   * (the spec's list; a string so a region Twilio adds later needs no new gateway). Empty = Twilio's choice.
+   *
+   * @generated from field: string region = 27;
+   */
+  region: string;
+
+  /**
+   * Twilio's SipAuthUsername, for a SIP `to`.
+   *
+   * @generated from field: string sip_auth_username = 28;
+   */
+  sipAuthUsername: string;
+
+  /**
+   * Twilio's SipAuthPassword, for a SIP `to`. A secret: the gateway never logs it.
+   *
+   * @generated from field: string sip_auth_password = 29;
+   */
+  sipAuthPassword: string;
+
+  /**
+   * Twilio's EndConferenceOnCustomerExit: end the conference when the customer leaves.
+   *
+   * @generated from field: optional bool end_conference_on_customer_exit = 30;
+   */
+  endConferenceOnCustomerExit?: boolean | undefined;
+
+  /**
+   * Twilio's BeepOnCustomerEntrance: beep when the customer joins.
+   *
+   * @generated from field: optional bool beep_on_customer_entrance = 31;
+   */
+  beepOnCustomerEntrance?: boolean | undefined;
+
+  /**
+   * Twilio's JitterBufferSize.
+   *
+   * @generated from field: taskrouter.gateway.v1.JitterBufferSize jitter_buffer_size = 32;
+   */
+  jitterBufferSize: JitterBufferSize;
 };
 
 /**
@@ -549,6 +750,35 @@ export type ConferenceInstruction = Message<"taskrouter.gateway.v1.ConferenceIns
  */
 export const ConferenceInstructionSchema: GenMessage<ConferenceInstruction> = /*@__PURE__*/
   messageDesc(file_taskrouter_gateway_v1_reservation_service, 9);
+
+/**
+ * Supervise: join a supervisor to the Worker's conference (Twilio's Instruction=supervise).
+ *
+ * @generated from message taskrouter.gateway.v1.SuperviseInstruction
+ */
+export type SuperviseInstruction = Message<"taskrouter.gateway.v1.SuperviseInstruction"> & {
+  /**
+   * Required. Twilio's Supervisor: the supervisor's Worker SID (WK...) or a contact URI
+   * (e.g. "client:alice").
+   *
+   * @generated from field: string supervisor = 1;
+   */
+  supervisor: string;
+
+  /**
+   * Twilio's SupervisorMode: monitor, whisper or barge. Unspecified = Twilio's default.
+   *
+   * @generated from field: taskrouter.gateway.v1.SupervisorMode supervisor_mode = 2;
+   */
+  supervisorMode: SupervisorMode;
+};
+
+/**
+ * Describes the message taskrouter.gateway.v1.SuperviseInstruction.
+ * Use `create(SuperviseInstructionSchema)` to create a new message.
+ */
+export const SuperviseInstructionSchema: GenMessage<SuperviseInstruction> = /*@__PURE__*/
+  messageDesc(file_taskrouter_gateway_v1_reservation_service, 10);
 
 /**
  * Complete: the Task is done.
@@ -563,7 +793,7 @@ export type CompleteInstruction = Message<"taskrouter.gateway.v1.CompleteInstruc
  * Use `create(CompleteInstructionSchema)` to create a new message.
  */
 export const CompleteInstructionSchema: GenMessage<CompleteInstruction> = /*@__PURE__*/
-  messageDesc(file_taskrouter_gateway_v1_reservation_service, 10);
+  messageDesc(file_taskrouter_gateway_v1_reservation_service, 11);
 
 /**
  * Wrap-up: the Worker is wrapping the Task up.
@@ -578,7 +808,411 @@ export type WrapupInstruction = Message<"taskrouter.gateway.v1.WrapupInstruction
  * Use `create(WrapupInstructionSchema)` to create a new message.
  */
 export const WrapupInstructionSchema: GenMessage<WrapupInstruction> = /*@__PURE__*/
-  messageDesc(file_taskrouter_gateway_v1_reservation_service, 11);
+  messageDesc(file_taskrouter_gateway_v1_reservation_service, 12);
+
+/**
+ * An HTTP method Twilio uses for a callback (the spec's `http-method` format: GET or POST).
+ *
+ * @generated from enum taskrouter.gateway.v1.HttpMethod
+ */
+export enum HttpMethod {
+  /**
+   * Not set: Twilio's default (POST).
+   *
+   * @generated from enum value: HTTP_METHOD_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * GET.
+   *
+   * @generated from enum value: HTTP_METHOD_GET = 1;
+   */
+  GET = 1,
+
+  /**
+   * POST.
+   *
+   * @generated from enum value: HTTP_METHOD_POST = 2;
+   */
+  POST = 2,
+}
+
+/**
+ * Describes the enum taskrouter.gateway.v1.HttpMethod.
+ */
+export const HttpMethodSchema: GenEnum<HttpMethod> = /*@__PURE__*/
+  enumDesc(file_taskrouter_gateway_v1_reservation_service, 0);
+
+/**
+ * A call progress event (Twilio's `task_reservation_enum_call_status`).
+ *
+ * @generated from enum taskrouter.gateway.v1.CallStatusEvent
+ */
+export enum CallStatusEvent {
+  /**
+   * Not set; never sent.
+   *
+   * @generated from enum value: CALL_STATUS_EVENT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * initiated.
+   *
+   * @generated from enum value: CALL_STATUS_EVENT_INITIATED = 1;
+   */
+  INITIATED = 1,
+
+  /**
+   * ringing.
+   *
+   * @generated from enum value: CALL_STATUS_EVENT_RINGING = 2;
+   */
+  RINGING = 2,
+
+  /**
+   * answered.
+   *
+   * @generated from enum value: CALL_STATUS_EVENT_ANSWERED = 3;
+   */
+  ANSWERED = 3,
+
+  /**
+   * completed.
+   *
+   * @generated from enum value: CALL_STATUS_EVENT_COMPLETED = 4;
+   */
+  COMPLETED = 4,
+}
+
+/**
+ * Describes the enum taskrouter.gateway.v1.CallStatusEvent.
+ */
+export const CallStatusEventSchema: GenEnum<CallStatusEvent> = /*@__PURE__*/
+  enumDesc(file_taskrouter_gateway_v1_reservation_service, 1);
+
+/**
+ * A conference status event (Twilio's `task_reservation_enum_conference_event`).
+ *
+ * @generated from enum taskrouter.gateway.v1.ConferenceEvent
+ */
+export enum ConferenceEvent {
+  /**
+   * Not set; never sent.
+   *
+   * @generated from enum value: CONFERENCE_EVENT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * start.
+   *
+   * @generated from enum value: CONFERENCE_EVENT_START = 1;
+   */
+  START = 1,
+
+  /**
+   * end.
+   *
+   * @generated from enum value: CONFERENCE_EVENT_END = 2;
+   */
+  END = 2,
+
+  /**
+   * join.
+   *
+   * @generated from enum value: CONFERENCE_EVENT_JOIN = 3;
+   */
+  JOIN = 3,
+
+  /**
+   * leave.
+   *
+   * @generated from enum value: CONFERENCE_EVENT_LEAVE = 4;
+   */
+  LEAVE = 4,
+
+  /**
+   * mute.
+   *
+   * @generated from enum value: CONFERENCE_EVENT_MUTE = 5;
+   */
+  MUTE = 5,
+
+  /**
+   * hold.
+   *
+   * @generated from enum value: CONFERENCE_EVENT_HOLD = 6;
+   */
+  HOLD = 6,
+
+  /**
+   * speaker.
+   *
+   * @generated from enum value: CONFERENCE_EVENT_SPEAKER = 7;
+   */
+  SPEAKER = 7,
+}
+
+/**
+ * Describes the enum taskrouter.gateway.v1.ConferenceEvent.
+ */
+export const ConferenceEventSchema: GenEnum<ConferenceEvent> = /*@__PURE__*/
+  enumDesc(file_taskrouter_gateway_v1_reservation_service, 2);
+
+/**
+ * Twilio's Beep: whether and when to beep as the Worker joins (`true`, `false`, `onEnter`, `onExit`).
+ *
+ * @generated from enum taskrouter.gateway.v1.ConferenceBeep
+ */
+export enum ConferenceBeep {
+  /**
+   * Not set: Twilio's default (true).
+   *
+   * @generated from enum value: CONFERENCE_BEEP_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * true: beep on enter and exit.
+   *
+   * @generated from enum value: CONFERENCE_BEEP_TRUE = 1;
+   */
+  TRUE = 1,
+
+  /**
+   * false: never.
+   *
+   * @generated from enum value: CONFERENCE_BEEP_FALSE = 2;
+   */
+  FALSE = 2,
+
+  /**
+   * onEnter.
+   *
+   * @generated from enum value: CONFERENCE_BEEP_ON_ENTER = 3;
+   */
+  ON_ENTER = 3,
+
+  /**
+   * onExit.
+   *
+   * @generated from enum value: CONFERENCE_BEEP_ON_EXIT = 4;
+   */
+  ON_EXIT = 4,
+}
+
+/**
+ * Describes the enum taskrouter.gateway.v1.ConferenceBeep.
+ */
+export const ConferenceBeepSchema: GenEnum<ConferenceBeep> = /*@__PURE__*/
+  enumDesc(file_taskrouter_gateway_v1_reservation_service, 3);
+
+/**
+ * Twilio's ConferenceRecord (`true`, `false`, `record-from-start`, `do-not-record`).
+ *
+ * @generated from enum taskrouter.gateway.v1.ConferenceRecord
+ */
+export enum ConferenceRecord {
+  /**
+   * Not set: Twilio's default (false).
+   *
+   * @generated from enum value: CONFERENCE_RECORD_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * true.
+   *
+   * @generated from enum value: CONFERENCE_RECORD_TRUE = 1;
+   */
+  TRUE = 1,
+
+  /**
+   * false.
+   *
+   * @generated from enum value: CONFERENCE_RECORD_FALSE = 2;
+   */
+  FALSE = 2,
+
+  /**
+   * record-from-start.
+   *
+   * @generated from enum value: CONFERENCE_RECORD_RECORD_FROM_START = 3;
+   */
+  RECORD_FROM_START = 3,
+
+  /**
+   * do-not-record.
+   *
+   * @generated from enum value: CONFERENCE_RECORD_DO_NOT_RECORD = 4;
+   */
+  DO_NOT_RECORD = 4,
+}
+
+/**
+ * Describes the enum taskrouter.gateway.v1.ConferenceRecord.
+ */
+export const ConferenceRecordSchema: GenEnum<ConferenceRecord> = /*@__PURE__*/
+  enumDesc(file_taskrouter_gateway_v1_reservation_service, 4);
+
+/**
+ * Twilio's ConferenceTrim (`trim-silence`, `do-not-trim`).
+ *
+ * @generated from enum taskrouter.gateway.v1.ConferenceTrim
+ */
+export enum ConferenceTrim {
+  /**
+   * Not set: Twilio's default (trim-silence).
+   *
+   * @generated from enum value: CONFERENCE_TRIM_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * trim-silence.
+   *
+   * @generated from enum value: CONFERENCE_TRIM_TRIM_SILENCE = 1;
+   */
+  TRIM_SILENCE = 1,
+
+  /**
+   * do-not-trim.
+   *
+   * @generated from enum value: CONFERENCE_TRIM_DO_NOT_TRIM = 2;
+   */
+  DO_NOT_TRIM = 2,
+}
+
+/**
+ * Describes the enum taskrouter.gateway.v1.ConferenceTrim.
+ */
+export const ConferenceTrimSchema: GenEnum<ConferenceTrim> = /*@__PURE__*/
+  enumDesc(file_taskrouter_gateway_v1_reservation_service, 5);
+
+/**
+ * Twilio's RecordingChannels (`mono`, `dual`).
+ *
+ * @generated from enum taskrouter.gateway.v1.RecordingChannels
+ */
+export enum RecordingChannels {
+  /**
+   * Not set: Twilio's default (mono).
+   *
+   * @generated from enum value: RECORDING_CHANNELS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * mono.
+   *
+   * @generated from enum value: RECORDING_CHANNELS_MONO = 1;
+   */
+  MONO = 1,
+
+  /**
+   * dual.
+   *
+   * @generated from enum value: RECORDING_CHANNELS_DUAL = 2;
+   */
+  DUAL = 2,
+}
+
+/**
+ * Describes the enum taskrouter.gateway.v1.RecordingChannels.
+ */
+export const RecordingChannelsSchema: GenEnum<RecordingChannels> = /*@__PURE__*/
+  enumDesc(file_taskrouter_gateway_v1_reservation_service, 6);
+
+/**
+ * Twilio's JitterBufferSize (`small`, `medium`, `large`, `off`).
+ *
+ * @generated from enum taskrouter.gateway.v1.JitterBufferSize
+ */
+export enum JitterBufferSize {
+  /**
+   * Not set: Twilio's default.
+   *
+   * @generated from enum value: JITTER_BUFFER_SIZE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * small.
+   *
+   * @generated from enum value: JITTER_BUFFER_SIZE_SMALL = 1;
+   */
+  SMALL = 1,
+
+  /**
+   * medium.
+   *
+   * @generated from enum value: JITTER_BUFFER_SIZE_MEDIUM = 2;
+   */
+  MEDIUM = 2,
+
+  /**
+   * large.
+   *
+   * @generated from enum value: JITTER_BUFFER_SIZE_LARGE = 3;
+   */
+  LARGE = 3,
+
+  /**
+   * off.
+   *
+   * @generated from enum value: JITTER_BUFFER_SIZE_OFF = 4;
+   */
+  OFF = 4,
+}
+
+/**
+ * Describes the enum taskrouter.gateway.v1.JitterBufferSize.
+ */
+export const JitterBufferSizeSchema: GenEnum<JitterBufferSize> = /*@__PURE__*/
+  enumDesc(file_taskrouter_gateway_v1_reservation_service, 7);
+
+/**
+ * Twilio's SupervisorMode (`task_reservation_enum_supervisor_mode`).
+ *
+ * @generated from enum taskrouter.gateway.v1.SupervisorMode
+ */
+export enum SupervisorMode {
+  /**
+   * Not set: Twilio's default.
+   *
+   * @generated from enum value: SUPERVISOR_MODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * monitor: listen only.
+   *
+   * @generated from enum value: SUPERVISOR_MODE_MONITOR = 1;
+   */
+  MONITOR = 1,
+
+  /**
+   * whisper: speak to the Worker only.
+   *
+   * @generated from enum value: SUPERVISOR_MODE_WHISPER = 2;
+   */
+  WHISPER = 2,
+
+  /**
+   * barge: speak to everyone.
+   *
+   * @generated from enum value: SUPERVISOR_MODE_BARGE = 3;
+   */
+  BARGE = 3,
+}
+
+/**
+ * Describes the enum taskrouter.gateway.v1.SupervisorMode.
+ */
+export const SupervisorModeSchema: GenEnum<SupervisorMode> = /*@__PURE__*/
+  enumDesc(file_taskrouter_gateway_v1_reservation_service, 8);
 
 /**
  * Reads Reservations and answers them: accept, reject, call-handling instructions, wrap-up and completion.
@@ -608,7 +1242,8 @@ export const ReservationService: GenService<{
   },
   /**
    * Answers a Reservation (POST .../Reservations/{Sid}) with one instruction. An instruction the
-   * Reservation's current status does not allow fails with FAILED_PRECONDITION and changes nothing.
+   * Reservation's current status does not allow fails with FAILED_PRECONDITION and changes nothing. A
+   * non-empty `etag` that no longer matches fails with ABORTED and changes nothing.
    *
    * @generated from rpc taskrouter.gateway.v1.ReservationService.UpdateReservation
    */

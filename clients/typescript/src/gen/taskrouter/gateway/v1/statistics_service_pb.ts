@@ -34,7 +34,8 @@ export type GetWorkspaceStatisticsRequest = Message<"taskrouter.gateway.v1.GetWo
   workspaceSid: string;
 
   /**
-   * Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15.
+   * Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+   * start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
    *
    * @generated from field: optional int32 minutes = 2;
    */
@@ -90,7 +91,8 @@ export type GetWorkspaceCumulativeStatisticsRequest = Message<"taskrouter.gatewa
   workspaceSid: string;
 
   /**
-   * Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15.
+   * Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+   * start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
    *
    * @generated from field: optional int32 minutes = 2;
    */
@@ -181,7 +183,8 @@ export type GetTaskQueueStatisticsRequest = Message<"taskrouter.gateway.v1.GetTa
   taskQueueSid: string;
 
   /**
-   * Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15.
+   * Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+   * start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
    *
    * @generated from field: optional int32 minutes = 3;
    */
@@ -244,7 +247,8 @@ export type GetTaskQueueCumulativeStatisticsRequest = Message<"taskrouter.gatewa
   taskQueueSid: string;
 
   /**
-   * Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15.
+   * Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+   * start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
    *
    * @generated from field: optional int32 minutes = 3;
    */
@@ -356,7 +360,8 @@ export type ListTaskQueuesStatisticsRequest = Message<"taskrouter.gateway.v1.Lis
   friendlyName: string;
 
   /**
-   * Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15.
+   * Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+   * start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
    *
    * @generated from field: optional int32 minutes = 5;
    */
@@ -447,7 +452,8 @@ export type GetWorkerInstanceStatisticsRequest = Message<"taskrouter.gateway.v1.
   workerSid: string;
 
   /**
-   * Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15.
+   * Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+   * start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
    *
    * @generated from field: optional int32 minutes = 3;
    */
@@ -496,7 +502,8 @@ export type GetWorkerStatisticsRequest = Message<"taskrouter.gateway.v1.GetWorke
   workspaceSid: string;
 
   /**
-   * Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15.
+   * Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+   * start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
    *
    * @generated from field: optional int32 minutes = 2;
    */
@@ -566,7 +573,8 @@ export type GetWorkersCumulativeStatisticsRequest = Message<"taskrouter.gateway.
   workspaceSid: string;
 
   /**
-   * Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15.
+   * Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+   * start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
    *
    * @generated from field: optional int32 minutes = 2;
    */
@@ -650,7 +658,8 @@ export type GetWorkflowStatisticsRequest = Message<"taskrouter.gateway.v1.GetWor
   workflowSid: string;
 
   /**
-   * Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15.
+   * Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+   * start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
    *
    * @generated from field: optional int32 minutes = 3;
    */
@@ -713,7 +722,8 @@ export type GetWorkflowCumulativeStatisticsRequest = Message<"taskrouter.gateway
   workflowSid: string;
 
   /**
-   * Twilio's Minutes: only the last this many minutes (1 or more). Unset = Twilio's default 15.
+   * Twilio's Minutes: only the last this many minutes, 1..43,200 (30 days). Not with
+   * start_date or end_date (INVALID_ARGUMENT). Unset = Twilio's default 15.
    *
    * @generated from field: optional int32 minutes = 3;
    */

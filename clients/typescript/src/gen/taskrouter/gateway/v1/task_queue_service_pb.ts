@@ -347,6 +347,8 @@ export const TaskQueueService: GenService<{
   },
   /**
    * Deletes a TaskQueue (DELETE .../TaskQueues/{Sid}).
+   * Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+   * sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
    *
    * @generated from rpc taskrouter.gateway.v1.TaskQueueService.DeleteTaskQueue
    */

@@ -425,6 +425,8 @@ export const TaskService: GenService<{
   },
   /**
    * Deletes a Task (DELETE .../Tasks/{Sid}). A non-empty `etag` that no longer matches fails with ABORTED.
+   * Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+   * sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
    *
    * @generated from rpc taskrouter.gateway.v1.TaskService.DeleteTask
    */

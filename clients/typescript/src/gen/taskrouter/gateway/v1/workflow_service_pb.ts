@@ -350,6 +350,8 @@ export const WorkflowService: GenService<{
   },
   /**
    * Deletes a Workflow (DELETE .../Workflows/{Sid}).
+   * Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+   * sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
    *
    * @generated from rpc taskrouter.gateway.v1.WorkflowService.DeleteWorkflow
    */

@@ -304,6 +304,8 @@ export const WorkspaceService: GenService<{
   },
   /**
    * Deletes a Workspace (DELETE /v1/Workspaces/{Sid}).
+   * Not found is NOT_FOUND, except after a retry: when an attempt's connection broke after the request was
+   * sent and the retry answers 404, the first attempt most likely deleted it, and the call answers OK.
    *
    * @generated from rpc taskrouter.gateway.v1.WorkspaceService.DeleteWorkspace
    */
