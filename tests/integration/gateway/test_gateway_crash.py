@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import secrets
+import time
 import signal
 import subprocess
 import sys
@@ -45,12 +46,15 @@ async def _start(log_path: Path) -> tuple[subprocess.Popen, str, str]:
     return proc, match.group(1), match.group(2)
 
 
+_T0_MS = time.time_ns() // 1_000_000  # dated now: a callback older than retention is refused
+
+
 def _callback(i: int) -> dict[str, str]:
     return {
         "EventType": "worker.attributes.update", "AccountSid": ACCOUNT, "WorkspaceSid": WS,
         "WorkspaceName": "Crash", "EventDescription": f"burst {i}", "ResourceType": "Worker",
-        "ResourceSid": "WK" + "d" * 32, "WorkerSid": "WK" + "d" * 32, "Timestamp": "1763800000",
-        "TimestampMs": str(1763800000000 + i), "Sid": "EV" + secrets.token_hex(16),
+        "ResourceSid": "WK" + "d" * 32, "WorkerSid": "WK" + "d" * 32, "Timestamp": str((_T0_MS + i) // 1000),
+        "TimestampMs": str(_T0_MS + i), "Sid": "EV" + secrets.token_hex(16),
     }
 
 
