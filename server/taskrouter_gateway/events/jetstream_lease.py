@@ -18,8 +18,8 @@ from typing import Any
 import nats.errors
 import nats.js.errors
 import structlog
-from nats.js import api
 
+from .jetstream_kv import open_bucket
 from .log import EventLogError
 
 _log = structlog.get_logger(__name__)
@@ -56,17 +56,8 @@ class KvLeases:
 
     async def _store(self) -> Any:
         if self._kv is None:
-            try:
-                self._kv = await self._js.key_value(self._bucket)
-            except nats.js.errors.BucketNotFoundError:
-                try:
-                    self._kv = await self._js.create_key_value(
-                        api.KeyValueConfig(bucket=self._bucket, history=1, ttl=self._ttl, replicas=self._replicas,
-                                           storage=api.StorageType.FILE)
-                    )
-                except nats.js.errors.BadRequestError:
-                    # Another replica created it at the same moment ("stream name already in use"): use theirs.
-                    self._kv = await self._js.key_value(self._bucket)
+            # The bucket's max age is the ttl, so a dead holder's lease lapses by itself.
+            self._kv = await open_bucket(self._js, self._bucket, replicas=self._replicas, ttl_s=self._ttl)
         return self._kv
 
     @contextlib.asynccontextmanager

@@ -16,8 +16,7 @@ from typing import Any
 
 import nats.errors
 import nats.js.errors
-from nats.js import api
-
+from .jetstream_kv import open_bucket
 from .log import EventLogError
 
 LEAD_KEY = "lead"
@@ -33,16 +32,7 @@ class SharedMarks:
 
     async def _store(self) -> Any:
         if self._kv is None:
-            try:
-                self._kv = await self._js.key_value(self._bucket)
-            except nats.js.errors.BucketNotFoundError:
-                try:
-                    self._kv = await self._js.create_key_value(
-                        api.KeyValueConfig(bucket=self._bucket, history=1, replicas=self._replicas,
-                                           storage=api.StorageType.FILE)
-                    )
-                except nats.js.errors.BadRequestError:
-                    self._kv = await self._js.key_value(self._bucket)  # another replica created it just now
+            self._kv = await open_bucket(self._js, self._bucket, replicas=self._replicas)
         return self._kv
 
     async def get(self, key: str) -> int | None:
