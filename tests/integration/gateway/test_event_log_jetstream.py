@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nats
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 from nats.js import api
 from natsutil import NatsCluster, NatsNode, wait_for
 
@@ -369,3 +370,30 @@ async def test_a_lost_lease_stops_the_work_it_guards(open_log, nats_single) -> N
         assert (await kv.get("backfill.WS1")).value == b"someone-else"  # not deleted on the way out
     finally:
         await nc.close()
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(offsets=st.lists(st.integers(-3 * 3600, 3 * 3600), min_size=1, max_size=12),
+       probes=st.lists(st.integers(-4 * 3600, 4 * 3600), min_size=1, max_size=6))
+async def test_since_matches_a_scan_whatever_the_dates_are_ahead_of_or_behind_the_broker(
+    nats_single, offsets, probes
+) -> None:
+    # Dates up to three hours either side of now, in any order: a fresh replica's answer must match brute force.
+    name = f"prop{next(_names)}x{time.monotonic_ns() % 100_000}"
+    options = StreamOptions(name=name, prefix=name)
+    now = time.time_ns() // 1_000_000
+    dates = [now + 1000 * o for o in offsets]
+    writer = JetStreamEventLog(NatsOptions(servers=tuple(nats_single.urls)), options)
+    await writer.open()
+    reader = JetStreamEventLog(NatsOptions(servers=tuple(nats_single.urls)), options, cache_size=1)
+    try:
+        await writer.append([NewEvent(f"EV{n:032d}", WS1, "task.created", "", d, b"p")
+                             for n, d in enumerate(dates, start=1)])
+        await reader.open()
+        for probe in probes:
+            t = now + 1000 * probe
+            expected = next((n - 1 for n, d in enumerate(dates, start=1) if d >= t), len(dates))
+            assert await reader.seq_at_or_after(t) == expected
+    finally:
+        await reader.close()
+        await writer.close()
