@@ -122,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
         "hash-token",
         help="print the SHA-256 of a bearer token, for token_sha256 in the --auth-file",
         description="Reads the token from standard input (not the command line, which other users can see in "
-        "ps and shell history) and prints its hash. --generate makes a new random token and prints both.",
+        "ps and shell history) and prints its hash. --generate makes a new random token and prints both. "
+        "The [[caller]] entry that lists the hash also needs name, scopes and workspaces "
+        '(WS SIDs, or ["*"] for every workspace: a caller without workspaces is refused at load).',
     )
     hash_token.add_argument("--generate", action="store_true", help="generate a new token (printed once)")
     return parser
