@@ -100,6 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"log worker attributes, friendly names and event descriptions [env {config.env_name('redact_pii')}]",
     )
+    serve.add_argument(
+        "--emulator-allow-remote-callbacks",
+        dest="emulator_allow_remote_callbacks",
+        action="store_const",
+        const=True,
+        default=None,
+        help="let the embedded emulator POST callbacks (EventCallbackUrl, AssignmentCallbackUrl) to hosts other "
+        "than loopback; without it such a URL is refused when set (INVALID_ARGUMENT) "
+        f"[env {config.env_name('emulator_allow_remote_callbacks')}; default off]",
+    )
     tail = commands.add_parser(
         "tail",
         help="print a workspace's events as they happen, one line each",
