@@ -139,6 +139,7 @@ async def test_a_read_only_caller_cannot_write(stubs, ws):
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
     info, _ = error_info_from(err)
     assert (info.reason, info.metadata["scope"], info.metadata["caller"]) == ("CALLER_MISSING_SCOPE", "write", "dashboard")
+    assert err.details() == "caller 'dashboard' lacks the 'write' scope for this RPC"
     listed = await activities.ListActivities(a.ListActivitiesRequest(workspace_sid=ws), metadata=bearer(READER))
     assert listed.activities
 

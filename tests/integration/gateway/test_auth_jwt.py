@@ -197,6 +197,12 @@ def verifier_for(*signers: Signer, claim: str = "workspaces") -> JwtVerifier:
     return JwtVerifier(keys, issuer=ISSUER, audience=AUDIENCE, workspaces_claim=claim)
 
 
+@pytest.mark.parametrize("header", [{"alg": "ES256", "kid": 123}, {"alg": "ES256", "kid": "k1", "crit": "x"}])
+def test_the_verifier_itself_names_a_malformed_header(signer, header):
+    with pytest.raises(InvalidJwt, match="not a well-formed JWT"):
+        verifier_for(signer).verify(signer.with_header(header))
+
+
 def test_a_token_without_kid_uses_the_only_key_and_only_when_there_is_one(signer):
     token = signer.token(headers={}, scope="read")
     assert "kid" not in jwt.get_unverified_header(token)
@@ -255,6 +261,18 @@ def test_the_operator_names_the_workspaces_claim(signer):
         verifier.verify(signer.token(scope="read"))  # a "workspaces" claim is not the one named
 
 
+@pytest.mark.parametrize("missing", ["exp", "iss", "aud", "sub"])
+def test_a_token_without_a_required_claim_does_not_verify(signer, missing):
+    token = signer.token(scope="read", **{missing: None})
+    with pytest.raises(InvalidJwt, match="does not verify: MissingRequiredClaimError"):
+        verifier_for(signer).verify(token)
+
+
+def test_an_expired_token_says_so(signer):
+    with pytest.raises(InvalidJwt, match="the JWT has expired"):
+        verifier_for(signer).verify(signer.token(scope="read", exp=int(time.time()) - 3600))
+
+
 def test_a_verified_token_is_remembered_and_the_memory_is_bounded(signer, monkeypatch):
     decoded: list[str] = []
     real_decode = jwt_auth.jwt.decode
@@ -270,8 +288,18 @@ def test_a_verified_token_is_remembered_and_the_memory_is_bounded(signer, monkey
     for _ in range(3):
         assert verifier.verify(first).scopes == {"read"}
     assert decoded == [first]  # verified once, then remembered
+    second = signer.token(scope="write")
+    for token in (second, first, second):
+        verifier.verify(token)
+    assert decoded == [first, second]  # remembering one does not forget the other
+    # Within the 30 s leeway an expired token still verifies, and is remembered for the rest of the leeway.
+    lately = signer.token(scope="read", exp=int(time.time()) - 10)
+    verifier.verify(lately)
+    verifier.verify(lately)
+    assert decoded.count(lately) == 1
+    decoded.clear()
     others = [signer.token(scope="read", jti=str(n)) for n in range(8)]
     for token in others:
         verifier.verify(token)
     verifier.verify(first)
-    assert decoded.count(first) == 2  # forgotten once the memory was full: it does not grow without bound
+    assert decoded.count(first) == 1  # forgotten once the memory was full: it does not grow without bound

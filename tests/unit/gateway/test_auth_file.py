@@ -116,6 +116,28 @@ def test_a_caller_without_an_explicit_workspace_list_is_refused_at_load(tmp_path
     assert "\n" not in str(caught.value)  # one line
 
 
+CALLER = '[[caller]]\nname = "x"\ncertificate = "x.internal"\nscopes = ["read"]\nworkspaces = ["*"]\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (CALLER + CALLER.replace("x.internal", "y.internal"), "caller 'x': the name is used twice"),
+        (CALLER.replace("workspaces", "workspace = []\nworkspaces"), r"unknown key\(s\) \['workspace'\]"),
+        (CALLER.replace('["read"]', "[1]"), "scopes must be a string or a list of non-empty strings"),
+        (CALLER.replace('["read"]', '["read", ""]'), "scopes must be a string or a list of non-empty strings"),
+        (CALLER.replace('"x.internal"', "7"), "certificate must be a string or a list of non-empty strings"),
+        ("caller = 1\n", r"caller must be an array of tables \(\[\[caller\]\]\)"),
+        ('jwt = "x"\n' + CALLER, r"jwt must be a table \(\[jwt\]\)"),
+    ],
+)
+def test_a_malformed_entry_is_refused_with_the_reason(tmp_path, text, message):
+    path = tmp_path / "callers.toml"
+    write(path, text)
+    with pytest.raises(AuthConfigError, match=message):
+        AuthPolicy(str(path))
+
+
 def test_a_star_grants_every_workspace_and_a_list_only_its_members(auth_path):
     policy = AuthPolicy(str(auth_path))
     billing = caller_of(policy, TOKEN)
