@@ -176,7 +176,7 @@ def test_two_callers_may_not_claim_the_same_credential(tmp_path, second, message
 
 
 def test_a_write_during_the_read_is_not_lost(auth_path, monkeypatch):
-    """The writer lands between the read and the stamp: the next refresh must still see the new file."""
+    """The writer lands between the read and the stamp: the refresh must read again, not keep the old text."""
     policy = AuthPolicy(str(auth_path))
     newcomer = "newcomer-token-2"
     newer = FULL + (f'\n[[caller]]\nname = "newcomer"\ntoken_sha256 = "{hash_token(newcomer)}"\n'
@@ -193,10 +193,9 @@ def test_a_write_during_the_read_is_not_lost(auth_path, monkeypatch):
 
     write(auth_path, FULL + "\n# touched\n")
     monkeypatch.setattr(auth, "open", open_then_write, raising=False)
-    policy.refresh()
-    monkeypatch.undo()
-    policy.refresh()  # the watch's next tick
+    assert policy.refresh() is True  # the stamp moved during the read, so it read again
     assert caller_of(policy, newcomer).name == "newcomer"
+    assert policy.refresh() is False  # and what it recorded as seen is what it read
 
 
 def test_reloads_are_counted_and_logged_and_refusals_are_not(auth_path):
