@@ -198,6 +198,33 @@ def test_a_write_during_the_read_is_not_lost(auth_path, monkeypatch):
     assert policy.refresh() is False  # and what it recorded as seen is what it read
 
 
+def test_a_file_that_changes_under_every_read_keeps_the_callers_in_force(auth_path, monkeypatch):
+    policy = AuthPolicy(str(auth_path))
+    real_open = open
+    reads = []
+
+    def open_then_write(path, *args, **kwargs):
+        with real_open(path, *args, **kwargs) as handle:
+            text = handle.read()
+        reads.append(text)
+        write(auth_path, FULL.replace('name = "billing"', f'name = "billing{len(reads)}"') + "#" * len(reads))
+        return io.StringIO(text)
+
+    write(auth_path, FULL.replace('name = "billing"', 'name = "accounts"'))
+    monkeypatch.setattr(auth, "open", open_then_write, raising=False)
+    with capture_logs() as logs:
+        assert policy.refresh() is False
+    assert 1 < len(reads) < 20  # it read again, a bounded number of times
+    assert [entry["event"] for entry in logs] == [
+        "auth file keeps changing while read; the previous callers stay in force"
+    ]
+    assert policy.reloads == 0
+    assert caller_of(policy, TOKEN).name == "billing"
+    monkeypatch.undo()
+    assert policy.refresh() is True  # once the writer stops, the next tick reads the file
+    assert caller_of(policy, TOKEN).name == f"billing{len(reads)}"
+
+
 def test_reloads_are_counted_and_logged_and_refusals_are_not(auth_path):
     policy = AuthPolicy(str(auth_path))
     assert policy.reloads == 0
