@@ -108,9 +108,15 @@ async def refused(call) -> grpc.aio.AioRpcError:
 async def test_missing_and_wrong_tokens_are_unauthenticated(stubs, ws):
     workers, _, _ = stubs
     request = w.ListWorkersRequest(workspace_sid=ws)
-    for metadata in ((), bearer("not-a-token"), (("authorization", "Basic abc"),)):
+    cases = (
+        ((), "no credential"),
+        (bearer("not-a-token"), "the bearer token is not known to this gateway"),
+        ((("authorization", "Basic abcdefgh"),), "the authorization metadata must be 'Bearer <token>'"),
+    )
+    for metadata, message in cases:
         err = await refused(workers.ListWorkers(request, metadata=metadata, timeout=5))
         assert err.code() == grpc.StatusCode.UNAUTHENTICATED, metadata
+        assert err.details().startswith(message)
         info, _ = error_info_from(err)
         assert info.reason == "CALLER_UNAUTHENTICATED"
     assert (await workers.ListWorkers(request, metadata=bearer(READER), timeout=5)) is not None

@@ -119,6 +119,14 @@ async def test_tokens_that_do_not_verify_are_unauthenticated(workers, signer, em
     assert code == grpc.StatusCode.UNAUTHENTICATED
 
 
+async def test_the_refusal_says_why_the_token_did_not_verify(workers, signer, emulator):
+    request = w.ListWorkersRequest(workspace_sid=emulator.config.default_workspace_sid)
+    expired = signer.token(scope="read", exp=int(time.time()) - 3600)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await workers.ListWorkers(request, metadata=bearer(expired))
+    assert (caught.value.code(), caught.value.details()) == (grpc.StatusCode.UNAUTHENTICATED, "the JWT has expired")
+
+
 async def test_a_rotated_jwks_is_picked_up(make_gateway, auth_file, signer, tmp_path, emulator):
     gateway = await make_gateway(auth_file=str(auth_file))
     newer = Signer("k2")

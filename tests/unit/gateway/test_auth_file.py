@@ -123,6 +123,8 @@ CALLER = '[[caller]]\nname = "x"\ncertificate = "x.internal"\nscopes = ["read"]\
     ("text", "message"),
     [
         (CALLER + CALLER.replace("x.internal", "y.internal"), "caller 'x': the name is used twice"),
+        (CALLER.replace('name = "x"', "name = 7"), "caller #1: name is required"),
+        (CALLER.replace('name = "x"', 'name = ""'), "caller #1: name is required"),
         (CALLER.replace("workspaces", "workspace = []\nworkspaces"), r"unknown key\(s\) \['workspace'\]"),
         (CALLER.replace('["read"]', "[1]"), "scopes must be a string or a list of non-empty strings"),
         (CALLER.replace('["read"]', '["read", ""]'), "scopes must be a string or a list of non-empty strings"),
@@ -198,6 +200,27 @@ def test_a_write_during_the_read_is_not_lost(auth_path, monkeypatch):
     assert policy.refresh() is False  # and what it recorded as seen is what it read
 
 
+def test_a_read_that_fails_mid_write_is_done_again_in_the_same_refresh(auth_path, monkeypatch):
+    """The reader catches a half-written file that does not parse; by the time it checks, the writer is done."""
+    policy = AuthPolicy(str(auth_path))
+    finished = FULL.replace('name = "billing"', 'name = "accounts"')
+    real_open = open
+    reads = []
+
+    def half_then_whole(path, *args, **kwargs):
+        reads.append(path)
+        if len(reads) > 1:
+            return real_open(path, *args, **kwargs)
+        write(auth_path, finished)
+        return io.StringIO(finished[: finished.index("token_sha256") + 20])  # cut inside a string
+
+    write(auth_path, "[[caller]]\n")  # the writer has started
+    monkeypatch.setattr(auth, "open", half_then_whole, raising=False)
+    assert policy.refresh() is True
+    assert len(reads) == 2
+    assert caller_of(policy, TOKEN).name == "accounts"
+
+
 def test_a_file_that_changes_under_every_read_keeps_the_callers_in_force(auth_path, monkeypatch):
     policy = AuthPolicy(str(auth_path))
     real_open = open
@@ -232,8 +255,10 @@ def test_reloads_are_counted_and_logged_and_refusals_are_not(auth_path):
         assert policy.refresh() is False  # unchanged: nothing read
         write(auth_path, FULL.replace('name = "ops"', 'name = "operators"'))
         assert policy.refresh() is True
+        assert policy.refresh() is False  # what was loaded counts as seen
         write(auth_path, "[[caller]\n")
         assert policy.refresh() is False
+        assert policy.refresh() is False  # a refused file is not re-read (nor re-logged) every tick
     assert policy.reloads == 1
     events = [(entry["event"], entry["log_level"]) for entry in logs]
     assert events == [
