@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from taskrouter.gateway.v1 import worker_service_pb2 as w
 from taskrouter.gateway.v1 import worker_service_pb2_grpc
 from taskrouter_gateway import jwt_auth, logs
-from taskrouter_gateway.auth import AuthConfigError, AuthPolicy
+from taskrouter_gateway.auth import AuthConfigError, AuthPolicy, Unauthenticated
 from taskrouter_gateway.errors import error_info_from
 from taskrouter_gateway.jwt_auth import ALL_WORKSPACES, InvalidJwt, JwtVerifier
 
@@ -148,7 +148,8 @@ async def test_a_rotated_jwks_is_picked_up(make_gateway, auth_file, signer, tmp_
          "cannot read JWKS file"),
         ('[jwt]\njwks_file = "bad.json"\nissuer = "i"\naudience = "a"\nworkspaces_claim = "w"\n', "not a usable key set"),
         ('[jwt]\njwks_file = "bad.json"\nissuer = "i"\n', "audience is required"),
-        ('[jwt]\njwks_file = "bad.json"\nissuer = "i"\naudience = "a"\n', "workspaces_claim is required"),
+        ('[jwt]\njwks_file = "bad.json"\nissuer = "i"\naudience = "a"\n',
+         r"workspaces_claim is required \(the claim that lists a token's WS SIDs, or \"\*\"\)"),
         ('[jwt]\njwks_file = "j"\nissuer = "i"\naudience = "a"\nworkspaces_claim = "w"\nleeway = 5\n',
          r"unknown key\(s\) \['leeway'\]"),
     ],
@@ -209,6 +210,23 @@ def verifier_for(*signers: Signer, claim: str = "workspaces") -> JwtVerifier:
 def test_the_verifier_itself_names_a_malformed_header(signer, header):
     with pytest.raises(InvalidJwt, match="not a well-formed JWT"):
         verifier_for(signer).verify(signer.with_header(header))
+
+
+def test_hashed_tokens_still_work_beside_jwts(auth_file, tmp_path):
+    from taskrouter_gateway.auth import hash_token
+
+    plain, dotted = "plain-token", "has.two.dots"  # a JWT is tried only for three dot-separated parts
+    with auth_file.open("a") as handle:
+        for name, token in (("plain", plain), ("dotted", dotted)):
+            handle.write(f'[[caller]]\nname = "{name}"\ntoken_sha256 = "{hash_token(token)}"\nscopes = ["read"]\n'
+                         'workspaces = ["*"]\n')
+    policy = AuthPolicy(str(auth_file))
+    assert policy.authenticate(bearer(plain), dict).name == "plain"
+    with pytest.raises(Unauthenticated, match="not a well-formed JWT"):
+        policy.authenticate(bearer(dotted), dict)  # with [jwt], three parts means a JWT
+    without_jwt = tmp_path / "plain.toml"
+    without_jwt.write_text("[[caller]]" + auth_file.read_text().split("[[caller]]", 1)[1])  # the callers, no [jwt]
+    assert AuthPolicy(str(without_jwt)).authenticate(bearer(dotted), dict).name == "dotted"
 
 
 def test_a_token_without_kid_uses_the_only_key_and_only_when_there_is_one(signer):
