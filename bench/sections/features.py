@@ -58,7 +58,8 @@ def run(ctx: RunContext) -> dict[str, Any]:
     sids = ctx.ensure_workers(size.unary_workers)
     ca, cert, key = _pki(ctx.work_dir)
     auth_file = ctx.work_dir / "bench-callers.toml"
-    auth_file.write_text(f'[[caller]]\nname = "bench"\ntoken_sha256 = "{hash_token(TOKEN)}"\nscopes = ["read"]\n')
+    auth_file.write_text(f'[[caller]]\nname = "bench"\ntoken_sha256 = "{hash_token(TOKEN)}"\nscopes = ["read"]\n'
+                         'workspaces = ["*"]\n')
     tls = ["--tls-cert", str(cert), "--tls-key", str(key)]
     auth = ["--auth-file", str(auth_file)]
     metrics = ["--admin-port", "0"]

@@ -26,9 +26,9 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
     state_file = StateFile(config.state_file, config.account_sid) if config.state_file else None
     store = Store(config.account_sid, config.default_workspace_sid, state_file=state_file)
     faults = FaultInjector()
-    dispatcher = CallbackDispatcher(config.auth_token, faults.callbacks)
+    dispatcher = CallbackDispatcher(config.auth_token, faults.callbacks, allowed=config.callback_allowed)
     store.add_listener(dispatcher.submit)
-    assignments = AssignmentDispatcher(store, config.auth_token)
+    assignments = AssignmentDispatcher(store, config.auth_token, allowed=config.callback_allowed)
     store.add_listener(assignments.submit)
     timers = TimerRunner(store)
 

@@ -13,6 +13,7 @@ if that fails too the Reservation stays pending until it times out, as on TaskRo
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -69,7 +70,11 @@ def assignment_form(store: Any, workspace_sid: str, reservation_sid: str) -> tup
 
 
 class AssignmentDispatcher:
-    def __init__(self, store: Any, auth_token: str, *, timeout: float = CALLBACK_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self, store: Any, auth_token: str, *, timeout: float = CALLBACK_TIMEOUT_SECONDS,
+        allowed: Callable[[str], bool] = lambda url: True,
+    ) -> None:
+        self._allowed = allowed
         self._store = store
         self._auth_token = auth_token
         self._timeout = timeout
@@ -123,6 +128,9 @@ class AssignmentDispatcher:
     ) -> None:
         for target in (url, fallback):
             if not target:
+                continue
+            if not self._allowed(target):  # e.g. kept in a state file
+                log.warning("assignment_callback_refused_remote_host", reservation_sid=reservation_sid)
                 continue
             try:
                 reply = await self._post(target, form)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,7 +131,9 @@ class CallbackDispatcher:
         *,
         timeout: float = CALLBACK_TIMEOUT_SECONDS,
         max_queue: int = DEFAULT_MAX_QUEUE,
+        allowed: Callable[[str], bool] = lambda url: True,
     ) -> None:
+        self._allowed = allowed
         if not auth_token:
             raise ValueError("auth_token must be a non-empty string")
         if timeout <= 0:
@@ -181,6 +184,11 @@ class CallbackDispatcher:
         url = workspace.event_callback_url
         if not url or not _listed(workspace.events_filter, event.event_type):
             self.stats.skipped += 1
+            return
+        if not self._allowed(url):
+            # Refused when set; this catches a URL kept in a state file from a run that allowed it.
+            self.stats.skipped += 1
+            log.warning("event_callback_refused_remote_host", workspace_sid=event.workspace_sid, url=_loggable_url(url))
             return
         if self._closed:
             self.stats.skipped += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -22,6 +23,12 @@ class EmulatorConfig:
     api_key_secret: str = defaults.DEFAULT_API_KEY_SECRET
     state_file: str | None = None  # SQLite file; None keeps all state in memory
     default_workspace_sid: str = defaults.DEFAULT_WORKSPACE_SID
+    # Callback URLs (EventCallbackUrl, AssignmentCallbackUrl, FallbackAssignmentCallbackUrl) may name any host.
+    # The standalone emulator allows it (it is started on purpose, often beside the app in compose); the
+    # gateway's embedded one does not unless told, since with auth off anyone could make it POST anywhere.
+    allow_remote_callbacks: bool = True
+    # Hosts allowed besides loopback when remote callbacks are not: the embedding gateway's own webhook host.
+    callback_hosts: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -38,6 +45,24 @@ class EmulatorConfig:
             parts = urlsplit(self.public_base_url)
             if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
                 raise ValueError(f"public_base_url must be an http(s) origin, got {self.public_base_url!r}")
+
+    def callback_allowed(self, url: str) -> bool:
+        """Whether this emulator may POST a callback to `url`. Names are not resolved: what a name resolves
+        to can change between this check and the POST, so only localhost and loopback literals are local."""
+        if self.allow_remote_callbacks:
+            return True
+        try:
+            host = urlsplit(url).hostname
+        except ValueError:
+            return False
+        if host is None:
+            return False
+        if host == "localhost" or host in self.callback_hosts:
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
 
     def bound_base_url(self, port: int) -> str:
         """The base URL for an emulator listening on `port`: public_base_url if set, else the bound address."""

@@ -3,7 +3,7 @@ raises a 400 TwilioApiError naming the parameter for a bad one, so handlers stay
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -112,6 +112,17 @@ def url(params: Mapping[str, str], name: str) -> str | None:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise bad_parameter(f"{name} must be an absolute http or https URL, got {value!r}")
+    return value
+
+
+def callback_url(params: Mapping[str, str], name: str, allowed: Callable[[str], bool]) -> str | None:
+    """url(), whose host `allowed` (EmulatorConfig.callback_allowed) accepts."""
+    value = url(params, name)
+    if value and not allowed(value):
+        raise bad_parameter(
+            f"{name} must name a loopback host (localhost, 127.0.0.0/8 or [::1]): this emulator calls no other "
+            "host unless started to allow remote callbacks (taskrouter-gateway --emulator-allow-remote-callbacks)"
+        )
     return value
 
 

@@ -19,7 +19,7 @@ from grpc_reflection.v1alpha import reflection
 
 from taskrouter.gateway.v1 import event_service_pb2
 
-from . import embedded
+from . import embedded, logs
 from .admin import AdminServer, Readiness
 from .auth import AuthPolicy
 from .config import Settings
@@ -239,7 +239,12 @@ class Gateway:
             stack.push_async_callback(_cancel, self._backfill_task)
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        log.info("gateway started", grpc=self.grpc_target, webhook=self.webhook_url, embedded=self.emulator is not None)
+        log.info(
+            "gateway started",
+            grpc=self.grpc_target,
+            webhook=logs.redact_url(self.webhook_url),  # a public URL may carry user:password@
+            embedded=self.emulator is not None,
+        )
 
     def reload(self) -> None:
         """SIGHUP: re-read certificates (at the next handshake) and the auth file now."""

@@ -3,24 +3,28 @@
     [[caller]]
     name = "billing"                        # shown in audit lines; never a secret
     token_sha256 = ["9f86d081884c7d65..."]   # hex SHA-256 of each bearer token (`taskrouter-gateway hash-token`)
-    certificate = "billing.internal"         # and/or: client certificate CN or DNS SAN (needs --tls-client-ca)
+    certificate = "billing.internal"         # and/or: client certificate DNS SAN, or CN when it has none
     scopes = ["read", "events"]              # read, write, events
-    workspaces = ["WS..."]                   # optional allow-list; unset: every workspace
+    workspaces = ["WS..."]                   # required: WS SIDs, or ["*"] for every workspace
 
     [jwt]                                    # optional: bearer JWTs (jwt_auth.py)
     jwks_file = "jwks.json"                  # relative to this file; re-read when it changes
     issuer = "https://idp.internal"
     audience = "taskrouter-gateway"
+    workspaces_claim = "workspaces"          # required: the claim listing a token's WS SIDs (or "*")
 
 Tokens arrive as `authorization: Bearer <token>` metadata and are compared by hash, so the file holds no
 usable secret. A bearer value shaped like a JWT (three dot-separated parts) is verified against the JWKS
 when the file has a [jwt] table. The file is re-read when it changes (and on SIGHUP); a broken edit is logged and the previous
-callers stay in force. Nothing here knows gRPC statuses: errors.py turns AccessDenied into them.
+callers stay in force. A grant is never implicit: a caller without `workspaces` is refused at load, so a file
+cut short mid-write cannot give a caller more than the complete file does. Nothing here knows gRPC statuses:
+errors.py turns AccessDenied into them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import os
 import re
@@ -30,8 +34,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
-from .jwt_auth import InvalidJwt, JwtConfigError, JwtVerifier, load_jwks
+from .jwt_auth import ALL_WORKSPACES, EVERY_WORKSPACE, InvalidJwt, JwtConfigError, JwtVerifier, load_jwks
 from .scopes import SCOPES
 
 log = structlog.get_logger("taskrouter_gateway.auth")
@@ -40,8 +46,11 @@ AUTHORIZATION_KEY = "authorization"
 _BEARER = "bearer "
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _WORKSPACE = re.compile(r"^WS[0-9a-fA-F]{32}$")
-# grpc auth_context keys of a verified client certificate.
-_CERT_NAME_KEYS = ("x509_common_name", "x509_subject_alternative_name")
+# grpc auth_context key of the verified client certificate; its names are read from the certificate itself,
+# because grpc's x509_subject_alternative_name mixes DNS, URI, email and IP SANs.
+_PEM_CERT_KEY = "x509_pem_cert"
+# Attempts at a read whose file stamp is the same before and after (a writer in between means read again).
+_READ_ATTEMPTS = 5
 
 
 class AuthConfigError(ValueError):
@@ -70,10 +79,10 @@ class PermissionDenied(AccessDenied):
 class Identity:
     name: str
     scopes: frozenset[str]
-    workspaces: frozenset[str] | None = None  # None: every workspace
+    workspaces: frozenset[str]  # WS SIDs, or ALL_WORKSPACES ({"*"})
 
 
-ANONYMOUS = Identity("anonymous", frozenset(SCOPES))  # auth off: what audit lines name the caller
+ANONYMOUS = Identity("anonymous", frozenset(SCOPES), ALL_WORKSPACES)  # auth off: what audit lines name the caller
 
 
 def hash_token(token: str) -> str:
@@ -93,26 +102,30 @@ def _strings(entry: Mapping[str, Any], key: str, where: str) -> list[str]:
 @dataclass(frozen=True)
 class Callers:
     by_token: dict[str, Identity]  # by SHA-256 hex of the token
-    by_cert: dict[str, Identity]  # by certificate CN or DNS SAN
+    by_cert: dict[str, Identity]  # by lower-case certificate name (DNS SAN, or CN without one)
     jwt: JwtVerifier | None = None
 
 
 def _jwt_table(table: Any, source: str) -> JwtVerifier:
-    """[jwt] jwks_file (relative to the auth file), issuer, audience: all required."""
+    """[jwt] jwks_file (relative to the auth file), issuer, audience, workspaces_claim: all required."""
     if not isinstance(table, dict):
         raise AuthConfigError(f"{source}: jwt must be a table ([jwt])")
-    unknown = set(table) - {"jwks_file", "issuer", "audience"}
+    keys_wanted = ("jwks_file", "issuer", "audience", "workspaces_claim")
+    unknown = set(table) - set(keys_wanted)
     if unknown:
         raise AuthConfigError(f"{source}: [jwt]: unknown key(s) {sorted(unknown)}")
-    for key in ("jwks_file", "issuer", "audience"):
+    for key in keys_wanted:
         if not isinstance(table.get(key), str) or not table[key]:
-            raise AuthConfigError(f"{source}: [jwt]: {key} is required")
+            hint = " (the claim that lists a token's WS SIDs, or \"*\")" if key == "workspaces_claim" else ""
+            raise AuthConfigError(f"{source}: [jwt]: {key} is required{hint}")
     path = os.path.join(os.path.dirname(os.path.abspath(source)), table["jwks_file"])
     try:
         keys = load_jwks(path)
     except JwtConfigError as exc:
         raise AuthConfigError(f"{source}: [jwt]: {exc}") from None
-    return JwtVerifier(keys, issuer=table["issuer"], audience=table["audience"])
+    return JwtVerifier(
+        keys, issuer=table["issuer"], audience=table["audience"], workspaces_claim=table["workspaces_claim"]
+    )
 
 
 def jwks_path(text: str, source: str) -> str | None:
@@ -158,14 +171,7 @@ def parse_callers(text: str, source: str) -> Callers:
         bad = set(scopes) - SCOPES
         if bad:
             raise AuthConfigError(f"{where}: unknown scope(s) {sorted(bad)}; use {sorted(SCOPES)}")
-        workspaces = None
-        if "workspaces" in entry:
-            listed = _strings(entry, "workspaces", where)
-            wrong = [w for w in listed if not _WORKSPACE.match(w)]
-            if wrong:
-                raise AuthConfigError(f"{where}: {wrong[0]!r} is not a WS SID")
-            workspaces = frozenset(listed)
-        identity = Identity(name, frozenset(scopes), workspaces)
+        identity = Identity(name, frozenset(scopes), _workspaces(entry, where))
         hashes = _strings(entry, "token_sha256", where)
         certificates = _strings(entry, "certificate", where)
         if not hashes and not certificates:
@@ -179,10 +185,45 @@ def parse_callers(text: str, source: str) -> Callers:
                 raise AuthConfigError(f"{where}: a token hash is listed for two callers")
             by_token[digest] = identity
         for cert_name in certificates:
+            cert_name = cert_name.lower()  # DNS names compare without case, as TLS libraries compare them
             if cert_name in by_cert:
                 raise AuthConfigError(f"{where}: certificate {cert_name!r} is listed for two callers")
             by_cert[cert_name] = identity
     return Callers(by_token, by_cert, verifier)
+
+
+def _workspaces(entry: Mapping[str, Any], where: str) -> frozenset[str]:
+    """Required, so that a missing line (or a file cut short before it) never means every workspace."""
+    if "workspaces" not in entry:
+        raise AuthConfigError(f'{where}: workspaces is required: list WS SIDs, or ["*"] for every workspace')
+    listed = _strings(entry, "workspaces", where)
+    if EVERY_WORKSPACE in listed:
+        if len(listed) > 1:
+            raise AuthConfigError(f'{where}: workspaces: "*" (every workspace) must stand alone')
+        return ALL_WORKSPACES
+    wrong = [w for w in listed if not _WORKSPACE.match(w)]
+    if wrong:
+        raise AuthConfigError(f"{where}: {wrong[0]!r} is not a WS SID")
+    return frozenset(listed)
+
+
+@functools.lru_cache(maxsize=256)
+def certificate_names(pem: bytes) -> tuple[str, ...]:
+    """The names a client certificate answers to, as TLS libraries match a DNS name (RFC 6125): its DNS
+    SANs, or its subject CN only when it has no DNS SAN. URI, email and IP SANs are never DNS names."""
+    try:
+        cert = x509.load_pem_x509_certificate(pem)
+    except ValueError:
+        return ()
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns = san.get_values_for_type(x509.DNSName)
+    except x509.ExtensionNotFound:
+        dns = []
+    if dns:
+        return tuple(name.lower() for name in dns)
+    common = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return tuple(str(attr.value).lower() for attr in common)
 
 
 def _stamp(path: str) -> tuple[int, int, int] | None:
@@ -224,20 +265,35 @@ class AuthPolicy:
         return len({*self._by_token.values(), *self._by_cert.values()})
 
     def refresh(self, force: bool = False) -> bool:
-        """Re-read the file if it changed (or `force`); True when new callers took effect."""
+        """Re-read the file if it changed (or `force`); True when new callers took effect.
+
+        The stamp is taken before the read and compared after it: a write that lands in between makes the
+        read start again, and the stamp kept is the one from before, so a change is never recorded as seen
+        without having been read. (Writers should still replace the file by rename: see docs.)"""
         stamp = self._stamps()
         if stamp == self._stamp and not force:
             return False
-        try:
-            self._apply(self._read())
-        except AuthConfigError as exc:
-            self._stamp = stamp
-            log.warning("auth file reload refused; the previous callers stay in force", error=str(exc))
-            return False
-        self._stamp = self._stamps()
-        self.reloads += 1
-        log.info("auth file reloaded", path=self.path, callers=self.caller_count)
-        return True
+        for _attempt in range(_READ_ATTEMPTS):
+            try:
+                callers = self._read()
+            except AuthConfigError as exc:
+                after = self._stamps()
+                if after != stamp:
+                    stamp = after  # the file moved under the read: read it again
+                    continue
+                self._stamp = stamp
+                log.warning("auth file reload refused; the previous callers stay in force", error=str(exc))
+                return False
+            after = self._stamps()
+            if after == stamp:
+                self._apply(callers)
+                self._stamp = stamp
+                self.reloads += 1
+                log.info("auth file reloaded", path=self.path, callers=self.caller_count)
+                return True
+            stamp = after
+        log.warning("auth file keeps changing while read; the previous callers stay in force", path=self.path)
+        return False
 
     async def watch(self, interval: float = 2.0) -> None:
         """Run as a task: pick up edits without a signal (SIGHUP calls refresh(force=True) at once)."""
@@ -256,7 +312,20 @@ class AuthPolicy:
     def authenticate(
         self, metadata: Iterable[tuple[str, Any]] | None, auth_context: Callable[[], Mapping[str, Iterable[bytes]]]
     ) -> Identity:
-        """The caller of an RPC, from its bearer token, else its verified client certificate."""
+        """The caller of an RPC, from its bearer token, else its verified client certificate. Any failure
+        while checking a credential is a refusal (UNAUTHENTICATED, audited and counted), never INTERNAL."""
+        try:
+            return self._authenticate(metadata, auth_context)
+        except AccessDenied:
+            raise
+        except Exception as exc:
+            # Only the type: the exception text may quote the credential.
+            log.warning("credential check failed", error_type=type(exc).__name__)
+            raise Unauthenticated(f"the credential could not be checked ({type(exc).__name__})") from None
+
+    def _authenticate(
+        self, metadata: Iterable[tuple[str, Any]] | None, auth_context: Callable[[], Mapping[str, Iterable[bytes]]]
+    ) -> Identity:
         for key, value in metadata or ():
             if key == AUTHORIZATION_KEY:
                 if not isinstance(value, str) or value[:7].lower() != _BEARER:
@@ -269,10 +338,9 @@ class AuthPolicy:
                     raise Unauthenticated("the bearer token is not known to this gateway")
                 return identity
         if self._by_cert:
-            names = auth_context() or {}
-            for name_key in _CERT_NAME_KEYS:
-                for raw in names.get(name_key, ()):
-                    identity = self._by_cert.get(raw.decode("utf-8", "replace"))
+            for pem in (auth_context() or {}).get(_PEM_CERT_KEY, ()):
+                for cert_name in certificate_names(bytes(pem)):
+                    identity = self._by_cert.get(cert_name)
                     if identity is not None:
                         return identity
         raise Unauthenticated(
@@ -287,7 +355,7 @@ def authorize(identity: Identity, scope: str, workspace_sid: str | None) -> None
             f"caller {identity.name!r} lacks the {scope!r} scope for this RPC", identity=identity.name, scope=scope
         )
     allowed = identity.workspaces
-    if allowed is not None and workspace_sid not in allowed:
+    if EVERY_WORKSPACE not in allowed and workspace_sid not in allowed:
         text = (
             f"caller {identity.name!r} may not use workspace {workspace_sid}"
             if workspace_sid

@@ -100,6 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"log worker attributes, friendly names and event descriptions [env {config.env_name('redact_pii')}]",
     )
+    serve.add_argument(
+        "--emulator-allow-remote-callbacks",
+        dest="emulator_allow_remote_callbacks",
+        action="store_const",
+        const=True,
+        default=None,
+        help="let the embedded emulator POST callbacks (EventCallbackUrl, AssignmentCallbackUrl) to hosts other "
+        "than loopback; without it such a URL is refused when set (INVALID_ARGUMENT) "
+        f"[env {config.env_name('emulator_allow_remote_callbacks')}; default off]",
+    )
     tail = commands.add_parser(
         "tail",
         help="print a workspace's events as they happen, one line each",
@@ -122,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
         "hash-token",
         help="print the SHA-256 of a bearer token, for token_sha256 in the --auth-file",
         description="Reads the token from standard input (not the command line, which other users can see in "
-        "ps and shell history) and prints its hash. --generate makes a new random token and prints both.",
+        "ps and shell history) and prints its hash. --generate makes a new random token and prints both. "
+        "The [[caller]] entry that lists the hash also needs name, scopes and workspaces "
+        '(WS SIDs, or ["*"] for every workspace: a caller without workspaces is refused at load).',
     )
     hash_token.add_argument("--generate", action="store_true", help="generate a new token (printed once)")
     return parser

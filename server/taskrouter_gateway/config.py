@@ -63,6 +63,9 @@ class Settings:
     api_base_url: str = "https://api.twilio.com"
     emulator_port: int = 0
     emulator_state_file: str | None = None  # None: <data_dir>/emulator.sqlite3; "": in memory
+    # The embedded emulator POSTs only to loopback callback URLs unless this is set: with auth off, any caller
+    # could otherwise make the gateway's host send requests anywhere.
+    emulator_allow_remote_callbacks: bool = False
     log_format: str = "auto"  # auto | json | console
     log_level: str = "info"
     redact_pii: bool = True

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from .config import Settings
 
@@ -23,12 +24,27 @@ class EmbeddedUpstream:
         await self.handle.stop()
 
 
+def own_webhook_hosts(settings: Settings) -> frozenset[str]:
+    """The gateway's own webhook hosts (its listen host, the host of --webhook-public-url): the embedded
+    emulator may call these even when it calls no other host besides loopback."""
+    hosts = {settings.webhook_host}
+    if settings.webhook_public_url:
+        hosts.add(urlsplit(settings.webhook_public_url).hostname or "")
+    return frozenset(host.lower() for host in hosts if host)
+
+
 async def start(settings: Settings) -> EmbeddedUpstream:
     from taskrouter_emulator.config import EmulatorConfig
     from taskrouter_emulator.server import start_emulator
 
     running = await start_emulator(
-        EmulatorConfig(host="127.0.0.1", port=settings.emulator_port, state_file=settings.emulator_state)
+        EmulatorConfig(
+            host="127.0.0.1",
+            port=settings.emulator_port,
+            state_file=settings.emulator_state,
+            allow_remote_callbacks=settings.emulator_allow_remote_callbacks,
+            callback_hosts=own_webhook_hosts(settings),
+        )
     )
     config = running.config
     return EmbeddedUpstream(

@@ -1,14 +1,17 @@
 """Bearer JWTs verified against a JWKS file, as an alternative to hashed tokens (auth.py's `[jwt]` table).
 
-The caller is `jwt:<sub>`; its scopes come from the standard `scope` claim (space-separated) or `scp` (a list),
-keeping only read/write/events; an optional `workspaces` claim (a list of WS SIDs) is its allow-list. `iss`,
-`aud` and `exp` are required and checked. A verified token is remembered until it expires, so a caller
-reusing its token pays for the signature check once, not per RPC.
+The caller is `jwt:<sub>`; its scopes come from the standard `scope` claim or `scp` (each a list or a
+space-separated string), keeping only read/write/events. Its workspaces come from the claim the operator names
+in `[jwt] workspaces_claim` (a list or space-separated string of WS SIDs, or "*" for every workspace); a token
+without it is refused, never read as "every workspace". `iss`, `aud`, `exp` and `sub` are required and
+checked. A verified token is remembered until it expires, so a caller reusing its token pays for the
+signature check once, not per RPC.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +22,9 @@ from .scopes import SCOPES
 
 _CACHE_LIMIT = 4096
 _LEEWAY_SECONDS = 30
+_WORKSPACE = re.compile(r"^WS[0-9a-fA-F]{32}$")
+EVERY_WORKSPACE = "*"
+ALL_WORKSPACES = frozenset({EVERY_WORKSPACE})
 
 
 class JwtConfigError(ValueError):
@@ -33,7 +39,7 @@ class InvalidJwt(Exception):
 class JwtClaims:
     name: str
     scopes: frozenset[str]
-    workspaces: frozenset[str] | None
+    workspaces: frozenset[str]  # WS SIDs, or ALL_WORKSPACES
 
 
 def load_jwks(path: str) -> jwt.PyJWKSet:
@@ -48,17 +54,18 @@ def load_jwks(path: str) -> jwt.PyJWKSet:
 
 
 class JwtVerifier:
-    def __init__(self, keys: jwt.PyJWKSet, *, issuer: str, audience: str) -> None:
+    def __init__(self, keys: jwt.PyJWKSet, *, issuer: str, audience: str, workspaces_claim: str) -> None:
         self._keys = {key.key_id: key for key in keys.keys}
         self._issuer = issuer
         self._audience = audience
+        self._workspaces_claim = workspaces_claim
         self._verified: dict[str, tuple[JwtClaims, float]] = {}
 
     def _key_for(self, token: str) -> jwt.PyJWK:
         try:
             header = jwt.get_unverified_header(token)
-        except jwt.DecodeError:
-            raise InvalidJwt("the bearer token is not a well-formed JWT") from None
+        except jwt.PyJWTError as exc:  # the base: a non-string kid or a bad crit is not a DecodeError
+            raise InvalidJwt(f"the bearer token is not a well-formed JWT ({type(exc).__name__})") from None
         kid = header.get("kid")
         if kid in self._keys:
             return self._keys[kid]
@@ -83,22 +90,35 @@ class JwtVerifier:
             )
         except jwt.ExpiredSignatureError:
             raise InvalidJwt("the JWT has expired") from None
-        except jwt.InvalidTokenError as exc:
+        except jwt.PyJWTError as exc:
             raise InvalidJwt(f"the JWT does not verify: {type(exc).__name__}") from None
-        result = _claims(claims)
+        result = _claims(claims, self._workspaces_claim)
         if len(self._verified) >= _CACHE_LIMIT:
             self._verified.clear()  # bounded; the next calls simply verify again
         self._verified[token] = (result, float(claims["exp"]) + _LEEWAY_SECONDS)
         return result
 
 
-def _claims(claims: dict[str, Any]) -> JwtClaims:
-    scope = claims.get("scope", claims.get("scp", ""))
-    granted = scope.split() if isinstance(scope, str) else scope if isinstance(scope, list) else []
-    workspaces = claims.get("workspaces")
-    allowed = None
-    if workspaces is not None:
-        if not isinstance(workspaces, list) or not all(isinstance(w, str) for w in workspaces):
-            raise InvalidJwt("the JWT's workspaces claim must be a list of WS SIDs")
-        allowed = frozenset(workspaces)
+def _listed(value: Any) -> list[Any] | None:
+    """A claim given as a list, or as one space-separated string (as OAuth's `scope`); None otherwise."""
+    if isinstance(value, str):
+        return value.split()
+    return value if isinstance(value, list) else None
+
+
+def _claims(claims: dict[str, Any], workspaces_claim: str) -> JwtClaims:
+    granted = _listed(claims.get("scope", claims.get("scp", ""))) or []
+    if workspaces_claim not in claims:
+        raise InvalidJwt(f'the JWT has no {workspaces_claim!r} claim (WS SIDs, or "*" for every workspace)')
+    listed = _listed(claims[workspaces_claim])
+    if not listed or not all(isinstance(w, str) for w in listed):
+        raise InvalidJwt(f"the JWT's {workspaces_claim!r} claim must list WS SIDs, or be \"*\"")
+    if EVERY_WORKSPACE in listed:
+        if len(listed) > 1:
+            raise InvalidJwt(f'the JWT\'s {workspaces_claim!r} claim: "*" must stand alone')
+        allowed = ALL_WORKSPACES
+    elif all(_WORKSPACE.match(w) for w in listed):
+        allowed = frozenset(listed)
+    else:
+        raise InvalidJwt(f"the JWT's {workspaces_claim!r} claim must list WS SIDs, or be \"*\"")
     return JwtClaims(f"jwt:{claims['sub']}", frozenset(s for s in granted if s in SCOPES), allowed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any, MutableMapping
 
@@ -40,7 +41,20 @@ PII_KEYS = frozenset(
 )
 
 
+# scheme://userinfo@ : greedy up to the last "@" before the host ends, so a password holding "@" goes too.
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^\s/?#]*@")
+
+
+def redact_url(text: str) -> str:
+    """`text` with the user:password@ of every URL in it replaced, for logs and messages."""
+    if "@" not in text or "://" not in text:  # the common case costs two scans
+        return text
+    return _URL_USERINFO.sub(lambda m: f"{m['scheme']}{REDACTED}@", text)
+
+
 def _scrub(value: Any, keys: frozenset[str]) -> Any:
+    if isinstance(value, str):
+        return redact_url(value)
     if isinstance(value, dict):
         return {k: (REDACTED if k in keys or k.lower() in keys else _scrub(v, keys)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -76,8 +90,9 @@ def configure(log_format: str = "auto", level: str = "info", redact_pii: bool = 
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            redactor(redact_pii),
+            # Tracebacks become text first, so the redactor sees them too (URLs with credentials in messages).
             structlog.processors.format_exc_info,
+            redactor(redact_pii),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),

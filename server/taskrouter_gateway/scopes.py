@@ -1,14 +1,17 @@
 """The one table from RPC to the scope a caller needs for it, built once at import from every service the
 generated stubs declare, so a new RPC cannot go unguarded. Health and reflection are not here: they stay open.
 
-The rule is the verb: Get and List read; StreamEvents needs `events`; every other RPC (Create, Update,
-Delete, BackfillEvents, ConfigureEventCallback, and any verb added later) needs `write`, the strictest scope.
+The rule is the verb, matched as a whole CamelCase word: Get, List and BatchGet read (GetWorker, ListTasks), but
+not a longer word that starts the same (Listen…, Getaway…) nor a compound verb (GetOrCreate…, ListAndDelete…);
+StreamEvents needs `events`; every other RPC (Create, Update, Delete, BackfillEvents, ConfigureEventCallback,
+and any verb added later) needs `write`, the strictest scope.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
@@ -20,14 +23,15 @@ WRITE: Final = "write"  # Create, Update, Delete, Backfill, ConfigureEventCallba
 EVENTS: Final = "events"  # StreamEvents
 SCOPES: Final = frozenset({READ, WRITE, EVENTS})
 
-_READ_VERBS = ("Get", "List", "BatchGet")
+# The verb, then the end of the name or the next CamelCase word, which must not join another verb (Or/And).
+_READ_VERB = re.compile(r"(?:Batch)?(?:Get|List)(?![a-z0-9])(?!(?:Or|And)(?:[A-Z]|$))")
 
 
 def scope_for_method_name(name: str) -> str:
     """The scope an RPC named `name` (no service) needs."""
     if name == "StreamEvents":
         return EVENTS
-    if name.startswith(_READ_VERBS):
+    if _READ_VERB.match(name):
         return READ
     return WRITE
 

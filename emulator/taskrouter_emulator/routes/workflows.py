@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from aiohttp import web
+from multidict import MultiDictProxy
 
 from .. import paging, params, render, render_routing
+from ..context import EmulatorContext
 from ..errors import bad_parameter
 from .common import context, list_response, no_content, read_form
 
@@ -30,6 +32,10 @@ def _timeout(form) -> int | None:
     return params.integer(form, "TaskReservationTimeout", minimum=1, maximum=MAX_RESERVATION_TIMEOUT)
 
 
+def _callback_url(ctx: EmulatorContext, form: MultiDictProxy[str], name: str) -> str | None:
+    return params.callback_url(form, name, ctx.config.callback_allowed)
+
+
 async def create_workflow(request: web.Request) -> web.Response:
     ctx = context(request)
     workspace_sid = request.match_info["workspace_sid"]
@@ -43,8 +49,8 @@ async def create_workflow(request: web.Request) -> web.Response:
         workspace_sid,
         name,  # type: ignore[arg-type]
         configuration,
-        assignment_callback_url=params.url(form, "AssignmentCallbackUrl"),
-        fallback_assignment_callback_url=params.url(form, "FallbackAssignmentCallbackUrl"),
+        assignment_callback_url=_callback_url(ctx, form, "AssignmentCallbackUrl"),
+        fallback_assignment_callback_url=_callback_url(ctx, form, "FallbackAssignmentCallbackUrl"),
         task_reservation_timeout=_timeout(form),
     )
     return _single(request, workflow, status=201)
@@ -66,8 +72,8 @@ async def update_workflow(request: web.Request) -> web.Response:
         re_evaluate_tasks=params.strict_bool(form, "ReEvaluateTasks"),
         friendly_name=params.friendly_name(form, required=False),
         configuration=params.text(form, "Configuration"),
-        assignment_callback_url=params.url(form, "AssignmentCallbackUrl"),
-        fallback_assignment_callback_url=params.url(form, "FallbackAssignmentCallbackUrl"),
+        assignment_callback_url=_callback_url(ctx, form, "AssignmentCallbackUrl"),
+        fallback_assignment_callback_url=_callback_url(ctx, form, "FallbackAssignmentCallbackUrl"),
         task_reservation_timeout=_timeout(form),
     )
     return _single(request, workflow)

@@ -33,6 +33,10 @@ def _events_filter(form: MultiDictProxy[str]) -> str | None:
     return ",".join(types)
 
 
+def _callback_url(request: web.Request, form: MultiDictProxy[str]) -> str | None:
+    return params.callback_url(form, "EventCallbackUrl", context(request).config.callback_allowed)
+
+
 async def list_workspaces(request: web.Request) -> web.Response:
     query = request.query
     page_request = paging.parse_page_request(query, "workspaces")
@@ -45,7 +49,7 @@ async def list_workspaces(request: web.Request) -> web.Response:
 async def create_workspace(request: web.Request) -> web.Response:
     form = await read_form(request)
     name = params.friendly_name(form, required=True)
-    callback_url = params.url(form, "EventCallbackUrl")
+    callback_url = _callback_url(request, form)
     events_filter = _events_filter(form)
     multi_task = params.strict_bool(form, "MultiTaskEnabled")
     queue_order = params.choice(form, "PrioritizeQueueOrder", QUEUE_ORDERS)
@@ -74,7 +78,7 @@ async def update_workspace(request: web.Request) -> web.Response:
     ws = store.update_workspace(
         sid,
         friendly_name=params.friendly_name(form, required=False),
-        event_callback_url=params.url(form, "EventCallbackUrl"),
+        event_callback_url=_callback_url(request, form),
         events_filter=_events_filter(form),
         default_activity_sid=params.sid(form, "DefaultActivitySid", "WA"),
         timeout_activity_sid=params.sid(form, "TimeoutActivitySid", "WA"),

@@ -51,10 +51,13 @@ class TestCA:
         )
         self.cert_pem = self.cert.public_bytes(serialization.Encoding.PEM)
 
-    def issue(self, common_name: str, *, server: bool = False, dns: tuple[str, ...] = ()) -> Issued:
+    def issue(
+        self, common_name: str, *, server: bool = False, dns: tuple[str, ...] = (),
+        other_names: tuple[x509.GeneralName, ...] = (),
+    ) -> Issued:
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
-        names: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
+        names: list[x509.GeneralName] = [x509.DNSName(d) for d in dns] + list(other_names)
         if server:
             names += [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
         builder = (

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import os
 
 import grpc
 import pytest
+from cryptography import x509
 from gateway_certs import TestCA
 from taskrouter.gateway.v1 import (
     activity_service_pb2 as a,
@@ -38,6 +40,7 @@ def write_auth_file(path, ws: str, *, extra: str = "") -> None:
 name = "dashboard"
 token_sha256 = "{hash_token(READER)}"
 scopes = ["read", "events"]
+workspaces = ["*"]
 
 [[caller]]
 name = "router"
@@ -105,9 +108,15 @@ async def refused(call) -> grpc.aio.AioRpcError:
 async def test_missing_and_wrong_tokens_are_unauthenticated(stubs, ws):
     workers, _, _ = stubs
     request = w.ListWorkersRequest(workspace_sid=ws)
-    for metadata in ((), bearer("not-a-token"), (("authorization", "Basic abc"),)):
+    cases = (
+        ((), "no credential"),
+        (bearer("not-a-token"), "the bearer token is not known to this gateway"),
+        ((("authorization", "Basic abcdefgh"),), "the authorization metadata must be 'Bearer <token>'"),
+    )
+    for metadata, message in cases:
         err = await refused(workers.ListWorkers(request, metadata=metadata, timeout=5))
         assert err.code() == grpc.StatusCode.UNAUTHENTICATED, metadata
+        assert err.details().startswith(message)
         info, _ = error_info_from(err)
         assert info.reason == "CALLER_UNAUTHENTICATED"
     assert (await workers.ListWorkers(request, metadata=bearer(READER), timeout=5)) is not None
@@ -136,6 +145,7 @@ async def test_a_read_only_caller_cannot_write(stubs, ws):
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
     info, _ = error_info_from(err)
     assert (info.reason, info.metadata["scope"], info.metadata["caller"]) == ("CALLER_MISSING_SCOPE", "write", "dashboard")
+    assert err.details() == "caller 'dashboard' lacks the 'write' scope for this RPC"
     listed = await activities.ListActivities(a.ListActivitiesRequest(workspace_sid=ws), metadata=bearer(READER))
     assert listed.activities
 
@@ -226,6 +236,46 @@ async def test_a_client_certificate_names_the_caller(make_gateway, auth_file, tm
         assert err.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
+@pytest.mark.parametrize(
+    ("common_name", "dns", "others", "expected"),
+    [
+        # The CN counts only when the certificate has no DNS SAN (RFC 6125, as TLS libraries match names).
+        ("router.internal", ("svc-42.internal",), (), grpc.StatusCode.UNAUTHENTICATED),
+        ("Router.Internal", (), (), grpc.StatusCode.OK),  # DNS names compare without case
+        ("svc-42", ("ROUTER.internal",), (), grpc.StatusCode.OK),
+        ("router.internal", (), (x509.UniformResourceIdentifier("spiffe://cluster/router"),), grpc.StatusCode.OK),
+        # URI, email and IP SANs are never DNS names, whatever their text.
+        ("stranger", (), (x509.UniformResourceIdentifier("router.internal"),), grpc.StatusCode.UNAUTHENTICATED),
+        ("stranger", (), (x509.RFC822Name("router.internal"),), grpc.StatusCode.UNAUTHENTICATED),
+        ("stranger", (), (x509.IPAddress(ipaddress.ip_address("10.9.8.7")),), grpc.StatusCode.UNAUTHENTICATED),
+    ],
+)
+async def test_certificate_names_match_as_tls_libraries_match_them(
+    make_gateway, tmp_path, ws, common_name, dns, others, expected
+):
+    path = tmp_path / "callers.toml"
+    write_auth_file(path, ws, extra='[[caller]]\nname = "by-ip"\ncertificate = "10.9.8.7"\nscopes = ["read"]\n'
+                                    'workspaces = ["*"]\n')
+    ca = TestCA()
+    (tmp_path / "ca.crt").write_bytes(ca.cert_pem)
+    cert, key = ca.issue("gateway", server=True).write(tmp_path, "server")
+    gateway = await make_gateway(
+        auth_file=str(path), tls_cert=str(cert), tls_key=str(key), tls_client_ca=str(tmp_path / "ca.crt")
+    )
+    client = ca.issue(common_name, dns=dns, other_names=others)
+    creds = grpc.ssl_channel_credentials(ca.cert_pem, client.key_pem, client.cert_pem)
+    async with grpc.aio.secure_channel(gateway.grpc_target, creds) as channel:
+        call = worker_service_pb2_grpc.WorkerServiceStub(channel).ListWorkers(
+            w.ListWorkersRequest(workspace_sid=ws), timeout=5
+        )
+        try:
+            await call
+            code = grpc.StatusCode.OK
+        except grpc.aio.AioRpcError as err:
+            code = err.code()
+    assert code == expected
+
+
 async def test_the_auth_file_is_reloaded_when_it_changes(secured, stubs, auth_file, ws):
     workers, _, _ = stubs
     newcomer = "newcomer-token-3"
@@ -233,7 +283,8 @@ async def test_the_auth_file_is_reloaded_when_it_changes(secured, stubs, auth_fi
     assert err.code() == grpc.StatusCode.UNAUTHENTICATED
     write_auth_file(
         auth_file, ws,
-        extra=f'[[caller]]\nname = "newcomer"\ntoken_sha256 = "{hash_token(newcomer)}"\nscopes = ["read"]\n',
+        extra=f'[[caller]]\nname = "newcomer"\ntoken_sha256 = "{hash_token(newcomer)}"\nscopes = ["read"]\n'
+        'workspaces = ["*"]\n',
     )
     os.utime(auth_file, ns=(1, 1))  # a different mtime even on coarse clocks
     assert secured.auth is not None
@@ -248,7 +299,10 @@ async def test_the_auth_file_is_reloaded_when_it_changes(secured, stubs, auth_fi
 async def test_the_file_watch_notices_a_change(secured, stubs, auth_file, ws):
     assert secured.auth is not None
     before = secured.auth.reloads
-    write_auth_file(auth_file, ws, extra='[[caller]]\nname = "late"\ntoken_sha256 = "' + "0" * 64 + '"\nscopes = []\n')
+    write_auth_file(
+        auth_file, ws,
+        extra='[[caller]]\nname = "late"\ntoken_sha256 = "' + "0" * 64 + '"\nscopes = []\nworkspaces = ["*"]\n',
+    )
     os.utime(auth_file, ns=(2, 2))
     while secured.auth.reloads == before:
         await asyncio.sleep(0.05)
@@ -260,8 +314,8 @@ async def test_the_file_watch_notices_a_change(secured, stubs, auth_file, ws):
     [
         ("[[caller]]\nscopes = ['read']\ntoken_sha256 = '" + "a" * 64 + "'\n", "name is required"),
         ("[[caller]]\nname = 'x'\nscopes = ['admin']\ntoken_sha256 = '" + "a" * 64 + "'\n", "unknown scope"),
-        ("[[caller]]\nname = 'x'\nscopes = ['read']\ntoken_sha256 = 'plain-token'\n", "64 hex digits"),
-        ("[[caller]]\nname = 'x'\nscopes = ['read']\n", "token_sha256 or certificate"),
+        ("[[caller]]\nname = 'x'\nscopes = ['read']\nworkspaces = ['*']\ntoken_sha256 = 'plain-token'\n", "64 hex digits"),
+        ("[[caller]]\nname = 'x'\nscopes = ['read']\nworkspaces = ['*']\n", "token_sha256 or certificate"),
         ("[[caller]]\nname = 'x'\nscopes = ['read']\ncertificate = 'a'\nworkspaces = ['nope']\n", "not a WS SID"),
         ("callers = 1\n", "unknown key"),
         ("[[caller]\n", "not valid TOML"),
@@ -284,3 +338,6 @@ def test_hash_token_reads_standard_input(monkeypatch, capsys):
     assert main(["hash-token", "--generate"]) == 0
     token_line, hash_line = capsys.readouterr().out.splitlines()
     assert hash_token(token_line.split()[-1]) == hash_line.split()[-1]
+    with pytest.raises(SystemExit):
+        main(["hash-token", "--help"])
+    assert 'workspaces (WS SIDs, or ["*"] for every workspace' in " ".join(capsys.readouterr().out.split())

@@ -317,7 +317,8 @@ async def test_no_secret_reaches_logs_or_metrics(make_gateway, emulator, ws, htt
     cert, key = server.write(tmp_path, "server")
     token = "tok-" + secrets.token_hex(8)
     auth = tmp_path / "callers.toml"
-    auth.write_text(f'[[caller]]\nname = "svc"\ntoken_sha256 = "{hash_token(token)}"\nscopes = ["read", "write"]\n')
+    auth.write_text(f'[[caller]]\nname = "svc"\ntoken_sha256 = "{hash_token(token)}"\nscopes = ["read", "write"]\n'
+                    'workspaces = ["*"]\n')
     logs.configure(log_format="json", level="debug")
     capsys.readouterr()
     gateway = await make_gateway(
