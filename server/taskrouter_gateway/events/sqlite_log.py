@@ -13,7 +13,11 @@ answer every caller of the batch and to hand the new events to commit listeners 
 reads back what was just written.
 
 Retention: prune() removes the oldest events in chunks, letting queued appends in between chunks so a big
-prune never stalls webhooks. Schedule it with events.log.run_retention (the app decides the interval).
+prune never stalls webhooks. Each chunk is one transaction sized to take about prune_chunk_ms (the size adapts
+to what the last chunks cost, up to prune_chunk rows), so an append waits at most about that long. Where to
+stop costs no scan: the age boundary is a binary search over seq (received_ms never decreases with seq), the
+byte boundary is found chunk by chunk while deleting. Schedule it with events.log.run_retention (the app
+decides the interval).
 
 One process at a time: open() takes an exclusive flock on "<path>.lock" and fails clearly if another log
 object (in this or another process) holds it; the kernel drops the lock when a process dies.
@@ -94,6 +98,8 @@ _INSERT: Final = (
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _MAX_SQL_VARIABLES: Final = 500  # per "sid IN (...)" lookup; SQLite's floor is 999
+_FIRST_CHUNK_ROWS: Final = 256  # a prune's first transaction before any cost is known
+_MIN_CHUNK_ROWS: Final = 64  # a COMMIT's fsync costs the same for 1 row or 64: smaller chunks only slow a prune
 
 Synchronous = Literal["FULL", "NORMAL"]
 
@@ -112,6 +118,9 @@ class LogStats:
     appended: int  # events stored
     duplicates: int  # events answered with an existing seq
     pruned: int  # events removed by retention
+    prune_chunks: int = 0  # prune transactions committed
+    commits_during_prune: int = 0  # append transactions committed between the chunks of a running prune
+    longest_prune_chunk_ms: float = 0.0  # the longest prune transaction, COMMIT (and any checkpoint) included
 
 
 @dataclass(slots=True)
@@ -130,7 +139,8 @@ class _Mark:
 @dataclass(slots=True)
 class _Prune:
     future: concurrent.futures.Future[int]
-    keep_from: int | None = None  # first seq to keep; fixed on the first chunk
+    keep_from: int | None = None  # first seq to keep by age and row count; fixed on the first chunk
+    bytes_to_free: int = 0  # payload bytes still to remove for max_bytes; fixed on the first chunk
     removed: int = 0
 
 
@@ -147,6 +157,7 @@ class SqliteEventLog(EventLog):
         max_batch: int = 1000,
         readers: int = 2,
         prune_chunk: int = 5000,
+        prune_chunk_ms: float = 25.0,
         clock_ms: Callable[[], int] = wall_clock_ms,
     ) -> None:
         text = os.fspath(path)
@@ -157,6 +168,8 @@ class SqliteEventLog(EventLog):
         for name, value in (("max_batch", max_batch), ("readers", readers), ("prune_chunk", prune_chunk)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if isinstance(prune_chunk_ms, bool) or not isinstance(prune_chunk_ms, (int, float)) or not prune_chunk_ms > 0:
+            raise ValueError(f"prune_chunk_ms must be a number > 0, got {prune_chunk_ms!r}")
         if not isinstance(retention, Retention):
             raise TypeError("retention must be a Retention")
         self._path = Path(text)
@@ -165,6 +178,9 @@ class SqliteEventLog(EventLog):
         self._max_batch = max_batch
         self._reader_count = readers
         self._prune_chunk = prune_chunk
+        self._prune_chunk_s = prune_chunk_ms / 1000
+        # Rows per prune transaction, learnt from the last chunks' cost; starts small, grows while cheap.
+        self._chunk_rows = min(prune_chunk, _FIRST_CHUNK_ROWS)
         self._clock_ms = clock_ms
 
         self._state: Literal["new", "opening", "open", "closing", "closed"] = "new"
@@ -189,6 +205,10 @@ class SqliteEventLog(EventLog):
         self._appended = 0
         self._duplicates = 0
         self._pruned = 0
+        self._prune_chunks = 0
+        self._commits_during_prune = 0
+        self._longest_prune_chunk_s = 0.0
+        self._pruning = False  # a prune has run a chunk and not finished (writer thread only)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -198,7 +218,10 @@ class SqliteEventLog(EventLog):
 
     @property
     def stats(self) -> LogStats:
-        return LogStats(self._commits, self._appended, self._duplicates, self._pruned)
+        return LogStats(
+            self._commits, self._appended, self._duplicates, self._pruned, self._prune_chunks,
+            self._commits_during_prune, self._longest_prune_chunk_s * 1000,
+        )
 
     async def open(self) -> None:
         if self._state != "new":
@@ -436,6 +459,8 @@ class SqliteEventLog(EventLog):
         self._total_bytes = total
         self._last_received_ms = received_ms
         self._commits += 1
+        if self._pruning:
+            self._commits_during_prune += 1
         self._appended += len(rows)
         self._duplicates += sum(len(out) for out in results) - len(rows)
         self._to_loop(self._answer, batch, results, stored)
@@ -498,53 +523,88 @@ class SqliteEventLog(EventLog):
         try:
             if job.keep_from is None:
                 job.keep_from = self._prune_boundary(conn)
+                if self._retention.max_bytes is not None:
+                    job.bytes_to_free = max(0, self._total_bytes - self._retention.max_bytes)
             first = _row(conn, "SELECT min(seq) FROM events")[0]
-            if first is None or first >= job.keep_from:
-                job.future.set_result(job.removed)
+            if first is None or (first >= job.keep_from and job.bytes_to_free <= 0):
+                self._prune_done(job)
                 return
-            upto = min(job.keep_from, first + self._prune_chunk)
+            rows = self._chunk_rows
+            started = time.perf_counter()
             conn.execute("BEGIN IMMEDIATE")
-            freed = _row(conn, "SELECT coalesce(sum(size), 0) FROM events WHERE seq < ?", (upto,))[0]
-            removed = conn.execute("DELETE FROM events WHERE seq < ?", (upto,)).rowcount
+            # This chunk's rows, oldest first; stop where both the age/count boundary and the bytes are reached.
+            sizes = conn.execute(
+                "SELECT seq, size FROM events WHERE seq >= ? ORDER BY seq LIMIT ?", (first, rows)
+            ).fetchall()
+            upto, freed = first, 0
+            for seq, size in sizes:
+                if seq >= job.keep_from and freed >= job.bytes_to_free:
+                    break
+                freed += size
+                upto = seq + 1
+            removed = conn.execute("DELETE FROM events WHERE seq < ?", (upto,)).rowcount if upto > first else 0
             total = self._total_bytes - freed
-            conn.execute("UPDATE log_state SET total_bytes = ? WHERE id = 1", (total,))
+            if removed:
+                conn.execute("UPDATE log_state SET total_bytes = ? WHERE id = 1", (total,))
             conn.execute("COMMIT")
+            elapsed = time.perf_counter() - started
         except Exception as exc:
             self._rollback(conn)
+            self._pruning = False
             job.future.set_exception(EventLogWriteError(f"prune failed: {exc}"))
             return
         self._total_bytes = total
         self._pruned += removed
+        self._prune_chunks += 1
+        self._longest_prune_chunk_s = max(self._longest_prune_chunk_s, elapsed)
         job.removed += removed
-        if upto < job.keep_from:
+        job.bytes_to_free -= freed
+        self._adapt_chunk(rows, removed, elapsed)
+        if sizes and upto > sizes[-1][0] and len(sizes) == rows:
+            self._pruning = True
             self._queue.put(job)  # next chunk after whatever appends queued meanwhile
         else:
-            job.future.set_result(job.removed)
+            self._prune_done(job)  # stopped inside this chunk: the boundary is reached, or nothing is left
+
+    def _prune_done(self, job: _Prune) -> None:
+        self._pruning = False
+        job.future.set_result(job.removed)
+
+    def _adapt_chunk(self, rows: int, removed: int, elapsed: float) -> None:
+        """Sizes the next chunk to take about prune_chunk_ms, at most doubling per step (a chunk that ran
+        short, because the boundary was reached inside it, says nothing about a full one's cost)."""
+        if removed < rows:
+            return
+        scale = self._prune_chunk_s / max(elapsed, 1e-6)
+        wanted = int(rows * min(scale, 2.0))
+        self._chunk_rows = max(min(_MIN_CHUNK_ROWS, self._prune_chunk), min(wanted, self._prune_chunk))
 
     def _prune_boundary(self, conn: sqlite3.Connection) -> int:
-        """The first seq to keep under the retention policy (last_seq + 1 removes everything)."""
+        """The first seq to keep by age and row count (last_seq + 1 removes everything); bytes go by chunk."""
         policy = self._retention
         keep_from = 0
         if policy.max_age_ms is not None:
-            cutoff = self._clock_ms() - policy.max_age_ms
-            # received_ms is non-decreasing in seq: scan from the oldest, stop at the first young enough.
-            row = _row(conn, "SELECT seq FROM events WHERE received_ms >= ? ORDER BY seq LIMIT 1", (cutoff,))
-            keep_from = max(keep_from, row[0] if row is not None else self._last_seq + 1)
+            keep_from = self._first_received_at_or_after(conn, self._clock_ms() - policy.max_age_ms)
         if policy.max_rows is not None:
             keep_from = max(keep_from, self._last_seq - policy.max_rows + 1)
-        if policy.max_bytes is not None and self._total_bytes > policy.max_bytes:
-            excess = self._total_bytes - policy.max_bytes
-            freed = 0
-            rows = conn.execute("SELECT seq, size FROM events ORDER BY seq")
-            try:
-                for seq, size in rows:
-                    freed += size
-                    if freed >= excess:
-                        keep_from = max(keep_from, seq + 1)
-                        break
-            finally:
-                rows.close()  # an unfinished SELECT would pin an old snapshot on this connection
         return keep_from
+
+    def _first_received_at_or_after(self, conn: sqlite3.Connection, cutoff_ms: int) -> int:
+        """The first seq received at/after cutoff_ms, or last_seq + 1. received_ms never decreases with seq
+        (appends clamp it even when the wall clock steps back), so a binary search over seq finds it with
+        about 23 primary-key lookups at 5 million events, where a scan would read every expired row."""
+        lo = _row(conn, "SELECT min(seq) FROM events")[0]
+        hi = self._last_seq + 1
+        if lo is None:
+            return hi
+        while lo < hi:  # invariant: every retained seq below lo is older than cutoff; the answer is <= hi
+            mid = (lo + hi) // 2
+            row = _row(conn, "SELECT seq, received_ms FROM events WHERE seq >= ? ORDER BY seq LIMIT 1", (mid,))
+            if row is None or row[1] >= cutoff_ms:
+                hi = mid
+            else:
+                lo = row[0] + 1
+        return lo
 
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:
