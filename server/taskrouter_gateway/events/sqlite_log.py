@@ -19,6 +19,14 @@ stop costs no scan: the age boundary is a binary search over seq (received_ms ne
 byte boundary is found chunk by chunk while deleting. Schedule it with events.log.run_retention (the app
 decides the interval).
 
+Checkpoints: the writer never copies the WAL into the database itself (wal_autocheckpoint off); a checkpointer
+thread does, on its own connection, with PASSIVE checkpoints that run beside the writer instead of inside one
+of its transactions. A checkpoint after a prune chunk copies megabytes and fsyncs the database file: in the
+writer it stalled appends for 100 ms and more. A WAL kept busy by a steady stream of appends is never entirely
+copied, so it could not restart from its beginning and would grow without end: once it is big and the
+checkpointer has copied nearly all of it, the writer copies the last few frames itself (milliseconds), and
+its next transaction restarts the WAL.
+
 One process at a time: open() takes an exclusive flock on "<path>.lock" and fails clearly if another log
 object (in this or another process) holds it; the kernel drops the lock when a process dies.
 """
@@ -100,6 +108,9 @@ _INSERT: Final = (
 _MAX_SQL_VARIABLES: Final = 500  # per "sid IN (...)" lookup; SQLite's floor is 999
 _FIRST_CHUNK_ROWS: Final = 256  # a prune's first transaction before any cost is known
 _MIN_CHUNK_ROWS: Final = 64  # a COMMIT's fsync costs the same for 1 row or 64: smaller chunks only slow a prune
+_CHECKPOINT_PAUSE_S: Final = 0.25  # between the checkpointer's passes while writes continue
+_WAL_RESTART_FRAMES: Final = 4096  # a WAL this long (16 MB of 4 KiB pages) is brought back to its start
+_WAL_FEW_FRAMES: Final = 256  # frames left uncopied that the writer may copy itself (about 1 MB)
 
 Synchronous = Literal["FULL", "NORMAL"]
 
@@ -120,7 +131,8 @@ class LogStats:
     pruned: int  # events removed by retention
     prune_chunks: int = 0  # prune transactions committed
     commits_during_prune: int = 0  # append transactions committed between the chunks of a running prune
-    longest_prune_chunk_ms: float = 0.0  # the longest prune transaction, COMMIT (and any checkpoint) included
+    longest_prune_chunk_ms: float = 0.0  # the longest prune transaction, from BEGIN to the end of COMMIT
+    checkpoints: int = 0  # passes of the checkpointer thread
 
 
 @dataclass(slots=True)
@@ -209,6 +221,10 @@ class SqliteEventLog(EventLog):
         self._commits_during_prune = 0
         self._longest_prune_chunk_s = 0.0
         self._pruning = False  # a prune has run a chunk and not finished (writer thread only)
+        self._checkpoints = 0
+        self._wal_written = threading.Event()  # the writer committed since the checkpointer's last pass
+        self._checkpointer_stop = threading.Event()
+        self._wal_nearly_copied = False  # set by the checkpointer: the writer copies the rest and restarts the WAL
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -220,7 +236,7 @@ class SqliteEventLog(EventLog):
     def stats(self) -> LogStats:
         return LogStats(
             self._commits, self._appended, self._duplicates, self._pruned, self._prune_chunks,
-            self._commits_during_prune, self._longest_prune_chunk_s * 1000,
+            self._commits_during_prune, self._longest_prune_chunk_s * 1000, self._checkpoints,
         )
 
     async def open(self) -> None:
@@ -314,9 +330,16 @@ class SqliteEventLog(EventLog):
                 opened.set_exception(EventLogOpenError(f"event log {self._path} cannot be opened: {exc}"))
                 return
             opened.set_result(None)
+            checkpointer = threading.Thread(
+                target=self._checkpointer_main, name=f"event-log-checkpointer:{self._path.name}", daemon=True
+            )
+            checkpointer.start()
             try:
                 self._serve(conn)
             finally:
+                self._checkpointer_stop.set()
+                self._wal_written.set()
+                checkpointer.join()
                 conn.close()
         except BaseException as exc:  # a bug, not an SQLite error: fail everything still waiting
             _log.exception("event_log.writer_crashed", path=str(self._path))
@@ -343,6 +366,7 @@ class SqliteEventLog(EventLog):
             if str(mode).lower() != "wal":
                 raise EventLogOpenError(f"event log {self._path}: cannot use WAL mode (got {mode!r})")
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread copies the WAL (module doc)
             conn.execute(_MARKS_TABLE)
             self._load_state(conn)
         except BaseException:
@@ -458,6 +482,7 @@ class SqliteEventLog(EventLog):
         self._last_seq = seq
         self._total_bytes = total
         self._last_received_ms = received_ms
+        self._after_write(conn)
         self._commits += 1
         if self._pruning:
             self._commits_during_prune += 1
@@ -515,7 +540,45 @@ class SqliteEventLog(EventLog):
             self._rollback(conn)
             job.future.set_exception(EventLogWriteError(f"mark not stored: {exc}"))
             return
+        self._after_write(conn)
         job.future.set_result(row[0])
+
+    def _after_write(self, conn: sqlite3.Connection) -> None:
+        if self._wal_nearly_copied:
+            self._wal_nearly_copied = False
+            try:  # only the few frames the checkpointer has not copied yet; the next write restarts the WAL
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error as exc:
+                _log.warning("event_log.checkpoint_failed", path=str(self._path), error=str(exc))
+        self._wal_written.set()
+
+    def _checkpointer_main(self) -> None:
+        try:
+            conn = sqlite3.connect(self._path, isolation_level=None, timeout=10.0)
+        except sqlite3.Error as exc:
+            _log.error("event_log.checkpointer_failed", path=str(self._path), error=str(exc))
+            return
+        try:
+            while True:
+                self._wal_written.wait()
+                if self._checkpointer_stop.is_set():
+                    return  # close: the writer's connection, closing last, checkpoints what is left
+                self._wal_written.clear()
+                try:
+                    _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error as exc:
+                    _log.warning("event_log.checkpoint_failed", path=str(self._path), error=str(exc))
+                    frames = copied = 0
+                self._checkpoints += 1
+                if frames >= _WAL_RESTART_FRAMES:
+                    if frames - copied <= _WAL_FEW_FRAMES:
+                        self._wal_nearly_copied = True
+                    else:
+                        continue  # much was written during this pass: copy it now, while the WAL is long
+                if self._checkpointer_stop.wait(_CHECKPOINT_PAUSE_S):
+                    return
+        finally:
+            conn.close()
 
     def _prune_step(self, conn: sqlite3.Connection, job: _Prune) -> None:
         if not job.future.running() and not job.future.set_running_or_notify_cancel():
@@ -555,6 +618,7 @@ class SqliteEventLog(EventLog):
             return
         self._total_bytes = total
         self._pruned += removed
+        self._after_write(conn)
         self._prune_chunks += 1
         self._longest_prune_chunk_s = max(self._longest_prune_chunk_s, elapsed)
         job.removed += removed
@@ -571,12 +635,13 @@ class SqliteEventLog(EventLog):
         job.future.set_result(job.removed)
 
     def _adapt_chunk(self, rows: int, removed: int, elapsed: float) -> None:
-        """Sizes the next chunk to take about prune_chunk_ms, at most doubling per step (a chunk that ran
-        short, because the boundary was reached inside it, says nothing about a full one's cost)."""
-        if removed < rows:
+        """Sizes the next chunk to take about prune_chunk_ms: shrinks at once when a chunk ran long, grows by
+        at most half per step (cost per row is not linear: a big chunk also pays a WAL checkpoint). A chunk
+        that ran short, because the boundary was reached inside it, says nothing about a full one's cost."""
+        if removed < rows and elapsed <= self._prune_chunk_s:
             return
         scale = self._prune_chunk_s / max(elapsed, 1e-6)
-        wanted = int(rows * min(scale, 2.0))
+        wanted = int(rows * min(scale, 1.5))
         self._chunk_rows = max(min(_MIN_CHUNK_ROWS, self._prune_chunk), min(wanted, self._prune_chunk))
 
     def _prune_boundary(self, conn: sqlite3.Connection) -> int:
