@@ -22,10 +22,12 @@ decides the interval).
 Checkpoints: the writer never copies the WAL into the database itself (wal_autocheckpoint off); a checkpointer
 thread does, on its own connection, with PASSIVE checkpoints that run beside the writer instead of inside one
 of its transactions. A checkpoint after a prune chunk copies megabytes and fsyncs the database file: in the
-writer it stalled appends for 100 ms and more. A WAL kept busy by a steady stream of appends is never entirely
-copied, so it could not restart from its beginning and would grow without end: once it is big and the
-checkpointer has copied nearly all of it, the writer copies the last few frames itself (milliseconds), and
-its next transaction restarts the WAL.
+writer it stalled appends for 100 ms and more. A WAL restarts from its beginning only when a write finds it
+entirely copied, which a busy writer never lets happen. So once the WAL is long (_WAL_RESTART_FRAMES), a
+prune pauses between chunks (at 5 million events each deleted row dirties its own page of the sid index: a
+prune writes far faster than appends); after a checkpointer pass during which no chunk ran, only appends'
+frames are left uncopied, and the writer copies them itself before its next transaction (milliseconds),
+which then restarts the WAL. Appends go on all the while.
 
 One process at a time: open() takes an exclusive flock on "<path>.lock" and fails clearly if another log
 object (in this or another process) holds it; the kernel drops the lock when a process dies.
@@ -109,8 +111,8 @@ _MAX_SQL_VARIABLES: Final = 500  # per "sid IN (...)" lookup; SQLite's floor is 
 _FIRST_CHUNK_ROWS: Final = 256  # a prune's first transaction before any cost is known
 _MIN_CHUNK_ROWS: Final = 64  # a COMMIT's fsync costs the same for 1 row or 64: smaller chunks only slow a prune
 _CHECKPOINT_PAUSE_S: Final = 0.25  # between the checkpointer's passes while writes continue
-_WAL_RESTART_FRAMES: Final = 4096  # a WAL this long (16 MB of 4 KiB pages) is brought back to its start
-_WAL_FEW_FRAMES: Final = 256  # frames left uncopied that the writer may copy itself (about 1 MB)
+_CHECKPOINT_RETRY_S: Final = 0.01  # after a pass that readers held back
+_WAL_RESTART_FRAMES: Final = 8192  # a WAL this long (32 MB of 4 KiB pages) is brought back to its start
 
 Synchronous = Literal["FULL", "NORMAL"]
 
@@ -133,6 +135,8 @@ class LogStats:
     commits_during_prune: int = 0  # append transactions committed between the chunks of a running prune
     longest_prune_chunk_ms: float = 0.0  # the longest prune transaction, from BEGIN to the end of COMMIT
     checkpoints: int = 0  # passes of the checkpointer thread
+    prune_pauses: int = 0  # times a prune waited between chunks for the checkpointer to catch up
+    wal_restarts: int = 0  # times the writer copied a long WAL's last frames so that its next write restarts it
 
 
 @dataclass(slots=True)
@@ -169,7 +173,7 @@ class SqliteEventLog(EventLog):
         max_batch: int = 1000,
         readers: int = 2,
         prune_chunk: int = 5000,
-        prune_chunk_ms: float = 25.0,
+        prune_chunk_ms: float = 15.0,
         clock_ms: Callable[[], int] = wall_clock_ms,
     ) -> None:
         text = os.fspath(path)
@@ -224,7 +228,13 @@ class SqliteEventLog(EventLog):
         self._checkpoints = 0
         self._wal_written = threading.Event()  # the writer committed since the checkpointer's last pass
         self._checkpointer_stop = threading.Event()
+        self._wal_long = False  # set by the checkpointer: a prune pauses until the WAL restarts
         self._wal_nearly_copied = False  # set by the checkpointer: the writer copies the rest and restarts the WAL
+        self._parked: _Prune | None = None  # a prune paused for the checkpointer, which requeues it
+        self._parked_lock = threading.Lock()
+        self._stopping = False  # writer thread only: closing, no prune pauses any more
+        self._prune_pauses = 0
+        self._wal_restarts = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -236,7 +246,8 @@ class SqliteEventLog(EventLog):
     def stats(self) -> LogStats:
         return LogStats(
             self._commits, self._appended, self._duplicates, self._pruned, self._prune_chunks,
-            self._commits_during_prune, self._longest_prune_chunk_s * 1000, self._checkpoints,
+            self._commits_during_prune, self._longest_prune_chunk_s * 1000, self._checkpoints, self._prune_pauses,
+            self._wal_restarts,
         )
 
     async def open(self) -> None:
@@ -402,21 +413,22 @@ class SqliteEventLog(EventLog):
             self._last_received_ms = newest[1]
 
     def _serve(self, conn: sqlite3.Connection) -> None:
-        stopping = False
         carry: Any = None
         while True:
             if carry is not None:
                 job, carry = carry, None
-            elif stopping:
+            elif self._stopping:
                 try:
                     job = self._queue.get_nowait()
                 except queue.Empty:
-                    return
+                    job = self._take_parked()  # a paused prune finishes too, without pausing again
+                    if job is None:
+                        return
             else:
                 job = self._queue.get()
             if job is _STOP:
                 # Nothing new is accepted once closing; finish what is queued (prune continuations too).
-                stopping = True
+                self._stopping = True
             elif isinstance(job, _Prune):
                 self._prune_step(conn, job)
             elif isinstance(job, _Mark):
@@ -448,6 +460,7 @@ class SqliteEventLog(EventLog):
         results: list[list[AppendResult]] = []
         rows: list[tuple[Any, ...]] = []
         stored: list[StoredEvent] = []
+        self._catch_up(conn)
         try:
             conn.execute("BEGIN IMMEDIATE")
             seen = self._known_seqs(conn, [ev.sid for job in batch for ev in job.events])
@@ -529,6 +542,7 @@ class SqliteEventLog(EventLog):
     def _set_mark(self, conn: sqlite3.Connection, job: _Mark) -> None:
         if not job.future.set_running_or_notify_cancel():
             return
+        self._catch_up(conn)
         try:
             conn.execute(
                 "INSERT INTO marks (workspace_sid, complete_ms) VALUES (?, ?) ON CONFLICT (workspace_sid)"
@@ -543,14 +557,27 @@ class SqliteEventLog(EventLog):
         self._after_write(conn)
         job.future.set_result(row[0])
 
+    def _catch_up(self, conn: sqlite3.Connection) -> None:
+        """Before a write: if the checkpointer left only a few frames of a long WAL uncopied, copy them, so
+        that this write restarts the WAL from its beginning (module docstring)."""
+        if not self._wal_nearly_copied:
+            return
+        self._wal_nearly_copied = False
+        self._wal_long = False
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:
+            _log.warning("event_log.checkpoint_failed", path=str(self._path), error=str(exc))
+            return
+        self._wal_restarts += 1
+
     def _after_write(self, conn: sqlite3.Connection) -> None:
-        if self._wal_nearly_copied:
-            self._wal_nearly_copied = False
-            try:  # only the few frames the checkpointer has not copied yet; the next write restarts the WAL
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            except sqlite3.Error as exc:
-                _log.warning("event_log.checkpoint_failed", path=str(self._path), error=str(exc))
         self._wal_written.set()
+
+    def _take_parked(self) -> _Prune | None:
+        with self._parked_lock:
+            job, self._parked = self._parked, None
+        return job
 
     def _checkpointer_main(self) -> None:
         try:
@@ -564,17 +591,26 @@ class SqliteEventLog(EventLog):
                 if self._checkpointer_stop.is_set():
                     return  # close: the writer's connection, closing last, checkpoints what is left
                 self._wal_written.clear()
+                chunks_before = self._prune_chunks
                 try:
                     _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 except sqlite3.Error as exc:
                     _log.warning("event_log.checkpoint_failed", path=str(self._path), error=str(exc))
                     frames = copied = 0
                 self._checkpoints += 1
-                if frames >= _WAL_RESTART_FRAMES:
-                    if frames - copied <= _WAL_FEW_FRAMES:
-                        self._wal_nearly_copied = True
-                    else:
-                        continue  # much was written during this pass: copy it now, while the WAL is long
+                self._wal_long = frames >= _WAL_RESTART_FRAMES
+                if self._wal_long:
+                    if self._prune_chunks != chunks_before:
+                        continue  # a prune chunk wrote during this pass (and woke us): copy that too
+                    if copied < frames:  # a reader's snapshot held some frames back: try again shortly
+                        self._wal_written.set()
+                        if self._checkpointer_stop.wait(_CHECKPOINT_RETRY_S):
+                            return
+                        continue
+                    self._wal_nearly_copied = True  # only appends wrote since this pass began
+                parked = self._take_parked()
+                if parked is not None:
+                    self._queue.put(parked)
                 if self._checkpointer_stop.wait(_CHECKPOINT_PAUSE_S):
                     return
         finally:
@@ -592,6 +628,14 @@ class SqliteEventLog(EventLog):
             if first is None or (first >= job.keep_from and job.bytes_to_free <= 0):
                 self._prune_done(job)
                 return
+            if self._wal_long and not self._wal_nearly_copied and not self._stopping:
+                with self._parked_lock:
+                    self._parked = job
+                self._pruning = True
+                self._prune_pauses += 1
+                self._wal_written.set()  # a checkpointer pass requeues the prune once the WAL is nearly copied
+                return
+            self._catch_up(conn)
             rows = self._chunk_rows
             started = time.perf_counter()
             conn.execute("BEGIN IMMEDIATE")
@@ -690,6 +734,9 @@ class SqliteEventLog(EventLog):
                 appends.append(job)
             elif job is not _STOP and (job.future.running() or job.future.set_running_or_notify_cancel()):  # _Prune, _Mark
                 job.future.set_exception(exc)
+        parked = self._take_parked()
+        if parked is not None:
+            parked.future.set_exception(exc)
         if appends:
             self._to_loop(self._fail, appends, exc)
 

@@ -17,6 +17,7 @@ from taskrouter_gateway.events.log import (
     Retention,
     run_retention,
 )
+from taskrouter_gateway.events import sqlite_log
 from taskrouter_gateway.events.sqlite_log import SqliteEventLog
 
 WS1 = "WS" + "1" * 32
@@ -297,6 +298,37 @@ async def test_pruning_a_large_backlog_lets_appends_commit_between_its_chunks(ma
     assert stats.commits_during_prune > 0, "no append committed between the prune's chunks"
     assert await log.first_seq() == 4991
     assert [e.seq for e in await _all(log)] == list(range(4991, 4991 + 10 + len(appended)))
+
+
+async def test_a_prune_pauses_while_the_wal_is_long_and_the_wal_restarts(
+    make_log: MakeLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The checkpointer, not the writer, copies the WAL; a prune outpacing it waits between chunks until only
+    # appends' frames are left, which the writer copies so that its next write restarts the WAL. A WAL of 16
+    # frames counts as long here, so a 5,000-event prune goes through that cycle again and again.
+    monkeypatch.setattr(sqlite_log, "_WAL_RESTART_FRAMES", 16)
+    monkeypatch.setattr(sqlite_log, "_CHECKPOINT_PAUSE_S", 0.0)  # passes back to back: many per prune
+    log = await make_log(retention=Retention(max_age_ms=None, max_rows=10), prune_chunk=64)
+    for start in range(1, 5001, 1000):
+        await log.append([ev(n, payload=bytes(500)) for n in range(start, start + 1000)])
+    appended: list = []
+
+    async def webhooks() -> None:
+        n = 5001
+        while not pruning.done():
+            appended.extend(await log.append([ev(n)]))
+            n += 1
+
+    pruning = asyncio.ensure_future(log.prune())
+    appending = asyncio.ensure_future(webhooks())
+    assert await asyncio.wait_for(pruning, 60) == 4990
+    await appending
+    stats = log.stats
+    assert stats.prune_pauses > 0 and stats.wal_restarts > 0 and stats.checkpoints > 0, stats
+    assert [e.seq for e in await _all(log)] == list(range(4991, 4991 + 10 + len(appended)))
+    await log.close()
+    reopened = await make_log()  # what the checkpoints copied reads back whole after a reopen
+    assert [e.seq for e in await _all(reopened)] == list(range(4991, 4991 + 10 + len(appended)))
 
 
 async def test_byte_limit_is_found_chunk_by_chunk(make_log: MakeLog) -> None:
