@@ -174,6 +174,7 @@ class SqliteEventLog(EventLog):
         readers: int = 2,
         prune_chunk: int = 5000,
         prune_chunk_ms: float = 15.0,
+        prune_rest: float = 1.0,
         clock_ms: Callable[[], int] = wall_clock_ms,
     ) -> None:
         text = os.fspath(path)
@@ -186,6 +187,8 @@ class SqliteEventLog(EventLog):
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
         if isinstance(prune_chunk_ms, bool) or not isinstance(prune_chunk_ms, (int, float)) or not prune_chunk_ms > 0:
             raise ValueError(f"prune_chunk_ms must be a number > 0, got {prune_chunk_ms!r}")
+        if isinstance(prune_rest, bool) or not isinstance(prune_rest, (int, float)) or not prune_rest >= 0:
+            raise ValueError(f"prune_rest must be a number >= 0, got {prune_rest!r}")
         if not isinstance(retention, Retention):
             raise TypeError("retention must be a Retention")
         self._path = Path(text)
@@ -195,6 +198,7 @@ class SqliteEventLog(EventLog):
         self._reader_count = readers
         self._prune_chunk = prune_chunk
         self._prune_chunk_s = prune_chunk_ms / 1000
+        self._prune_rest = prune_rest
         # Rows per prune transaction, learnt from the last chunks' cost; starts small, grows while cheap.
         self._chunk_rows = min(prune_chunk, _FIRST_CHUNK_ROWS)
         self._clock_ms = clock_ms
@@ -574,6 +578,11 @@ class SqliteEventLog(EventLog):
     def _after_write(self, conn: sqlite3.Connection) -> None:
         self._wal_written.set()
 
+    def _unpark(self) -> None:
+        job = self._take_parked()
+        if job is not None:
+            self._queue.put(job)
+
     def _take_parked(self) -> _Prune | None:
         with self._parked_lock:
             job, self._parked = self._parked, None
@@ -582,7 +591,8 @@ class SqliteEventLog(EventLog):
     def _checkpointer_main(self) -> None:
         try:
             conn = sqlite3.connect(self._path, isolation_level=None, timeout=10.0)
-        except sqlite3.Error as exc:
+            db_fd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
+        except (sqlite3.Error, OSError) as exc:
             _log.error("event_log.checkpointer_failed", path=str(self._path), error=str(exc))
             return
         try:
@@ -594,7 +604,12 @@ class SqliteEventLog(EventLog):
                 chunks_before = self._prune_chunks
                 try:
                     _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                except sqlite3.Error as exc:
+                    # SQLite syncs the database file only after a pass that reached the WAL's end, which a pass
+                    # during a prune never does: the copied pages would pile up, dirty, for the writer's next
+                    # full checkpoint to flush (150 ms and more at 5 million events). Flush each pass's here.
+                    if copied > 0:
+                        os.fdatasync(db_fd)
+                except (sqlite3.Error, OSError) as exc:
                     _log.warning("event_log.checkpoint_failed", path=str(self._path), error=str(exc))
                     frames = copied = 0
                 self._checkpoints += 1
@@ -608,12 +623,11 @@ class SqliteEventLog(EventLog):
                             return
                         continue
                     self._wal_nearly_copied = True  # only appends wrote since this pass began
-                parked = self._take_parked()
-                if parked is not None:
-                    self._queue.put(parked)
+                self._unpark()  # a prune waiting for this pass (it may also cut a prune's rest short)
                 if self._checkpointer_stop.wait(_CHECKPOINT_PAUSE_S):
                     return
         finally:
+            os.close(db_fd)
             conn.close()
 
     def _prune_step(self, conn: sqlite3.Connection, job: _Prune) -> None:
@@ -670,7 +684,16 @@ class SqliteEventLog(EventLog):
         self._adapt_chunk(rows, removed, elapsed)
         if sizes and upto > sizes[-1][0] and len(sizes) == rows:
             self._pruning = True
-            self._queue.put(job)  # next chunk after whatever appends queued meanwhile
+            if self._prune_rest > 0 and not self._stopping:
+                # Rest as long as the chunk took (times prune_rest) so the disk is not saturated: the WAL
+                # fsync every append waits for queues behind a prune's writes and its checkpoints.
+                with self._parked_lock:
+                    self._parked = job
+                timer = threading.Timer(elapsed * self._prune_rest, self._unpark)
+                timer.daemon = True
+                timer.start()
+            else:
+                self._queue.put(job)  # next chunk after whatever appends queued meanwhile
         else:
             self._prune_done(job)  # stopped inside this chunk: the boundary is reached, or nothing is left
 

@@ -495,6 +495,7 @@ async def test_open_an_event_log_whose_state_row_is_gone(make_log: MakeLog, tmp_
         (dict(readers=0), "readers"),
         (dict(prune_chunk=-1), "prune_chunk"),
         (dict(prune_chunk_ms=0), "prune_chunk_ms"),
+        (dict(prune_rest=-1), "prune_rest"),
     ],
 )
 def test_constructor_rejects_bad_options(tmp_path: Path, kwargs: dict, message: str) -> None:
