@@ -174,6 +174,7 @@ def _history(section: dict[str, Any]) -> str:
         ["get(sid) ms p50 / p99 / max", lat(lite["get_sid"])],
         [f"append, no prune ({quiet['appends']:,}), ms p50 / p99 / max", lat(quiet)],
         [f"append during prune ({during['appends']:,}), ms p50 / p99 / max", lat(during)],
+        ["appends over 100 ms: no prune / during prune", f"{quiet['over_100ms']:,} / {during['over_100ms']:,}"],
         [f"prune: {prune['removed']:,} removed in {prune['chunks']:,} chunks", f"{prune['seconds']:.1f} s"],
         ["prune: longest chunk ms / append commits between chunks / WAL MB after",
          f"{prune['longest_chunk_ms']:.1f} / {prune['append_commits_between_chunks']:,} / {prune['wal_mb_after']:.0f}"],

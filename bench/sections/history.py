@@ -88,7 +88,7 @@ def _event(rng: random.Random, payloads: dict[str, _Payloads], workspaces: list[
 def _ms(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
     return {"p50_ms": percentile(ordered, 0.5) * 1000, "p99_ms": percentile(ordered, 0.99) * 1000,
-            "max_ms": ordered[-1] * 1000}
+            "max_ms": ordered[-1] * 1000, "over_100ms": sum(1 for v in ordered if v > 0.1)}
 
 
 # -- SQLite ------------------------------------------------------------------------------------------------
