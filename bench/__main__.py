@@ -1,7 +1,7 @@
 """`python -m bench` (or `./dev bench`): every benchmark, a table, and the results as JSON.
 
     python -m bench [--size smoke|full]
-                    [--only unary,features,ingest,fanout,memory,emulator,event_log,scaleout,routing]
+                    [--only unary,features,ingest,fanout,memory,emulator,event_log,scaleout,routing,history]
                     [--output FILE]
 """
 
@@ -24,7 +24,7 @@ from .report import render, write_json
 from .sizes import SIZES
 from .targets import evaluate
 
-SECTIONS = ("emulator", "unary", "features", "ingest", "fanout", "memory", "event_log", "scaleout", "routing")
+SECTIONS = ("emulator", "unary", "features", "ingest", "fanout", "memory", "event_log", "scaleout", "routing", "history")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 

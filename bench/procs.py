@@ -60,6 +60,26 @@ class ServerProcess:
             lines.append(line.decode(errors="replace").rstrip("\n"))
         return lines
 
+    def wait_line(self, timeout: float) -> str | None:
+        """The next stdout line; None if the process exits first or none comes within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                return self._lines.get(timeout=0.1).decode(errors="replace").rstrip("\n")
+            except queue.Empty:
+                if self._popen.poll() is not None and self._lines.empty():
+                    return None
+        return None
+
+    def exit_code(self) -> int | None:
+        return self._popen.poll()
+
+    def last_log_line(self) -> str:
+        """The last non-blank line of its log (stderr): a failed start's reason, or a traceback's last line."""
+        self._log.flush()
+        lines = [line for line in self.log_path.read_text(errors="replace").splitlines() if line.strip()]
+        return lines[-1].strip() if lines else ""
+
     def _tail(self) -> str:
         self._log.flush()
         text = self.log_path.read_text(errors="replace")[-2000:]

@@ -158,6 +158,35 @@ def _routing(section: dict[str, Any]) -> str:
     )
 
 
+def _history(section: dict[str, Any]) -> str:
+    lite, js = section["sqlite"], section["jetstream"]
+    prune, during, quiet = lite["prune"], lite["append_during_prune"], lite["append_quiet"]
+
+    def lat(figures: dict[str, float]) -> str:
+        return f"{figures['p50_ms']:.2f} / {figures['p99_ms']:.2f} / {figures['max_ms']:.2f}"
+
+    out = f"SQLite, {lite['events']:,} events over 30 days ({lite['file_gb']:.1f} GB, generated in " + (
+        f"{lite['generate_s']:.0f} s), {lite['samples']} samples each:\n"
+    ) + table(["SQLite", "value"], [
+        ["open() s", lite["open_s"]],
+        ["since an hour ago + first 100 events, ms p50 / p99 / max", lat(lite["since_hour_ago"])],
+        ["cursor resume, 100 events, ms p50 / p99 / max", lat(lite["cursor_resume"])],
+        ["get(sid) ms p50 / p99 / max", lat(lite["get_sid"])],
+        [f"append, no prune ({quiet['appends']:,}), ms p50 / p99 / max", lat(quiet)],
+        [f"append during prune ({during['appends']:,}), ms p50 / p99 / max", lat(during)],
+        ["appends over 100 ms: no prune / during prune", f"{quiet['over_100ms']:,} / {during['over_100ms']:,}"],
+        [f"prune: {prune['removed']:,} removed in {prune['chunks']:,} chunks", f"{prune['seconds']:.1f} s"],
+        ["prune: longest chunk ms / append commits between chunks / WAL MB after",
+         f"{prune['longest_chunk_ms']:.1f} / {prune['append_commits_between_chunks']:,} / {prune['wal_mb_after']:.0f}"],
+    ])
+    rows = [[r["events"], "yes" if r["started"] else "FAILED", r["start_s"], r["rss_mb"], r.get("reason", "")]
+            for r in js["rows"]]
+    out += "\n\nJetStream, one node, gateway spawn -> banner:\n" + table(
+        ["retained events", "started", "start s", "RSS MB", "why not"], rows)
+    published = ", ".join(f"{p['published']:,} at {p['per_second']:,.0f}/s" for p in js["publishing"])
+    return out + f"\npublished {published}; store {js['store_gb']:.1f} GB\nplacement: {section['placement']}"
+
+
 _RENDERERS = {
     "unary": ("1. Unary: WorkerService.GetWorker", _unary),
     "features": ("1b. Unary with TLS, auth, metrics, tracing", _features),
@@ -168,6 +197,7 @@ _RENDERERS = {
     "event_log": ("Event log (SQLite, in-process)", _event_log),
     "scaleout": ("7. Scale-out on NATS JetStream", _scaleout),
     "routing": ("Task routing", _routing),
+    "history": ("Event history at size", _history),
 }
 
 

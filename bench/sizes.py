@@ -26,6 +26,9 @@ class Size:
     list_page_size: int
     emulator_concurrency: int
     event_log_seconds: float
+    history_stream_events: tuple[int, int]  # JetStream start-up: the small and the large stream
+    history_sqlite_events: int
+    history_samples: int  # reads timed per SQLite figure
 
 
 FULL = Size(
@@ -47,6 +50,9 @@ FULL = Size(
     list_page_size=1000,
     emulator_concurrency=32,
     event_log_seconds=2.0,
+    history_stream_events=(10_000, 5_000_000),
+    history_sqlite_events=5_000_000,
+    history_samples=1000,
 )
 
 SMOKE = Size(
@@ -68,6 +74,9 @@ SMOKE = Size(
     list_page_size=50,
     emulator_concurrency=8,
     event_log_seconds=0.2,
+    history_stream_events=(1_000, 20_000),
+    history_sqlite_events=50_000,
+    history_samples=100,
 )
 
 SIZES = {size.name: size for size in (SMOKE, FULL)}

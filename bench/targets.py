@@ -39,6 +39,8 @@ def _feature(results: Results, variant: str) -> float:
 
 def targets_for(size: Any) -> list[Target]:
     low, high = min(size.unary_concurrency), max(size.unary_concurrency)
+    small, large = size.history_stream_events
+    sqlite_n = size.history_sqlite_events
     fanout_n = size.fanout_target_subscribers
     return [
         Target("unary_cpu_ratio_high", "unary",
@@ -79,6 +81,22 @@ def targets_for(size: Any) -> list[Target]:
         # The ceiling is the worker ratio of the two runs (4x): the cost per task may grow at most linearly.
         Target("routing_linear", "routing", "routing: cost per task at W vs W/4 workers (linear = 4x)", "x", "<=",
                4.0, lambda r, s: r["routing"]["throughput"]["cost_ratio"]),
+        Target("history_js_start", "history", f"history: JetStream gateway start-up with {large:,} events retained",
+               "s", "<=", 3.0, lambda r, s: r["history"]["jetstream"]["start_large_s"]),
+        Target("history_js_rss_growth", "history",
+               f"history: JetStream gateway RSS after start, {large:,} vs {small:,} events", "MB", "<=", 30.0,
+               lambda r, s: r["history"]["jetstream"]["rss_growth_mb"]),
+        Target("history_sqlite_open", "history", f"history: SQLite open() at {sqlite_n:,} events", "s", "<=", 3.0,
+               lambda r, s: r["history"]["sqlite"]["open_s"]),
+        Target("history_sqlite_since_p99", "history",
+               f"history: SQLite since an hour ago to the first {100} events p99, {sqlite_n:,} events", "ms", "<=",
+               50.0, lambda r, s: r["history"]["sqlite"]["since_hour_ago"]["p99_ms"]),
+        Target("history_sqlite_cursor_p99", "history",
+               f"history: SQLite cursor resume (100 events) p99, {sqlite_n:,} events", "ms", "<=", 50.0,
+               lambda r, s: r["history"]["sqlite"]["cursor_resume"]["p99_ms"]),
+        Target("history_sqlite_prune_stall", "history",
+               "history: SQLite longest append while retention prunes 10% of the log", "ms", "<=", 100.0,
+               lambda r, s: r["history"]["sqlite"]["append_during_prune"]["max_ms"]),
     ]
 
 

@@ -16,12 +16,16 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTIONS = ("emulator", "unary", "features", "ingest", "fanout", "memory", "event_log", "scaleout", "routing")
+SECTIONS = (
+    "emulator", "unary", "features", "ingest", "fanout", "memory", "event_log", "scaleout", "routing", "history"
+)
 TARGET_IDS = {
     "unary_cpu_ratio_high", "unary_cpu_ratio_low", "unary_p50_added", "ingest_ratio", "fanout_cpu_ratio",
     "latency_p99", "memory_rss_subscribers", "emulator_fetches",
     "scaleout_two_vs_one", "scaleout_latency_p99", "scaleout_outage", "scaleout_acked_kept",
     "features_auth_metrics_cpu", "routing_linear",
+    "history_js_start", "history_js_rss_growth", "history_sqlite_open", "history_sqlite_since_p99",
+    "history_sqlite_cursor_p99", "history_sqlite_prune_stall",
 }
 RUN_TIMEOUT = 150  # an upper bound for a hung run only; the smoke size takes seconds
 
@@ -180,7 +184,7 @@ def test_every_target_is_listed_with_a_verdict(smoke):
 def test_unknown_section_is_refused_with_the_choices():
     run = _bench("--only", "unary,nosuch", timeout=60)
     assert run.returncode == 2
-    assert "choose from emulator, unary, features, ingest, fanout, memory, event_log, scaleout, routing" in run.stderr
+    assert "choose from emulator, unary, features, ingest, fanout, memory, event_log, scaleout, routing, history" in run.stderr
     assert "'unary,nosuch'" in run.stderr
 
 
@@ -200,3 +204,24 @@ def test_routing_figures(smoke):
     _positive(throughput["cost_ratio"], "routing cost ratio")
     _positive(latency["p50_ms"], "routing latency p50")
     assert latency["p50_ms"] <= latency["p99_ms"] and latency["samples"] > 0
+
+
+def test_history_figures(smoke):
+    history = smoke[1]["sections"]["history"]
+    lite, js = history["sqlite"], history["jetstream"]
+    assert lite["events"] == 50_000  # the smoke size's generated log, all of it retained before the prune
+    for key in ("since_hour_ago", "cursor_resume", "get_sid", "append_quiet", "append_during_prune"):
+        assert lite[key]["p50_ms"] <= lite[key]["p99_ms"] <= lite[key]["max_ms"], key
+        _positive(lite[key]["p50_ms"], f"sqlite {key}")
+    _positive(lite["open_s"], "sqlite open")
+    # The prune removed about the oldest 10% (events were spread evenly over 30 days), in several chunks,
+    # with appends committed between them.
+    prune = lite["prune"]
+    assert 4_500 <= prune["removed"] <= 5_500, prune
+    assert prune["chunks"] > 1 and prune["append_commits_between_chunks"] > 0, prune
+    assert [row["events"] for row in js["rows"]] == [0, 1_000, 20_000]
+    for row in js["rows"]:
+        assert row["started"], f"gateway on {row['events']} events: {row.get('reason')}"
+        _positive(row["start_s"], "start-up")
+        _positive(row["rss_mb"], "rss")
+    assert [p["events"] for p in js["publishing"]] == [1_000, 20_000]

@@ -17,6 +17,7 @@ from taskrouter_gateway.events.log import (
     Retention,
     run_retention,
 )
+from taskrouter_gateway.events import sqlite_log
 from taskrouter_gateway.events.sqlite_log import SqliteEventLog
 
 WS1 = "WS" + "1" * 32
@@ -237,6 +238,109 @@ async def test_prune_runs_in_chunks_that_let_appends_through(make_log: MakeLog) 
     assert log.stats.commits > commits_before
 
 
+MINUTE_MS = 60_000
+
+
+async def test_age_boundary_is_exact_after_the_wall_clock_steps_back(make_log: MakeLog) -> None:
+    # The age boundary is a binary search over seq: right only because received_ms never decreases with seq,
+    # also when the clock steps back (within a run and across a restart) and many events share one received_ms.
+    clock = ManualClock()
+    policy = Retention(max_age_ms=DAY_MS)
+    log = await make_log(clock_ms=clock, retention=policy)
+    for n in range(1, 51):  # one a minute
+        clock.now = T0 + n * MINUTE_MS
+        await log.append([ev(n)])
+    for n in range(51, 81):  # the clock steps back an hour and runs on: these are clamped to T0 + 50 min
+        clock.now = T0 - 10 * MINUTE_MS + (n - 50) * MINUTE_MS
+        await log.append([ev(n)])
+    await log.close()
+    log = await make_log(clock_ms=clock, retention=policy)  # still behind after a restart: clamped too
+    await log.append([ev(n) for n in range(81, 91)])
+    for n in range(91, 101):  # the clock is past the clamp again
+        clock.now = T0 + (n - 40) * MINUTE_MS
+        await log.append([ev(n)])
+
+    received = {e.seq: e.received_ms for e in await _all(log)}
+    assert list(received.values()) == sorted(received.values())
+    assert {received[n] for n in range(50, 91)} == {T0 + 50 * MINUTE_MS}
+
+    def first_kept(cutoff: int) -> int:
+        return next((seq for seq, at in received.items() if at >= cutoff), 101)
+
+    cutoffs = [T0 + 10 * MINUTE_MS + 1, T0 + 50 * MINUTE_MS - 1, T0 + 50 * MINUTE_MS, T0 + 50 * MINUTE_MS + 1,
+               T0 + 55 * MINUTE_MS, T0 + 60 * MINUTE_MS, T0 + 61 * MINUTE_MS]
+    for cutoff in cutoffs:
+        before = await log.first_seq()
+        clock.now = cutoff + DAY_MS
+        assert await log.prune() == first_kept(cutoff) - before, f"cutoff {cutoff - T0} ms after T0"
+        assert await log.first_seq() == first_kept(cutoff)
+    assert await log.first_seq() == 101 and await log.last_seq() == 100
+
+
+async def test_pruning_a_large_backlog_lets_appends_commit_between_its_chunks(make_log: MakeLog) -> None:
+    log = await make_log(retention=Retention(max_age_ms=None, max_rows=10), prune_chunk=64)
+    for start in range(1, 5001, 1000):
+        await log.append([ev(n) for n in range(start, start + 1000)])
+    appended: list = []
+
+    async def webhooks() -> None:  # one append after another, as long as the prune runs
+        n = 5001
+        while not pruning.done():
+            appended.extend(await log.append([ev(n)]))
+            n += 1
+
+    pruning = asyncio.ensure_future(log.prune())
+    appending = asyncio.ensure_future(webhooks())  # starts after the prune task: the prune is queued first
+    assert await pruning == 4990  # the boundary (keep the newest 10 of 5,000) was fixed at the first chunk
+    await appending
+    stats = log.stats
+    assert stats.prune_chunks >= 4990 // 64
+    assert stats.commits_during_prune > 0, "no append committed between the prune's chunks"
+    assert await log.first_seq() == 4991
+    assert [e.seq for e in await _all(log)] == list(range(4991, 4991 + 10 + len(appended)))
+
+
+async def test_a_prune_pauses_while_the_wal_is_long_and_the_wal_restarts(
+    make_log: MakeLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The checkpointer, not the writer, copies the WAL; a prune outpacing it waits between chunks until only
+    # appends' frames are left, which the writer copies so that its next write restarts the WAL. A WAL of 16
+    # frames counts as long here, so a 5,000-event prune goes through that cycle again and again.
+    monkeypatch.setattr(sqlite_log, "_WAL_RESTART_FRAMES", 16)
+    monkeypatch.setattr(sqlite_log, "_CHECKPOINT_PAUSE_S", 0.0)  # passes back to back: many per prune
+    log = await make_log(retention=Retention(max_age_ms=None, max_rows=10), prune_chunk=64)
+    for start in range(1, 5001, 1000):
+        await log.append([ev(n, payload=bytes(500)) for n in range(start, start + 1000)])
+    appended: list = []
+
+    async def webhooks() -> None:
+        n = 5001
+        while not pruning.done():
+            appended.extend(await log.append([ev(n)]))
+            n += 1
+
+    pruning = asyncio.ensure_future(log.prune())
+    appending = asyncio.ensure_future(webhooks())
+    assert await asyncio.wait_for(pruning, 60) == 4990
+    await appending
+    stats = log.stats
+    assert stats.prune_pauses > 0 and stats.wal_restarts > 0 and stats.checkpoints > 0, stats
+    assert [e.seq for e in await _all(log)] == list(range(4991, 4991 + 10 + len(appended)))
+    await log.close()
+    reopened = await make_log()  # what the checkpoints copied reads back whole after a reopen
+    assert [e.seq for e in await _all(reopened)] == list(range(4991, 4991 + 10 + len(appended)))
+
+
+async def test_byte_limit_is_found_chunk_by_chunk(make_log: MakeLog) -> None:
+    # 20 x 100 bytes under a 1,000-byte cap, 3 rows a transaction: 10 rows go, over 4 chunks (3 + 3 + 3 + 1).
+    log = await make_log(retention=Retention(max_age_ms=None, max_rows=15, max_bytes=1000), prune_chunk=3)
+    await log.append([ev(n, payload=bytes(100)) for n in range(1, 21)])
+    assert await log.prune() == 10
+    assert log.stats.prune_chunks == 4
+    assert await log.first_seq() == 11
+    assert await log.prune() == 0
+
+
 async def test_no_retention_limits_means_prune_removes_nothing(make_log: MakeLog) -> None:
     clock = ManualClock()
     log = await make_log(clock_ms=clock, retention=Retention(max_age_ms=None))
@@ -390,6 +494,8 @@ async def test_open_an_event_log_whose_state_row_is_gone(make_log: MakeLog, tmp_
         (dict(max_batch=0), "max_batch"),
         (dict(readers=0), "readers"),
         (dict(prune_chunk=-1), "prune_chunk"),
+        (dict(prune_chunk_ms=0), "prune_chunk_ms"),
+        (dict(prune_rest=-1), "prune_rest"),
     ],
 )
 def test_constructor_rejects_bad_options(tmp_path: Path, kwargs: dict, message: str) -> None:
