@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import difflib
 import json
 import os
@@ -28,6 +29,7 @@ import sys
 import time
 import tomllib
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,17 +139,16 @@ def _normalize(text: str) -> str:
     return re.sub(r"\s+", " ", text.strip())
 
 
-def enumerate_mutants(module: str) -> list[Mutant]:
+def _specs(module: str) -> list:
+    """Cosmic Ray's mutations of the module, one replacement per site, outside annotations: cheap (no
+    mutated copy is made)."""
     from cosmic_ray.commands.init import _all_work_items
-    from cosmic_ray.mutating import mutate_code
-    from cosmic_ray.plugins import get_operator
 
     path = ROOT / module
     source = path.read_text()
     spans = _annotation_lines(source)
     lines = source.splitlines()
-    mutants: list[Mutant] = []
-    seen: Counter[str] = Counter()
+    specs = []
     for item in _all_work_items([path], {}):
         spec = item.mutations[0]
         if spec.operator_name not in _KEPT or _inside(tuple(spec.start_pos), spans):
@@ -156,6 +157,26 @@ def enumerate_mutants(module: str) -> list[Mutant]:
             line, col = spec.start_pos
             if lines[line - 1][col + 1 :].lstrip()[:1] in (",", ")"):
                 continue  # the bare `*` of keyword-only parameters, not a multiplication
+        specs.append(spec)
+    return specs
+
+
+def _describe(module: str, specs: list, wanted: set[int] | None = None) -> list[Mutant]:
+    """Mutants (key and diff) for the specs whose index is in `wanted` (all if None). Making each mutated
+    copy is the costly part (a parse per mutant), so a sample describes only its own, plus the earlier ones of
+    the same function and operator that its key's "#n" depends on."""
+    from cosmic_ray.mutating import mutate_code
+    from cosmic_ray.plugins import get_operator
+
+    source = (ROOT / module).read_text()
+    if wanted is not None:
+        groups = {(specs[i].definition_name, specs[i].operator_name) for i in wanted}
+        needed = {i for i, spec in enumerate(specs) if (spec.definition_name, spec.operator_name) in groups}
+    mutants: list[Mutant] = []
+    seen: Counter[str] = Counter()
+    for index, spec in enumerate(specs):
+        if wanted is not None and index not in needed:
+            continue
         try:
             mutated = mutate_code(source, get_operator(spec.operator_name)(), spec.occurrence)
         except Exception:  # noqa: BLE001 - e.g. ExceptionReplacer on `except (mod.Error, ...)`
@@ -170,15 +191,21 @@ def enumerate_mutants(module: str) -> list[Mutant]:
         seen[key] += 1
         if seen[key] > 1:  # the same text mutated the same way twice in one function: number them in order
             key = f"{key} #{seen[key]}"
-        mutants.append(Mutant(module, key, spec, "\n".join(diff)))
+        if wanted is None or index in wanted:
+            mutants.append(Mutant(module, key, spec, "\n".join(diff)))
     return mutants
 
 
-def sample(mutants: list[Mutant], count: int, seed: str) -> list[Mutant]:
-    if count >= len(mutants):
-        return mutants
-    chosen = set(random.Random(seed).sample(sorted(m.key for m in mutants), count))
-    return [m for m in mutants if m.key in chosen]
+def enumerate_mutants(module: str) -> list[Mutant]:
+    return _describe(module, _specs(module))
+
+
+def sample_mutants(module: str, count: int, seed: str) -> list[Mutant]:
+    """`count` mutants drawn with a seeded generator: the same code and seed always give the same ones."""
+    specs = _specs(module)
+    if count >= len(specs):
+        return _describe(module, specs)
+    return _describe(module, specs, set(random.Random(seed).sample(range(len(specs)), count)))
 
 
 def test_command(target: Target) -> str:
@@ -218,6 +245,25 @@ def restore_stale_backups() -> list[str]:
     return restored
 
 
+@contextlib.contextmanager
+def _in_tree() -> Iterator[None]:
+    """Cosmic Ray runs the test command in the current directory with the current environment: both made to
+    point at this tree, whichever tree the venv was installed from (PYTHONPATH comes before the editable
+    install), so a scratch copy of the repository can be mutated while the working tree stays free."""
+    cwd, pythonpath = os.getcwd(), os.environ.get("PYTHONPATH")
+    os.chdir(ROOT)
+    source_dirs = [str(ROOT / d) for d in ("server", "emulator", "clients/python")]
+    os.environ["PYTHONPATH"] = os.pathsep.join(source_dirs + ([pythonpath] if pythonpath else []))
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+        if pythonpath is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = pythonpath
+
+
 def run_module(target: Target, mutants: list[Mutant], equivalents: dict[str, str], *, baseline: bool = True,
                progress=None) -> Report:
     from cosmic_ray.mutating import mutate_and_test
@@ -229,11 +275,12 @@ def run_module(target: Target, mutants: list[Mutant], equivalents: dict[str, str
     timeout = target.timeout_floor
     if baseline:
         t0 = time.monotonic()
-        run = subprocess.run(shlex.split(command), cwd=ROOT, capture_output=True, text=True)
+        with _in_tree():
+            run = subprocess.run(shlex.split(command), capture_output=True, text=True)
         if run.returncode != 0:
             raise SystemExit(f"{target.module}: its tests fail without any mutation:\n{command}\n{run.stdout[-3000:]}")
         timeout = max(timeout, 3 * (time.monotonic() - t0) + 10)
-    with _Backup(target.module):
+    with _in_tree(), _Backup(target.module):
         for index, mutant in enumerate(mutants, 1):
             result = mutate_and_test([mutant.spec], command, timeout)
             if result.worker_outcome == WorkerOutcome.NORMAL and result.test_outcome == TestOutcome.SURVIVED:
@@ -272,6 +319,10 @@ def render(reports: list[Report]) -> str:
     return "\n".join(lines)
 
 
+def _report_path(module: str) -> Path:
+    return OUT / (module.replace("/", "_") + ".json")
+
+
 def unused_equivalents(module: str, mutants: list[Mutant], equivalents: dict[str, str]) -> list[str]:
     keys = {m.key for m in mutants}
     return [key for key in equivalents if key not in keys]
@@ -289,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, metavar="N", help="run N seeded mutants per module, not all")
     parser.add_argument("--seed", default="22", help="seed for --sample [default 22]")
     parser.add_argument("--list", action="store_true", help="list the mutants' keys and stop")
+    parser.add_argument("--survivors", action="store_true",
+                        help="rerun only the mutants that survived the module's last run (.mutation/), e.g. after "
+                             "adding tests for them")
     parser.add_argument("--nice", type=int, default=15, help="CPU niceness for the run [default 15]")
     args = parser.parse_args(argv)
 
@@ -299,11 +353,6 @@ def main(argv: list[str] | None = None) -> int:
         if len(matches) != 1:
             parser.error(f"{name!r} names {len(matches)} modules of tests/mutation/targets.toml: {', '.join(matches)}")
         chosen.append(targets[matches[0]])
-    # The tests run on this tree's sources whichever tree the venv was installed from, so a scratch copy of the
-    # repository can be mutated while the working tree stays free for editing and testing.
-    os.chdir(ROOT)
-    source_dirs = [str(ROOT / d) for d in ("server", "emulator", "clients/python")]
-    os.environ["PYTHONPATH"] = os.pathsep.join(source_dirs + [p for p in [os.environ.get("PYTHONPATH")] if p])
     for module in restore_stale_backups():
         print(f"restored {module} from a run that was killed while it was mutated", file=sys.stderr)
     equivalents = load_equivalents()
@@ -314,12 +363,17 @@ def main(argv: list[str] | None = None) -> int:
 
     reports = []
     for target in chosen:
-        mutants = enumerate_mutants(target.module)
         module_equivalents = equivalents.get(target.module, {})
-        for key in unused_equivalents(target.module, mutants, module_equivalents):
-            print(f"note: {target.module}: equivalent {key!r} matches no mutant any more", file=sys.stderr)
-        if args.sample is not None:
-            mutants = sample(mutants, args.sample, f"{args.seed}:{target.module}")
+        if args.survivors:
+            last = json.loads(_report_path(target.module).read_text())
+            again = {s["key"] for s in last["survived"]}
+            mutants = [m for m in enumerate_mutants(target.module) if m.key in again]
+        elif args.sample is not None:
+            mutants = sample_mutants(target.module, args.sample, f"{args.seed}:{target.module}")
+        else:
+            mutants = enumerate_mutants(target.module)
+            for key in unused_equivalents(target.module, mutants, module_equivalents):
+                print(f"note: {target.module}: equivalent {key!r} matches no mutant any more", file=sys.stderr)
         if args.list:
             for m in mutants:
                 mark = " (equivalent)" if m.key in module_equivalents else ""
@@ -331,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
                             progress=lambda line: print(line, file=sys.stderr, flush=True))
         reports.append(report)
         OUT.mkdir(exist_ok=True)
-        (OUT / (target.module.replace("/", "_") + ".json")).write_text(
+        _report_path(target.module).write_text(
             json.dumps(report.__dict__ | {"score": report.score}, indent=2))
     if args.list:
         return 0
