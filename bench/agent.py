@@ -29,7 +29,7 @@ SHARED_SLOTS = 8
 # Waits scale with the work asked, not one constant: a slow or shared host opens 1,000 streams far more slowly
 # than a quiet one (issue 22: "nothing within 120 s" at 1,000 subscribers). Generous on purpose: they bound a
 # hung job, they do not measure anything.
-BASE_WAIT = 60.0  # seconds: process start-up, imports, connecting
+BASE_WAIT = 120.0  # seconds: imports, connecting, a slow start (the one constant there was before)
 PER_SUBSCRIBER_WAIT = 0.3  # seconds per stream to open and see live
 PER_EVENT_WAIT = 0.002  # seconds per event (callback or delivery) the job must handle
 

@@ -69,7 +69,7 @@ def test_a_section_that_fails_with_idle_agents_restarts_none(ctx):
 
 
 def test_waits_grow_with_the_subscribers_and_events_asked_for():
-    # The fixed 120 s that 1,000 subscribers outgrew on a slow host is now the floor for far less work.
+    # The fixed 120 s that 1,000 subscribers outgrew on a slow host is now the floor, for the least work.
     assert agent.work_timeout(subscribers=1000) > 2 * 120
     assert agent.work_timeout(subscribers=10) < agent.work_timeout(subscribers=100) < agent.work_timeout(subscribers=1000)
     assert agent.work_timeout(events=100_000) > agent.work_timeout(events=1000) > agent.work_timeout()
