@@ -139,15 +139,21 @@ async def test_a_plain_body_over_the_limit_is_413_before_it_is_read(make_gateway
     assert "body larger than 1024 bytes" in _reason(text)
 
 
-async def test_x_gzip_is_gzip_and_a_deflate_stream_is_not(gateway, http, emulator):
+@pytest.mark.parametrize("label", ["gzip", "x-gzip"])
+async def test_gzip_needs_a_gzip_stream_and_its_full_window(gateway, http, emulator, label):
     token = emulator.config.auth_token
-    params = _callback(emulator.config.default_workspace_sid)
-    headers = {"Content-Type": FORM, "X-Twilio-Signature": compute_signature(gateway.webhook_url, params, token)}
+    # A value repeated 20 KB further on: gzip encodes the repeat as a back-reference longer than a 16 KiB
+    # window, so only a decoder with the full 32 KiB window (gzip's default) can read it.
+    block = secrets.token_hex(10_000)
+    params = _callback(emulator.config.default_workspace_sid, WorkerAttributes=block, TaskAttributes=block)
+    headers = {"Content-Type": FORM, "X-Twilio-Signature": compute_signature(gateway.webhook_url, params, token),
+               "Content-Encoding": label}
     raw = urlencode(params).encode()
+    assert len(gzip.compress(raw)) < 30_000  # the repeat was found: it is a back-reference
     # A zlib stream labelled gzip: only a decoder that guesses the header would take it.
-    status, text = await _post(http, gateway.webhook_url, zlib.compress(raw), {**headers, "Content-Encoding": "gzip"})
-    assert status == 400 and "not valid gzip" in _reason(text)
-    status, text = await _post(http, gateway.webhook_url, gzip.compress(raw), {**headers, "Content-Encoding": "x-gzip"})
+    status, text = await _post(http, gateway.webhook_url, zlib.compress(raw), headers)
+    assert status == 400 and f"not valid {label}" in _reason(text)
+    status, text = await _post(http, gateway.webhook_url, gzip.compress(raw), headers)
     assert status == 204, text
 
 
@@ -230,6 +236,28 @@ async def test_a_missing_signature_is_403_naming_the_header(gateway, http):
     status, text = await _post(http, gateway.webhook_url, b"EventType=a", {"Content-Type": FORM})
     assert status == 403
     assert _reason(text) == "missing X-Twilio-Signature header"
+
+
+async def _until(predicate, timeout: float = 10.0) -> None:
+    """Waits for a condition the server reaches on its own (no answer can reach a client that left)."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+async def test_a_sender_that_leaves_mid_body_is_counted_as_refused_not_an_error(gateway, emulator):
+    params = _callback(emulator.config.default_workspace_sid)
+    signature = compute_signature(gateway.webhook_url, params, emulator.config.auth_token)
+    parts = urlsplit(gateway.webhook_url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    writer.write((f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: {FORM}\r\n"
+                  f"X-Twilio-Signature: {signature}\r\nContent-Length: 5000\r\n\r\nEventType=wor").encode())
+    await writer.drain()
+    writer.close()
+    with capture_logs() as logs:
+        await _until(lambda: gateway.webhook.refused.get(400) == 1)
+    assert any(e.get("reason") == "cannot read the body: ConnectionResetError" for e in logs), logs
+    assert await gateway.event_log.last_seq() == 0
 
 
 # -- counters and the event log ----------------------------------------------------------------------------
