@@ -232,6 +232,21 @@ async def test_content_type_reason_names_what_was_sent(gateway, http):
     assert _reason(text).endswith("got text/csv")
 
 
+LONG = "x" * 150
+
+
+@pytest.mark.parametrize(("headers", "reason"), [
+    ({"Content-Type": f"text/{LONG}"}, f"got {('text/' + LONG)[:100]}"),
+    ({"Content-Type": f"{FORM}; charset={LONG}"}, f"charset must be utf-8, got {LONG[:40]!r}"),
+    ({"Content-Type": FORM, "Content-Encoding": LONG}, f"unsupported Content-Encoding {LONG[:40]!r} (gzip, deflate or none)"),
+])
+async def test_echoed_header_values_are_cut_to_a_fixed_length(gateway, http, headers, reason):
+    # What a sender wrote is echoed back only in part: a reply (and a log line) stays small whatever it sent.
+    status, text = await _post(http, gateway.webhook_url, b"x", {"X-Twilio-Signature": "c2ln", **headers})
+    assert status == 400
+    assert _reason(text).endswith(reason)
+
+
 async def test_a_missing_signature_is_403_naming_the_header(gateway, http):
     status, text = await _post(http, gateway.webhook_url, b"EventType=a", {"Content-Type": FORM})
     assert status == 403
