@@ -101,13 +101,24 @@ def test_clip_at_exactly_the_limit_keeps_the_text_and_one_byte_over_cuts_it():
 
 
 def test_exactly_max_violations_are_all_listed_and_one_more_is_summed_up():
-    at_cap = [(f"field_{n}", "bad") for n in range(errors.MAX_VIOLATIONS)]
+    at_cap = [(f"field_{n}", f"bad {n}") for n in range(errors.MAX_VIOLATIONS)]
     listed = unpack(errors.invalid_argument(at_cap))["BadRequest"].field_violations
-    assert [v.description for v in listed] == ["bad"] * errors.MAX_VIOLATIONS
-    over = at_cap + [("field_x", "bad"), ("field_y", "bad")]
+    assert [(v.field, v.description) for v in listed] == at_cap
+    over = at_cap + [("field_x", "bad x"), ("field_y", "bad y")]
     listed = unpack(errors.invalid_argument(over))["BadRequest"].field_violations
     assert len(listed) == errors.MAX_VIOLATIONS
-    assert listed[-1].description == "bad (and 3 more problems)"
+    # The last one listed keeps its own field and description and says how many were left out with it.
+    assert (listed[-1].field, listed[-1].description) == ("field_7", "bad 7 (and 3 more problems)")
+
+
+def test_the_caps_are_the_documented_byte_counts():
+    # Literal numbers on purpose: the caps are what keeps every status under ~4.5 KiB of trailers.
+    status = errors.build_status(C.NOT_FOUND, "m" * 600, "X", {"k": "v" * 300})
+    assert len(status.details.encode()) == 512
+    assert len(unpack(status)["ErrorInfo"].metadata["k"].encode()) == 256
+    [violation] = unpack(errors.invalid_argument([("f" * 100, "d" * 200)]))["BadRequest"].field_violations
+    assert (len(violation.field.encode()), len(violation.description.encode())) == (64, 120)
+    assert errors.MAX_VIOLATIONS == 8
 
 
 def test_a_field_with_several_problems_is_named_once_in_the_metadata():
