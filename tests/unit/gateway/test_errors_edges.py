@@ -3,6 +3,8 @@ status range, the wrong-state wording on other statuses, and the exact size caps
 
 from __future__ import annotations
 
+import re
+
 import grpc
 import pytest
 from structlog.testing import capture_logs
@@ -138,6 +140,7 @@ def test_malformed_violations_are_an_internal_error_not_a_bad_request(violations
     assert entry["event"] == "unexpected error" and entry["error_type"] == "ValueError"
     error_id = unpack(status)["ErrorInfo"].metadata["error_id"]
     assert entry["error_id"] == error_id and status.details == f"internal error (id {error_id})"
+    assert re.fullmatch("[0-9a-f]{16}", error_id)  # 64 random bits: unique enough to find the log line
 
 
 def test_an_empty_violations_list_is_internal_too():
