@@ -1,0 +1,46 @@
+"""Fan-out edges mutation testing found untested (issue 22): the lag reported per subscription once it is live,
+and the smallest buffer and page sizes. Same real stack as test_event_stream.py (its fixtures and helpers)."""
+
+from __future__ import annotations
+
+import pytest
+
+from taskrouter_gateway.events.fanout import FanOut
+from taskrouter_gateway.events.sqlite_log import SqliteEventLog
+from test_event_stream import make_event, make_stack, open_live, sids, stack, take  # noqa: F401 - fixtures
+
+
+async def test_a_live_subscriber_that_has_read_everything_lags_by_nothing(stack):
+    call = await open_live(stack)
+    assert stack.fanout.lags() == [0]
+    events = [make_event() for _ in range(5)]
+    await stack.append(*events)
+    assert sids(await take(call, 5)) == [e.sid for e in events]
+    # Live: the lag is what waits in its buffer (nothing), not how far it is from where its replay began.
+    assert stack.fanout.lags() == [0]
+    call.cancel()
+
+
+async def test_no_subscription_means_no_lags(stack):
+    assert stack.fanout.lags() == []
+
+
+@pytest.mark.parametrize(("buffer_size", "page_size", "ok"), [(1, 1, True), (0, 1, False), (1, 0, False)])
+async def test_buffer_and_page_sizes_of_one_are_the_smallest_allowed(tmp_path, buffer_size, page_size, ok):
+    log = SqliteEventLog(tmp_path / "events.db", synchronous="NORMAL")
+    if ok:
+        fanout = FanOut(log, buffer_size=buffer_size, page_size=page_size)
+        assert (fanout.buffer_size, fanout.page_size) == (1, 1)
+    else:
+        with pytest.raises(ValueError, match="buffer_size and page_size must be >= 1"):
+            FanOut(log, buffer_size=buffer_size, page_size=page_size)
+
+
+async def test_a_one_event_buffer_still_delivers_every_event_to_a_reader_that_keeps_up(make_stack):
+    stack = await make_stack(buffer_size=1, page_size=1)
+    call = await open_live(stack)
+    for _ in range(3):
+        event = make_event()
+        await stack.append(event)
+        assert sids(await take(call, 1)) == [event.sid]
+    call.cancel()
