@@ -3,6 +3,8 @@ and the smallest buffer and page sizes. Same real stack as test_event_stream.py 
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from taskrouter_gateway.events.fanout import FanOut
@@ -44,3 +46,20 @@ async def test_a_one_event_buffer_still_delivers_every_event_to_a_reader_that_ke
         await stack.append(event)
         assert sids(await take(call, 1)) == [event.sid]
     call.cancel()
+
+
+async def test_close_leaves_no_tailer_task_running(tmp_path):
+    log = SqliteEventLog(tmp_path / "events.db", synchronous="NORMAL")
+    await log.open()
+    try:
+        fanout = FanOut(log)
+        await fanout.start()
+
+        def tailers() -> list[asyncio.Task]:
+            return [t for t in asyncio.all_tasks() if t.get_name() == "event-fanout-tailer" and not t.done()]
+
+        assert len(tailers()) == 1
+        await fanout.close(drain_timeout=1.0)
+        assert tailers() == []
+    finally:
+        await log.close()
