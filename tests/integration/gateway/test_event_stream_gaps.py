@@ -7,7 +7,8 @@ import asyncio
 
 import pytest
 
-from taskrouter_gateway.events.fanout import FanOut
+from taskrouter.gateway.v1 import event_service_pb2
+from taskrouter_gateway.events.fanout import FanOut, encode_piece
 from taskrouter_gateway.events.sqlite_log import SqliteEventLog
 from test_event_stream import make_event, make_stack, open_live, sids, stack, take  # noqa: F401 - fixtures
 
@@ -63,3 +64,14 @@ async def test_close_leaves_no_tailer_task_running(tmp_path):
         assert tailers() == []
     finally:
         await log.close()
+
+
+@pytest.mark.parametrize("length", [126, 127, 128, 16_383, 16_384])
+def test_pieces_use_the_shortest_length_prefixes_at_each_varint_boundary(length):
+    # Byte for byte what protobuf writes (its varints are minimal: 127 is one byte, 128 two), for an event and
+    # a cursor of exactly `length` bytes.
+    event = next(e for e in (make_event(description="x" * d) for d in range(length + 1))
+                 if len(e.SerializeToString()) == length)
+    cursor = "v1." + "c" * (length - 3)
+    expected = event_service_pb2.StreamEventsResponse(events=[event_service_pb2.StreamedEvent(event=event, cursor=cursor)])
+    assert encode_piece(event.SerializeToString(), cursor) == expected.SerializeToString()
