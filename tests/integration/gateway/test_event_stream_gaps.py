@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+import grpc
 import pytest
 
 from taskrouter.gateway.v1 import event_service_pb2
-from taskrouter_gateway.events.fanout import FanOut, encode_piece
+from taskrouter_gateway.events.fanout import MAX_MESSAGE_BYTES, FanOut, encode_piece
 from taskrouter_gateway.events.sqlite_log import SqliteEventLog
-from test_event_stream import make_event, make_stack, open_live, sids, stack, take  # noqa: F401 - fixtures
+from test_event_stream import WAIT, make_event, make_stack, open_live, request, sids, stack, take  # noqa: F401 - fixtures
 
 
 async def test_a_live_subscriber_that_has_read_everything_lags_by_nothing(stack):
@@ -75,3 +76,28 @@ def test_pieces_use_the_shortest_length_prefixes_at_each_varint_boundary(length)
     cursor = "v1." + "c" * (length - 3)
     expected = event_service_pb2.StreamEventsResponse(events=[event_service_pb2.StreamedEvent(event=event, cursor=cursor)])
     assert encode_piece(event.SerializeToString(), cursor) == expected.SerializeToString()
+
+
+async def test_replayed_events_fill_each_message_to_exactly_the_cap(make_stack):
+    # Pieces of exactly half the cap: two make a message of exactly MAX_MESSAGE_BYTES, which is allowed.
+    stack = await make_stack()
+    half = MAX_MESSAGE_BYTES // 2
+    events = []
+    for seq in range(1, 5):
+        for size in range(half - 200, half):
+            event = make_event(description="x" * size)
+            if len(encode_piece(event.SerializeToString(), stack.cursor(seq))) == half:
+                events.append(event)
+                break
+    assert len(events) == 4
+    await stack.append(*events)
+    call = stack.stub.StreamEvents(request(after_cursor=stack.cursor(0)))
+    messages = []
+    while sum(len(m.events) for m in messages) < 4:
+        message = await asyncio.wait_for(call.read(), WAIT)
+        assert message is not grpc.aio.EOF
+        messages.append(message)
+    assert [len(m.events) for m in messages] == [2, 2]
+    assert [m.ByteSize() for m in messages] == [MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES]
+    assert sids([e for m in messages for e in m.events]) == [e.sid for e in events]
+    call.cancel()
