@@ -200,6 +200,13 @@ def enumerate_mutants(module: str) -> list[Mutant]:
     return _describe(module, _specs(module))
 
 
+def mutants_in(module: str, definitions: set[str]) -> list[Mutant]:
+    """The mutants of the named functions or classes ("<module>" for top-level code) only: cheaper than all."""
+    specs = _specs(module)
+    wanted = {i for i, spec in enumerate(specs) if (spec.definition_name or "<module>") in definitions}
+    return _describe(module, specs, wanted)
+
+
 def sample_mutants(module: str, count: int, seed: str) -> list[Mutant]:
     """`count` mutants drawn with a seeded generator: the same code and seed always give the same ones."""
     specs = _specs(module)
