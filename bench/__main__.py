@@ -14,6 +14,7 @@ import platform
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,21 @@ def _versions() -> dict[str, str]:
     return {name: version(name) for name in ("grpcio", "protobuf", "aiohttp", "twilio")}
 
 
+def run_section(ctx: RunContext, run: Callable[[RunContext], dict[str, Any]]) -> dict[str, Any]:
+    """One section's results, or {"error": traceback} if it raised; either way the load agents are left
+    ready for the next section (a failure mid-job would otherwise make every later one fail at once)."""
+    started = time.time()
+    try:
+        result = run(ctx)
+    except Exception:  # noqa: BLE001 - one broken section must not hide the others' results
+        result = {"error": traceback.format_exc()}
+    restarted = ctx.recover_agents()
+    if restarted:
+        result["agents_restarted"] = restarted
+    result["section_seconds"] = time.time() - started
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from taskrouter_gateway import logs
@@ -70,12 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in args.only:
             print(f"[bench] {name} ...", file=sys.stderr, flush=True)
-            section_started = time.time()
-            try:
-                sections[name] = importlib.import_module(f"bench.sections.{name}").run(ctx)
-            except Exception:  # noqa: BLE001 - one broken section must not hide the others' results
-                sections[name] = {"error": traceback.format_exc()}
-            sections[name]["section_seconds"] = time.time() - section_started
+            sections[name] = run_section(ctx, importlib.import_module(f"bench.sections.{name}").run)
         foreign_seconds = foreign.seconds()  # before close(): our children must still count as ours
         steal_seconds = foreign.steal_seconds()
     finally:

@@ -26,6 +26,20 @@ RECORDED = 4  # subscriber agent: receive times recorded so far (latency runs)
 SHARED_SLOTS = 8
 
 
+# Waits scale with the work asked, not one constant: a slow or shared host opens 1,000 streams far more slowly
+# than a quiet one (issue 22: "nothing within 120 s" at 1,000 subscribers). Generous on purpose: they bound a
+# hung job, they do not measure anything.
+BASE_WAIT = 120.0  # seconds: imports, connecting, a slow start (the one constant there was before)
+PER_SUBSCRIBER_WAIT = 0.3  # seconds per stream to open and see live
+PER_EVENT_WAIT = 0.002  # seconds per event (callback or delivery) the job must handle
+
+
+def work_timeout(*, subscribers: int = 0, events: int = 0, seconds: float = 0.0) -> float:
+    """How long to wait for a load job's next mark or result, given the work it was asked to do (`seconds`:
+    any fixed time the job spends on purpose, a warm-up or a measured window)."""
+    return BASE_WAIT + PER_SUBSCRIBER_WAIT * subscribers + PER_EVENT_WAIT * events + seconds
+
+
 class AgentError(RuntimeError):
     """A job raised in the agent; the message holds its traceback."""
 
@@ -60,13 +74,37 @@ def _agent_main(conn: Connection, cores: set[int] | None, shared: Any) -> None:
 
 class LoadAgent:
     def __init__(self, name: str, cores: set[int] | None, shared: Any) -> None:
-        context = multiprocessing.get_context("spawn")
         self.name = name
+        self._cores = cores
+        self._shared = shared
+        self._spawn()
+
+    def _spawn(self) -> None:
+        context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
-        self._process = context.Process(target=_agent_main, args=(child, cores, shared), name=name, daemon=True)
+        self._process = context.Process(
+            target=_agent_main, args=(child, self._cores, self._shared), name=self.name, daemon=True
+        )
         self._process.start()
         child.close()
         self._busy = False
+
+    @property
+    def busy(self) -> bool:
+        """A job was started and its result (or error) not yet received: the agent cannot take another."""
+        return self._busy
+
+    def restart(self) -> None:
+        """A fresh process in place of this one, for after a section that failed mid-job: the old job may
+        still be running (holding streams, posting callbacks), and its late marks would be read as the next
+        job's. Killed, not asked: a busy agent does not read its pipe."""
+        self._process.terminate()
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(5)
+        self._conn.close()
+        self._spawn()
 
     @property
     def pid(self) -> int:

@@ -119,17 +119,29 @@ class RunContext:
         """Runs a load job on agent 0; reads each process's CPU seconds at the job's start and end marks."""
         load = self.agents[0]
         load.start(job, **kwargs)
-        load.wait_mark("start")
+        # Jobs that post callbacks presign their `pool` of them before the window starts.
+        load.wait_mark("start", timeout=agent.work_timeout(events=int(kwargs.get("pool", 0)), seconds=self.size.warmup))
         before = {name: p.cpu_seconds() for name, p in processes.items()}
-        load.wait_mark("end")
+        load.wait_mark("end", timeout=agent.work_timeout(seconds=self.size.seconds))
         after = {name: p.cpu_seconds() for name, p in processes.items()}
-        result = load.result()
+        result = load.result(timeout=agent.work_timeout())
         return Measured(result, {name: after[name] - before[name] for name in processes})
 
     def reset_shared(self) -> None:
         for slot in range(agent.SHARED_SLOTS):
             self.shared[slot] = 0
         self.shared[agent.MIN_INDEX] = -1
+
+    def recover_agents(self) -> list[str]:
+        """Leaves every load agent ready for the next section: those caught mid-job (a section that failed
+        while waiting on them) are restarted. The names of the restarted ones."""
+        restarted = []
+        for a in self.agents:
+            if a.busy:
+                a.restart()
+                restarted.append(a.name)
+        self.reset_shared()
+        return restarted
 
     def close(self) -> None:
         for a in self.agents:

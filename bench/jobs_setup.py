@@ -80,3 +80,10 @@ async def list_all_workers(
             if not token:
                 break
     return {"workers": workers, "pages": pages, "seconds": time.perf_counter() - started}
+
+
+async def hold(mark: Mark, shared: Any, *, seconds: float) -> dict[str, float]:
+    """Does nothing for `seconds`: an agent caught mid-job, for the test of a section that fails
+    (tests/bench/test_bench_failed_section.py)."""
+    await asyncio.sleep(seconds)
+    return {"held": seconds}

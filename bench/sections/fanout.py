@@ -58,15 +58,16 @@ def throughput(
             "bench.jobs_http:post_callbacks", run_tag=tag, subscribers=subscribers, mode="windowed",
             connections=POSTER_CONNECTIONS, window_events=WINDOW_EVENTS, **feed,
         )
-    subs.wait_mark("live")
-    subs.wait_mark("start")
+    wait = agent.work_timeout(subscribers=subscribers)
+    subs.wait_mark("live", timeout=wait)
+    subs.wait_mark("start", timeout=wait + ctx.size.warmup)
     before = process.cpu_seconds()
-    subs.wait_mark("end")
+    subs.wait_mark("end", timeout=wait + ctx.size.seconds)
     cpu = process.cpu_seconds() - before
     ctx.shared[agent.STOP_POSTER] = 1
-    posted = poster.result() if feed is not None else None
+    posted = poster.result(timeout=wait) if feed is not None else None
     ctx.shared[agent.STOP_SUBSCRIBERS] = 1
-    received = subs.result()
+    received = subs.result(timeout=wait)
     delivered = received["delivered"]
     row: dict[str, Any] = {
         "server": server,
@@ -123,8 +124,8 @@ def latency(
         "bench.jobs_http:post_callbacks", run_tag=tag, subscribers=n, mode="rate", rate=rate,
         pool=count, connections=LATENCY_CONNECTIONS, **(feed or _feed(ctx, gateway)),
     )
-    subs.wait_mark("live")
-    poster.wait_mark("live")
+    subs.wait_mark("live", timeout=agent.work_timeout(subscribers=n))
+    poster.wait_mark("live", timeout=agent.work_timeout(events=count))  # it presigns `count` callbacks first
     before = gateway.process.cpu_seconds()
     started = time.perf_counter()
     poster.wait_mark("sent", timeout=(seconds or size.latency_seconds) * 3 + 30)
@@ -132,9 +133,9 @@ def latency(
     _drain(ctx, count * n)
     cpu = gateway.process.cpu_seconds() - before
     ctx.shared[agent.STOP_POSTER] = 1
-    posted = poster.result()
+    posted = poster.result(timeout=agent.work_timeout(events=count))
     ctx.shared[agent.STOP_SUBSCRIBERS] = 1
-    received = subs.result()
+    received = subs.result(timeout=agent.work_timeout(subscribers=n, events=count * n))
     sent_ns: list[int] = posted["sent_ns"]
     latencies = [
         arrival - sent_ns[i]

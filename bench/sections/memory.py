@@ -30,13 +30,14 @@ def _idle_subscribers_rss(ctx: RunContext, gateway: Any, subscribers: int) -> in
         account_sid=emulator.account_sid, workspace_sid=emulator.workspace_sid, run_tag=tag,
         subscribers=subscribers, mode="primer", connections=POSTER_CONNECTIONS,
     )
-    subs.wait_mark("live")
-    poster.wait_mark("live")
+    wait = agent.work_timeout(subscribers=subscribers)
+    subs.wait_mark("live", timeout=wait)
+    poster.wait_mark("live", timeout=wait)
     rss = gateway.process.rss_bytes()
     ctx.shared[agent.STOP_POSTER] = 1
-    poster.result()
+    poster.result(timeout=wait)
     ctx.shared[agent.STOP_SUBSCRIBERS] = 1
-    subs.result()
+    subs.result(timeout=wait)
     return rss
 
 
@@ -58,7 +59,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
         peak = gateway.process.rss_bytes()
         while not load.has_message(0.005):
             peak = max(peak, gateway.process.rss_bytes())
-        listed = load.result()
+        listed = load.result(timeout=agent.work_timeout(events=size.memory_workers))
         listed_rss = gateway.process.rss_bytes()
     finally:
         gateway.process.stop()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import procs
+from ..agent import work_timeout
 from ..callbacks import callback_params
 from ..context import RunContext
 from .fanout import latency
@@ -92,12 +93,12 @@ def ingest(ctx: RunContext, sqlite: procs.Gateway, a: procs.Gateway, b: procs.Ga
     before = a.process.cpu_seconds() + b.process.cpu_seconds()
     first.start(job, webhook_url=PUBLIC_URL, send_to=_address(a), run_tag=ctx.run_tag(), **common)
     second.start(job, webhook_url=PUBLIC_URL, send_to=_address(b), run_tag=ctx.run_tag(), **common)
+    for agent_ in (first, second):  # each presigns its pool before the window starts
+        agent_.wait_mark("start", timeout=work_timeout(events=int(plan["pool"]), seconds=ctx.size.warmup))
     for agent_ in (first, second):
-        agent_.wait_mark("start")
-    for agent_ in (first, second):
-        agent_.wait_mark("end")
+        agent_.wait_mark("end", timeout=work_timeout(seconds=ctx.size.seconds))
     cpu_two = a.process.cpu_seconds() + b.process.cpu_seconds() - before
-    results = [first.result(), second.result()]
+    results = [first.result(timeout=work_timeout()), second.result(timeout=work_timeout())]
     two = {
         "requests": sum(r["requests"] for r in results), "errors": sum(r["errors"] for r in results),
         "first_error": next((r["first_error"] for r in results if r["first_error"]), None),

@@ -78,7 +78,8 @@ class _BadBody(Exception):
 
 
 class WebhookHandler:
-    def __init__(self, verifier: SignatureVerifier, ingestor: Ingestor, *, max_body: int = 64 * 1024) -> None:
+    def __init__(self, verifier: SignatureVerifier, ingestor: Ingestor, *, max_body: int) -> None:
+        # max_body has no default here: Settings.webhook_max_body is the one place it is chosen.
         self.verifier = verifier
         self._ingestor = ingestor
         self.max_body = max_body

@@ -1,0 +1,408 @@
+"""Mutation testing for the modules that guard callers and events (`./dev mutate`, docs/mutation-testing.md).
+
+    ./dev mutate [module ...]              every mutant of each module (all modules in targets.toml if none)
+    ./dev mutate --sample 3 --seed 22 ...  a seeded sample of each module's mutants
+    ./dev mutate --list [module ...]       the mutants and their keys, without running anything
+
+Cosmic Ray enumerates and applies the mutations (one fresh pytest process per mutant, the module mutated on
+disk and restored after); this script picks one replacement per site, runs each module against the tests that
+exercise it (tests/mutation/targets.toml), and reports killed, timed-out and surviving mutants. Survivors
+listed in tests/mutation/equivalents.toml (keyed by module + function + the mutated text, never by line) are
+judged equivalent and do not count; every other survivor is shown with its diff.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import difflib
+import json
+import os
+import random
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGETS = ROOT / "tests" / "mutation" / "targets.toml"
+EQUIVALENTS = ROOT / "tests" / "mutation" / "equivalents.toml"
+OUT = ROOT / ".mutation"
+FLOOR = 0.90
+
+# Cosmic Ray offers every replacement of an operator (a + b becomes -, *, /, //, %, **, <<, >>, |, &, ^); one
+# per site is kept, the one a slip of the hand would make. The rest mostly die together and cost a pytest run each.
+_COMPARE = {"Eq": "NotEq", "NotEq": "Eq", "Lt": "LtE", "LtE": "Lt", "Gt": "GtE", "GtE": "Gt", "Is": "IsNot",
+            "IsNot": "Is"}
+_BINARY = {"Add": "Sub", "Sub": "Add", "Mul": "Div", "Div": "Mul", "FloorDiv": "Mul", "Mod": "FloorDiv",
+           "Pow": "Mul", "LShift": "RShift", "RShift": "LShift", "BitOr": "BitAnd", "BitAnd": "BitOr",
+           "BitXor": "BitOr"}
+_KEPT = {f"core/ReplaceComparisonOperator_{a}_{b}" for a, b in _COMPARE.items()}
+_KEPT |= {f"core/ReplaceBinaryOperator_{a}_{b}" for a, b in _BINARY.items()}
+_KEPT |= {"core/ReplaceUnaryOperator_Delete_Not", "core/ReplaceUnaryOperator_Delete_USub",
+          "core/ReplaceUnaryOperator_Delete_Invert"}
+_KEPT |= {f"core/{name}" for name in (
+    "AddNot", "ReplaceTrueWithFalse", "ReplaceFalseWithTrue", "ReplaceAndWithOr", "ReplaceOrWithAnd",
+    "ReplaceBreakWithContinue", "ReplaceContinueWithBreak", "ExceptionReplacer", "NumberReplacer",
+    "RemoveDecorator", "ZeroIterationForLoop")}
+
+
+@dataclass
+class Mutant:
+    module: str  # repository-relative path
+    key: str  # "function: before -> after", stable across edits elsewhere in the module
+    spec: object  # cosmic_ray.work_item.MutationSpec
+    diff: str
+
+
+@dataclass
+class Target:
+    module: str
+    tests: list[str]
+    select: str | None = None  # a pytest -k expression, to leave out slow fuzz tests
+    enforced: bool = True  # whether the CI sample holds this module to the floor
+    timeout_floor: float = 30.0
+
+
+@dataclass
+class Report:
+    module: str
+    total: int = 0
+    killed: int = 0
+    timed_out: int = 0
+    equivalent: list[str] = field(default_factory=list)
+    survived: list[dict[str, str]] = field(default_factory=list)  # not judged equivalent
+    errors: list[dict[str, str]] = field(default_factory=list)  # the test run could not be made
+    seconds: float = 0.0
+
+    @property
+    def counted(self) -> int:
+        return self.killed + self.timed_out + len(self.survived)
+
+    @property
+    def score(self) -> float:
+        return 1.0 if not self.counted else (self.killed + self.timed_out) / self.counted
+
+
+def load_targets(path: Path = TARGETS) -> dict[str, Target]:
+    data = tomllib.loads(path.read_text())
+    targets = {}
+    for module, entry in data["modules"].items():
+        targets[module] = Target(module, list(entry["tests"]), entry.get("select"), entry.get("enforced", True),
+                                 float(entry.get("timeout_floor", 30.0)))
+    return targets
+
+
+def load_equivalents(path: Path = EQUIVALENTS) -> dict[str, dict[str, str]]:
+    """{module: {key: why}}."""
+    if not path.exists():
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for entry in tomllib.loads(path.read_text()).get("equivalent", []):
+        if not entry.get("why", "").strip():
+            raise ValueError(f"{path}: equivalent {entry.get('mutant')!r} of {entry.get('module')} has no 'why'")
+        out.setdefault(entry["module"], {})[entry["mutant"]] = entry["why"]
+    return out
+
+
+def _annotation_lines(source: str) -> set[tuple[int, int, int, int]]:
+    """Spans of type annotations: with `from __future__ import annotations` they are never evaluated, so their
+    mutants (`X | None` to `X & None`) are all equivalent."""
+    spans = set()
+    for node in ast.walk(ast.parse(source)):
+        annotations = []
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.returns is not None:
+            annotations.append(node.returns)
+        elif isinstance(node, ast.arg) and node.annotation is not None:
+            annotations.append(node.annotation)
+        elif isinstance(node, ast.AnnAssign):
+            annotations.append(node.annotation)
+        for ann in annotations:
+            spans.add((ann.lineno, ann.col_offset, ann.end_lineno or ann.lineno, ann.end_col_offset or 0))
+    return spans
+
+
+def _inside(pos: tuple[int, int], spans: set[tuple[int, int, int, int]]) -> bool:
+    return any((l0, c0) <= pos < (l1, c1) for l0, c0, l1, c1 in spans)
+
+
+def _normalize(text: str) -> str:
+    return re.sub(r"\s+", " ", text.strip())
+
+
+def _specs(module: str) -> list:
+    """Cosmic Ray's mutations of the module, one replacement per site, outside annotations: cheap (no
+    mutated copy is made)."""
+    from cosmic_ray.commands.init import _all_work_items
+
+    path = ROOT / module
+    source = path.read_text()
+    spans = _annotation_lines(source)
+    lines = source.splitlines()
+    specs = []
+    for item in _all_work_items([path], {}):
+        spec = item.mutations[0]
+        if spec.operator_name not in _KEPT or _inside(tuple(spec.start_pos), spans):
+            continue
+        if spec.operator_name.startswith("core/ReplaceBinaryOperator_Mul_"):
+            line, col = spec.start_pos
+            if lines[line - 1][col + 1 :].lstrip()[:1] in (",", ")"):
+                continue  # the bare `*` of keyword-only parameters, not a multiplication
+        specs.append(spec)
+    return specs
+
+
+def _describe(module: str, specs: list, wanted: set[int] | None = None) -> list[Mutant]:
+    """Mutants (key and diff) for the specs whose index is in `wanted` (all if None). Making each mutated
+    copy is the costly part (a parse per mutant), so a sample describes only its own, plus the earlier ones of
+    the same function and operator that its key's "#n" depends on."""
+    from cosmic_ray.mutating import mutate_code
+    from cosmic_ray.plugins import get_operator
+
+    source = (ROOT / module).read_text()
+    if wanted is not None:
+        groups = {(specs[i].definition_name, specs[i].operator_name) for i in wanted}
+        needed = {i for i, spec in enumerate(specs) if (spec.definition_name, spec.operator_name) in groups}
+    mutants: list[Mutant] = []
+    seen: Counter[str] = Counter()
+    for index, spec in enumerate(specs):
+        if wanted is not None and index not in needed:
+            continue
+        try:
+            mutated = mutate_code(source, get_operator(spec.operator_name)(), spec.occurrence)
+        except Exception:  # noqa: BLE001 - e.g. ExceptionReplacer on `except (mod.Error, ...)`
+            continue  # an operator that cannot handle this site: no mutant, rather than no run at all
+        if mutated is None or mutated == source:
+            continue
+        diff = list(difflib.unified_diff(source.splitlines(), mutated.splitlines(), module, module, n=1,
+                                         lineterm=""))
+        before = " / ".join(_normalize(line[1:]) for line in diff[2:] if line.startswith("-"))
+        after = " / ".join(_normalize(line[1:]) for line in diff[2:] if line.startswith("+"))
+        key = f"{spec.definition_name or '<module>'}: {before} -> {after or '(removed)'}"
+        seen[key] += 1
+        if seen[key] > 1:  # the same text mutated the same way twice in one function: number them in order
+            key = f"{key} #{seen[key]}"
+        if wanted is None or index in wanted:
+            mutants.append(Mutant(module, key, spec, "\n".join(diff)))
+    return mutants
+
+
+def enumerate_mutants(module: str) -> list[Mutant]:
+    return _describe(module, _specs(module))
+
+
+def mutants_in(module: str, definitions: set[str]) -> list[Mutant]:
+    """The mutants of the named functions or classes ("<module>" for top-level code) only: cheaper than all."""
+    specs = _specs(module)
+    wanted = {i for i, spec in enumerate(specs) if (spec.definition_name or "<module>") in definitions}
+    return _describe(module, specs, wanted)
+
+
+def sample_mutants(module: str, count: int, seed: str) -> list[Mutant]:
+    """`count` mutants drawn with a seeded generator: the same code and seed always give the same ones."""
+    specs = _specs(module)
+    if count >= len(specs):
+        return _describe(module, specs)
+    return _describe(module, specs, set(random.Random(seed).sample(range(len(specs)), count)))
+
+
+def test_command(target: Target) -> str:
+    parts = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *target.tests]
+    if target.select:
+        parts += ["-k", target.select]
+    return shlex.join(parts)
+
+
+class _Backup:
+    """A copy of the module beside .mutation/ while it is mutated: a run killed hard (SIGKILL) leaves the file
+    mutated, and the next run puts the original back before doing anything."""
+
+    def __init__(self, module: str) -> None:
+        self.path = ROOT / module
+        self.copy = OUT / "backup" / module
+
+    def __enter__(self) -> _Backup:
+        self.copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.path, self.copy)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        shutil.copyfile(self.copy, self.path)
+        self.copy.unlink()
+
+
+def restore_stale_backups() -> list[str]:
+    restored = []
+    backups = OUT / "backup"
+    if backups.is_dir():
+        for copy in backups.rglob("*.py"):
+            module = copy.relative_to(backups)
+            shutil.copyfile(copy, ROOT / module)
+            copy.unlink()
+            restored.append(str(module))
+    return restored
+
+
+@contextlib.contextmanager
+def _in_tree() -> Iterator[None]:
+    """Cosmic Ray runs the test command in the current directory with the current environment: both made to
+    point at this tree, whichever tree the venv was installed from (PYTHONPATH comes before the editable
+    install), so a scratch copy of the repository can be mutated while the working tree stays free."""
+    cwd, pythonpath = os.getcwd(), os.environ.get("PYTHONPATH")
+    os.chdir(ROOT)
+    source_dirs = [str(ROOT / d) for d in ("server", "emulator", "clients/python")]
+    os.environ["PYTHONPATH"] = os.pathsep.join(source_dirs + ([pythonpath] if pythonpath else []))
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+        if pythonpath is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = pythonpath
+
+
+def run_module(target: Target, mutants: list[Mutant], equivalents: dict[str, str], *, baseline: bool = True,
+               progress=None) -> Report:
+    from cosmic_ray.mutating import mutate_and_test
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome
+
+    report = Report(target.module, total=len(mutants))
+    started = time.monotonic()
+    command = test_command(target)
+    timeout = target.timeout_floor
+    if baseline:
+        t0 = time.monotonic()
+        with _in_tree():
+            run = subprocess.run(shlex.split(command), capture_output=True, text=True)
+        if run.returncode != 0:
+            raise SystemExit(f"{target.module}: its tests fail without any mutation:\n{command}\n{run.stdout[-3000:]}")
+        timeout = max(timeout, 3 * (time.monotonic() - t0) + 10)
+    with _in_tree(), _Backup(target.module):
+        for index, mutant in enumerate(mutants, 1):
+            result = mutate_and_test([mutant.spec], command, timeout)
+            if result.worker_outcome == WorkerOutcome.NORMAL and result.test_outcome == TestOutcome.SURVIVED:
+                if mutant.key in equivalents:
+                    report.equivalent.append(mutant.key)
+                    verdict = "equivalent"
+                else:
+                    report.survived.append({"key": mutant.key, "diff": mutant.diff})
+                    verdict = "SURVIVED"
+            elif result.worker_outcome == WorkerOutcome.NORMAL and result.test_outcome == TestOutcome.KILLED:
+                if result.output == "timeout":
+                    report.timed_out += 1
+                    verdict = "timeout"
+                else:
+                    report.killed += 1
+                    verdict = "killed"
+            else:
+                report.errors.append({"key": mutant.key, "output": (result.output or "")[-2000:]})
+                verdict = f"error ({result.worker_outcome})"
+            if progress:
+                progress(f"  [{index}/{len(mutants)}] {verdict:10} {mutant.key}")
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def render(reports: list[Report]) -> str:
+    lines = [f"{'module':48} {'mutants':>7} {'killed':>6} {'timeout':>7} {'equiv':>5} {'survived':>8} {'score':>6}"]
+    for r in reports:
+        lines.append(f"{r.module.removeprefix('server/taskrouter_gateway/'):48} {r.total:7} {r.killed:6} "
+                     f"{r.timed_out:7} {len(r.equivalent):5} {len(r.survived):8} {r.score:6.1%}")
+    for r in reports:
+        for survivor in r.survived:
+            lines += ["", f"survived in {r.module}: {survivor['key']}", survivor["diff"]]
+        for error in r.errors:
+            lines += ["", f"could not run in {r.module}: {error['key']}", error["output"]]
+    return "\n".join(lines)
+
+
+def _report_path(module: str) -> Path:
+    return OUT / (module.replace("/", "_") + ".json")
+
+
+def unused_equivalents(module: str, mutants: list[Mutant], equivalents: dict[str, str]) -> list[str]:
+    keys = {m.key for m in mutants}
+    return [key for key in equivalents if key not in keys]
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="./dev mutate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("modules", nargs="*", help="paths as in tests/mutation/targets.toml, or a unique suffix "
+                                                   "(webhook.py, events/log.py); all if none")
+    parser.add_argument("--sample", type=int, metavar="N", help="run N seeded mutants per module, not all")
+    parser.add_argument("--seed", default="22", help="seed for --sample [default 22]")
+    parser.add_argument("--list", action="store_true", help="list the mutants' keys and stop")
+    parser.add_argument("--survivors", action="store_true",
+                        help="rerun only the mutants that survived the module's last run (.mutation/), e.g. after "
+                             "adding tests for them")
+    parser.add_argument("--nice", type=int, default=15, help="CPU niceness for the run [default 15]")
+    args = parser.parse_args(argv)
+
+    targets = load_targets()
+    chosen = []
+    for name in args.modules or list(targets):
+        matches = [m for m in targets if m == name or m.endswith("/" + name.lstrip("/"))]
+        if len(matches) != 1:
+            parser.error(f"{name!r} names {len(matches)} modules of tests/mutation/targets.toml: {', '.join(matches)}")
+        chosen.append(targets[matches[0]])
+    for module in restore_stale_backups():
+        print(f"restored {module} from a run that was killed while it was mutated", file=sys.stderr)
+    equivalents = load_equivalents()
+    if args.nice:
+        os.nice(max(0, args.nice - os.nice(0)))
+    # A SIGTERM unwinds like Ctrl-C, so the module being mutated is put back.
+    signal.signal(signal.SIGTERM, _interrupt)
+
+    reports = []
+    for target in chosen:
+        module_equivalents = equivalents.get(target.module, {})
+        if args.survivors:
+            last = json.loads(_report_path(target.module).read_text())
+            again = {s["key"] for s in last["survived"]}
+            mutants = [m for m in enumerate_mutants(target.module) if m.key in again]
+        elif args.sample is not None:
+            mutants = sample_mutants(target.module, args.sample, f"{args.seed}:{target.module}")
+        else:
+            mutants = enumerate_mutants(target.module)
+            for key in unused_equivalents(target.module, mutants, module_equivalents):
+                print(f"note: {target.module}: equivalent {key!r} matches no mutant any more", file=sys.stderr)
+        if args.list:
+            for m in mutants:
+                mark = " (equivalent)" if m.key in module_equivalents else ""
+                print(f"{target.module}: {m.key}{mark}")
+            continue
+        print(f"[mutate] {target.module}: {len(mutants)} mutants against {' '.join(target.tests)}",
+              file=sys.stderr, flush=True)
+        report = run_module(target, mutants, module_equivalents,
+                            progress=lambda line: print(line, file=sys.stderr, flush=True))
+        reports.append(report)
+        OUT.mkdir(exist_ok=True)
+        _report_path(target.module).write_text(
+            json.dumps(report.__dict__ | {"score": report.score}, indent=2))
+    if args.list:
+        return 0
+    print(render(reports))
+    below = [r.module for r in reports if r.score < FLOOR or r.errors]
+    if below:
+        print(f"\nbelow the {FLOOR:.0%} floor (or with runs that failed): {', '.join(below)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Fan-out edges mutation testing found untested (issue 22): the lag reported per subscription once it is live,
+and the smallest buffer and page sizes. Same real stack as test_event_stream.py (its fixtures and helpers)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+
+from taskrouter.gateway.v1 import event_service_pb2
+from taskrouter_gateway.events.fanout import MAX_MESSAGE_BYTES, FanOut, encode_piece
+from taskrouter_gateway.events.sqlite_log import SqliteEventLog
+from test_event_stream import WAIT, make_event, make_stack, open_live, request, sids, stack, take  # noqa: F401 - fixtures
+
+
+async def test_a_live_subscriber_that_has_read_everything_lags_by_nothing(stack):
+    call = await open_live(stack)
+    assert stack.fanout.lags() == [0]
+    events = [make_event() for _ in range(5)]
+    await stack.append(*events)
+    assert sids(await take(call, 5)) == [e.sid for e in events]
+    # Live: the lag is what waits in its buffer (nothing), not how far it is from where its replay began.
+    assert stack.fanout.lags() == [0]
+    call.cancel()
+
+
+async def test_no_subscription_means_no_lags(stack):
+    assert stack.fanout.lags() == []
+
+
+@pytest.mark.parametrize(("buffer_size", "page_size", "ok"), [(1, 1, True), (0, 1, False), (1, 0, False)])
+async def test_buffer_and_page_sizes_of_one_are_the_smallest_allowed(tmp_path, buffer_size, page_size, ok):
+    log = SqliteEventLog(tmp_path / "events.db", synchronous="NORMAL")
+    if ok:
+        fanout = FanOut(log, buffer_size=buffer_size, page_size=page_size)
+        assert (fanout.buffer_size, fanout.page_size) == (1, 1)
+    else:
+        with pytest.raises(ValueError, match="buffer_size and page_size must be >= 1"):
+            FanOut(log, buffer_size=buffer_size, page_size=page_size)
+
+
+async def test_a_one_event_buffer_still_delivers_every_event_to_a_reader_that_keeps_up(make_stack):
+    stack = await make_stack(buffer_size=1, page_size=1)
+    call = await open_live(stack)
+    for _ in range(3):
+        event = make_event()
+        await stack.append(event)
+        assert sids(await take(call, 1)) == [event.sid]
+    call.cancel()
+
+
+async def test_close_leaves_no_tailer_task_running(tmp_path):
+    log = SqliteEventLog(tmp_path / "events.db", synchronous="NORMAL")
+    await log.open()
+    try:
+        fanout = FanOut(log)
+        await fanout.start()
+
+        def tailers() -> list[asyncio.Task]:
+            return [t for t in asyncio.all_tasks() if t.get_name() == "event-fanout-tailer" and not t.done()]
+
+        assert len(tailers()) == 1
+        await fanout.close(drain_timeout=1.0)
+        assert tailers() == []
+    finally:
+        await log.close()
+
+
+@pytest.mark.parametrize("length", [126, 127, 128, 16_383, 16_384])
+def test_pieces_use_the_shortest_length_prefixes_at_each_varint_boundary(length):
+    # Byte for byte what protobuf writes (its varints are minimal: 127 is one byte, 128 two), for an event and
+    # a cursor of exactly `length` bytes.
+    event = next(e for e in (make_event(description="x" * d) for d in range(length + 1))
+                 if len(e.SerializeToString()) == length)
+    cursor = "v1." + "c" * (length - 3)
+    expected = event_service_pb2.StreamEventsResponse(events=[event_service_pb2.StreamedEvent(event=event, cursor=cursor)])
+    assert encode_piece(event.SerializeToString(), cursor) == expected.SerializeToString()
+
+
+async def test_replayed_events_fill_each_message_to_exactly_the_cap(make_stack):
+    # Pieces of exactly half the cap: two make a message of exactly MAX_MESSAGE_BYTES, which is allowed.
+    stack = await make_stack()
+    half = MAX_MESSAGE_BYTES // 2
+    events = []
+    for seq in range(1, 5):
+        for size in range(half - 200, half):
+            event = make_event(description="x" * size)
+            if len(encode_piece(event.SerializeToString(), stack.cursor(seq))) == half:
+                events.append(event)
+                break
+    assert len(events) == 4
+    await stack.append(*events)
+    call = stack.stub.StreamEvents(request(after_cursor=stack.cursor(0)))
+    messages = []
+    while sum(len(m.events) for m in messages) < 4:
+        message = await asyncio.wait_for(call.read(), WAIT)
+        assert message is not grpc.aio.EOF
+        messages.append(message)
+    assert [len(m.events) for m in messages] == [2, 2]
+    assert [m.ByteSize() for m in messages] == [MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES]
+    assert sids([e for m in messages for e in m.events]) == [e.sid for e in events]
+    call.cancel()

@@ -1,0 +1,89 @@
+"""The mutation floor, cheaply: a seeded sample of each enforced module's mutants (tests/mutation/targets.toml)
+run against that module's tests, in about a minute on two cores. Fails when fewer than 90% of the sampled
+mutants that are not recorded as equivalent are killed. The full audit is `./dev mutate` (README).
+
+The sample is fixed by the seed and the code: the same commit always runs the same mutants."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PER_MODULE = int(os.environ.get("MUTATION_SAMPLE", "2"))
+SEED = os.environ.get("MUTATION_SEED", "ci")
+
+
+def _load_runner():
+    spec = importlib.util.spec_from_file_location("mutate_runner", ROOT / "scripts" / "mutate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+mutate = _load_runner()
+
+
+def test_every_module_in_targets_exists_and_names_existing_tests():
+    targets = mutate.load_targets()
+    assert targets
+    for target in targets.values():
+        assert (ROOT / target.module).is_file(), target.module
+        for test in target.tests:
+            assert (ROOT / test).is_file(), f"{target.module}: {test} does not exist"
+
+
+def test_every_recorded_equivalent_names_a_mutant_that_exists_and_says_why():
+    # A stale entry would silently excuse nothing; a missing reason would excuse without saying why.
+    equivalents = mutate.load_equivalents()
+    targets = mutate.load_targets()
+    for module, entries in equivalents.items():
+        assert module in targets, f"equivalents for {module}, which targets.toml does not list"
+        # Only the functions the entries name are mutated: a key starts with its function's name.
+        keys = {m.key for m in mutate.mutants_in(module, {key.split(":", 1)[0] for key in entries})}
+        stale = [key for key in entries if key not in keys]
+        assert not stale, f"{module}: equivalents that match no mutant any more: {stale}"
+
+
+def test_mutant_keys_do_not_depend_on_line_numbers(tmp_path, monkeypatch):
+    source = (ROOT / "server/taskrouter_gateway/scopes.py").read_text()
+    shifted = tmp_path / "server/taskrouter_gateway/scopes.py"
+    shifted.parent.mkdir(parents=True)
+    shifted.write_text("# one more line\n\n" + source)
+    monkeypatch.setattr(mutate, "ROOT", tmp_path)
+    keys = [m.key for m in mutate.enumerate_mutants("server/taskrouter_gateway/scopes.py")]
+    monkeypatch.setattr(mutate, "ROOT", ROOT)
+    assert keys == [m.key for m in mutate.enumerate_mutants("server/taskrouter_gateway/scopes.py")]
+    assert len(keys) == len(set(keys))
+
+
+def test_a_sample_is_fixed_by_its_seed_and_keyed_as_in_the_full_list():
+    module = "server/taskrouter_gateway/scopes.py"
+    first = [m.key for m in mutate.sample_mutants(module, 5, "ci:x")]
+    assert len(first) == 5
+    assert first == [m.key for m in mutate.sample_mutants(module, 5, "ci:x")]
+    assert first != [m.key for m in mutate.sample_mutants(module, 5, "ci:y")]
+    assert set(first) <= {m.key for m in mutate.enumerate_mutants(module)}
+
+
+@pytest.mark.slow
+def test_sampled_mutants_of_the_enforced_modules_are_killed():
+    equivalents = mutate.load_equivalents()
+    reports = []
+    for target in mutate.load_targets().values():
+        if not target.enforced:
+            continue
+        mutants = mutate.sample_mutants(target.module, PER_MODULE, f"{SEED}:{target.module}")
+        # No baseline run: the rest of the suite runs these tests unmutated.
+        reports.append(mutate.run_module(target, mutants, equivalents.get(target.module, {}), baseline=False))
+    killed = sum(r.killed + r.timed_out for r in reports)
+    counted = sum(r.counted for r in reports)
+    errors = [e for r in reports for e in r.errors]
+    assert not errors, mutate.render(reports)
+    assert counted and killed / counted >= mutate.FLOOR, mutate.render(reports)
