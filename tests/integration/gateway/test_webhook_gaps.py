@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import aiohttp
 import orjson
 import pytest
+from callback_fixtures import live_callback
 from structlog.testing import capture_logs
 
 from taskrouter_gateway.events import records, webhook
@@ -28,9 +29,7 @@ JSON = "application/json"
 
 
 def _callback(workspace_sid: str, **extra: str) -> dict[str, str]:
-    params = json.loads((FIXTURES / "worker.created.json").read_text())["params"]
-    params.update(WorkspaceSid=workspace_sid, Sid="EV" + secrets.token_hex(16), **extra)
-    return params
+    return live_callback(WorkspaceSid=workspace_sid, **extra)
 
 
 @pytest.fixture
