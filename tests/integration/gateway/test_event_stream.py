@@ -464,16 +464,22 @@ async def test_a_failed_replay_read_ends_the_stream_unavailable_with_a_resume_cu
 # -- batching and rendering ------------------------------------------------------------------------------
 
 
+async def messages_holding(call, count: int) -> list:
+    """Reads stream messages until they hold `count` events between them."""
+    messages = []
+    while sum(len(m.events) for m in messages) < count:
+        message = await asyncio.wait_for(call.read(), WAIT)
+        assert message is not grpc.aio.EOF
+        messages.append(message)
+    return messages
+
+
 async def test_a_subscriber_that_is_behind_gets_its_events_batched_under_the_size_cap(make_stack):
     stack = await make_stack()
     events = [make_event(description="d" * 5_000) for _ in range(30)]  # six fit under the cap, seven do not
     await stack.append(*events)
     call = stack.stub.StreamEvents(request(after_cursor=stack.cursor(0)))
-    messages = []
-    while sum(len(m.events) for m in messages) < 30:
-        message = await asyncio.wait_for(call.read(), WAIT)
-        assert message is not grpc.aio.EOF
-        messages.append(message)
+    messages = await messages_holding(call, 30)
     got = flatten(messages)
     assert sids(got) == [e.sid for e in events]
     assert [decode_cursor(e.cursor, stack.log.log_id) for e in got] == list(range(1, 31))

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
-import grpc
 import pytest
 
 from taskrouter.gateway.v1 import event_service_pb2
 from taskrouter_gateway.events.fanout import MAX_MESSAGE_BYTES, FanOut, encode_piece
 from taskrouter_gateway.events.sqlite_log import SqliteEventLog
-from test_event_stream import WAIT, make_event, make_stack, open_live, request, sids, stack, take  # noqa: F401 - fixtures
+from test_event_stream import WAIT, make_event, messages_holding, make_stack, open_live, request, sids, stack, take  # noqa: F401 - fixtures
 
 
 async def test_a_live_subscriber_that_has_read_everything_lags_by_nothing(stack):
@@ -92,11 +91,7 @@ async def test_replayed_events_fill_each_message_to_exactly_the_cap(make_stack):
     assert len(events) == 4
     await stack.append(*events)
     call = stack.stub.StreamEvents(request(after_cursor=stack.cursor(0)))
-    messages = []
-    while sum(len(m.events) for m in messages) < 4:
-        message = await asyncio.wait_for(call.read(), WAIT)
-        assert message is not grpc.aio.EOF
-        messages.append(message)
+    messages = await messages_holding(call, 4)
     assert [len(m.events) for m in messages] == [2, 2]
     assert [m.ByteSize() for m in messages] == [MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES]
     assert sids([e for m in messages for e in m.events]) == [e.sid for e in events]
