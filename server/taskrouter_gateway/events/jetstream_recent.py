@@ -38,12 +38,10 @@ class RecentEvents:
             self.lost += seq - self.position - 1
             self._cache.clear()  # the cache must stay a contiguous run of seqs for cached_after
         self.position = seq
-        if event is not None:
+        if event is not None:  # else a hole: cached_after skips seqs it does not hold
             self._cache[seq] = event
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-        elif self._cache:
-            pass  # a hole in the cache is fine: cached_after skips seqs it does not hold
         return lost
 
     def jump_to(self, seq: int) -> tuple[int, int] | None:

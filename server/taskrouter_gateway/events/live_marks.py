@@ -51,10 +51,9 @@ class LiveMarks:
 
     async def flush(self) -> None:
         """Writes the marks live callbacks have earned since the last flush."""
+        # broken() clears what was seen, so everything pending belongs to an unbroken run.
         pending, self._newest = self._newest, {}
         for workspace_sid, newest in pending.items():
-            if workspace_sid not in self._running:
-                continue  # the run broke after these were seen: they prove nothing now
             try:
                 await self._log.mark_complete_until(workspace_sid, max(0, newest - self._slack_ms))
             except EventLogError as exc:

@@ -3,6 +3,7 @@ brute force; a seq that skips ahead is reported as lost, never stalls the replic
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from taskrouter_gateway.events.jetstream_recent import RecentEvents
@@ -67,3 +68,25 @@ def test_retention_then_new_events_drop_only_what_the_stream_removed() -> None:
         assert recent.advance(seq, stored(seq)) is None
     assert recent.drop_before(11) == 1
     assert [e.seq for e in recent.cached_after(10, 10, None)] == [11, 12] and recent.cache_first == 11
+
+
+def test_limits_holes_and_an_empty_cache() -> None:
+    with pytest.raises(ValueError, match="cache_size"):
+        RecentEvents(position=0, cache_size=0)
+    recent = RecentEvents(position=7, cache_size=10)
+    assert recent.cache_first == 8 and list(recent.cached_after(7, 5, None)) == []
+    for seq in (8, 9):
+        recent.advance(seq, stored(seq))
+    recent.advance(10, None)  # a message that is not a gateway event: a hole, not the end
+    for seq in (11, 12, 13):
+        recent.advance(seq, stored(seq))
+    assert [e.seq for e in recent.cached_after(7, 100, None)] == [8, 9, 11, 12, 13]
+    assert [e.seq for e in recent.cached_after(7, 3, None)] == [8, 9, 11]
+    assert [e.seq for e in recent.cached_after(8, 1, None)] == [9]
+    assert recent.jump_to(20) == (14, 20) and recent.lost == 7
+
+
+def test_the_same_seq_delivered_twice_is_taken_once() -> None:
+    recent = RecentEvents(position=0, cache_size=10)
+    recent.advance(1, stored(1))
+    assert recent.advance(1, stored(1)) is None and len(recent) == 1 and recent.lost == 0
