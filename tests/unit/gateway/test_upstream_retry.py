@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -198,3 +199,34 @@ def test_a_wait_that_ends_exactly_at_the_deadline_is_not_started() -> None:
     assert policy.next_delay(1, retry_after=1.0, now=0.0, deadline=1.5, rng=rng) is None
     assert policy.next_delay(1, retry_after=1.0, now=0.0, deadline=1.5 + 2**-20, rng=rng) == 1.0
     assert policy.next_delay(1, retry_after=1.0, now=0.0, deadline=1.5, rng=rng, attempt_time=0.25) is None
+
+
+def test_the_default_policy_is_what_the_readme_promises() -> None:
+    policy = RetryPolicy()
+    rng = random.Random(0)
+    # Without a deadline: four attempts in all (TASKROUTER_GATEWAY_UPSTREAM_MAX_ATTEMPTS' default).
+    assert policy.next_delay(3, retry_after=None, now=0.0, deadline=None, rng=rng) is not None
+    assert policy.next_delay(4, retry_after=None, now=0.0, deadline=None, rng=rng) is None
+    # Backoff: the first retry within 100 ms, none ever over 2 s.
+    assert policy.backoff_ceiling(1) == 0.1 and policy.backoff_ceiling(30) == 2.0
+    # Retry-After is honoured up to 10 s, and a longer one ends the retries.
+    assert policy.next_delay(1, retry_after=10.0, now=0.0, deadline=None, rng=rng) == 10.0
+    assert policy.next_delay(1, retry_after=10.5, now=0.0, deadline=None, rng=rng) is None
+    # An attempt needs at least 50 ms before the deadline to be started.
+    assert policy.next_delay(1, retry_after=1.0, now=0.0, deadline=1.04, rng=rng) is None
+    assert policy.next_delay(1, retry_after=1.0, now=0.0, deadline=1.06, rng=rng) == 1.0
+
+
+def test_limits_of_the_policy_itself() -> None:
+    assert RetryPolicy(max_retry_after=0).next_delay(
+        1, retry_after=0.0, now=0.0, deadline=None, rng=random.Random(0)) == 0.0  # 0: only "retry now"
+    with pytest.raises(ValueError, match="max_retry_after"):
+        RetryPolicy(max_retry_after=-0.5)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        RetryPolicy().max_attempts = 9  # type: ignore[misc]  # one policy is shared by every request
+
+
+def test_retry_after_is_capped_at_one_day_exactly() -> None:
+    assert parse_retry_after("86400") == 86_400.0
+    assert parse_retry_after("86401") == 86_400.0
+    assert parse_retry_after("86399.5") == 86_399.5
