@@ -570,6 +570,7 @@ class JetStreamEventLog(EventLog):
                 raise TypeError(f"append takes NewEvent items, got {type(ev).__name__}")
         results: list[AppendResult] = []
         seen: dict[str, int] = {}
+        published: list[tuple[str, str, int]] = []  # (workspace, sid, seq)
         self._appending += 1
         self._appends_done.clear()
         try:
@@ -586,10 +587,11 @@ class JetStreamEventLog(EventLog):
                 await self._record_lead(ev)
                 result = await self._publish(ev)
                 seen[ev.sid] = result.seq
-                for scope in self._scopes.get(ev.workspace_sid, ()):
-                    await asyncio.to_thread(scope.sids.add, ((ev.sid, result.seq),))
+                published.append((ev.workspace_sid, ev.sid, result.seq))
                 results.append(result)
         finally:
+            # Open dedup scopes learn what was stored, once per call (the broker's window covers the meantime).
+            await self._add_to_scopes(published)
             self._appending -= 1
             if not self._appending:
                 self._appends_done.set()
@@ -606,22 +608,30 @@ class JetStreamEventLog(EventLog):
         except EventLogError as exc:
             raise EventLogWriteError(f"event {ev.sid} not stored: {exc}") from None
 
+    async def _add_to_scopes(self, published: list[tuple[str, str, int]]) -> None:
+        for workspace_sid in {ws for ws, _, _ in published}:
+            pairs = [(sid, seq) for ws, sid, seq in published if ws == workspace_sid]
+            for scope in self._scopes.get(workspace_sid, ()):
+                await asyncio.to_thread(scope.sids.add, pairs)
+
     async def _find_stored(self, events: list[NewEvent]) -> dict[str, int]:
         """sid -> seq of those of `events` the stream already holds, found without a per-event index: in a
         backfill's dedup scope, else by reading the workspace's subject from the event's date on."""
         found: dict[str, int] = {}
         lookups: dict[str, list[NewEvent]] = {}
+        scoped: dict[int, tuple[_Scope, list[str]]] = {}  # by id(scope): one on-disk lookup per scope
         for ev in events:
             scope = next((s for s in self._scopes.get(ev.workspace_sid, ())
                           if s.ready and ev.event_date_ms >= s.start_ms), None)
             if scope is not None:
-                found.update(await asyncio.to_thread(scope.sids.seqs_of, (ev.sid,)))
+                scoped.setdefault(id(scope), (scope, []))[1].append(ev.sid)
             else:
                 lookups.setdefault(ev.workspace_sid, []).append(ev)
+        for scope, sids in scoped.values():
+            found.update(await asyncio.to_thread(scope.sids.seqs_of, sids))
         for workspace_sid, evs in lookups.items():
             wanted = {ev.sid for ev in evs}
-            after = await self.seq_at_or_after(min(ev.event_date_ms for ev in evs))
-            _, last = await self._bounds()
+            after, last = await self._since(min(ev.event_date_ms for ev in evs))
             async with contextlib.aclosing(self._scan(after, last, workspace_sid)) as scanned:
                 async for stored in scanned:
                     if stored.sid in wanted:
@@ -642,8 +652,7 @@ class JetStreamEventLog(EventLog):
         # Registered first, so events this replica appends meanwhile are added as they are acked.
         self._scopes.setdefault(workspace_sid, []).append(scope)
         try:
-            after = await self.seq_at_or_after(start_ms)
-            _, last = await self._bounds()
+            after, last = await self._since(start_ms)
             batch: list[tuple[str, int]] = []
             async with contextlib.aclosing(self._scan(after, last, workspace_sid)) as scanned:
                 async for stored in scanned:
@@ -869,6 +878,11 @@ class JetStreamEventLog(EventLog):
 
     async def seq_at_or_after(self, event_date_ms: int) -> int:
         check_date(event_date_ms)
+        return (await self._since(event_date_ms))[0]
+
+    async def _since(self, event_date_ms: int) -> tuple[int, int]:
+        """(the seq just before the first event dated at/after T, the last seq the answer looked at): a
+        scan from the first up to the second sees every event dated at/after T the stream held."""
         recent, first = await self._current()
         last = recent.position
         # Every event dated at/after T was stored at/after T - lead - margin: find that seq by bisection over
@@ -888,8 +902,8 @@ class JetStreamEventLog(EventLog):
         async with contextlib.aclosing(self._scan(lo - 1, last, None)) as scanned:
             async for event in scanned:
                 if event.event_date_ms >= event_date_ms:
-                    return event.seq - 1
-        return last
+                    return event.seq - 1, last
+        return last, last
 
     async def last_seq(self) -> int:
         return (await self._current())[0].position
