@@ -114,16 +114,17 @@ class Backfiller:
                             appended += 1
                 fetched += len(page)
                 if page:
-                    newest = max(newest or page[-1].event_date_ms, page[-1].event_date_ms)
+                    newest = page[-1].event_date_ms if newest is None else max(newest, page[-1].event_date_ms)
                 if not token:
                     break
         # Complete up to the range's end when the range starts at (or before) what was already complete. With
         # no end given, "the present" is the newest event TaskRouter listed: its clock, not ours.
         reached = end_ms if end_ms is not None else newest
-        if reached is not None and (mark is None or start_ms <= mark):
+        joins_mark = mark is None or start_ms <= mark
+        if reached is not None and joins_mark:
             await self._log.mark_complete_until(workspace_sid, reached)
         live = self._ingestor.live_marks
-        if live is not None and end_ms is None and (mark is None or start_ms <= mark):
+        if live is not None and end_ms is None and joins_mark:
             live.start(workspace_sid)  # from here on live callbacks extend the mark
         result = BackfillResult(fetched=fetched, appended=appended, duplicates=duplicates)
         log.info("backfill done", workspace_sid=workspace_sid, start_ms=start_ms, fetched=result.fetched,
