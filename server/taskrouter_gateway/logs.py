@@ -45,11 +45,11 @@ PII_KEYS = frozenset(
 _URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^\s/?#]*@")
 
 
-def redact_url(text: str) -> str:
-    """`text` with the user:password@ of every URL in it replaced, for logs and messages."""
+def redact_url(text: str, mask: str = REDACTED) -> str:
+    """`text` with the user:password@ of every URL in it replaced by `mask`, for logs and messages."""
     if "@" not in text or "://" not in text:  # the common case costs two scans
         return text
-    return _URL_USERINFO.sub(lambda m: f"{m['scheme']}{REDACTED}@", text)
+    return _URL_USERINFO.sub(lambda m: f"{m['scheme']}{mask}@", text)
 
 
 def _scrub(value: Any, keys: frozenset[str]) -> Any:

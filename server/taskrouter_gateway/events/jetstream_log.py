@@ -53,6 +53,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import api
 
+from .. import logs
 from . import jetstream_codec as codec
 from .jetstream_marks import LEAD_KEY, SharedMarks
 from .jetstream_recent import RecentEvents
@@ -175,11 +176,8 @@ class StreamOptions:
 
 
 def redact_url(url: str) -> str:
-    """The URL without a user:password@ part, for messages and logs."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest.split("/", 1)[0]:
-        return url
-    return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    """A NATS URL without its user:password@ or token@ part, for start-up errors."""
+    return logs.redact_url(url, mask="***")
 
 
 def _value(enum_or_str: Any) -> Any:
