@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -308,6 +310,15 @@ async def test_a_prune_pauses_while_the_wal_is_long_and_the_wal_restarts(
     # frames counts as long here, so a 5,000-event prune goes through that cycle again and again.
     monkeypatch.setattr(sqlite_log, "_WAL_RESTART_FRAMES", 16)
     monkeypatch.setattr(sqlite_log, "_CHECKPOINT_PAUSE_S", 0.0)  # passes back to back: many per prune
+    # The checkpointer's flush as on a busy disk, so chunks land during its passes and the prune meets a long
+    # WAL (with an instant flush a pass could always finish first, and no pause was seen: a flaky test).
+    real_fdatasync = os.fdatasync
+
+    def busy_disk(fd: int) -> None:
+        time.sleep(0.005)
+        real_fdatasync(fd)
+
+    monkeypatch.setattr(sqlite_log.os, "fdatasync", busy_disk)
     log = await make_log(retention=Retention(max_age_ms=None, max_rows=10), prune_chunk=64)
     for start in range(1, 5001, 1000):
         await log.append([ev(n, payload=bytes(500)) for n in range(start, start + 1000)])
