@@ -145,7 +145,22 @@ class NatsCluster:
             node.start()
         for node in self.nodes:
             wait_for(node.healthy, timeout, f"nats-server {node.name} /healthz")
+        if len(self.nodes) > 1:
+            wait_for(self.formed, timeout, "JetStream meta group with every peer current")
         return self
+
+    def formed(self) -> bool:
+        """Every node names the same meta leader, and the leader sees every other peer online and current:
+        before that, creating a replicated stream can fail with "no suitable peers for placement"."""
+        try:
+            metas = {node.name: node.varz("jsz").get("meta_cluster") or {} for node in self.nodes}
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+        leaders = {meta.get("leader") for meta in metas.values()}
+        if len(leaders) != 1 or None in leaders or "" in leaders:
+            return False
+        peers = metas.get(leaders.pop() or "", {}).get("replicas") or []
+        return len(peers) == len(self.nodes) - 1 and all(p.get("current") and not p.get("offline") for p in peers)
 
     def node(self, name: str) -> NatsNode:
         return next(node for node in self.nodes if node.name == name)

@@ -57,6 +57,7 @@ from .. import logs
 from . import jetstream_codec as codec
 from .jetstream_marks import LEAD_KEY, SharedMarks
 from .jetstream_recent import RecentEvents
+from .jetstream_settle import once_formed
 from .sid_set import SidSet
 from .jetstream_lease import KvLeases
 from .log import (
@@ -100,6 +101,8 @@ class NatsOptions:
     tls_cert: str | None = None
     tls_key: str | None = None
     connect_timeout_s: float = 5.0
+    # How long a starting replica waits for a cluster that is still placing peers or electing its meta leader.
+    forming_wait_s: float = 30.0
     name: str = "taskrouter-gateway"
 
     def tls_context(self) -> ssl.SSLContext | None:
@@ -346,12 +349,18 @@ class JetStreamEventLog(EventLog):
 
     async def _ensure_stream(self) -> Any:
         name = self._stream.name
-        try:
+
+        async def find_or_create() -> tuple[Any, bool]:
             try:
-                info = await self._jsm.stream_info(name)
+                return await self._jsm.stream_info(name), False
             except nats.js.errors.NotFoundError:
-                info = await self._jsm.add_stream(self._stream.config())
+                created = await self._jsm.add_stream(self._stream.config())
                 _log.info("event_log.stream_created", stream=name, replicas=self._stream.replicas)
+                return created, True
+
+        try:
+            info, created = await once_formed(find_or_create, within_s=self._nats.forming_wait_s)
+            if created:
                 return info
         except nats.js.errors.APIError as exc:
             raise EventLogOpenError(f"NATS stream {name} cannot be created or read: {exc.description}") from None

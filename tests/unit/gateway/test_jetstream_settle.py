@@ -1,0 +1,58 @@
+"""A replica that starts with its brokers waits out "no suitable peers" and nothing else."""
+
+from __future__ import annotations
+
+import nats.js.errors
+import pytest
+
+from taskrouter_gateway.events.jetstream_settle import cluster_forming, once_formed
+
+
+def _api_error(err_code: int, code: int = 500) -> nats.js.errors.APIError:
+    return nats.js.errors.APIError(code=code, err_code=err_code, description=f"error {err_code}")
+
+
+class Flaky:
+    def __init__(self, errors: list[BaseException]) -> None:
+        self.errors = list(errors)
+        self.calls = 0
+
+    async def __call__(self) -> str:
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return "info"
+
+
+async def test_forming_errors_are_tried_again_until_the_cluster_answers():
+    op = Flaky([_api_error(10005), _api_error(10008, code=503), _api_error(10005)])
+    assert await once_formed(op, within_s=5, pause_s=0.001) == "info"
+    assert op.calls == 4
+
+
+@pytest.mark.parametrize("error", [_api_error(10058, code=400), _api_error(10023), nats.js.errors.NotFoundError()])
+async def test_any_other_answer_is_raised_at_once(error):
+    op = Flaky([error])
+    with pytest.raises(type(error)):
+        await once_formed(op, within_s=5, pause_s=0.001)
+    assert op.calls == 1
+
+
+async def test_a_cluster_that_never_forms_gives_its_last_error_after_the_wait():
+    op = Flaky([_api_error(10005)] * 1_000_000)
+    with pytest.raises(nats.js.errors.APIError) as raised:
+        await once_formed(op, within_s=0.05, pause_s=0.01)
+    assert raised.value.err_code == 10005
+    assert 2 <= op.calls < 1_000_000
+
+
+async def test_no_wait_means_one_try():
+    op = Flaky([_api_error(10005)])
+    with pytest.raises(nats.js.errors.APIError):
+        await once_formed(op, within_s=0, pause_s=0.01)
+    assert op.calls == 1
+
+
+def test_only_the_forming_codes_count():
+    assert cluster_forming(_api_error(10005)) and cluster_forming(_api_error(10008))
+    assert not cluster_forming(_api_error(10004)) and not cluster_forming(ValueError("10005"))
