@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from taskrouter_gateway.events.log import NewEvent
-from taskrouter_gateway.events.sqlite_log import SqliteEventLog
+from taskrouter_gateway.eventlog.log import NewEvent
+from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
 
 PAYLOAD = bytes(300)  # about the size of a serialized TaskRouter Event
 

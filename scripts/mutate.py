@@ -343,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="./dev mutate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("modules", nargs="*", help="paths as in tests/mutation/targets.toml, or a unique suffix "
-                                                   "(webhook.py, events/log.py); all if none")
+                                                   "(webhook.py, eventlog/log.py); all if none")
     parser.add_argument("--sample", type=int, metavar="N", help="run N seeded mutants per module, not all")
     parser.add_argument("--seed", default="22", help="seed for --sample [default 22]")
     parser.add_argument("--list", action="store_true", help="list the mutants' keys and stop")

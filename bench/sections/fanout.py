@@ -12,8 +12,8 @@ import secrets
 import time
 from typing import Any
 
-from taskrouter_gateway.events.cursor import encode_cursor
-from taskrouter_gateway.events.fanout import encode_piece
+from taskrouter_gateway.stream.cursor import encode_cursor
+from taskrouter_gateway.stream.fanout import encode_piece
 from taskrouter_gateway.translate.events import event_from_callback
 
 from .. import agent, procs

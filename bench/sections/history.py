@@ -32,9 +32,11 @@ from typing import Any
 
 import orjson
 
-from taskrouter_gateway.events import jetstream_codec, records
-from taskrouter_gateway.events.log import DAY_MS, NewEvent, Retention
-from taskrouter_gateway.events.sqlite_log import SqliteEventLog
+from taskrouter_gateway.eventlog import records
+
+from taskrouter_gateway.eventlog.jetstream import codec as jetstream_codec
+from taskrouter_gateway.eventlog.log import DAY_MS, NewEvent, Retention
+from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
 
 from .. import procs
 from ..callbacks import callback_params

@@ -181,7 +181,7 @@ async def _stored_sids(cluster: NatsCluster) -> set[str]:
     import nats.errors
     import nats.js.errors
 
-    from taskrouter_gateway.events import jetstream_codec
+    from taskrouter_gateway.eventlog.jetstream import codec as jetstream_codec
 
     live = [node.url for node in cluster.nodes if node.process is not None]
     nc = await nats.connect(live)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from .events.log import EventLog
+from .eventlog.log import EventLog
 from .metrics import GatewayMetrics
 
 # How long a refused append keeps the gateway unready; a later successful append clears it at once.

@@ -23,15 +23,15 @@ from . import embedded, logs
 from .admin import AdminServer, Readiness
 from .auth import AuthPolicy
 from .config import Settings
-from .events import records
-from .events.backfill import Backfiller
-from .events.fanout import FanOut
-from .events.ingest import Ingestor
-from .events.backends import build_event_log
-from .events.live_marks import LiveMarks
-from .events.log import EventLog, EventLogError, run_retention
-from .events.signature import SignatureVerifier
-from .events.webhook import WebhookHandler, create_webhook_app, runner_options
+from .eventlog import records
+from .ingest.backfill import Backfiller
+from .stream.fanout import FanOut
+from .ingest.ingestor import Ingestor
+from .eventlog.backends import build_event_log
+from .ingest.live_marks import LiveMarks
+from .eventlog.log import EventLog, EventLogError, run_retention
+from .ingest.signature import SignatureVerifier
+from .ingest.webhook import WebhookHandler, create_webhook_app, runner_options
 from .metrics import GatewayMetrics
 from .rpc_hooks import RpcHooks
 from .services.event_stream import EventStreamer

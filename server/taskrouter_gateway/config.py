@@ -148,7 +148,7 @@ class Settings:
         if self.nats_replicas not in (1, 3):
             raise ConfigError(f"nats_replicas must be 1 or 3, got {self.nats_replicas}")
         if self.event_backend == "nats":
-            from .events.backends import check_nats_settings
+            from .eventlog.backends import check_nats_settings
 
             check_nats_settings(self)
         if self.event_log_max_mb < 0:

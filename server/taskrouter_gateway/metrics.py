@@ -23,7 +23,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .events.log import EventLog, EventLogError
+from .eventlog.log import EventLog, EventLogError
 from .upstream.response import RateLimit
 
 # The *_created series would double every counter's lines for a timestamp nobody alerts on.

@@ -17,10 +17,10 @@ from google.protobuf import timestamp_pb2
 from taskrouter.gateway.v1 import event_service_pb2
 
 from .. import errors
-from ..events.cursor import InvalidCursor, decode_cursor, encode_cursor
-from ..events.fanout import FanOut, FanOutClosed, LogUnreadable, PositionLost, SubscriberTooSlow
-from ..events.filters import EventFilter
-from ..events.log import EventLog, EventLogError
+from ..stream.cursor import InvalidCursor, decode_cursor, encode_cursor
+from ..stream.fanout import FanOut, FanOutClosed, LogUnreadable, PositionLost, SubscriberTooSlow
+from ..stream.filters import EventFilter
+from ..eventlog.log import EventLog, EventLogError
 from ..validation import Checker, InvalidArgument
 
 METHOD: Final = "StreamEvents"

@@ -9,7 +9,7 @@ import grpc
 
 from taskrouter.gateway.v1 import event_pb2, event_service_pb2 as svc, workspace_pb2
 
-from ..events.backfill import RETENTION_MS, Backfiller
+from ..ingest.backfill import RETENTION_MS, Backfiller
 from ..rpc_hooks import RpcHooks
 from ..rpc_logging import logged_stream
 from ..translate import events as tr

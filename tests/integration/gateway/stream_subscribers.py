@@ -15,7 +15,7 @@ import grpc
 import orjson
 
 from taskrouter.gateway.v1 import event_pb2, event_service_pb2
-from taskrouter_gateway.events.cursor import encode_cursor
+from taskrouter_gateway.stream.cursor import encode_cursor
 
 SERVICE = "taskrouter.gateway.v1.EventService"
 METHOD = f"/{SERVICE}/StreamEvents"

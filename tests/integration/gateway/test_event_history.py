@@ -22,7 +22,7 @@ from twilio.request_validator import RequestValidator
 
 from taskrouter.gateway.v1 import event_service_pb2 as e, event_service_pb2_grpc
 from taskrouter_gateway.app import Gateway
-from taskrouter_gateway.events.cursor import encode_cursor
+from taskrouter_gateway.stream.cursor import encode_cursor
 
 _streams = itertools.count()
 OUTAGE_STEPS = 8  # events during the outage, 15 minutes apart: two hours, eight times the 15-minute overlap

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from natsutil import NatsCluster
 
-from taskrouter_gateway.events.jetstream_log import JetStreamEventLog, NatsOptions, StreamOptions
-from taskrouter_gateway.events.log import EventLog, EventLogClosed, EventLogError, NewEvent
-from taskrouter_gateway.events.sqlite_log import SqliteEventLog
+from taskrouter_gateway.eventlog.jetstream.log import JetStreamEventLog, NatsOptions, StreamOptions
+from taskrouter_gateway.eventlog.log import EventLog, EventLogClosed, EventLogError, NewEvent
+from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
 
 WS1 = "WS" + "1" * 32
 WS2 = "WS" + "2" * 32

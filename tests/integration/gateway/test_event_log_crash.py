@@ -9,14 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from taskrouter_gateway.events.sqlite_log import SqliteEventLog
+from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
 
 # The child appends from 20 concurrent tasks forever (every 5th append re-sends its previous sid as well),
 # printing "ack <sid> <seq>" once append() has returned, i.e. once the log says the event is durable.
 CHILD = r"""
 import asyncio, sys
-from taskrouter_gateway.events.log import NewEvent
-from taskrouter_gateway.events.sqlite_log import SqliteEventLog
+from taskrouter_gateway.eventlog.log import NewEvent
+from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
 
 def event(sid):
     return NewEvent(sid=sid, workspace_sid="WS" + "1" * 32, event_type="task.created",

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from nats.js import api
 from natsutil import NatsCluster, NatsNode, wait_for
 
-from taskrouter_gateway.events import jetstream_codec as codec
-from taskrouter_gateway.events.jetstream_log import JetStreamEventLog, NatsOptions, StreamOptions
-from taskrouter_gateway.events.log import DAY_MS, EventLogOpenError, EventLogWriteError, NewEvent
+from taskrouter_gateway.eventlog.jetstream import codec
+from taskrouter_gateway.eventlog.jetstream.log import JetStreamEventLog, NatsOptions, StreamOptions
+from taskrouter_gateway.eventlog.log import DAY_MS, EventLogOpenError, EventLogWriteError, NewEvent
 
 WS1 = "WS" + "1" * 32
 WS2 = "WS" + "2" * 32
@@ -346,7 +346,7 @@ async def test_since_stays_exact_when_events_are_dated_ahead_of_the_brokers_cloc
 
 
 async def test_a_lost_lease_stops_the_work_it_guards(open_log, nats_single) -> None:
-    from taskrouter_gateway.events.jetstream_lease import LeaseLost
+    from taskrouter_gateway.eventlog.jetstream.lease import LeaseLost
 
     log = await open_log(lease_ttl_s=1.5)
     inside = asyncio.Event()

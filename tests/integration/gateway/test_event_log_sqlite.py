@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from taskrouter_gateway.events.log import (
+from taskrouter_gateway.eventlog.log import (
     DAY_MS,
     EventLogClosed,
     EventLogOpenError,
@@ -19,8 +19,8 @@ from taskrouter_gateway.events.log import (
     Retention,
     run_retention,
 )
-from taskrouter_gateway.events import sqlite_log
-from taskrouter_gateway.events.sqlite_log import SqliteEventLog
+from taskrouter_gateway.eventlog.sqlite import log as sqlite_log
+from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
 
 WS1 = "WS" + "1" * 32
 WS2 = "WS" + "2" * 32

@@ -19,10 +19,10 @@ from google.protobuf import timestamp_pb2
 
 from taskrouter.gateway.v1 import event_pb2, event_service_pb2, event_service_pb2_grpc
 from taskrouter_gateway.errors import error_info_from
-from taskrouter_gateway.events.cursor import decode_cursor, encode_cursor
-from taskrouter_gateway.events.fanout import MAX_MESSAGE_BYTES, FanOut, encode_piece
-from taskrouter_gateway.events.log import EventLog, EventLogError, NewEvent, Retention
-from taskrouter_gateway.events.sqlite_log import SqliteEventLog
+from taskrouter_gateway.stream.cursor import decode_cursor, encode_cursor
+from taskrouter_gateway.stream.fanout import MAX_MESSAGE_BYTES, FanOut, encode_piece
+from taskrouter_gateway.eventlog.log import EventLog, EventLogError, NewEvent, Retention
+from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
 from taskrouter_gateway.services.event_stream import EventStreamer, stream_method_handler
 
 SERVICE = "taskrouter.gateway.v1.EventService"
@@ -604,7 +604,7 @@ async def test_cursor_whose_successors_were_pruned_is_out_of_range(make_stack):
 
 
 async def test_a_cursor_jetstream_retention_dropped_is_out_of_range(make_stack, nats_single):
-    from taskrouter_gateway.events.jetstream_log import JetStreamEventLog, NatsOptions, StreamOptions
+    from taskrouter_gateway.eventlog.jetstream.log import JetStreamEventLog, NatsOptions, StreamOptions
 
     name = f"EXPIRE{next(_event_numbers)}"
     log = JetStreamEventLog(NatsOptions(servers=tuple(nats_single.urls)),

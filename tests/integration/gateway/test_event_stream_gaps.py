@@ -8,8 +8,8 @@ import asyncio
 import pytest
 
 from taskrouter.gateway.v1 import event_service_pb2
-from taskrouter_gateway.events.fanout import MAX_MESSAGE_BYTES, FanOut, encode_piece
-from taskrouter_gateway.events.sqlite_log import SqliteEventLog
+from taskrouter_gateway.stream.fanout import MAX_MESSAGE_BYTES, FanOut, encode_piece
+from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
 from test_event_stream import WAIT, make_event, messages_holding, make_stack, open_live, request, sids, stack, take  # noqa: F401 - fixtures
 
 

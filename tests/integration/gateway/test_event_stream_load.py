@@ -18,10 +18,10 @@ import psutil
 import pytest
 
 from taskrouter.gateway.v1 import event_pb2
-from taskrouter_gateway.events import fanout as fanout_module
-from taskrouter_gateway.events.fanout import FanOut
-from taskrouter_gateway.events.log import NewEvent
-from taskrouter_gateway.events.sqlite_log import SqliteEventLog
+from taskrouter_gateway.stream import fanout as fanout_module
+from taskrouter_gateway.stream.fanout import FanOut
+from taskrouter_gateway.eventlog.log import NewEvent
+from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
 from taskrouter_gateway.services.event_stream import EventStreamer, stream_method_handler
 
 from stream_subscribers import SERVICE, WS, make_event

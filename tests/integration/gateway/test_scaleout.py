@@ -19,8 +19,9 @@ from natsutil import NatsCluster, running_cluster, wait_for
 from replicas import WS, Replica, Subscriber, callback, post, start_replicas
 
 from taskrouter.gateway.v1 import event_service_pb2 as e
-from taskrouter_gateway.events import jetstream_codec as codec, records
-from taskrouter_gateway.events.jetstream_log import JetStreamEventLog, NatsOptions, StreamOptions
+from taskrouter_gateway.eventlog import records
+from taskrouter_gateway.eventlog.jetstream import codec
+from taskrouter_gateway.eventlog.jetstream.log import JetStreamEventLog, NatsOptions, StreamOptions
 from taskrouter_gateway.translate.events import event_from_rest
 
 pytestmark = pytest.mark.slow

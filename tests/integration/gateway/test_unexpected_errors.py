@@ -9,7 +9,7 @@ from structlog.testing import capture_logs
 from taskrouter.gateway.v1 import activity_service_pb2 as activities, activity_service_pb2_grpc
 from taskrouter.gateway.v1 import event_service_pb2 as events, event_service_pb2_grpc
 from taskrouter_gateway.errors import error_info_from
-from taskrouter_gateway.events.filters import EventFilter
+from taskrouter_gateway.stream.filters import EventFilter
 from taskrouter_gateway.translate import activities as activity_translate
 
 

@@ -20,8 +20,10 @@ import pytest
 from callback_fixtures import live_callback
 from structlog.testing import capture_logs
 
-from taskrouter_gateway.events import records, webhook
-from taskrouter_gateway.events.signature import compute_signature
+from taskrouter_gateway.eventlog import records
+
+from taskrouter_gateway.ingest import webhook
+from taskrouter_gateway.ingest.signature import compute_signature
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "callbacks"
 FORM = "application/x-www-form-urlencoded"

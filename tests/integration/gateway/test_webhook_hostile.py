@@ -16,8 +16,8 @@ from callback_fixtures import live_callback
 from hypothesis import HealthCheck, given, settings, strategies as st
 from structlog.testing import capture_logs
 
-from taskrouter_gateway.events import webhook
-from taskrouter_gateway.events.signature import compute_signature
+from taskrouter_gateway.ingest import webhook
+from taskrouter_gateway.ingest.signature import compute_signature
 
 from threaded_gateway import threaded_gateway
 

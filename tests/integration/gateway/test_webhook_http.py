@@ -120,7 +120,7 @@ async def test_unknown_event_types_pass_through(gateway, http, emulator):
     assert status == 204
     stored = await gateway.event_log.get(params["Sid"])
     assert stored.event_type == "worker.future-thing"
-    from taskrouter_gateway.events import records
+    from taskrouter_gateway.eventlog import records
 
     event = records.to_event(stored)
     assert event.raw_parameters["FutureField"] == "42" and event.event_data["future_field"] == "42"

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from taskrouter_gateway.events.cursor import (
+from taskrouter_gateway.stream.cursor import (
     CURSOR_PREFIX,
     MAX_CURSOR_CHARS,
     MAX_SEQ,

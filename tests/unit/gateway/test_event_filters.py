@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from taskrouter.gateway.v1 import event_pb2, event_service_pb2
-from taskrouter_gateway.events.filters import SID_FILTERS, EventFilter, EventRefs
+from taskrouter_gateway.stream.filters import SID_FILTERS, EventFilter, EventRefs
 from taskrouter_gateway.validation import InvalidArgument
 
 WS = "WS" + "a" * 32

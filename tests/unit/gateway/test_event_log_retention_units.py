@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from taskrouter_gateway.events.log import DAY_MS, Retention
+from taskrouter_gateway.eventlog.log import DAY_MS, Retention
 
 
 def test_a_day_is_86_400_000_milliseconds():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from taskrouter.gateway.v1 import event_pb2
-from taskrouter_gateway.events import records
-from taskrouter_gateway.events.log import StoredEvent
+from taskrouter_gateway.eventlog import records
+from taskrouter_gateway.eventlog.log import StoredEvent
 from taskrouter_gateway.translate.events import callback_envelope, event_from_callback, event_from_rest
 
 WS = "WS" + "a" * 32

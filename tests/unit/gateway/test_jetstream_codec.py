@@ -6,9 +6,9 @@ import re
 
 from hypothesis import given, settings, strategies as st
 
-from taskrouter_gateway.events import jetstream_codec as codec
-from taskrouter_gateway.events.jetstream_log import redact_url
-from taskrouter_gateway.events.log import NewEvent
+from taskrouter_gateway.eventlog.jetstream import codec
+from taskrouter_gateway.eventlog.jetstream.log import redact_url
+from taskrouter_gateway.eventlog.log import NewEvent
 
 _TOKEN = re.compile(r"[A-Za-z0-9_-]+")
 text = st.text(max_size=40)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from taskrouter_gateway.events.jetstream_recent import RecentEvents
-from taskrouter_gateway.events.log import StoredEvent
+from taskrouter_gateway.eventlog.jetstream.recent import RecentEvents
+from taskrouter_gateway.eventlog.log import StoredEvent
 
 
 def stored(seq: int, ws: str = "WS1") -> StoredEvent:

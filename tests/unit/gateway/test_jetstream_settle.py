@@ -5,7 +5,7 @@ from __future__ import annotations
 import nats.js.errors
 import pytest
 
-from taskrouter_gateway.events.jetstream_settle import cluster_forming, once_formed
+from taskrouter_gateway.eventlog.jetstream.settle import cluster_forming, once_formed
 
 
 def _api_error(err_code: int, code: int = 500) -> nats.js.errors.APIError:

@@ -7,8 +7,8 @@ import asyncio
 
 from structlog.testing import capture_logs
 
-from taskrouter_gateway.events.live_marks import LiveMarks
-from taskrouter_gateway.events.log import EventLogError
+from taskrouter_gateway.ingest.live_marks import LiveMarks
+from taskrouter_gateway.eventlog.log import EventLogError
 
 
 class FakeLog:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from taskrouter_gateway import cli, config
-from taskrouter_gateway.events.backends import build_event_log
-from taskrouter_gateway.events.jetstream_log import JetStreamEventLog
-from taskrouter_gateway.events.sqlite_log import SqliteEventLog
+from taskrouter_gateway.eventlog.backends import build_event_log
+from taskrouter_gateway.eventlog.jetstream.log import JetStreamEventLog
+from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
 
 
 def test_sqlite_stays_the_default_backend(tmp_path):

@@ -1,4 +1,4 @@
-"""X-Twilio-Signature verification (taskrouter_gateway.events.signature).
+"""X-Twilio-Signature verification (taskrouter_gateway.ingest.signature).
 
 Signatures are made independently of the module under test: by Twilio's own RequestValidator (the installed
 `twilio` package) and by a hand-written signer below that builds the signed string its own way.
@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from multidict import MultiDict
 from twilio.request_validator import RequestValidator
 
-from taskrouter_gateway.events.signature import (
+from taskrouter_gateway.ingest.signature import (
     SIGNATURE_HEADER,
     SignatureVerifier,
     compute_signature,
@@ -715,7 +715,7 @@ async def test_server_json_body(webhook: _Webhook) -> None:
 
 
 def test_candidate_urls_are_cached_but_the_cache_stays_bounded():
-    from taskrouter_gateway.events import signature as signature_module
+    from taskrouter_gateway.ingest import signature as signature_module
 
     verifier = SignatureVerifier(["token"])
     params = {"Sid": "EV1", "EventType": "worker.created"}

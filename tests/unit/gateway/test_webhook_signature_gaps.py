@@ -9,7 +9,7 @@ import hashlib
 import pytest
 from twilio.request_validator import RequestValidator
 
-from taskrouter_gateway.events.signature import SignatureVerifier
+from taskrouter_gateway.ingest.signature import SignatureVerifier
 
 TOKEN = "primary-auth-token-5f1c9e"
 BASE = "https://gw.example.com/twilio/events"

@@ -26,10 +26,10 @@ from taskrouter.gateway.v1 import event_pb2
 
 import structlog
 
-from . import records
+from ..eventlog import records
 from .cursor import encode_cursor
 from .filters import EventFilter, EventRefs
-from .log import EventLog, EventLogError, StoredEvent
+from ..eventlog.log import EventLog, EventLogError, StoredEvent
 
 _log = structlog.get_logger(__name__)
 

@@ -18,7 +18,7 @@ def nats_servers(settings: Settings) -> tuple[str, ...]:
 def check_nats_settings(settings: Settings) -> None:
     """Raises ConfigError naming the NATS setting that cannot work, before anything connects."""
     from ..config import ConfigError, env_name
-    from .jetstream_log import StreamOptions
+    from .jetstream.log import StreamOptions
 
     servers = nats_servers(settings)
     if not servers:
@@ -44,7 +44,7 @@ def build_event_log(settings: Settings) -> EventLog:
     """An unopened log for the chosen backend."""
     max_bytes = settings.event_log_max_mb * 1024 * 1024 or None
     if settings.event_backend == "nats":
-        from .jetstream_log import JetStreamEventLog, NatsOptions, StreamOptions
+        from .jetstream.log import JetStreamEventLog, NatsOptions, StreamOptions
 
         return JetStreamEventLog(
             NatsOptions(
@@ -65,7 +65,7 @@ def build_event_log(settings: Settings) -> EventLog:
                 max_bytes=max_bytes,
             ),
         )
-    from .sqlite_log import SqliteEventLog
+    from .sqlite.log import SqliteEventLog
 
     return SqliteEventLog(
         settings.event_log_file,

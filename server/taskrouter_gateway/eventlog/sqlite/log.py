@@ -51,7 +51,7 @@ from typing import Any, Final, Literal
 
 import structlog
 
-from .log import (
+from ..log import (
     AppendResult,
     EventLog,
     EventLogClosed,

@@ -13,9 +13,9 @@ from taskrouter.gateway.v1 import event_service_pb2 as svc
 
 from ..translate.events import event_from_rest, list_events_call
 from ..upstream import UpstreamClient
-from . import records
-from .ingest import Ingestor
-from .log import EventLog
+from ..eventlog import records
+from .ingestor import Ingestor
+from ..eventlog.log import EventLog
 
 log = structlog.get_logger("taskrouter_gateway.backfill")
 

@@ -17,7 +17,7 @@ import asyncio
 
 import structlog
 
-from .log import EventLog, EventLogError
+from ..eventlog.log import EventLog, EventLogError
 
 _log = structlog.get_logger(__name__)
 DEFAULT_SLACK_MS = 60_000

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
-from .fanout import FanOut
+from ..eventlog.log import DAY_MS, AppendResult, EventLog, EventLogError, NewEvent
 from .live_marks import LiveMarks
-from .log import DAY_MS, AppendResult, EventLog, EventLogError, NewEvent
+
+
+class Wakeable(Protocol):
+    """What ingest needs of the fan-out (stream/), so that ingest does not import it."""
+
+    def notify(self) -> None: ...
 
 
 class EventTooOld(Exception):
@@ -20,7 +26,7 @@ class Ingestor:
     def __init__(
         self,
         log: EventLog,
-        fanout: FanOut,
+        fanout: Wakeable,
         *,
         on_append: Callable[[float, bool], None] | None = None,
         retention_days: float | None = 30,

@@ -13,7 +13,7 @@ import re
 import struct
 from typing import Final
 
-from .log import NewEvent, StoredEvent
+from ..log import NewEvent, StoredEvent
 
 VERSION: Final = 1
 _U16 = struct.Struct(">H")

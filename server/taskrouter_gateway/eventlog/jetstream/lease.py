@@ -19,8 +19,8 @@ import nats.errors
 import nats.js.errors
 import structlog
 
-from .jetstream_kv import open_bucket
-from .log import EventLogError
+from .kv import open_bucket
+from ..log import EventLogError
 
 _log = structlog.get_logger(__name__)
 

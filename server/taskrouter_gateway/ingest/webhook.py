@@ -17,9 +17,9 @@ from aiohttp.web_protocol import RequestPayloadError
 from yarl import query_to_pairs
 
 from ..translate.events import MalformedCallback, callback_envelope
-from . import records
-from .ingest import EventTooOld, Ingestor
-from .log import EventLogError
+from ..eventlog import records
+from .ingestor import EventTooOld, Ingestor
+from ..eventlog.log import EventLogError
 from .signature import SIGNATURE_HEADER, SignatureVerifier
 
 log = structlog.get_logger("taskrouter_gateway.webhook")

@@ -16,8 +16,8 @@ from typing import Any
 
 import nats.errors
 import nats.js.errors
-from .jetstream_kv import open_bucket
-from .log import EventLogError
+from .kv import open_bucket
+from ..log import EventLogError
 
 LEAD_KEY = "lead"
 _ATTEMPTS = 20

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterator
 
-from .log import StoredEvent
+from ..log import StoredEvent
 
 
 class RecentEvents:

@@ -53,14 +53,14 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import api
 
-from .. import logs
-from . import jetstream_codec as codec
-from .jetstream_marks import LEAD_KEY, SharedMarks
-from .jetstream_recent import RecentEvents
-from .jetstream_settle import once_formed
+from ... import logs
+from . import codec
+from .marks import LEAD_KEY, SharedMarks
+from .recent import RecentEvents
+from .settle import once_formed
 from .sid_set import SidSet
-from .jetstream_lease import KvLeases
-from .log import (
+from .lease import KvLeases
+from ..log import (
     DAY_MS,
     AppendResult,
     EventLog,

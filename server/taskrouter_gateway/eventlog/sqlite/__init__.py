@@ -1,0 +1,1 @@
+"""The embedded event log: one SQLite file in WAL mode."""
