@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from .eventlog.log import EventLog
 from .metrics import GatewayMetrics
+from .settings_base import check_port
 
 # How long a refused append keeps the gateway unready; a later successful append clears it at once.
 APPEND_FAILURE_HOLD_SECONDS = 30.0
@@ -53,10 +55,32 @@ class Readiness:
         return None
 
 
+@dataclass(frozen=True)
+class AdminSettings:
+    """/metrics, /healthz and /readyz; no port: no admin server."""
+
+    host: str = "127.0.0.1"
+    port: int | None = None
+
+    def validate(self) -> None:
+        check_port("admin_port", self.port)
+
+
 class AdminServer:
-    def __init__(self, metrics: GatewayMetrics | None, readiness: Readiness) -> None:
+    """An async context manager: listening inside the `async with`, `port` set."""
+
+    def __init__(self, metrics: GatewayMetrics | None, readiness: Readiness,
+                 settings: AdminSettings | None = None) -> None:
         self._runner = web.AppRunner(create_admin_app(metrics, readiness.reason), access_log=None)
+        self._settings = settings or AdminSettings(port=0)
         self.port = 0
+
+    async def __aenter__(self) -> AdminServer:
+        await self.start(self._settings.host, self._settings.port or 0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
 
     async def start(self, host: str, port: int) -> int:
         await self._runner.setup()

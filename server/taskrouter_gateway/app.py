@@ -1,4 +1,5 @@
-"""The gateway's lifecycle: upstream session -> (event log -> webhook) -> gRPC server; stop in reverse."""
+"""The composition root: each component entered in start-up order on one AsyncExitStack, so a stop (or a
+failed start) tears them down in exactly the reverse order."""
 
 from __future__ import annotations
 
@@ -7,40 +8,42 @@ import contextlib
 import dataclasses
 import functools
 import os
-import socket
 from typing import Any
 
 import grpc
 import structlog
-from aiohttp import web
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection
 
 from taskrouter.gateway.v1 import event_service_pb2
 
 from . import embedded, logs
 from .admin import AdminServer, Readiness
 from .auth import AuthPolicy
+from .background import background
 from .config import Settings
 from .eventlog import records
-from .ingest.backfill import Backfiller
-from .stream.fanout import FanOut
-from .ingest.ingestor import Ingestor
 from .eventlog.backends import build_event_log
-from .ingest.live_marks import LiveMarks
 from .eventlog.log import EventLog, EventLogError, run_retention
-from .ingest.signature import SignatureVerifier
-from .ingest.webhook import WebhookHandler, create_webhook_app, runner_options
+from .grpc_server import GrpcServer, check_port_free
+from .ingest.backfill import Backfiller
+from .ingest.ingestor import Ingestor
+from .ingest.live_marks import LiveMarks
+from .ingest.webhook import WebhookHandler
+from .ingest.webhook_server import WebhookServer
 from .metrics import GatewayMetrics
 from .rpc_hooks import RpcHooks
 from .services.event_stream import EventStreamer
 from .services.events import EventService, event_service_handler
 from .services.registry import UPSTREAM_SERVICERS
-from .tls import ReloadingServerCredentials, add_port
+from .settings_base import StartupError
+from .tls import ReloadingServerCredentials
 from .tracing import PassThrough, Tracing, provider_from_env
 from .translate.workspaces import event_callback_call
-from .upstream import Credentials, RetryPolicy, UpstreamClient
+from .stream.fanout import FanOut
+from .upstream import UpstreamClient
+
+__all__ = ["SERVICE_NAMES", "Gateway", "StartupError"]
 
 log = structlog.get_logger("taskrouter_gateway")
 
@@ -50,60 +53,20 @@ SERVICE_NAMES = (
 )
 
 
-class StartupError(Exception):
-    """The gateway cannot start for a reason the operator can fix (a port in use, a log opened elsewhere);
-    the message says which, in one line."""
-
-
-def _check_port_free(host: str, port: int, what: str) -> None:
-    # gRPC binds with SO_REUSEPORT and logs its own multi-line error; a plain bind first says it clearly.
-    if port == 0:
-        return
-    host = host.strip("[]")
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise StartupError(f"cannot listen on {host}:{port} for {what}: {exc.strerror}") from None
-
-
-def _credentials(settings: Settings) -> Credentials:
-    assert settings.account_sid
-    if settings.api_key and settings.api_secret:
-        return Credentials.from_api_key(settings.account_sid, settings.api_key, settings.api_secret)
-    assert settings.auth_token
-    return Credentials.from_auth_token(settings.account_sid, settings.auth_token)
-
-
 class Gateway:
-    """One running gateway. `await start()`, then `await stop()`; usable as an async context manager."""
+    """One running gateway. `await start()`, then `await stop()`; usable as an async context manager.
+
+    The attributes below are handles on the running components, for the CLI and tests; each is None (or 0)
+    outside start() .. stop()."""
 
     def __init__(self, settings: Settings, *, tracer_provider: Any = None) -> None:
         """`tracer_provider`: an OpenTelemetry TracerProvider to use instead of one from OTEL_* variables."""
         self.settings = settings
-        self.emulator: embedded.EmbeddedUpstream | None = None
-        self.upstream: UpstreamClient | None = None
         self.health = HealthServicer()
-        self.server: grpc.aio.Server | None = None
-        self.grpc_port: int = 0
-        self.event_log: EventLog | None = None
-        self.fanout: FanOut | None = None
-        self.backfiller: Backfiller | None = None
-        self.live_marks: LiveMarks | None = None
-        self._marks_task: asyncio.Task[None] | None = None
-        self.webhook: WebhookHandler | None = None
-        self.webhook_port: int = 0
-        self._webhook_runner: web.AppRunner | None = None
-        self._retention_task: asyncio.Task[None] | None = None
-        self._backfill_task: asyncio.Task[None] | None = None
-        # Each start step pushes its own teardown here, so stop() (or a failed start) undoes exactly what
-        # was done, in reverse.
         self._stack = contextlib.AsyncExitStack()
         self._grace = settings.shutdown_grace_seconds
         # Certificates and the auth file are read now, so a bad one fails before anything starts.
-        self.tls = ReloadingServerCredentials.from_settings(settings)
+        self.tls = ReloadingServerCredentials.from_settings(settings.tls)
         self.auth: AuthPolicy | None = AuthPolicy(settings.auth_file) if settings.auth_file else None
         self.metrics: GatewayMetrics | None = GatewayMetrics() if settings.admin_port is not None else None
         provider = tracer_provider if tracer_provider is not None else provider_from_env(os.environ)
@@ -111,20 +74,61 @@ class Gateway:
         self._owns_tracing = tracer_provider is None
         self.hooks = RpcHooks(auth=self.auth, metrics=self.metrics, tracing=self.tracing)
         self.readiness = Readiness(self.metrics)
+        self._forget()
+
+    def _forget(self) -> None:
+        self.emulator: embedded.EmbeddedUpstream | None = None
+        self.upstream: UpstreamClient | None = None
+        self.event_log: EventLog | None = None
+        self.fanout: FanOut | None = None
+        self.live_marks: LiveMarks | None = None
+        self.backfiller: Backfiller | None = None
+        self.webhook_server: WebhookServer | None = None
         self.admin: AdminServer | None = None
-        self.admin_port: int = 0
-        self._auth_task: asyncio.Task[None] | None = None
+        self.grpc: GrpcServer | None = None
+        self.backfill_task: Any = None
+
+    # -- handles -------------------------------------------------------------------------------------
+
+    @property
+    def server(self) -> grpc.aio.Server | None:
+        return self.grpc.server if self.grpc is not None else None
+
+    @property
+    def grpc_port(self) -> int:
+        return self.grpc.port if self.grpc is not None else 0
 
     @property
     def grpc_target(self) -> str:
         return f"{self.settings.grpc_host}:{self.grpc_port}"
 
     @property
+    def webhook(self) -> WebhookHandler | None:
+        return self.webhook_server.handler if self.webhook_server is not None else None
+
+    @property
+    def webhook_port(self) -> int:
+        return self.webhook_server.port if self.webhook_server is not None else 0
+
+    @property
+    def webhook_url(self) -> str:
+        if self.webhook_server is not None:
+            return self.webhook_server.url
+        return self.settings.webhook_public_url or ""
+
+    @property
+    def admin_port(self) -> int:
+        return self.admin.port if self.admin is not None else 0
+
+    @property
     def default_workspace_sid(self) -> str | None:
         return self.emulator.default_workspace_sid if self.emulator else None
 
+    # -- lifecycle -----------------------------------------------------------------------------------
+
     async def start(self) -> None:
-        """upstream session -> event log -> fan-out -> webhook -> gRPC server; then wiring and backfill.
+        """Tracing -> emulator -> upstream -> event log (+ retention) -> fan-out -> marks -> webhook -> admin
+        -> gRPC server -> auth watch -> start-up backfill; health SERVING last.
 
         A failed start releases whatever it took (ports, the event log's lock, the emulator) and raises;
         StartupError for what an operator can fix."""
@@ -133,110 +137,75 @@ class Gateway:
         except BaseException:
             self._grace = 0
             await self._stack.aclose()
+            self._forget()
             raise
 
     async def _start(self, stack: contextlib.AsyncExitStack) -> None:
         settings = self.settings
-        stack.callback(self._shutdown_tracing)
+        if self._owns_tracing:
+            stack.callback(self.tracing.shutdown)  # flushes spans still queued for export
         if settings.uses_data_dir:
             os.makedirs(settings.data_dir, exist_ok=True)
-        _check_port_free(settings.grpc_host, settings.grpc_port, "gRPC")
+        check_port_free(settings.grpc_host, settings.grpc_port, "gRPC")
         if settings.auth_token or settings.embedded:
-            _check_port_free(settings.webhook_host, settings.webhook_port, "the event webhook")
+            check_port_free(settings.webhook_host, settings.webhook_port, "the event webhook")
         if settings.embedded:
-            self.emulator = await embedded.start(settings)
-            stack.push_async_callback(self._stop_emulator)
+            self.emulator = await stack.enter_async_context(embedded.running(settings.emulator))
             # From here on the emulator is just another upstream with credentials.
-            settings = dataclasses.replace(
+            settings = self.settings = dataclasses.replace(
                 settings,
                 account_sid=self.emulator.account_sid,
                 auth_token=self.emulator.auth_token,
                 taskrouter_base_url=self.emulator.base_url,
                 api_base_url=self.emulator.base_url,
             )
-            self.settings = settings
-        self.upstream = UpstreamClient(
-            _credentials(settings),
-            taskrouter_base_url=settings.taskrouter_base_url,
-            api_base_url=settings.api_base_url,
-            retry_policy=RetryPolicy(max_attempts=settings.upstream_max_attempts),
-            connection_limit=settings.upstream_connections,
-            attempt_observer=self.metrics.upstream_attempt if self.metrics is not None else None,
-        )
-        await self.upstream.start()
-        stack.push_async_callback(self._close_upstream)
+        observer = self.metrics.upstream_attempt if self.metrics is not None else None
+        self.upstream = await stack.enter_async_context(settings.upstream.client(attempt_observer=observer))
 
-        self.event_log = build_event_log(settings)
         try:
-            await self.event_log.open()
+            self.event_log = await stack.enter_async_context(build_event_log(settings.event_log))
         except EventLogError as exc:  # EventLogOpenError mostly; any other is just as much a failed start
             raise StartupError(str(exc)) from None
-        stack.push_async_callback(self._close_event_log)
-        self._retention_task = asyncio.create_task(run_retention(self.event_log, 3600.0), name="event-retention")
-        stack.push_async_callback(_cancel, self._retention_task)
+        await stack.enter_async_context(background(run_retention(self.event_log, 3600.0), "event-retention"))
         # URLs in events point where the REST API lives, so webhook and backfilled events agree.
         render = functools.partial(records.to_event, base_url=settings.taskrouter_base_url)
-        self.fanout = FanOut(self.event_log, render=render, buffer_size=settings.subscriber_buffer)
-        await self.fanout.start()
-        stack.push_async_callback(self._close_fanout)
+        self.fanout = await stack.enter_async_context(
+            FanOut(self.event_log, render=render, buffer_size=settings.subscriber_buffer)
+        )
         self.live_marks = LiveMarks(self.event_log)
         ingestor = Ingestor(self.event_log, self.fanout, on_append=self.readiness.appended,
                             retention_days=settings.event_retention_days, live_marks=self.live_marks)
         self.backfiller = Backfiller(self.upstream, self.event_log, ingestor)
-        # Teardown runs in reverse: the webhook stops first, then the marks are flushed once more, then the log
-        # closes.
-        self._marks_task = asyncio.create_task(self.live_marks.run(), name="event-marks")
-        stack.push_async_callback(_cancel, self._marks_task)
-
-        await self._start_webhook(ingestor, stack)
+        # Entered before the webhook, so it exits after it: the marks are flushed once more after the last
+        # callback, then the log closes.
+        await stack.enter_async_context(background(self.live_marks.run(), "event-marks"))
+        if settings.auth_token:
+            self.webhook_server = await stack.enter_async_context(WebhookServer(
+                settings.webhook, settings.auth_token, ingestor,
+                shutdown_grace_seconds=settings.shutdown_grace_seconds,
+            ))
+        else:
+            # Twilio signs callbacks with the account's auth token; an API key cannot verify them.
+            log.warning("webhook disabled: set TWILIO_AUTH_TOKEN so callback signatures can be verified")
         # Before the gRPC server, so its teardown comes after the drain: /readyz answers false while draining.
         if settings.admin_port is not None:
             if self.metrics is not None:
                 self.metrics.live.watch(self.event_log, self.webhook, self.fanout)
-            self.admin = AdminServer(self.metrics, self.readiness)
-            self.admin_port = await self.admin.start(settings.admin_host, settings.admin_port)
-            stack.push_async_callback(self._stop_admin)
+            self.admin = await stack.enter_async_context(AdminServer(self.metrics, self.readiness, settings.admin))
 
-        # No interceptor: each handler logs its own line (rpc_logging); health and reflection go unlogged.
-        server = grpc.aio.server()
-        hooks = self.hooks
-        for servicer, add, _ in UPSTREAM_SERVICERS:
-            add(servicer(self.upstream, hooks=hooks), server)
-        server.add_generic_rpc_handlers(
-            (
-                event_service_handler(
-                    # With the webhook off there is no URL of ours to point Twilio at.
-                    EventService(
-                        self.upstream, self.backfiller, self.webhook_url if self.webhook else None, hooks=hooks
-                    ),
-                    EventStreamer(self.event_log, self.fanout),
-                ),
-            )
-        )
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
-        reflection.enable_server_reflection(
-            (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
-            server,
-        )
-        try:
-            self.grpc_port = add_port(server, settings.grpc_host, settings.grpc_address, self.tls)
-        except RuntimeError:
-            self.grpc_port = 0
-        if self.grpc_port == 0:
-            raise StartupError(f"cannot listen on {settings.grpc_address} for gRPC")
-        await server.start()
-        self.server = server
-        stack.push_async_callback(self._stop_serving)
+        self.grpc = await stack.enter_async_context(GrpcServer(
+            settings.grpc, self._register_services, SERVICE_NAMES, self.health, self.tls, lambda: self._grace,
+        ))
         self.readiness.event_log = self.event_log  # ready from here on
         if self.auth is not None:
-            self._auth_task = asyncio.create_task(self.auth.watch(), name="auth-file-watch")
-            stack.push_async_callback(_cancel, self._auth_task)
+            await stack.enter_async_context(background(self.auth.watch(), "auth-file-watch"))
 
         if self.emulator is not None:
             await self._wire_embedded_callbacks()
         if settings.backfill_on_start:
-            self._backfill_task = asyncio.create_task(self._backfill_on_start(), name="startup-backfill")
-            stack.push_async_callback(_cancel, self._backfill_task)
+            self.backfill_task = await stack.enter_async_context(
+                background(self._backfill_on_start(), "startup-backfill")
+            )
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info(
@@ -246,45 +215,31 @@ class Gateway:
             embedded=self.emulator is not None,
         )
 
+    def _register_services(self, server: grpc.aio.Server) -> None:
+        assert self.upstream is not None and self.event_log is not None and self.fanout is not None
+        assert self.backfiller is not None
+        hooks = self.hooks
+        for servicer, add, _ in UPSTREAM_SERVICERS:
+            add(servicer(self.upstream, hooks=hooks), server)
+        server.add_generic_rpc_handlers(
+            (
+                event_service_handler(
+                    # With the webhook off there is no URL of ours to point Twilio at.
+                    EventService(
+                        self.upstream, self.backfiller, self.webhook_url if self.webhook_server else None,
+                        hooks=hooks,
+                    ),
+                    EventStreamer(self.event_log, self.fanout),
+                ),
+            )
+        )
+
     def reload(self) -> None:
         """SIGHUP: re-read certificates (at the next handshake) and the auth file now."""
         if self.tls is not None:
             self.tls.reload()
         if self.auth is not None:
             self.auth.refresh(force=True)
-
-    async def _start_webhook(self, ingestor: Ingestor, stack: contextlib.AsyncExitStack) -> None:
-        settings = self.settings
-        if not settings.auth_token:
-            # Twilio signs callbacks with the account's auth token; an API key cannot verify them.
-            log.warning("webhook disabled: set TWILIO_AUTH_TOKEN so callback signatures can be verified")
-            return
-        verifier = SignatureVerifier([settings.auth_token], public_url=settings.webhook_public_url)
-        self.webhook = WebhookHandler(verifier, ingestor, max_body=settings.webhook_max_body)
-        app = create_webhook_app(self.webhook, settings.webhook_path)
-        # shutdown_timeout: in-flight callbacks get the same grace as RPCs (aiohttp's default is 60 s).
-        self._webhook_runner = web.AppRunner(
-            app, shutdown_timeout=settings.shutdown_grace_seconds, **runner_options()  # type: ignore[arg-type]
-        )
-        await self._webhook_runner.setup()
-        stack.push_async_callback(self._stop_webhook)
-        site = web.TCPSite(self._webhook_runner, settings.webhook_host, settings.webhook_port)
-        try:
-            await site.start()
-        except OSError as exc:
-            where = f"{settings.webhook_host}:{settings.webhook_port}"
-            raise StartupError(f"cannot listen on {where} for the event webhook: {exc.strerror}") from None
-        self.webhook_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        # Signatures are checked against the URL Twilio was given: the configured public URL, else the one
-        # we listen on (and register). Never the Host header, which the caller chooses. No await since the
-        # site started, so no request has been seen yet.
-        self.webhook.verifier = SignatureVerifier([settings.auth_token], public_url=self.webhook_url)
-
-    @property
-    def webhook_url(self) -> str:
-        if self.settings.webhook_public_url:
-            return self.settings.webhook_public_url
-        return f"http://{self.settings.webhook_host}:{self.webhook_port}{self.settings.webhook_path}"
 
     async def _wire_embedded_callbacks(self) -> None:
         """Embedded mode: point the default workspace at our webhook, so events stream at once."""
@@ -309,58 +264,20 @@ class Gateway:
 
     async def stop(self, grace: float | None = None) -> None:
         """Health NOT_SERVING first; streams end UNAVAILABLE; unary RPCs drain for `grace`; then the rest,
-        each start step's teardown in reverse order. Calling it again does nothing."""
+        each component's teardown in reverse order. Calling it again does nothing."""
         self._grace = self.settings.shutdown_grace_seconds if grace is None else grace
         self.readiness.draining = True
         await self.health.enter_graceful_shutdown()
+        if self.fanout is not None:
+            # Streams first, so they end UNAVAILABLE with a resume cursor instead of being cut at the grace.
+            await self.fanout.close(drain_timeout=max(self._grace, 0.1))
         await self._stack.aclose()
+        self._forget()
         log.info("gateway stopped")
 
-    # -- teardowns, pushed by start() as each step succeeds ----------------------------------------------
-
-    async def _stop_serving(self) -> None:
-        # Streams first, so they end UNAVAILABLE with a resume cursor instead of being cut at the grace.
-        await self._close_fanout()
-        if self.server is not None:
-            await self.server.stop(self._grace)
-            self.server = None
-
-    async def _close_fanout(self) -> None:
-        if self.fanout is not None:
-            await self.fanout.close(drain_timeout=max(self._grace, 0.1))
-
-    async def _stop_webhook(self) -> None:
-        if self._webhook_runner is not None:
-            await self._webhook_runner.cleanup()
-            self._webhook_runner = None
-
-    async def _close_event_log(self) -> None:
-        if self.event_log is not None:
-            await self.event_log.close()
-            self.event_log = None
-
-    async def _close_upstream(self) -> None:
-        if self.upstream is not None:
-            await self.upstream.close()
-            self.upstream = None
-
-    async def _stop_emulator(self) -> None:
-        if self.emulator is not None:
-            await self.emulator.stop()
-            self.emulator = None
-
-    async def _stop_admin(self) -> None:
-        if self.admin is not None:
-            await self.admin.stop()
-            self.admin = None
-
-    def _shutdown_tracing(self) -> None:
-        if self._owns_tracing:
-            self.tracing.shutdown()  # flushes spans still queued for export
-
     async def wait_for_termination(self) -> None:
-        if self.server is not None:
-            await self.server.wait_for_termination()
+        if self.grpc is not None:
+            await self.grpc.wait_for_termination()
 
     async def __aenter__(self) -> "Gateway":
         await self.start()
@@ -368,8 +285,3 @@ class Gateway:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)

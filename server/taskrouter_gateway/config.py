@@ -1,22 +1,42 @@
-"""One frozen settings object, read once from flags and environment at start-up."""
+"""One frozen settings object, read once from flags and environment at start-up.
+
+Its fields are the public surface (one flag and one environment variable each). Each component takes its own
+settings type, built here from those fields and validated by itself; this module is the only one that knows
+them all, and no component imports it."""
 
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 from dataclasses import dataclass, field, fields
-from typing import Mapping
+from typing import Mapping, Protocol
 
-# Twilio's usual variable names, so existing deployments need no new secrets wiring.
-ENV_ACCOUNT_SID = "TWILIO_ACCOUNT_SID"
-ENV_AUTH_TOKEN = "TWILIO_AUTH_TOKEN"
-ENV_API_KEY = "TWILIO_API_KEY"
-ENV_API_SECRET = "TWILIO_API_SECRET"
+from .admin import AdminSettings
+from .embedded import EmbeddedSettings
+from .eventlog.settings import EventLogSettings, NatsSettings
+from .grpc_server import GrpcSettings
+from .ingest.webhook_server import WebhookSettings
+from .logs import LogSettings
+from .settings_base import (
+    ENV_ACCOUNT_SID,
+    ENV_API_KEY,
+    ENV_API_SECRET,
+    ENV_AUTH_TOKEN,
+    ENV_PREFIX,
+    ConfigError,
+    check_at_least_one,
+    env_name,
+)
+from .tls import TlsSettings
+from .upstream.settings import UpstreamSettings
 
-ENV_PREFIX = "TASKROUTER_GATEWAY_"
 
+class _Section(Protocol):
+    def validate(self) -> None: ...
 
-class ConfigError(ValueError):
-    """A setting is missing, malformed or inconsistent; the message names it."""
+# The names a setting goes by outside: re-exported, as callers import them from here.
+__all__ = ["ENV_ACCOUNT_SID", "ENV_API_KEY", "ENV_API_SECRET", "ENV_AUTH_TOKEN", "ENV_PREFIX", "ConfigError",
+           "Settings", "env_name", "load"]
 
 
 @dataclass(frozen=True)
@@ -111,69 +131,80 @@ class Settings:
     def grpc_address(self) -> str:
         return f"{self.grpc_host}:{self.grpc_port}"
 
+    # -- each component's own settings ---------------------------------------------------------------
+
+    @property
+    def upstream(self) -> UpstreamSettings:
+        return UpstreamSettings(
+            account_sid=self.account_sid, auth_token=self.auth_token, api_key=self.api_key,
+            api_secret=self.api_secret, taskrouter_base_url=self.taskrouter_base_url,
+            api_base_url=self.api_base_url, max_attempts=self.upstream_max_attempts,
+            connections=self.upstream_connections,
+        )
+
+    @property
+    def event_log(self) -> EventLogSettings:
+        return EventLogSettings(
+            backend=self.event_backend, file=self.event_log_file, sync=self.event_log_sync,
+            retention_days=self.event_retention_days, max_mb=self.event_log_max_mb,
+            nats=NatsSettings(
+                url=self.nats_url, credentials=self.nats_credentials, user=self.nats_user,
+                password=self.nats_password, token=self.nats_token, tls_ca=self.nats_tls_ca,
+                tls_cert=self.nats_tls_cert, tls_key=self.nats_tls_key, stream=self.nats_stream,
+                subject_prefix=self.nats_subject_prefix, replicas=self.nats_replicas,
+            ),
+        )
+
+    @property
+    def webhook(self) -> WebhookSettings:
+        return WebhookSettings(host=self.webhook_host, port=self.webhook_port, path=self.webhook_path,
+                               public_url=self.webhook_public_url, max_body=self.webhook_max_body)
+
+    @property
+    def grpc(self) -> GrpcSettings:
+        return GrpcSettings(host=self.grpc_host, port=self.grpc_port)
+
+    @property
+    def tls(self) -> TlsSettings:
+        return TlsSettings(cert=self.tls_cert, key=self.tls_key, client_ca=self.tls_client_ca)
+
+    @property
+    def admin(self) -> AdminSettings:
+        return AdminSettings(host=self.admin_host, port=self.admin_port)
+
+    @property
+    def emulator(self) -> EmbeddedSettings:
+        # The gateway's own webhook hosts (its listen host, the host of --webhook-public-url): the embedded
+        # emulator may call these even when it calls no other host besides loopback.
+        hosts = {self.webhook_host}
+        if self.webhook_public_url:
+            hosts.add(urlsplit(self.webhook_public_url).hostname or "")
+        return EmbeddedSettings(
+            port=self.emulator_port, state_file=self.emulator_state,
+            callback_hosts=frozenset(host.lower() for host in hosts if host),
+            allow_remote_callbacks=self.emulator_allow_remote_callbacks,
+        )
+
+    @property
+    def logging(self) -> LogSettings:
+        return LogSettings(format=self.log_format, level=self.log_level, redact_pii=self.redact_pii)
+
     def validate(self) -> "Settings":
-        if self.account_sid:
-            if not (self.account_sid.startswith("AC") and len(self.account_sid) == 34):
-                raise ConfigError(f"{ENV_ACCOUNT_SID} must be an AC… SID of 34 characters")
-            has_token = bool(self.auth_token)
-            has_key = bool(self.api_key) and bool(self.api_secret)
-            if not (has_token or has_key):
-                raise ConfigError(
-                    f"{ENV_ACCOUNT_SID} is set: also set {ENV_AUTH_TOKEN}, or {ENV_API_KEY} and {ENV_API_SECRET}"
-                )
-            if bool(self.api_key) != bool(self.api_secret):
-                raise ConfigError(f"set both {ENV_API_KEY} and {ENV_API_SECRET}, or neither")
-        elif self.auth_token or self.api_key or self.api_secret:
-            raise ConfigError(f"credentials given without {ENV_ACCOUNT_SID}")
-        if bool(self.tls_cert) != bool(self.tls_key):
-            raise ConfigError("set both tls_cert and tls_key (TLS), or neither")
-        if self.tls_client_ca and not self.tls_cert:
-            raise ConfigError("tls_client_ca (mutual TLS) needs tls_cert and tls_key too")
-        for port_name in ("grpc_port", "webhook_port", "emulator_port", "admin_port"):
-            port = getattr(self, port_name)
-            if port is not None and not 0 <= port <= 65535:
-                raise ConfigError(f"{port_name} must be 0..65535, got {port}")
-        if self.log_format not in ("auto", "json", "console"):
-            raise ConfigError("log_format must be auto, json or console")
-        if not self.webhook_path.startswith("/"):
-            raise ConfigError("webhook_path must start with /")
-        if self.webhook_public_url and not self.webhook_public_url.startswith(("http://", "https://")):
-            raise ConfigError("webhook_public_url must be an absolute http(s) URL")
+        sections: tuple[_Section, ...] = (
+            self.upstream, self.tls, self.grpc, self.webhook, self.emulator, self.admin, self.logging,
+        )
+        for section in sections:
+            section.validate()
         if not self.data_dir:
             raise ConfigError("data_dir must not be empty")
-        if self.event_log_sync not in ("FULL", "NORMAL"):
-            raise ConfigError("event_log_sync must be FULL or NORMAL")
-        if self.event_backend not in ("sqlite", "nats"):
-            raise ConfigError(f"event_backend must be sqlite or nats, got {self.event_backend!r}")
-        if self.nats_replicas not in (1, 3):
-            raise ConfigError(f"nats_replicas must be 1 or 3, got {self.nats_replicas}")
-        if self.event_backend == "nats":
-            from .eventlog.backends import check_nats_settings
-
-            check_nats_settings(self)
-        if self.event_log_max_mb < 0:
-            raise ConfigError("event_log_max_mb must be >= 0")
-        for name in ("webhook_max_body", "subscriber_buffer", "event_retention_days"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1")
+        self.event_log.validate()
+        check_at_least_one("subscriber_buffer", self.subscriber_buffer)
         for sid in self.workspace_sids:
             if not (sid.startswith("WS") and len(sid) == 34):
                 raise ConfigError(f"{ENV_PREFIX}WORKSPACES: {sid!r} is not a WS SID")
         if self.shutdown_grace_seconds < 0:
             raise ConfigError("shutdown_grace_seconds must be >= 0")
         return self
-
-
-_TWILIO_ENV = {
-    "account_sid": ENV_ACCOUNT_SID,
-    "auth_token": ENV_AUTH_TOKEN,
-    "api_key": ENV_API_KEY,
-    "api_secret": ENV_API_SECRET,
-}
-
-
-def env_name(setting: str) -> str:
-    return _TWILIO_ENV.get(setting) or ENV_PREFIX + setting.upper()
 
 
 def _coerce(name: str, raw: str, kind: type) -> object:

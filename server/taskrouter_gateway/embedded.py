@@ -5,11 +5,26 @@ The only import across to the emulator; everything else reaches it over HTTP, ex
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-from .config import Settings
+from .settings_base import check_port
+
+
+@dataclass(frozen=True)
+class EmbeddedSettings:
+    port: int = 0
+    state_file: str | None = None  # None: state in memory
+    # The emulator POSTs only to loopback callback URLs and these hosts (the gateway's own webhook hosts) unless
+    # allow_remote_callbacks: with auth off, any caller could otherwise make the gateway's host send requests
+    # anywhere.
+    callback_hosts: frozenset[str] = frozenset()
+    allow_remote_callbacks: bool = False
+
+    def validate(self) -> None:
+        check_port("emulator_port", self.port)
 
 
 @dataclass(frozen=True)
@@ -24,33 +39,29 @@ class EmbeddedUpstream:
         await self.handle.stop()
 
 
-def own_webhook_hosts(settings: Settings) -> frozenset[str]:
-    """The gateway's own webhook hosts (its listen host, the host of --webhook-public-url): the embedded
-    emulator may call these even when it calls no other host besides loopback."""
-    hosts = {settings.webhook_host}
-    if settings.webhook_public_url:
-        hosts.add(urlsplit(settings.webhook_public_url).hostname or "")
-    return frozenset(host.lower() for host in hosts if host)
-
-
-async def start(settings: Settings) -> EmbeddedUpstream:
+@contextlib.asynccontextmanager
+async def running(settings: EmbeddedSettings) -> AsyncIterator[EmbeddedUpstream]:
     from taskrouter_emulator.config import EmulatorConfig
     from taskrouter_emulator.server import start_emulator
 
-    running = await start_emulator(
+    handle = await start_emulator(
         EmulatorConfig(
             host="127.0.0.1",
-            port=settings.emulator_port,
-            state_file=settings.emulator_state,
-            allow_remote_callbacks=settings.emulator_allow_remote_callbacks,
-            callback_hosts=own_webhook_hosts(settings),
+            port=settings.port,
+            state_file=settings.state_file,
+            allow_remote_callbacks=settings.allow_remote_callbacks,
+            callback_hosts=settings.callback_hosts,
         )
     )
-    config = running.config
-    return EmbeddedUpstream(
-        base_url=running.base_url,
+    config = handle.config
+    upstream = EmbeddedUpstream(
+        base_url=handle.base_url,
         account_sid=config.account_sid,
         auth_token=config.auth_token,
         default_workspace_sid=config.default_workspace_sid,
-        handle=running,
+        handle=handle,
     )
+    try:
+        yield upstream
+    finally:
+        await upstream.stop()

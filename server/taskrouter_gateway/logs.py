@@ -6,8 +6,11 @@ import logging
 import re
 import sys
 from typing import Any, MutableMapping
+from dataclasses import dataclass
 
 import structlog
+
+from .settings_base import ConfigError
 
 REDACTED = "[redacted]"
 
@@ -79,6 +82,17 @@ class _CurrentStderr:
 
     def flush(self) -> None:
         sys.stderr.flush()
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    format: str = "auto"  # auto | json | console
+    level: str = "info"
+    redact_pii: bool = True
+
+    def validate(self) -> None:
+        if self.format not in ("auto", "json", "console"):
+            raise ConfigError("log_format must be auto, json or console")
 
 
 def configure(log_format: str = "auto", level: str = "info", redact_pii: bool = True) -> None:

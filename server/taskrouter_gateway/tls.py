@@ -13,16 +13,32 @@ import os
 import ssl
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 import grpc
 import structlog
+
+from .settings_base import ConfigError
 
 log = structlog.get_logger("taskrouter_gateway.tls")
 
 
 class TlsConfigError(ValueError):
     """The certificate files cannot be read, or the certificate does not match its key."""
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """TLS on the gRPC port when cert and key are set; a client CA makes it mutual TLS."""
+
+    cert: str | None = None
+    key: str | None = None
+    client_ca: str | None = None
+
+    def validate(self) -> None:
+        if bool(self.cert) != bool(self.key):
+            raise ConfigError("set both tls_cert and tls_key (TLS), or neither")
+        if self.client_ca and not self.cert:
+            raise ConfigError("tls_client_ca (mutual TLS) needs tls_cert and tls_key too")
 
 
 @dataclass(frozen=True)
@@ -90,11 +106,11 @@ class ReloadingServerCredentials:
         return grpc.ssl_server_certificate_configuration([(key, cert)], root_certificates=root)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> ReloadingServerCredentials | None:
-        """From config.Settings' tls_* fields; None when TLS is off."""
-        if not (settings.tls_cert and settings.tls_key):
+    def from_settings(cls, settings: TlsSettings) -> ReloadingServerCredentials | None:
+        """None when TLS is off."""
+        if not (settings.cert and settings.key):
             return None
-        return cls(TlsFiles(settings.tls_cert, settings.tls_key, settings.tls_client_ca))
+        return cls(TlsFiles(settings.cert, settings.key, settings.client_ca))
 
     def reload(self) -> None:
         """Re-read the files at the next handshake even if they look unchanged."""

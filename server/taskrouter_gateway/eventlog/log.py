@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from typing import Self
 
 import structlog
 
@@ -151,6 +152,13 @@ class EventLog(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None:
         """Finish every append already accepted, then release the log. Idempotent."""
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
     @abc.abstractmethod
     async def append(self, events: Sequence[NewEvent]) -> list[AppendResult]:

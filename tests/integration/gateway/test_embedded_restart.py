@@ -26,8 +26,8 @@ async def _run_once(data_dir, create: bool) -> tuple[list[str], list[tuple[str, 
     gw = Gateway(Settings(grpc_port=0, webhook_port=0, data_dir=str(data_dir), shutdown_grace_seconds=0.5).validate())
     await gw.start()
     try:
-        assert gw._backfill_task is not None
-        await gw._backfill_task  # the start-up backfill has read what the emulator recorded
+        assert gw.backfill_task is not None
+        await gw.backfill_task  # the start-up backfill has read what the emulator recorded
         ws = gw.default_workspace_sid
         async with grpc.aio.insecure_channel(gw.grpc_target) as channel:
             stub = worker_service_pb2_grpc.WorkerServiceStub(channel)

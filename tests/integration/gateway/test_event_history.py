@@ -105,8 +105,8 @@ async def test_a_restart_recovers_an_outage_longer_than_the_overlap_whatever_arr
               data={"EventCallbackUrl": f"http://127.0.0.1:{port}/twilio/taskrouter/events"})
 
     first = await make_gateway(**common)
-    assert first._backfill_task is not None
-    await first._backfill_task  # the workspace's history so far, and its mark
+    assert first.backfill_task is not None
+    await first.backfill_task  # the workspace's history so far, and its mark
     await _new_worker(emulator_http, ws, "before")
     before = {ev["sid"] for ev in await _emulator_events(emulator_http, ws)}
     await _logged(first, before)
@@ -129,11 +129,11 @@ async def test_a_restart_recovers_an_outage_longer_than_the_overlap_whatever_arr
                                                       latency_ms=3000)
     second = await make_gateway(**dict(common, workspaces=""))
     await _logged_resource(second, await _new_worker(emulator_http, ws, "live-before"))
-    assert second._backfill_task is not None and not second._backfill_task.done()
+    assert second.backfill_task is not None and not second.backfill_task.done()
     await _until_seen(emulator_admin, events_rule["id"])
     await _logged_resource(second, await _new_worker(emulator_http, ws, "live-during"))
-    assert not second._backfill_task.done()
-    await second._backfill_task
+    assert not second.backfill_task.done()
+    await second.backfill_task
     async with emulator_http.delete("/admin/faults") as resp:
         assert resp.status == 204
     await _new_worker(emulator_http, ws, "live-after")

@@ -47,7 +47,7 @@ async def test_an_event_log_open_elsewhere_is_a_startup_error(gateway, emulator)
 
 async def test_the_webhook_gets_the_shutdown_grace_not_60_seconds(make_gateway):
     gw = await make_gateway(shutdown_grace_seconds=0.2)
-    runner = gw._webhook_runner
+    runner = gw.webhook_server.runner
     # A callback whose body never finishes arriving keeps its handler in flight.
     reader, writer = await asyncio.open_connection("127.0.0.1", gw.webhook_port)
     writer.write(b"POST /twilio/taskrouter/events HTTP/1.1\r\nHost: x\r\nX-Twilio-Signature: c2ln\r\n"

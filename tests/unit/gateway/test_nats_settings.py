@@ -13,7 +13,7 @@ from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
 def test_sqlite_stays_the_default_backend(tmp_path):
     settings = config.load({}, event_log_path=str(tmp_path / "e.db"))
     assert settings.event_backend == "sqlite"
-    assert isinstance(build_event_log(settings), SqliteEventLog)
+    assert isinstance(build_event_log(settings.event_log), SqliteEventLog)
 
 
 def test_nats_settings_from_the_environment_reach_the_log():
@@ -28,7 +28,7 @@ def test_nats_settings_from_the_environment_reach_the_log():
         "TASKROUTER_GATEWAY_EVENT_LOG_MAX_MB": "64",
     })
     assert "s3cret" not in repr(settings)
-    log = build_event_log(settings)
+    log = build_event_log(settings.event_log)
     assert isinstance(log, JetStreamEventLog)
     assert log._nats.servers == ("nats://a:4222", "nats://b:4222", "nats://c:4222")
     assert (log._nats.user, log._nats.password) == ("gw", "s3cret")
