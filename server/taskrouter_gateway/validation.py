@@ -8,7 +8,9 @@ import orjson
 
 from google.protobuf import timestamp_pb2
 
-_SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+# A Twilio SID: two upper-case letters naming its kind, then 32 hex digits. The one definition, for requests
+# and callbacks alike.
+_SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
 # An HTTP header value we pass on (If-Match): visible ASCII and spaces only; aiohttp refuses CR, LF, NUL.
 _HEADER_VALUE = re.compile(r"^[\x20-\x7e]*$")
 MAX_FRIENDLY_NAME = 64
@@ -17,6 +19,14 @@ MAX_HEADER_VALUE = 256
 # google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
 MIN_TIMESTAMP_SECONDS = -62_135_596_800
 MAX_TIMESTAMP_SECONDS = 253_402_300_799
+
+
+def is_sid(value: object, prefix: str | None = None) -> bool:
+    return (
+        isinstance(value, str)
+        and _SID.fullmatch(value) is not None
+        and (prefix is None or value.startswith(prefix))
+    )
 
 
 class InvalidArgument(Exception):
@@ -43,7 +53,7 @@ class Checker:
             if required:
                 self.fail(field, f"is required (a {prefix} SID)")
             return
-        if not (value.startswith(prefix) and _SID.match(value)):
+        if not is_sid(value, prefix):
             self.fail(field, f"must be a {prefix} SID: {prefix} followed by 32 hex digits")
 
     def friendly_name(self, field: str, value: str | None, *, required: bool = False) -> None:

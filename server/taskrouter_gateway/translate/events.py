@@ -46,14 +46,13 @@ from google.protobuf import struct_pb2, timestamp_pb2
 from google.protobuf.descriptor import FieldDescriptor
 from taskrouter.gateway.v1 import event_pb2, event_service_pb2 as svc
 
-from ..validation import InvalidArgument
+from ..validation import InvalidArgument, is_sid
 from .paging import list_call, next_token
 from .rest_call import RestCall
-from .values import fill_struct, set_params
+from .values import fill_struct, parse_date, set_params
 
 TASKROUTER_BASE_URL = "https://taskrouter.twilio.com"
 
-_SID = re.compile(r"[A-Za-z]{2}[0-9a-fA-F]{32}")
 # Digit counts are bounded before int(): no int64 needs more, and Python refuses very long ones.
 _INT = re.compile(r"[+-]?[0-9]{1,19}")
 _MILLIS = re.compile(r"[0-9]{1,15}")
@@ -134,14 +133,6 @@ def snake_case(name: str) -> str:
 def normalise_resource_type(value: str) -> str:
     """REST form of a resource type: "Worker" -> "worker", "TaskQueue"/"task-queue" -> "taskqueue"."""
     return re.sub(r"[\s_-]", "", value).lower()
-
-
-def is_sid(value: Any, prefix: str | None = None) -> bool:
-    return (
-        isinstance(value, str)
-        and _SID.fullmatch(value) is not None
-        and (prefix is None or value.startswith(prefix))
-    )
 
 
 # --- callbacks ------------------------------------------------------------------------------------------
@@ -456,7 +447,7 @@ def _set_rest_dates(event: event_pb2.Event, date_text: Any, date_ms: Any) -> Non
         event.event_date_ms = millis
     else:
         millis = None
-    moment = _parse_iso(date_text)
+    moment = parse_date(date_text)
     if moment is not None:
         event.event_date.FromDatetime(moment)
         if millis is None:
@@ -465,16 +456,6 @@ def _set_rest_dates(event: event_pb2.Event, date_text: Any, date_ms: Any) -> Non
             event.event_date.CopyFrom(_timestamp_from_ms(millis))
     elif millis is not None:
         event.event_date.CopyFrom(_timestamp_from_ms(millis))
-
-
-def _parse_iso(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 # --- EventService requests -----------------------------------------------------------------------------

@@ -13,16 +13,27 @@ from google.protobuf import struct_pb2, timestamp_pb2
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def set_timestamp(target: timestamp_pb2.Timestamp, value: str | None) -> None:
-    """Twilio sends ISO 8601 ('2017-05-30T23:19:38Z') in v1 and RFC 2822 in the 2010 API."""
-    if not value:
-        return
+def parse_date(value: object) -> datetime | None:
+    """Twilio sends ISO 8601 ('2017-05-30T23:19:38Z') in v1 and RFC 2822 in the 2010 API; naive means UTC.
+    None for anything else."""
+    if not isinstance(value, str) or not value:
+        return None
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        moment = parsedate_to_datetime(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)  # naive means UTC, as Timestamp.FromDatetime takes it
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def set_timestamp(target: timestamp_pb2.Timestamp, value: str | None) -> None:
+    if not value:
+        return
+    moment = parse_date(value)
+    if moment is None:
+        raise ValueError(f"not a date Twilio sends: {value!r}")
     # What FromDatetime computes, without its utctimetuple()/timegm() round trip (on every fetch: bench/).
     since = moment - _EPOCH
     target.seconds = since.days * 86_400 + since.seconds
