@@ -11,7 +11,8 @@ from google.protobuf import timestamp_pb2
 
 from taskrouter.gateway.v1 import event_service_pb2 as svc
 
-from ..translate.events import event_from_rest, list_events_call
+from ..translate.event_requests import list_events_call
+from ..translate.events import event_from_rest
 from ..upstream import UpstreamClient
 from ..eventlog import records
 from .ingestor import Ingestor

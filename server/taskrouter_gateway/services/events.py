@@ -12,7 +12,8 @@ from taskrouter.gateway.v1 import event_pb2, event_service_pb2 as svc, workspace
 from ..ingest.backfill import RETENTION_MS, Backfiller
 from ..rpc_hooks import RpcHooks
 from ..rpc_logging import logged_stream
-from ..translate import events as tr
+from ..translate import event_requests as tr
+from ..translate.events import event_from_rest
 from ..translate.workspaces import event_callback_call, workspace_from_json
 from ..upstream import UpstreamClient
 from ..validation import Checker
@@ -50,7 +51,7 @@ class EventService(UpstreamServicer):
         check.sid("sid", request.sid, "EV", required=True)
         check.done()
         reply = await self._call(context, tr.get_event_call(request))
-        return tr.event_from_rest(reply.body or {})
+        return event_from_rest(reply.body or {})
 
     @rpc
     async def ListEvents(self, request: svc.ListEventsRequest, context: grpc.aio.ServicerContext) -> svc.ListEventsResponse:

@@ -38,18 +38,16 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import orjson
 from google.protobuf import struct_pb2, timestamp_pb2
 from google.protobuf.descriptor import FieldDescriptor
-from taskrouter.gateway.v1 import event_pb2, event_service_pb2 as svc
+from taskrouter.gateway.v1 import event_pb2
 
-from ..validation import InvalidArgument, is_sid
-from .paging import list_call, next_token
-from .rest_call import RestCall
-from .values import fill_struct, parse_date, set_params
+from ..validation import is_sid
+from .values import fill_struct, parse_date
 
 TASKROUTER_BASE_URL = "https://taskrouter.twilio.com"
 
@@ -61,7 +59,6 @@ _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 # google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999999Z.
 _MAX_MS = 253_402_300_799_999
-_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 # Callback parameters that become Event properties of their own rather than event_data.
@@ -456,62 +453,3 @@ def _set_rest_dates(event: event_pb2.Event, date_text: Any, date_ms: Any) -> Non
             event.event_date.CopyFrom(_timestamp_from_ms(millis))
     elif millis is not None:
         event.event_date.CopyFrom(_timestamp_from_ms(millis))
-
-
-# --- EventService requests -----------------------------------------------------------------------------
-
-# Request field -> Twilio query parameter, for ListEvents' plain string filters (the Event Resource page).
-_STRING_FILTERS = (
-    ("event_type", "EventType"),
-    ("reservation_sid", "ReservationSid"),
-    ("task_queue_sid", "TaskQueueSid"),
-    ("task_sid", "TaskSid"),
-    ("worker_sid", "WorkerSid"),
-    ("workflow_sid", "WorkflowSid"),
-    ("task_channel", "TaskChannel"),
-    ("sid", "Sid"),
-)
-
-
-def _collection(workspace_sid: str) -> str:
-    return f"/v1/Workspaces/{workspace_sid}/Events"
-
-
-def get_event_call(req: svc.GetEventRequest) -> RestCall:
-    return RestCall("GET", f"{_collection(req.workspace_sid)}/{req.sid}")
-
-
-def list_events_call(req: svc.ListEventsRequest) -> RestCall:
-    query = {**set_params(req, _STRING_FILTERS), **window_params(req)}
-    return list_call(_collection(req.workspace_sid), query, req.page_size, req.page_token)
-
-
-def window_params(req: Any) -> dict[str, object]:
-    """Minutes, StartDate and EndDate from a request's `optional minutes`, `start_date` and `end_date`
-    (the Events list and the statistics requests share them)."""
-    query: dict[str, object] = {}
-    if req.HasField("minutes"):
-        query["Minutes"] = req.minutes
-    if req.HasField("start_date"):
-        query["StartDate"] = iso_seconds("start_date", req.start_date, round_up=False)
-    if req.HasField("end_date"):
-        # Rounded up to the whole second: Twilio's filter has second precision, and a window that is a
-        # little wide only repeats events (de-duplicated by sid) where a narrow one would lose some.
-        query["EndDate"] = iso_seconds("end_date", req.end_date, round_up=True)
-    return query
-
-
-def iso_seconds(field: str, value: timestamp_pb2.Timestamp, *, round_up: bool) -> str:
-    """ISO 8601 "YYYY-MM-DDTHH:MM:SSZ", the form Twilio's helper libraries send."""
-    seconds = value.seconds + (1 if round_up and value.nanos > 0 else 0)
-    if not (_MIN_SECONDS <= seconds <= _MAX_SECONDS) or not (0 <= value.nanos < 1_000_000_000):
-        raise InvalidArgument([(field, "must be a valid timestamp between years 1 and 9999")])
-    moment = _EPOCH + timedelta(seconds=seconds)
-    return moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
-
-
-def list_events_response(body: Mapping[str, Any]) -> svc.ListEventsResponse:
-    return svc.ListEventsResponse(
-        events=[event_from_rest(item) for item in body.get("events") or () if isinstance(item, Mapping)],
-        next_page_token=next_token(body),
-    )

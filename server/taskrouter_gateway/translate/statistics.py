@@ -16,7 +16,7 @@ from google.protobuf.message import Message
 from taskrouter.gateway.v1 import statistics_pb2 as st
 from taskrouter.gateway.v1 import statistics_service_pb2 as svc
 
-from .events import window_params
+from .windows import window_params
 from .paging import list_call, next_token
 from .rest_call import RestCall
 from .values import set_timestamp

@@ -20,7 +20,7 @@ from taskrouter.gateway.v1 import call_event_service_pb2 as ce, event_pb2, event
 from taskrouter_emulator import defaults, event_log
 from taskrouter_emulator.callbacks import callback_form
 from taskrouter_emulator.model import Activity, Event as EmulatorEvent, Worker, Workspace
-from taskrouter_gateway.translate import call_events, events
+from taskrouter_gateway.translate import call_events, event_requests
 from taskrouter_gateway.translate.events import MalformedCallback, event_from_callback, event_from_rest
 from taskrouter_gateway.upstream.forms import encode_params, urlencode_pairs
 from taskrouter_gateway.upstream.paging import decode_page_token, encode_page_token
@@ -161,7 +161,7 @@ def test_rest_date_derived_from_whichever_is_present():
 
 
 def test_list_events_response_from_seed_000():
-    response = events.list_events_response(SEED_000_LIST)
+    response = event_requests.list_events_response(SEED_000_LIST)
     assert [e.sid for e in response.events] == ["EV" + "a" * 32]
     assert response.events[0] == event_from_rest(SEED_000_LIST["events"][0])
     assert response.next_page_token == ""  # next_page_url is null
@@ -170,7 +170,7 @@ def test_list_events_response_from_seed_000():
 def test_list_events_response_wraps_the_next_page_url():
     next_url = f"{TWILIO}/v1/Workspaces/{WS}/Events?PageSize=50&Page=1&PageToken=PAabc"
     body = {"events": [], "meta": {"next_page_url": next_url}}
-    token = events.list_events_response(body).next_page_token
+    token = event_requests.list_events_response(body).next_page_token
     assert decode_page_token(token, f"/v1/Workspaces/{WS}/Events") == f"/v1/Workspaces/{WS}/Events?PageSize=50&Page=1&PageToken=PAabc"
 
 
@@ -494,13 +494,13 @@ def _ts(text: str) -> timestamp_pb2.Timestamp:
 
 
 def test_get_event_request():
-    call = events.get_event_call(es.GetEventRequest(workspace_sid=WS, sid=EV))
+    call = event_requests.get_event_call(es.GetEventRequest(workspace_sid=WS, sid=EV))
     assert (call.method, call.path, call.query, call.base) == ("GET", f"/v1/Workspaces/{WS}/Events/{EV}", {}, "taskrouter")
     _assert_query_names_in_spec(TASKROUTER_SPEC, call)
 
 
 def test_list_events_request_carries_every_filter():
-    call = events.list_events_call(es.ListEventsRequest(
+    call = event_requests.list_events_call(es.ListEventsRequest(
         workspace_sid=WS, page_size=20, end_date=_ts("2024-03-02T10:00:00Z"), event_type="reservation.created",
         minutes=30, reservation_sid=WR, start_date=_ts("2024-03-01T09:30:15Z"), task_queue_sid=WQ, task_sid=WT,
         worker_sid=WK, workflow_sid=WW, task_channel="voice", sid=EV,
@@ -515,16 +515,16 @@ def test_list_events_request_carries_every_filter():
 
 
 def test_list_events_request_with_no_filters_and_minutes_zero_when_set():
-    call = events.list_events_call(es.ListEventsRequest(workspace_sid=WS))
+    call = event_requests.list_events_call(es.ListEventsRequest(workspace_sid=WS))
     assert call.query == {"PageSize": 50}
-    assert events.list_events_call(es.ListEventsRequest(workspace_sid=WS, minutes=0)).query == {"Minutes": 0, "PageSize": 50}
+    assert event_requests.list_events_call(es.ListEventsRequest(workspace_sid=WS, minutes=0)).query == {"Minutes": 0, "PageSize": 50}
 
 
 def test_list_events_query_encodes_like_the_seed_000_urls():
     """The filters of the Event Resource page's example meta.url, encoded by us, give the same query Twilio shows."""
     seed_url = SEED_000_LIST["meta"]["url"]
     seed_query = parse_qs(urlsplit(seed_url).query)
-    call = events.list_events_call(es.ListEventsRequest(
+    call = event_requests.list_events_call(es.ListEventsRequest(
         workspace_sid="WS" + "a" * 32, page_size=50, task_queue_sid=seed_query["TaskQueueSid"][0],
         start_date=_ts("2008-01-02T00:00:00Z"), end_date=_ts("2008-01-03T00:00:00Z"),
         worker_sid=seed_query["WorkerSid"][0], event_type="reservation.created", task_sid=seed_query["TaskSid"][0],
@@ -539,25 +539,25 @@ def test_list_events_query_encodes_like_the_seed_000_urls():
 def test_list_events_dates_widen_to_whole_seconds():
     start = _ts("2024-03-01T09:30:15.750Z")
     end = _ts("2024-03-01T09:45:00.001Z")
-    call = events.list_events_call(es.ListEventsRequest(workspace_sid=WS, start_date=start, end_date=end))
+    call = event_requests.list_events_call(es.ListEventsRequest(workspace_sid=WS, start_date=start, end_date=end))
     assert (call.query["StartDate"], call.query["EndDate"]) == ("2024-03-01T09:30:15Z", "2024-03-01T09:45:01Z")
-    early = events.list_events_call(es.ListEventsRequest(workspace_sid=WS, start_date=_ts("0001-01-01T00:00:00Z")))
+    early = event_requests.list_events_call(es.ListEventsRequest(workspace_sid=WS, start_date=_ts("0001-01-01T00:00:00Z")))
     assert early.query["StartDate"] == "0001-01-01T00:00:00Z"
 
 
 def test_list_events_rejects_a_timestamp_out_of_range():
     with pytest.raises(InvalidArgument) as caught:
-        events.list_events_call(es.ListEventsRequest(workspace_sid=WS, end_date=timestamp_pb2.Timestamp(seconds=2**40)))
+        event_requests.list_events_call(es.ListEventsRequest(workspace_sid=WS, end_date=timestamp_pb2.Timestamp(seconds=2**40)))
     assert caught.value.violations[0][0] == "end_date"
 
 
 def test_list_events_page_token_replaces_the_filters():
     token = encode_page_token(f"{TWILIO}/v1/Workspaces/{WS}/Events?PageSize=2&Page=1&PageToken=PT1")
-    call = events.list_events_call(es.ListEventsRequest(workspace_sid=WS, page_token=token, event_type="ignored"))
+    call = event_requests.list_events_call(es.ListEventsRequest(workspace_sid=WS, page_token=token, event_type="ignored"))
     assert (call.path, call.query) == (f"/v1/Workspaces/{WS}/Events?PageSize=2&Page=1&PageToken=PT1", {})
     foreign = encode_page_token(f"{TWILIO}/v1/Workspaces/{WS}/Workers?PageSize=2")
     with pytest.raises(InvalidArgument, match="different list"):
-        events.list_events_call(es.ListEventsRequest(workspace_sid=WS, page_token=foreign))
+        event_requests.list_events_call(es.ListEventsRequest(workspace_sid=WS, page_token=foreign))
 
 
 def test_list_call_events_request():
