@@ -27,7 +27,7 @@ SHARED_SLOTS = 8
 
 
 # Waits scale with the work asked, not one constant: a slow or shared host opens 1,000 streams far more slowly
-# than a quiet one (issue 22: "nothing within 120 s" at 1,000 subscribers). Generous on purpose: they bound a
+# than a quiet one ("nothing within 120 s" at 1,000 subscribers). Generous on purpose: they bound a
 # hung job, they do not measure anything.
 BASE_WAIT = 120.0  # seconds: imports, connecting, a slow start (the one constant there was before)
 PER_SUBSCRIBER_WAIT = 0.3  # seconds per stream to open and see live

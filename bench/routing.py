@@ -1,4 +1,4 @@
-"""Routing benchmarks (issue 13): the `routing` section of `./dev bench`, or alone with
+"""Routing benchmarks: the `routing` section of `./dev bench`, or alone with
 `python -m bench.routing [--size smoke|full] [--output FILE]`.
 
 1. Throughput in the emulator's routing engine (in process, no HTTP): tasks created, reserved, accepted and

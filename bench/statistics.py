@@ -1,4 +1,4 @@
-"""Statistics benchmark (issue 14), standalone: `python -m bench.statistics [--size smoke|full] [--output FILE]`.
+"""Statistics benchmark, standalone: `python -m bench.statistics [--size smoke|full] [--output FILE]`.
 
 Fills one workspace of the emulator with 30 days of routing history (tasks created, reserved, accepted,
 completed and deleted; workers changing activity), about 100,000 events at full size, on the virtual clock.

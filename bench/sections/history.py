@@ -1,4 +1,4 @@
-"""Event history at production size (issue 17): what a big log costs at start-up and on the read paths.
+"""Event history at production size: what a big log costs at start-up and on the read paths.
 
 JetStream, one nats-server node started here: the gateway CLI's start-up time (spawn to its banner, printed
 right after its "gateway started" log line) and its RSS then, on an empty stream, a small one and a large one

@@ -1,4 +1,4 @@
-"""Task routing (issue 13): the routing engine's throughput at W/4 and W workers over 50 queues against the
+"""Task routing: the routing engine's throughput at W/4 and W workers over 50 queues against the
 linear ceiling, and CreateTask -> reservation.created at a gateway subscriber (bench/routing.py does both)."""
 
 from __future__ import annotations

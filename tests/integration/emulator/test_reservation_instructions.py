@@ -1,4 +1,4 @@
-"""Reservation updates as Twilio's v1 spec lists them (issue 19): the supervise instruction, If-Match on task-
+"""Reservation updates as Twilio's v1 spec lists them: the supervise instruction, If-Match on task-
 and worker-scoped updates (the Reservation's ETag is its Task's), and every conference instruction parameter,
 checked by kind and recorded on the made-up Call, with SipAuthPassword recorded redacted. Twilio's own Python
 library sends the supervise instruction, the If-Match header and the conference parameters."""

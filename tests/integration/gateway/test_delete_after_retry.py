@@ -1,4 +1,4 @@
-"""A DELETE retried after a connection error that then answers 404 (issue 19, item 14): the first attempt's
+"""A DELETE retried after a connection error that then answers 404: the first attempt's
 request was sent before the connection broke, so it most likely did the delete; the call answers OK. Any
 other 404 is NOT_FOUND, and other methods keep their 404. A real gateway (gRPC) and a real UpstreamClient in
 front of a scripted upstream that drops the first connection."""

@@ -1,4 +1,4 @@
-"""Fan-out edges mutation testing found untested (issue 22): the lag reported per subscription once it is live,
+"""Fan-out edges mutation testing found untested: the lag reported per subscription once it is live,
 and the smallest buffer and page sizes. Same real stack as test_event_stream.py (its fixtures and helpers)."""
 
 from __future__ import annotations

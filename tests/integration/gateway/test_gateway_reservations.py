@@ -1,4 +1,4 @@
-"""Reservation updates through the gateway and the emulator (issue 19): the supervise instruction, the etag
+"""Reservation updates through the gateway and the emulator: the supervise instruction, the etag
 (If-Match; stale -> ABORTED) on task- and worker-scoped updates, the typed conference parameters, and
 SipAuthPassword kept out of every log line, at debug level and on the error path."""
 

@@ -1,4 +1,4 @@
-"""Issue 19, item 5: two contradictions settled, in code and docs alike (docs/statistics.md, "Settled").
+"""Two contradictions settled, in code and docs alike (docs/statistics.md, "Settled").
 
 - The Events list order: Twilio's pages and spec do not say it. The emulator lists oldest first (log order),
   the gateway passes Twilio's order through, and event_service.proto says exactly that instead of claiming

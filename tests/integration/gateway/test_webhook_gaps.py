@@ -1,4 +1,4 @@
-"""The webhook's edges that mutation testing found untested (issue 22): signed bodies that are not callbacks,
+"""The webhook's edges that mutation testing found untested: signed bodies that are not callbacks,
 bodies that inflate past the limit, blank and U+FFFD form values, Expect, and the rejection log."""
 
 from __future__ import annotations

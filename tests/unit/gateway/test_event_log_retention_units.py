@@ -1,4 +1,4 @@
-"""Retention's units (issue 22: mutation testing found the day's length untested): a day of retention is
+"""Retention's units (mutation testing found the day's length untested): a day of retention is
 86,400,000 ms, and the default keeps 30 days."""
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ def test_jump_past_a_stream_emptied_by_retention() -> None:
 
 
 def test_retention_then_new_events_drop_only_what_the_stream_removed() -> None:
-    # Carried over from the old index's _reach bug (issue 22): add 1-3, the head moves to 10 with nothing read
+    # Carried over from the old index's _reach bug: add 1-3, the head moves to 10 with nothing read
     # in between, add 10-12, the head moves to 11. Exactly one more event is dropped, and the rest still serve.
     recent = RecentEvents(position=0, cache_size=100)
     for seq in (1, 2, 3):

@@ -1,4 +1,4 @@
-"""X-Twilio-Signature edges mutation testing found untested (issue 22): which bodySHA256 counts when the URL
+"""X-Twilio-Signature edges mutation testing found untested: which bodySHA256 counts when the URL
 has several, a fragment after the query, and an IPv6 port that is not a number. Signatures come from Twilio's
 own RequestValidator, as in test_webhook_signature.py."""
 
