@@ -41,37 +41,35 @@ __all__ = ["ENV_ACCOUNT_SID", "ENV_API_KEY", "ENV_API_SECRET", "ENV_AUTH_TOKEN",
 
 @dataclass(frozen=True)
 class Settings:
-    grpc_host: str = "127.0.0.1"
-    grpc_port: int = 50051
-    webhook_host: str = "127.0.0.1"
-    webhook_port: int = 8080
-    webhook_path: str = "/twilio/taskrouter/events"
-    # The URL Twilio calls and signs, when the gateway sits behind a proxy or load balancer.
+    # Defaults come from each component's settings type, which documents them.
+    grpc_host: str = GrpcSettings.host
+    grpc_port: int = GrpcSettings.port
+    webhook_host: str = WebhookSettings.host
+    webhook_port: int = WebhookSettings.port
+    webhook_path: str = WebhookSettings.path
     webhook_public_url: str | None = None
-    webhook_max_body: int = 64 * 1024
+    webhook_max_body: int = WebhookSettings.max_body
     # One directory for what the gateway keeps between runs: the event log and, in embedded mode, the
     # emulator's state. Kept together so a restart continues one emulator lifetime in one log; delete the
     # directory to start afresh with both.
     data_dir: str = ".data"
     event_log_path: str = ""  # "": <data_dir>/events.sqlite3
-    # FULL fsyncs every group commit: a 204 means the event is on disk. NORMAL risks the last commits on power loss.
-    event_log_sync: str = "FULL"
-    event_retention_days: int = 30
-    event_log_max_mb: int = 0  # 0: no size limit; otherwise the oldest events go first
+    event_log_sync: str = EventLogSettings.sync
+    event_retention_days: int = EventLogSettings.retention_days
+    event_log_max_mb: int = EventLogSettings.max_mb
     subscriber_buffer: int = 1024
-    # sqlite: one process, one file. nats: a JetStream stream shared by several replicas (see deploy/README.md).
-    event_backend: str = "sqlite"
-    nats_url: str = "nats://127.0.0.1:4222"  # comma-separated URLs of one NATS cluster
-    nats_credentials: str | None = None  # a .creds file (JWT + nkey seed)
+    event_backend: str = EventLogSettings.backend
+    nats_url: str = NatsSettings.url
+    nats_credentials: str | None = None
     nats_user: str | None = None
     nats_password: str | None = field(default=None, repr=False)
     nats_token: str | None = field(default=None, repr=False)
     nats_tls_ca: str | None = None
     nats_tls_cert: str | None = None
     nats_tls_key: str | None = None
-    nats_stream: str = "TASKROUTER_EVENTS"
-    nats_subject_prefix: str = "taskrouter.events"
-    nats_replicas: int = 1
+    nats_stream: str = NatsSettings.stream
+    nats_subject_prefix: str = NatsSettings.subject_prefix
+    nats_replicas: int = NatsSettings.replicas
     # Comma-separated workspace SIDs to backfill at start-up; empty: every workspace of the account.
     workspaces: str = ""
     backfill_on_start: bool = True
@@ -79,28 +77,25 @@ class Settings:
     auth_token: str | None = field(default=None, repr=False)
     api_key: str | None = None
     api_secret: str | None = field(default=None, repr=False)
-    taskrouter_base_url: str = "https://taskrouter.twilio.com"
-    api_base_url: str = "https://api.twilio.com"
-    emulator_port: int = 0
+    taskrouter_base_url: str = UpstreamSettings.taskrouter_base_url
+    api_base_url: str = UpstreamSettings.api_base_url
+    emulator_port: int = EmbeddedSettings.port
     emulator_state_file: str | None = None  # None: <data_dir>/emulator.sqlite3; "": in memory
-    # The embedded emulator POSTs only to loopback callback URLs unless this is set: with auth off, any caller
-    # could otherwise make the gateway's host send requests anywhere.
     emulator_allow_remote_callbacks: bool = False
-    log_format: str = "auto"  # auto | json | console
-    log_level: str = "info"
-    redact_pii: bool = True
+    log_format: str = LogSettings.format
+    log_level: str = LogSettings.level
+    redact_pii: bool = LogSettings.redact_pii
     shutdown_grace_seconds: float = 10.0
-    upstream_max_attempts: int = 4
-    upstream_connections: int = 100
-    # Security and observability (docs/security-and-observability.md). TLS on the gRPC port when both are set;
-    # a client CA makes it mutual TLS.
+    upstream_max_attempts: int = UpstreamSettings.max_attempts
+    upstream_connections: int = UpstreamSettings.connections
+    # Security and observability (docs/security-and-observability.md).
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_client_ca: str | None = None
     # TOML file of identities (hashed tokens, certificate names), scopes and workspaces; unset: no auth.
     auth_file: str | None = None
     # /metrics, /healthz and /readyz; unset port: no admin server.
-    admin_host: str = "127.0.0.1"
+    admin_host: str = AdminSettings.host
     admin_port: int | None = None
 
     @property
