@@ -15,8 +15,8 @@ from .faults import FaultInjector, fault_middleware, register_admin_routes
 from .middleware import error_middleware
 from .persistence import StateFile
 from .routes import register_all
-from .routing.runner import TimerRunner
-from .state import Store
+from .timer_runner import TimerRunner
+from .store import Store
 
 MAX_BODY_BYTES = 1024 * 1024  # form posts are small; a worker's Attributes is the largest thing sent
 

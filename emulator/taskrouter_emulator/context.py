@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from .config import EmulatorConfig
-from .state import Store
+from .store import Store
 
 
 @dataclass

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from .dates import iso
 from .model import Activity, CallEvent, Event, Worker, Workspace
 
 _WORKSPACE_LINKS = (
@@ -22,15 +22,6 @@ _WORKSPACE_LINKS = (
     ("task_channels", "/TaskChannels"),
     ("events", "/Events"),
 )
-
-
-def iso(epoch_seconds: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_seconds))
-
-
-def rfc2822(epoch_seconds: float) -> str:
-    """The 2010-04-01 API's date format, e.g. "Tue, 11 Aug 2020 17:44:08 +0000"."""
-    return time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(epoch_seconds))
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

@@ -15,7 +15,6 @@ GET /admin/health -> 200 {"status": "ok", "counts": {...}}
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
@@ -23,16 +22,13 @@ from aiohttp import web
 
 from ..errors import bad_parameter
 from ..model import CallEvent
-from ..render import json_response, rfc2822
+from ..dates import rfc2822
+from ..naming import snake_case
+from ..render import json_response
 from ..sids import is_sid
 from .common import context
 
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _METHODS = ("GET", "POST")
-
-
-def snake_case(name: str) -> str:
-    return _CAMEL_BOUNDARY.sub("_", name).lower()
 
 
 def _object(value: Any, where: str) -> dict[str, Any]:

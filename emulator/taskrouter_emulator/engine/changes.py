@@ -1,11 +1,11 @@
-"""What the routing half of the Store takes and refuses: change requests, list filters, the error for an
-action in the wrong state, and the reasons it writes on tasks it cancels."""
+"""What the engine takes and refuses: change requests, list filters, the error for an action in the wrong
+state, and the reasons it writes on tasks it cancels."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import NOT_FOUND, TwilioApiError, bad_parameter
+from ..errors import TwilioApiError, bad_parameter
 from ..expression import Predicate
 
 DEFAULT_CHANNELS = (("default", "Default"), ("voice", "Voice"), ("sms", "SMS"), ("chat", "Chat"), ("video", "Video"))
@@ -17,13 +17,33 @@ REASON_SKIPPED = "Task skipped out of the Workflow"
 REASON_NO_FILTER = "Task matched no Workflow filter and the Workflow has no default_filter"
 
 
-def not_found(message: str = "") -> TwilioApiError:
-    return TwilioApiError(404, NOT_FOUND, message)
-
-
 def wrong_state(message: str) -> TwilioApiError:
     """An action in the wrong state: Twilio answers 400 with code 20001 and a message naming the states."""
     return bad_parameter(message)
+
+
+DEFAULT_ACTIVITIES = (("Offline", False), ("Unavailable", False), ("Available", True))
+ORDERINGS = ("DateStatusChanged:asc", "DateStatusChanged:desc")
+
+
+@dataclass(frozen=True)
+class WorkerFilters:
+    activity_name: str | None = None
+    activity_sid: str | None = None
+    available: bool | None = None
+    friendly_name: str | None = None
+    expression: Predicate | None = None
+    task_queue_name: str | None = None
+    task_queue_sid: str | None = None
+    ordering: str | None = None  # one of ORDERINGS
+
+
+@dataclass
+class WorkerChange:
+    activity_sid: str | None = None
+    attributes: str | None = None
+    friendly_name: str | None = None
+    reject_pending_reservations: bool | None = None
 
 
 @dataclass
