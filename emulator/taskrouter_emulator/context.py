@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 
+from .assignment import AssignmentDispatcher
+from .callbacks import CallbackDispatcher
 from .config import EmulatorConfig
+from .faults import FaultInjector
 from .store import Store
 
 
@@ -15,9 +17,9 @@ from .store import Store
 class EmulatorContext:
     config: EmulatorConfig
     store: Store
-    faults: Any  # faults.FaultInjector
-    dispatcher: Any  # callbacks.CallbackDispatcher
-    assignments: Any = None  # assignment.AssignmentDispatcher
+    faults: FaultInjector
+    dispatcher: CallbackDispatcher
+    assignments: AssignmentDispatcher | None = None
     # Set by server.start_emulator once the socket is bound (port 0 is only known then).
     base_url: str | None = None
 

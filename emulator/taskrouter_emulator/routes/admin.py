@@ -1,5 +1,5 @@
 """The emulator's own admin API (not Twilio's): recording calls for the Call Events endpoint, and a health
-check. Fault injection's /admin/faults routes come from faults.register_admin_routes.
+check, and the clock. Fault injection's /admin/faults routes are routes/faults.py.
 
 POST /admin/calls  (JSON body)
     {"sid": "CA..." (optional: appends to that call, or creates it with this SID),
