@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Concatenate, ParamSpec, TypeVar
 
 from . import defaults
 from .engine import calls, channels, persist, queues, reservations, tasks, timeouts, workers, workflows, workspaces
@@ -33,15 +33,10 @@ from .event_log import EventFilters
 from .model import (
     Activity,
     Call,
-    CallEvent,
     Event,
-    Reservation,
     Task,
-    TaskChannel,
-    TaskQueue,
     Worker,
     WorkerChannel,
-    Workflow,
     Workspace,
 )
 from .persistence import StateFile
@@ -59,7 +54,47 @@ __all__ = [
 ]
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _read(fn: Callable[Concatenate[Space, P], T]) -> Callable[Concatenate[Store, str, P], T]:
+    """A Store method that reads one workspace: `store.get_x(workspace_sid, ...)` is `fn(space, ...)`."""
+
+    def method(self: Store, workspace_sid: str, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return fn(self.space(workspace_sid), *args, **kwargs)
+
+    method.__doc__ = fn.__doc__
+    return method
+
+
+def _write(fn: Callable[Concatenate[Transaction, Space, P], T]) -> Callable[Concatenate[Store, str, P], T]:
+    """A Store method that changes one workspace: `fn(tx, space, ...)` inside one transaction."""
+
+    def method(self: Store, workspace_sid: str, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        space = self.space(workspace_sid)
+        with self._tx() as tx:
+            return fn(tx, space, *args, **kwargs)
+
+    method.__doc__ = fn.__doc__
+    return method
+
+
+def _change(fn: Callable[Concatenate[Transaction, P], T]) -> Callable[Concatenate[Store, P], T]:
+    """A Store method that changes more than one workspace's records (makes a workspace, records a call)."""
+
+    def method(self: Store, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        with self._tx() as tx:
+            return fn(tx, *args, **kwargs)
+
+    method.__doc__ = fn.__doc__
+    return method
+
+
 class Store:
+    """The methods below are the engine's functions, bound to a workspace SID (and a transaction for changes):
+    their signatures and docs are those of engine/<resource>.py."""
+
     def __init__(
         self,
         account_sid: str = defaults.DEFAULT_ACCOUNT_SID,
@@ -137,23 +172,7 @@ class Store:
 
     # ---- workspaces and activities --------------------------------------------------------------------
 
-    def create_workspace(
-        self,
-        friendly_name: str,
-        *,
-        event_callback_url: str | None = None,
-        events_filter: str | None = None,
-        multi_task_enabled: bool = True,
-        prioritize_queue_order: str = "FIFO",
-        sid: str | None = None,
-        template: str | None = None,
-    ) -> Workspace:
-        with self._tx() as tx:
-            return workspaces.create(
-                tx, friendly_name, event_callback_url=event_callback_url, events_filter=events_filter,
-                multi_task_enabled=multi_task_enabled, prioritize_queue_order=prioritize_queue_order, sid=sid,
-                template=template,
-            )
+    create_workspace = _change(workspaces.create)
 
     def get_workspace(self, sid: str) -> Workspace:
         return self.space(sid).workspace
@@ -168,68 +187,29 @@ class Store:
     def workspace_activities(self, ws: Workspace) -> tuple[Activity | None, Activity | None]:
         return workspaces.default_and_timeout(self.space(ws.sid))
 
-    def update_workspace(self, sid: str, **changes: Any) -> Workspace:
-        space = self.space(sid)
-        with self._tx() as tx:
-            return workspaces.update(tx, space, **changes)
+    update_workspace = _write(workspaces.update)
 
     def delete_workspace(self, sid: str) -> None:
         space = self.space(sid)
         with self._tx() as tx:
             workspaces.delete(tx, space)
 
-    def create_activity(self, workspace_sid: str, friendly_name: str, available: bool) -> Activity:
-        space = self.space(workspace_sid)
-        with self._tx() as tx:
-            return workspaces.create_activity(tx, space, friendly_name, available)
-
-    def get_activity(self, workspace_sid: str, sid: str) -> Activity:
-        return workspaces.get_activity(self.space(workspace_sid), sid)
-
-    def list_activities(
-        self, workspace_sid: str, friendly_name: str | None = None, available: bool | None = None
-    ) -> list[Activity]:
-        return workspaces.list_activities(self.space(workspace_sid), friendly_name, available)
-
-    def update_activity(self, workspace_sid: str, sid: str, friendly_name: str | None) -> Activity:
-        space = self.space(workspace_sid)
-        with self._tx() as tx:
-            return workspaces.update_activity(tx, space, sid, friendly_name)
-
-    def delete_activity(self, workspace_sid: str, sid: str) -> None:
-        space = self.space(workspace_sid)
-        with self._tx() as tx:
-            workspaces.delete_activity(tx, space, sid)
+    create_activity = _write(workspaces.create_activity)
+    get_activity = _read(workspaces.get_activity)
+    list_activities = _read(workspaces.list_activities)
+    update_activity = _write(workspaces.update_activity)
+    delete_activity = _write(workspaces.delete_activity)
 
     # ---- workers --------------------------------------------------------------------------------------
 
-    def create_worker(
-        self, workspace_sid: str, friendly_name: str, activity_sid: str | None = None, attributes: str | None = None
-    ) -> tuple[Worker, Activity]:
-        space = self.space(workspace_sid)
-        with self._tx() as tx:
-            return workers.create(tx, space, friendly_name, activity_sid, attributes)
-
-    def get_worker(self, workspace_sid: str, sid: str) -> tuple[Worker, Activity]:
-        return workers.get(self.space(workspace_sid), sid)
-
-    def update_worker(
-        self, workspace_sid: str, sid: str, change: WorkerChange, if_match: str | None = None
-    ) -> tuple[Worker, Activity]:
-        space = self.space(workspace_sid)
-        with self._tx() as tx:
-            return workers.update(tx, space, sid, change, if_match)
-
-    def delete_worker(self, workspace_sid: str, sid: str, if_match: str | None = None) -> None:
-        space = self.space(workspace_sid)
-        with self._tx() as tx:
-            workers.delete(tx, space, sid, if_match)
+    create_worker = _write(workers.create)
+    get_worker = _read(workers.get)
+    update_worker = _write(workers.update)
+    delete_worker = _write(workers.delete)
+    queue_member_sids = _read(workers.queue_member_sids)
 
     def list_workers(self, workspace_sid: str, filters: WorkerFilters) -> list[tuple[Worker, Activity]]:
         return workers.list_workers(self.space(workspace_sid), filters, self._registry.seq)
-
-    def queue_member_sids(self, workspace_sid: str, queue_sid: str | None, queue_name: str | None) -> set[str]:
-        return workers.queue_member_sids(self.space(workspace_sid), queue_sid, queue_name)
 
     # ---- events ---------------------------------------------------------------------------------------
 
@@ -250,187 +230,58 @@ class Store:
 
     # ---- calls (Voice Call Events; recorded through the admin API) -------------------------------------
 
-    def create_call(self, events: list[CallEvent], sid: str | None = None) -> Call:
-        with self._tx() as tx:
-            return calls.record(tx, events, sid)
+    create_call = _change(calls.record)
 
     def get_call(self, account_sid: str, sid: str) -> Call:
         return calls.get(self._registry, account_sid, sid)
 
     # ---- task channels, queues, workflows -------------------------------------------------------------
 
-    def create_task_channel(
-        self, workspace_sid: str, friendly_name: str, unique_name: str, optimized: bool | None
-    ) -> TaskChannel:
-        space = self.space(workspace_sid)
-        with self._tx() as tx:
-            return channels.create(tx, space, friendly_name, unique_name, optimized)
+    create_task_channel = _write(channels.create)
+    get_task_channel = _read(channels.get)
+    list_task_channels = _read(channels.list_channels)
+    update_task_channel = _write(channels.update)
+    delete_task_channel = _write(channels.delete)
 
-    def get_task_channel(self, workspace_sid: str, sid: str) -> TaskChannel:
-        return channels.get(self.space(workspace_sid), sid)
+    create_task_queue = _write(queues.create)
+    get_task_queue = _read(queues.get)
+    list_task_queues = _read(queues.list_queues)
+    update_task_queue = _write(queues.update)
+    delete_task_queue = _write(queues.delete)
 
-    def list_task_channels(self, workspace_sid: str) -> list[TaskChannel]:
-        return list(self.space(workspace_sid).routing.channels.values())
-
-    def update_task_channel(
-        self, workspace_sid: str, sid: str, friendly_name: str | None, optimized: bool | None
-    ) -> TaskChannel:
-        space = self.space(workspace_sid)
-        with self._tx() as tx:
-            return channels.update(tx, space, sid, friendly_name, optimized)
-
-    def delete_task_channel(self, workspace_sid: str, sid: str) -> None:
-        space = self.space(workspace_sid)
-        with self._tx() as tx:
-            channels.delete(tx, space, sid)
-
-    def create_task_queue(
-        self,
-        workspace_sid: str,
-        friendly_name: str,
-        target_workers: str | None = None,
-        max_reserved_workers: int | None = None,
-        task_order: str | None = None,
-        reservation_activity_sid: str | None = None,
-        assignment_activity_sid: str | None = None,
-    ) -> TaskQueue:
-        space = self.space(workspace_sid)
-        with self._tx() as tx:
-            return queues.create(tx, space, friendly_name, target_workers, max_reserved_workers, task_order,
-                                 reservation_activity_sid, assignment_activity_sid)
-
-    def get_task_queue(self, workspace_sid: str, sid: str) -> TaskQueue:
-        return queues.get(self.space(workspace_sid), sid)
-
-    def list_task_queues(
-        self,
-        workspace_sid: str,
-        friendly_name: str | None = None,
-        worker_attributes: dict[str, Any] | None = None,
-        worker_sid: str | None = None,
-    ) -> list[TaskQueue]:
-        return queues.list_queues(self.space(workspace_sid), friendly_name, worker_attributes, worker_sid)
-
-    def update_task_queue(self, workspace_sid: str, sid: str, **changes: Any) -> TaskQueue:
-        space = self.space(workspace_sid)
-        with self._tx() as tx:
-            return queues.update(tx, space, sid, **changes)
-
-    def delete_task_queue(self, workspace_sid: str, sid: str) -> None:
-        space = self.space(workspace_sid)
-        with self._tx() as tx:
-            queues.delete(tx, space, sid)
-
-    def create_workflow(
-        self,
-        workspace_sid: str,
-        friendly_name: str,
-        configuration: str,
-        assignment_callback_url: str | None = None,
-        fallback_assignment_callback_url: str | None = None,
-        task_reservation_timeout: int | None = None,
-    ) -> Workflow:
-        space = self.space(workspace_sid)
-        with self._tx() as tx:
-            return workflows.create(tx, space, friendly_name, configuration, assignment_callback_url,
-                                    fallback_assignment_callback_url, task_reservation_timeout)
-
-    def get_workflow(self, workspace_sid: str, sid: str) -> Workflow:
-        return workflows.get(self.space(workspace_sid), sid)
-
-    def list_workflows(self, workspace_sid: str, friendly_name: str | None = None) -> list[Workflow]:
-        return workflows.list_workflows(self.space(workspace_sid), friendly_name)
-
-    def update_workflow(
-        self, workspace_sid: str, sid: str, *, re_evaluate_tasks: bool | None = None, **changes: Any
-    ) -> Workflow:
-        space = self.space(workspace_sid)
-        with self._tx() as tx:
-            return workflows.update(tx, space, sid, re_evaluate_tasks=re_evaluate_tasks, **changes)
-
-    def delete_workflow(self, workspace_sid: str, sid: str) -> None:
-        space = self.space(workspace_sid)
-        with self._tx() as tx:
-            workflows.delete(tx, space, sid)
+    create_workflow = _write(workflows.create)
+    get_workflow = _read(workflows.get)
+    list_workflows = _read(workflows.list_workflows)
+    update_workflow = _write(workflows.update)
+    delete_workflow = _write(workflows.delete)
 
     # ---- worker channels ------------------------------------------------------------------------------
 
-    def list_worker_channels(self, workspace_sid: str, worker_sid: str) -> list[tuple[WorkerChannel, int]]:
-        space = self.space(workspace_sid)
-        with self._tx() as tx:  # channels made on first sight are written to the state file, if there is one
-            return channels.list_worker_channels(tx, space, worker_sid)
-
-    def get_worker_channel(self, workspace_sid: str, worker_sid: str, sid: str) -> tuple[WorkerChannel, int]:
-        space = self.space(workspace_sid)
-        with self._tx() as tx:
-            return channels.get_worker_channel(tx, space, worker_sid, sid)
+    # Channels made on first sight are written to the state file (if there is one), so reads write too.
+    list_worker_channels = _write(channels.list_worker_channels)
+    get_worker_channel = _write(channels.get_worker_channel)
 
     def update_worker_channel(self, workspace_sid: str, worker_sid: str, sid: str, capacity: int | None,
                               available: bool | None) -> tuple[WorkerChannel, int]:
         space = self.space(workspace_sid)
-        wc, count = self.get_worker_channel(workspace_sid, worker_sid, sid)
+        wc, count = self.get_worker_channel(workspace_sid, worker_sid, sid)  # its own change: a channel seen stays
         with self._tx() as tx:
             return channels.update_worker_channel(tx, space, worker_sid, wc, count, capacity, available)
 
     # ---- tasks and reservations -----------------------------------------------------------------------
 
-    def create_task(
-        self,
-        workspace_sid: str,
-        *,
-        attributes: str | None = None,
-        priority: int | None = None,
-        timeout: int | None = None,
-        task_channel: str | None = None,
-        workflow_sid: str | None = None,
-        virtual_start_time: float | None = None,
-        routing_target: str | None = None,
-        ignore_capacity: bool | None = None,
-        task_queue_sid: str | None = None,
-    ) -> Task:
-        space = self.space(workspace_sid)
-        with self._tx() as tx:
-            return tasks.create(
-                tx, space, attributes=attributes, priority=priority, timeout=timeout, task_channel=task_channel,
-                workflow_sid=workflow_sid, virtual_start_time=virtual_start_time, routing_target=routing_target,
-                ignore_capacity=ignore_capacity, task_queue_sid=task_queue_sid,
-            )
-
-    def get_task(self, workspace_sid: str, sid: str) -> Task:
-        return tasks.get(self.space(workspace_sid), sid)
+    create_task = _write(tasks.create)
+    get_task = _read(tasks.get)
+    list_tasks = _read(tasks.list_tasks)
+    update_task = _write(tasks.update)
+    delete_task = _write(tasks.delete)
 
     def task_names(self, task: Task) -> tuple[str | None, str | None, str | None]:
         return tasks.names(self.space(task.workspace_sid), task)
 
-    def list_tasks(self, workspace_sid: str, filters: TaskFilters) -> list[Task]:
-        return tasks.list_tasks(self.space(workspace_sid), filters)
-
-    def update_task(self, workspace_sid: str, sid: str, change: TaskChange, if_match: str | None = None) -> Task:
-        space = self.space(workspace_sid)
-        with self._tx() as tx:
-            return tasks.update(tx, space, sid, change, if_match)
-
-    def delete_task(self, workspace_sid: str, sid: str, if_match: str | None = None) -> None:
-        space = self.space(workspace_sid)
-        with self._tx() as tx:
-            tasks.delete(tx, space, sid, if_match)
-
-    def get_reservation(self, workspace_sid: str, sid: str, *, task_sid: str | None = None,
-                        worker_sid: str | None = None) -> Reservation:
-        return reservations.get(self.space(workspace_sid), sid, task_sid=task_sid, worker_sid=worker_sid)
-
-    def list_reservations(self, workspace_sid: str, *, task_sid: str | None = None, worker_sid: str | None = None,
-                          status: str | None = None) -> list[Reservation]:
-        return reservations.list_reservations(self.space(workspace_sid), task_sid=task_sid, worker_sid=worker_sid,
-                                              status=status)
-
-    def update_reservation(self, workspace_sid: str, sid: str, change: ReservationChange, *,
-                           task_sid: str | None = None, worker_sid: str | None = None,
-                           if_match: str | None = None) -> Reservation:
-        space = self.space(workspace_sid)
-        with self._tx() as tx:
-            return reservations.update(tx, space, sid, change, task_sid=task_sid, worker_sid=worker_sid,
-                                       if_match=if_match)
+    get_reservation = _read(reservations.get)
+    list_reservations = _read(reservations.list_reservations)
+    update_reservation = _write(reservations.update)
 
     # ---- sanity ---------------------------------------------------------------------------------------
 

@@ -38,6 +38,10 @@ def get(space: Space, sid: str) -> TaskChannel:
     return channel
 
 
+def list_channels(space: Space) -> list[TaskChannel]:
+    return list(space.routing.channels.values())
+
+
 def update(tx: Transaction, space: Space, sid: str, friendly_name: str | None, optimized: bool | None) -> TaskChannel:
     channel = get(space, sid)
     if friendly_name is None and optimized is None:
