@@ -11,17 +11,11 @@ from aiohttp import web
 
 from .errors import BAD_PARAMETER, INTERNAL_ERROR, NOT_FOUND, TwilioApiError
 from .faults import ADMIN_PREFIX, FaultInjector
-from .render import json_response
+from .render import error_response
 
 log = logging.getLogger(__name__)
 
 METHOD_NOT_ALLOWED = 20004
-
-
-def error_response(exc: TwilioApiError, path: str) -> web.Response:
-    if exc.code == NOT_FOUND and not exc.message:
-        exc = TwilioApiError(exc.status, exc.code, f"The requested resource {path} was not found", exc.headers)
-    return json_response(exc.body(), status=exc.status, headers=exc.headers or None)
 
 
 @web.middleware

@@ -85,7 +85,7 @@ class Call:
     events: list[CallEvent] = field(default_factory=list)
 
 
-# ---- task routing (issue 13) -------------------------------------------------------------------------
+# ---- task routing ------------------------------------------------------------------------------------
 
 
 @dataclass

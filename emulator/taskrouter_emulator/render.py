@@ -8,6 +8,7 @@ import orjson
 from aiohttp import web
 
 from .dates import iso
+from .errors import NOT_FOUND, TwilioApiError
 from .model import Activity, CallEvent, Event, Worker, Workspace
 
 _WORKSPACE_LINKS = (
@@ -26,6 +27,13 @@ _WORKSPACE_LINKS = (
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, headers=headers, content_type="application/json")
+
+
+def error_response(exc: TwilioApiError, path: str) -> web.Response:
+    """Twilio's JSON error body; a 404 without a message names the request path, as Twilio's does."""
+    if exc.code == NOT_FOUND and not exc.message:
+        exc = TwilioApiError(exc.status, exc.code, f"The requested resource {path} was not found", exc.headers)
+    return json_response(exc.body(), status=exc.status, headers=exc.headers or None)
 
 
 def workspace_url(base: str, workspace_sid: str) -> str:

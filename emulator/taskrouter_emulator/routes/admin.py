@@ -122,7 +122,7 @@ def register(app: web.Application) -> None:
     register_clock(app)
 
 
-# ---- the clock (issue 13): virtual time for tests and demos ---------------------------------------------
+# ---- the clock: virtual time for tests and demos ---------------------------------------------------
 #
 # GET  /admin/clock                      -> {"virtual": bool, "now": epoch seconds, "pending_timers": n}
 # POST /admin/clock {"virtual": true, "now": 1700000000.0 (optional)}   switch to virtual time (or back: false)

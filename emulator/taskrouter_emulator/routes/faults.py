@@ -30,8 +30,7 @@ from aiohttp import web
 from ..callbacks import CallbackDispatcher
 from ..errors import TwilioApiError, bad_parameter, not_found
 from ..faults import CALLBACK_FIELDS, REST_FIELDS, FaultInjector
-from ..middleware import error_response
-from ..render import json_response
+from ..render import error_response, json_response
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
