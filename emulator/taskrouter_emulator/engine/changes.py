@@ -4,6 +4,7 @@ state, and the reasons it writes on tasks it cancels."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 from ..errors import TwilioApiError, bad_parameter
 from ..expression import Predicate
@@ -20,6 +21,39 @@ REASON_NO_FILTER = "Task matched no Workflow filter and the Workflow has no defa
 def wrong_state(message: str) -> TwilioApiError:
     """An action in the wrong state: Twilio answers 400 with code 20001 and a message naming the states."""
     return bad_parameter(message)
+
+
+class WorkspaceChanges(TypedDict, total=False):
+    """A Workspace update; None leaves a field as it is, "" clears event_callback_url and events_filter."""
+
+    friendly_name: str | None
+    event_callback_url: str | None
+    events_filter: str | None
+    default_activity_sid: str | None
+    timeout_activity_sid: str | None
+    multi_task_enabled: bool | None
+    prioritize_queue_order: str | None
+
+
+class QueueChanges(TypedDict, total=False):
+    """A TaskQueue update; None leaves a field as it is."""
+
+    friendly_name: str | None
+    target_workers: str | None
+    reservation_activity_sid: str | None
+    assignment_activity_sid: str | None
+    max_reserved_workers: int | None
+    task_order: str | None
+
+
+class WorkflowChanges(TypedDict, total=False):
+    """A Workflow update; None leaves a field as it is, "" clears the two callback URLs."""
+
+    friendly_name: str | None
+    configuration: str | None
+    assignment_callback_url: str | None
+    fallback_assignment_callback_url: str | None
+    task_reservation_timeout: int | None
 
 
 DEFAULT_ACTIVITIES = (("Offline", False), ("Unavailable", False), ("Available", True))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Unpack
 
 from ..errors import bad_parameter, not_found
 from ..expression import ExpressionError, Predicate, compile_expression
 from ..model import TaskQueue
 from ..sids import new_sid
 from . import dispatch
+from .changes import QueueChanges
 from .event_data import task_queue_data, task_queue_expression_data
 from .space import Space
 from .transaction import Transaction
@@ -104,9 +105,7 @@ def list_queues(
     return result
 
 
-def update(tx: Transaction, space: Space, sid: str, **changes: Any) -> TaskQueue:
-    """changes: friendly_name, target_workers, reservation_activity_sid, assignment_activity_sid,
-    max_reserved_workers, task_order (None leaves a field as it is)."""
+def update(tx: Transaction, space: Space, sid: str, **changes: Unpack[QueueChanges]) -> TaskQueue:
     rs = space.routing
     queue = get(space, sid)
     target = changes.get("target_workers")

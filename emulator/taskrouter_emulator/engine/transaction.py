@@ -11,10 +11,21 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from ..errors import not_found
-from ..model import Call, Event, Workspace
+from ..model import (
+    Activity,
+    Call,
+    Event,
+    Reservation,
+    Task,
+    TaskChannel,
+    TaskQueue,
+    Worker,
+    WorkerChannel,
+    Workflow,
+    Workspace,
+)
 from ..persistence import Row, StateFile
 from ..sids import new_sid
 from .persist import KIND_OF
@@ -24,6 +35,9 @@ from .timers import TimerHeap
 log = logging.getLogger(__name__)
 
 Listener = Callable[[Workspace, Event], None]
+# Written when put: the workspace's own records. Written at commit, in their final state: routing records.
+Record = Workspace | Activity | Worker | Event | Call
+RoutingRecord = TaskChannel | TaskQueue | Workflow | Task | Reservation | WorkerChannel
 Clock = Callable[[], float]
 
 
@@ -80,7 +94,7 @@ class Transaction:
         self._deletes: list[tuple[str, str]] = []
         self._dropped_spaces: list[str] = []
         self._emitted: list[tuple[Workspace, Event]] = []
-        self._dirty: dict[str, Any] = {}  # sid -> routing record to write when the transaction commits
+        self._dirty: dict[str, RoutingRecord] = {}  # sid -> routing record to write when the transaction commits
 
     def clock(self) -> float:
         return self.registry.clock()
@@ -94,13 +108,13 @@ class Transaction:
         registry.seq[sid] = seq
         return seq
 
-    def put(self, kind: str, record: Any, workspace_sid: str | None) -> None:
+    def put(self, kind: str, record: Record, workspace_sid: str | None) -> None:
         """Write the record's current state to the state file (workspace, activity, worker, event, call)."""
         if self._persist:
             self._puts.append(Row(kind, record.sid, workspace_sid, self.registry.seq[record.sid],
                                   dataclasses.asdict(record)))
 
-    def save(self, *records: Any) -> None:
+    def save(self, *records: RoutingRecord) -> None:
         """Mark routing records changed; their final state is written when the transaction commits."""
         if self._persist:
             for record in records:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Unpack
 
 from ..errors import bad_parameter, not_found
 from ..model import Workflow
 from ..sids import new_sid
 from . import dispatch, walk
 from . import workflow_config as wf_config
+from .changes import WorkflowChanges
 from .event_data import workflow_data
 from .space import Space
 from .transaction import Transaction
@@ -81,13 +82,13 @@ def list_workflows(space: Space, friendly_name: str | None = None) -> list[Workf
 
 
 def update(
-    tx: Transaction, space: Space, sid: str, *, re_evaluate_tasks: bool | None = None, **changes: Any
+    tx: Transaction, space: Space, sid: str, *, re_evaluate_tasks: bool | None = None,
+    **changes: Unpack[WorkflowChanges],
 ) -> Workflow:
-    """changes: friendly_name, configuration, assignment_callback_url, fallback_assignment_callback_url
-    ("" clears these two), task_reservation_timeout."""
     rs = space.routing
     workflow = get(space, sid)
-    parsed = _parse_configuration(space, changes["configuration"]) if changes.get("configuration") else None
+    configuration = changes.get("configuration")
+    parsed = _parse_configuration(space, configuration) if configuration else None
     now = tx.clock()
     for key, value in changes.items():
         if value is not None:

@@ -3,7 +3,7 @@ workflow) and Activities."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Unpack
 
 import orjson
 
@@ -12,7 +12,7 @@ from ..errors import bad_parameter, not_found
 from ..model import Activity, Workspace
 from ..sids import new_sid
 from . import channels, queues, workflows
-from .changes import DEFAULT_ACTIVITIES, DEFAULT_CHANNELS
+from .changes import DEFAULT_ACTIVITIES, DEFAULT_CHANNELS, WorkspaceChanges
 from .space import Space
 from .transaction import Transaction
 
@@ -75,9 +75,7 @@ def default_and_timeout(space: Space) -> tuple[Activity | None, Activity | None]
     return activities.get(ws.default_activity_sid or ""), activities.get(ws.timeout_activity_sid or "")
 
 
-def update(tx: Transaction, space: Space, **changes: Any) -> Workspace:
-    """changes: friendly_name, event_callback_url, events_filter ("" clears these two),
-    default_activity_sid, timeout_activity_sid, multi_task_enabled, prioritize_queue_order."""
+def update(tx: Transaction, space: Space, **changes: Unpack[WorkspaceChanges]) -> Workspace:
     ws = space.workspace
     for name in ("default_activity_sid", "timeout_activity_sid"):
         activity_sid = changes.get(name)
