@@ -1,4 +1,4 @@
-"""/v1/Workspaces/{WorkspaceSid}/Workflows[/{Sid}]; the Configuration is validated in routing/config.py."""
+"""/v1/Workspaces/{WorkspaceSid}/Workflows[/{Sid}]; the Configuration is validated in engine/workflow_config.py."""
 
 from __future__ import annotations
 
