@@ -13,19 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from ..errors import not_found
-from ..model import (
-    Activity,
-    Call,
-    Event,
-    Reservation,
-    Task,
-    TaskChannel,
-    TaskQueue,
-    Worker,
-    WorkerChannel,
-    Workflow,
-    Workspace,
-)
+from ..model import Call, Event, Record, RoutingRecord, Workspace
 from ..persistence import Row, StateFile
 from ..sids import new_sid
 from .persist import KIND_OF
@@ -35,9 +23,6 @@ from .timers import TimerHeap
 log = logging.getLogger(__name__)
 
 Listener = Callable[[Workspace, Event], None]
-# Written when put: the workspace's own records. Written at commit, in their final state: routing records.
-Record = Workspace | Activity | Worker | Event | Call
-RoutingRecord = TaskChannel | TaskQueue | Workflow | Task | Reservation | WorkerChannel
 Clock = Callable[[], float]
 
 
@@ -109,7 +94,7 @@ class Transaction:
         return seq
 
     def put(self, kind: str, record: Record, workspace_sid: str | None) -> None:
-        """Write the record's current state to the state file (workspace, activity, worker, event, call)."""
+        """Write the record's current state to the state file now (routing records go through save)."""
         if self._persist:
             self._puts.append(Row(kind, record.sid, workspace_sid, self.registry.seq[record.sid],
                                   dataclasses.asdict(record)))
