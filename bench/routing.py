@@ -30,8 +30,7 @@ QUEUES = 50
 
 
 def _throughput(workers: int, tasks: int) -> dict[str, float]:
-    from taskrouter_emulator.routing.store import ReservationChange
-    from taskrouter_emulator.state import Store, WorkerChange
+    from taskrouter_emulator.store import ReservationChange, Store, WorkerChange
 
     store = Store()
     store.set_virtual_clock(True, 1_700_000_000.0)
@@ -45,7 +44,7 @@ def _throughput(workers: int, tasks: int) -> dict[str, float]:
         worker, _ = store.create_worker(ws, f"w{n}", attributes=json.dumps({"q": n % QUEUES}))
         store.update_worker(ws, worker.sid, WorkerChange(activity_sid=available))
         sids.append(worker.sid)
-    rs = store._space(ws).routing
+    rs = store.space(ws).routing
     started = time.perf_counter()
     for n in range(tasks):
         task = store.create_task(ws, attributes=json.dumps({"q": n % QUEUES}), workflow_sid=workflow)

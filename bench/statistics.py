@@ -28,8 +28,7 @@ EVENTS_PER_CYCLE = 11  # what one _fill cycle records
 
 
 def _fill(store: Any, ws: str, events: int) -> dict[str, Any]:
-    from taskrouter_emulator.routing.store import ReservationChange
-    from taskrouter_emulator.state import WorkerChange
+    from taskrouter_emulator.store import ReservationChange, WorkerChange
 
     activities = {a.friendly_name: a.sid for a in store.list_activities(ws)}
     queue = store.create_task_queue(ws, "bench", target_workers="1==1").sid
@@ -44,7 +43,7 @@ def _fill(store: Any, ws: str, events: int) -> dict[str, Any]:
     started = time.perf_counter()
     for n in range(cycles):
         task = store.create_task(ws, attributes="{}", workflow_sid=workflow, priority=n % 3)
-        rs = store._space(ws).routing
+        rs = store.space(ws).routing
         (reservation,) = rs.active_reservations(task.sid, "pending")
         store.advance_clock(min(60.0, step / 10))  # the wait before acceptance, inside the reservation timeout
         store.update_reservation(ws, reservation.sid, ReservationChange(reservation_status="accepted"))

@@ -11,12 +11,13 @@ from .auth import Authenticator, auth_middleware
 from .callbacks import CallbackDispatcher
 from .config import EmulatorConfig
 from .context import CONTEXT, EmulatorContext
-from .faults import FaultInjector, fault_middleware, register_admin_routes
-from .middleware import error_middleware
+from .faults import FaultInjector
+from .middleware import error_middleware, fault_middleware
 from .persistence import StateFile
+from .routes import faults as fault_routes
 from .routes import register_all
-from .routing.runner import TimerRunner
-from .state import Store
+from .store import Store
+from .timer_runner import TimerRunner
 
 MAX_BODY_BYTES = 1024 * 1024  # form posts are small; a worker's Attributes is the largest thing sent
 
@@ -42,7 +43,7 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
         config=config, store=store, faults=faults, dispatcher=dispatcher, assignments=assignments
     )
     register_all(app)
-    register_admin_routes(app, faults, dispatcher)
+    fault_routes.register(app, faults, dispatcher)
 
     async def lifecycle(_: web.Application) -> AsyncIterator[None]:
         await dispatcher.start()

@@ -25,7 +25,7 @@ from .callbacks import USER_AGENT
 from .defaults import CALLBACK_TIMEOUT_SECONDS
 from .errors import TwilioApiError
 from .model import Event, Workspace
-from .routing.store import CALL_INSTRUCTIONS, ReservationChange
+from .store import CALL_INSTRUCTIONS, ReservationChange, Store
 from .signing import SIGNATURE_HEADER, compute_signature
 
 log = structlog.get_logger(__name__)
@@ -45,13 +45,13 @@ class AssignmentError(Exception):
     """The callback failed (the message says how); the fallback URL, if any, is tried next."""
 
 
-def assignment_form(store: Any, workspace_sid: str, reservation_sid: str) -> tuple[dict[str, str], str, str | None]:
-    """Twilio's assignment callback parameters, and the workflow's two URLs."""
-    space = store._space(workspace_sid)
+def assignment_form(store: Store, workspace_sid: str, reservation_sid: str) -> tuple[dict[str, str], str, str | None]:
+    """Twilio's assignment callback parameters, and the workflow's two URLs (the caller checked the first)."""
+    space = store.space(workspace_sid)
     rs = space.routing
     res = rs.reservations[reservation_sid]
     task = rs.tasks[res.task_sid]
-    workflow = rs.workflows[task.workflow_sid]
+    workflow = rs.workflows[task.workflow_sid or ""]
     worker = space.workers[res.worker_sid]
     form = {
         "AccountSid": res.account_sid,
@@ -66,12 +66,12 @@ def assignment_form(store: Any, workspace_sid: str, reservation_sid: str) -> tup
         "WorkerAttributes": worker.attributes,
         "ReservationSid": res.sid,
     }
-    return form, workflow.assignment_callback_url, workflow.fallback_assignment_callback_url
+    return form, workflow.assignment_callback_url or "", workflow.fallback_assignment_callback_url
 
 
 class AssignmentDispatcher:
     def __init__(
-        self, store: Any, auth_token: str, *, timeout: float = CALLBACK_TIMEOUT_SECONDS,
+        self, store: Store, auth_token: str, *, timeout: float = CALLBACK_TIMEOUT_SECONDS,
         allowed: Callable[[str], bool] = lambda url: True,
     ) -> None:
         self._allowed = allowed
@@ -103,7 +103,7 @@ class AssignmentDispatcher:
         """A store listener: acts on reservation.created only."""
         if event.event_type != "reservation.created" or self._session is None:
             return
-        rs = self._store._space(workspace.sid).routing
+        rs = self._store.space(workspace.sid).routing
         res = rs.reservations.get(event.resource_sid)
         if res is None:
             return

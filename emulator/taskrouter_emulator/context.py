@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 
+from .assignment import AssignmentDispatcher
+from .callbacks import CallbackDispatcher
 from .config import EmulatorConfig
-from .state import Store
+from .faults import FaultInjector
+from .store import Store
 
 
 @dataclass
 class EmulatorContext:
     config: EmulatorConfig
     store: Store
-    faults: Any  # faults.FaultInjector
-    dispatcher: Any  # callbacks.CallbackDispatcher
-    assignments: Any = None  # assignment.AssignmentDispatcher
+    faults: FaultInjector
+    dispatcher: CallbackDispatcher
+    assignments: AssignmentDispatcher | None = None
     # Set by server.start_emulator once the socket is bound (port 0 is only known then).
     base_url: str | None = None
 

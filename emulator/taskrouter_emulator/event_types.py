@@ -17,7 +17,7 @@ EMITTED = frozenset(
         "worker.activity.update",
         "worker.attributes.update",
         "worker.deleted",
-        # task routing (routing/store.py)
+        # task routing (engine/)
         "reservation.created",
         "reservation.accepted",
         "reservation.rejected",

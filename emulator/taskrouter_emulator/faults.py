@@ -2,7 +2,7 @@
 
 Off by default: with no rules, requests and callbacks pass untouched. One `FaultInjector` per emulator app
 holds two rule lists: `rest` (applied by `fault_middleware` to every API request, never to /admin/*) and
-`callbacks` (consulted by `CallbackDispatcher` for every event callback).
+`callbacks` (consulted by `CallbackDispatcher` for every event callback). No HTTP here.
 
 Choosing which requests a rule hits (both kinds):
   - `count` N: the next N matching requests, then the rule is exhausted (it stays listed, still counting);
@@ -10,20 +10,8 @@ Choosing which requests a rule hits (both kinds):
     the rule's own generator) and is hit when the draw is < p, so a run is reproducible from its seed;
   - both: a fraction of requests, at most N in total; neither: every matching request.
 
-Admin API (JSON in and out; failures answer Twilio's error body with code 20001 naming the bad field):
-  POST   /admin/faults/rest        {"path": "/v1/Workspaces/*/Workers/*", "match": "prefix"|"exact",
-                                    "method": "GET"|null, "status": 429|500|503|null, "retry_after": 1,
-                                    "latency_ms": 0, "count": N|null, "fraction": 0.5|null, "seed": 0}
-                                   -> 201 with the rule, including its "id" and counters
-  DELETE /admin/faults/rest/{id}   -> 204 (404 when no such rule)
-  POST   /admin/faults/callbacks   {"mode": "drop"|"duplicate"|"reorder"|"delay", "count": N|null,
-                                    "fraction": p|null, "seed": 0, "delay_ms": ms (delay only),
-                                    "hold_ms": ms (reorder only), "event_types": ["worker.created"]|null}
-                                   -> 201 with the rule
-  DELETE /admin/faults/callbacks/{id} -> 204 (404 when no such rule)
-  GET    /admin/faults             -> {"rest": [rules], "callbacks": [rules], "requests_seen": N}
-  DELETE /admin/faults             -> 204; removes every rule and zeroes requests_seen
-  GET    /admin/callbacks/stats    -> the callback dispatcher's counters
+The admin API that adds and removes rules is routes/faults.py; the middleware that applies REST rules is
+middleware.fault_middleware.
 
 REST rules: `path` is a pattern over URL path segments: `*` matches one segment (or part of one: `WK*`),
 `**` any number of segments, `?` one character. With "match": "prefix" (the default) the pattern matches a
@@ -45,24 +33,17 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-import orjson
-from aiohttp import web
+from typing import Any, Generic, Protocol, TypeVar
 
 from .errors import (
     INTERNAL_ERROR,
-    NOT_FOUND,
     SERVICE_UNAVAILABLE,
     TOO_MANY_REQUESTS,
     TwilioApiError,
     bad_parameter,
 )
-
-if TYPE_CHECKING:
-    from .callbacks import CallbackDispatcher
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -139,6 +120,52 @@ class _Trigger:
         return True
 
 
+def _trigger_json(trigger: _Trigger, seen: int, injected: int) -> dict[str, Any]:
+    return {
+        "count": trigger.count,
+        "fraction": trigger.fraction,
+        "seed": trigger.seed,
+        "remaining": trigger.remaining,
+        "seen": seen,
+        "injected": injected,
+    }
+
+
+class _Identified(Protocol):
+    id: str
+
+
+R = TypeVar("R", bound=_Identified)
+
+
+class _Rules(Generic[R]):
+    """One list of rules, in creation order, each with an id "<prefix>-<n>"; both kinds keep theirs here."""
+
+    def __init__(self, prefix: str, sleep: Sleep) -> None:
+        self.sleep = sleep
+        self._prefix = prefix
+        self._rules: dict[str, R] = {}
+        self._next_id = 1
+
+    @property
+    def rules(self) -> list[R]:
+        return list(self._rules.values())
+
+    def _new_id(self) -> str:
+        return f"{self._prefix}-{self._next_id}"  # taken by _keep, once the rule is valid
+
+    def _keep(self, rule: R) -> R:
+        self._next_id += 1
+        self._rules[rule.id] = rule
+        return rule
+
+    def remove(self, rule_id: str) -> bool:
+        return self._rules.pop(rule_id, None) is not None
+
+    def clear(self) -> None:
+        self._rules.clear()
+
+
 def _compile_path(pattern: str, match: str) -> re.Pattern[str]:
     parts: list[str] = []
     for segment in pattern.strip("/").split("/") if pattern.strip("/") else []:
@@ -192,12 +219,7 @@ class RestFaultRule:
             "status": self.status,
             "retry_after": self.retry_after,
             "latency_ms": self.latency_ms,
-            "count": self.trigger.count,
-            "fraction": self.trigger.fraction,
-            "seed": self.trigger.seed,
-            "remaining": self.trigger.remaining,
-            "seen": self.seen,
-            "injected": self.injected,
+            **_trigger_json(self.trigger, self.seen, self.injected),
         }
 
 
@@ -207,16 +229,10 @@ class RestFaultDecision:
     error: TwilioApiError | None
 
 
-class RestFaults:
+class RestFaults(_Rules[RestFaultRule]):
     def __init__(self, sleep: Sleep = asyncio.sleep) -> None:
-        self.sleep = sleep
+        super().__init__("rest", sleep)
         self.requests_seen = 0  # API requests that reached the fault middleware
-        self._rules: dict[str, RestFaultRule] = {}
-        self._next_id = 1
-
-    @property
-    def rules(self) -> list[RestFaultRule]:
-        return list(self._rules.values())
 
     def add(
         self,
@@ -250,7 +266,7 @@ class RestFaults:
         if status is None and latency_ms == 0:
             raise bad_parameter("Invalid status: a rule needs a status, a latency_ms above 0, or both")
         rule = RestFaultRule(
-            id=f"rest-{self._next_id}",
+            id=self._new_id(),
             path=path,
             match=match,
             method=method,
@@ -260,15 +276,10 @@ class RestFaults:
             trigger=_Trigger(_count_field(count), _fraction_field(fraction), _seed_field(seed)),
             pattern=_compile_path(path, match),
         )
-        self._next_id += 1
-        self._rules[rule.id] = rule
-        return rule
-
-    def remove(self, rule_id: str) -> bool:
-        return self._rules.pop(rule_id, None) is not None
+        return self._keep(rule)
 
     def clear(self) -> None:
-        self._rules.clear()
+        super().clear()
         self.requests_seen = 0
 
     def decide(self, method: str, path: str) -> RestFaultDecision | None:
@@ -311,12 +322,7 @@ class CallbackFaultRule:
             "delay_ms": self.delay_ms,
             "hold_ms": self.hold_ms,
             "event_types": sorted(self.event_types) if self.event_types is not None else None,
-            "count": self.trigger.count,
-            "fraction": self.trigger.fraction,
-            "seed": self.trigger.seed,
-            "remaining": self.trigger.remaining,
-            "seen": self.seen,
-            "injected": self.injected,
+            **_trigger_json(self.trigger, self.seen, self.injected),
         }
 
 
@@ -340,15 +346,9 @@ def _event_types_field(value: Any) -> frozenset[str] | None:
     return frozenset(v.strip() for v in value)
 
 
-class CallbackFaults:
+class CallbackFaults(_Rules[CallbackFaultRule]):
     def __init__(self, sleep: Sleep = asyncio.sleep) -> None:
-        self.sleep = sleep
-        self._rules: dict[str, CallbackFaultRule] = {}
-        self._next_id = 1
-
-    @property
-    def rules(self) -> list[CallbackFaultRule]:
-        return list(self._rules.values())
+        super().__init__("callback", sleep)
 
     def add(
         self,
@@ -374,22 +374,14 @@ class CallbackFaults:
         elif hold_ms is not None:
             raise bad_parameter("Invalid hold_ms: only applies when mode is reorder")
         rule = CallbackFaultRule(
-            id=f"callback-{self._next_id}",
+            id=self._new_id(),
             mode=mode,
             delay_ms=delay_ms or 0,
             hold_ms=hold_ms or 0,
             event_types=_event_types_field(event_types),
             trigger=_Trigger(_count_field(count), _fraction_field(fraction), _seed_field(seed)),
         )
-        self._next_id += 1
-        self._rules[rule.id] = rule
-        return rule
-
-    def remove(self, rule_id: str) -> bool:
-        return self._rules.pop(rule_id, None) is not None
-
-    def clear(self) -> None:
-        self._rules.clear()
+        return self._keep(rule)
 
     def plan(self, event_type: str, *, may_hold: bool = True) -> CallbackPlan:
         """What to do with one callback. `may_hold` is False while another callback is held: that one
@@ -430,121 +422,3 @@ class FaultInjector:
     def clear(self) -> None:
         self.rest.clear()
         self.callbacks.clear()
-
-
-# --- HTTP -------------------------------------------------------------------------------------------------
-
-
-def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=orjson.dumps(body), status=status, headers=headers, content_type="application/json")
-
-
-def error_response(error: TwilioApiError) -> web.Response:
-    return _json(error.body(), error.status, error.headers)
-
-
-def _is_admin(path: str) -> bool:
-    return path == ADMIN_PREFIX.rstrip("/") or path.startswith(ADMIN_PREFIX)
-
-
-def fault_middleware(injector: FaultInjector) -> Any:
-    @web.middleware
-    async def faults(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
-        if _is_admin(request.path):
-            return await handler(request)
-        decision = injector.rest.decide(request.method, request.path)
-        if decision is None:
-            return await handler(request)
-        if decision.latency_ms:
-            await injector.rest.sleep(decision.latency_ms / 1000)
-        if decision.error is not None:
-            return error_response(decision.error)
-        return await handler(request)
-
-    return faults
-
-
-async def _json_object(request: web.Request, allowed: Iterable[str]) -> dict[str, Any]:
-    try:
-        body = orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
-        raise bad_parameter("Invalid body: must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise bad_parameter("Invalid body: must be a JSON object")
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise bad_parameter(f"Invalid {unknown[0]}: unknown field")
-    return body
-
-
-class _AdminApi:
-    def __init__(self, injector: FaultInjector, dispatcher: CallbackDispatcher | None) -> None:
-        self.injector = injector
-        self.dispatcher = dispatcher
-
-    async def add_rest(self, request: web.Request) -> web.Response:
-        body = await _json_object(request, REST_FIELDS)
-        if "path" not in body:
-            raise bad_parameter("Invalid path: required")
-        return _json(self.injector.rest.add(**body).to_json(), 201)
-
-    async def add_callback(self, request: web.Request) -> web.Response:
-        body = await _json_object(request, CALLBACK_FIELDS)
-        if "mode" not in body:
-            raise bad_parameter("Invalid mode: required")
-        return _json(self.injector.callbacks.add(**body).to_json(), 201)
-
-    async def remove_rest(self, request: web.Request) -> web.Response:
-        if not self.injector.rest.remove(request.match_info["id"]):
-            raise TwilioApiError(404, NOT_FOUND, f"No REST fault rule {request.match_info['id']}")
-        return web.Response(status=204)
-
-    async def remove_callback(self, request: web.Request) -> web.Response:
-        if not self.injector.callbacks.remove(request.match_info["id"]):
-            raise TwilioApiError(404, NOT_FOUND, f"No callback fault rule {request.match_info['id']}")
-        return web.Response(status=204)
-
-    async def list(self, request: web.Request) -> web.Response:
-        return _json(
-            {
-                "rest": [rule.to_json() for rule in self.injector.rest.rules],
-                "callbacks": [rule.to_json() for rule in self.injector.callbacks.rules],
-                "requests_seen": self.injector.rest.requests_seen,
-            }
-        )
-
-    async def clear(self, request: web.Request) -> web.Response:
-        self.injector.clear()
-        return web.Response(status=204)
-
-    async def stats(self, request: web.Request) -> web.Response:
-        if self.dispatcher is None:
-            raise TwilioApiError(404, NOT_FOUND, "This emulator has no callback dispatcher")
-        return _json(self.dispatcher.stats_json())
-
-
-def _twilio_errors(
-    handler: Callable[[web.Request], Awaitable[web.Response]],
-) -> Callable[[web.Request], Awaitable[web.Response]]:
-    # Rendered here rather than by the app's error middleware, so the admin API answers the same anywhere.
-    async def wrapped(request: web.Request) -> web.Response:
-        try:
-            return await handler(request)
-        except TwilioApiError as error:
-            return error_response(error)
-
-    return wrapped
-
-
-def register_admin_routes(
-    app: web.Application, injector: FaultInjector, dispatcher: CallbackDispatcher | None = None
-) -> None:
-    api = _AdminApi(injector, dispatcher)
-    router = app.router
-    router.add_post("/admin/faults/rest", _twilio_errors(api.add_rest))
-    router.add_delete("/admin/faults/rest/{id}", _twilio_errors(api.remove_rest))
-    router.add_post("/admin/faults/callbacks", _twilio_errors(api.add_callback))
-    router.add_delete("/admin/faults/callbacks/{id}", _twilio_errors(api.remove_callback))
-    router.add_get("/admin/faults", _twilio_errors(api.list))
-    router.add_delete("/admin/faults", _twilio_errors(api.clear))
-    router.add_get("/admin/callbacks/stats", _twilio_errors(api.stats))

@@ -85,7 +85,7 @@ class Call:
     events: list[CallEvent] = field(default_factory=list)
 
 
-# ---- task routing (issue 13) -------------------------------------------------------------------------
+# ---- task routing ------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -187,3 +187,8 @@ class WorkerChannel:
     available: bool = True
     date_created: float = 0.0
     date_updated: float = 0.0
+
+
+# What a Transaction writes: these as they are when put, routing records in their final state at commit.
+Record = Workspace | Activity | Worker | Event | Call
+RoutingRecord = TaskChannel | TaskQueue | Workflow | Task | Reservation | WorkerChannel

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from .dates import iso
+from .errors import NOT_FOUND, TwilioApiError
 from .model import Activity, CallEvent, Event, Worker, Workspace
 
 _WORKSPACE_LINKS = (
@@ -24,17 +25,15 @@ _WORKSPACE_LINKS = (
 )
 
 
-def iso(epoch_seconds: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_seconds))
-
-
-def rfc2822(epoch_seconds: float) -> str:
-    """The 2010-04-01 API's date format, e.g. "Tue, 11 Aug 2020 17:44:08 +0000"."""
-    return time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(epoch_seconds))
-
-
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, headers=headers, content_type="application/json")
+
+
+def error_response(exc: TwilioApiError, path: str) -> web.Response:
+    """Twilio's JSON error body; a 404 without a message names the request path, as Twilio's does."""
+    if exc.code == NOT_FOUND and not exc.message:
+        exc = TwilioApiError(exc.status, exc.code, f"The requested resource {path} was not found", exc.headers)
+    return json_response(exc.body(), status=exc.status, headers=exc.headers or None)
 
 
 def workspace_url(base: str, workspace_sid: str) -> str:

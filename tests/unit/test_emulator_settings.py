@@ -7,7 +7,7 @@ import pytest
 from taskrouter_emulator.config import EmulatorConfig, local_url
 from taskrouter_emulator.errors import TwilioApiError
 from taskrouter_emulator.paging import Cursor, decode_token, encode_token
-from taskrouter_emulator.state import etag_matches
+from taskrouter_emulator.errors import etag_matches
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """The emulator's own admin API (not Twilio's): recording calls for the Call Events endpoint, and a health
-check. Fault injection's /admin/faults routes come from faults.register_admin_routes.
+check, and the clock. Fault injection's /admin/faults routes are routes/faults.py.
 
 POST /admin/calls  (JSON body)
     {"sid": "CA..." (optional: appends to that call, or creates it with this SID),
@@ -15,7 +15,6 @@ GET /admin/health -> 200 {"status": "ok", "counts": {...}}
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
@@ -23,16 +22,13 @@ from aiohttp import web
 
 from ..errors import bad_parameter
 from ..model import CallEvent
-from ..render import json_response, rfc2822
+from ..dates import rfc2822
+from ..naming import snake_case
+from ..render import json_response
 from ..sids import is_sid
 from .common import context
 
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _METHODS = ("GET", "POST")
-
-
-def snake_case(name: str) -> str:
-    return _CAMEL_BOUNDARY.sub("_", name).lower()
 
 
 def _object(value: Any, where: str) -> dict[str, Any]:
@@ -126,7 +122,7 @@ def register(app: web.Application) -> None:
     register_clock(app)
 
 
-# ---- the clock (issue 13): virtual time for tests and demos ---------------------------------------------
+# ---- the clock: virtual time for tests and demos ---------------------------------------------------
 #
 # GET  /admin/clock                      -> {"virtual": bool, "now": epoch seconds, "pending_timers": n}
 # POST /admin/clock {"virtual": true, "now": 1700000000.0 (optional)}   switch to virtual time (or back: false)

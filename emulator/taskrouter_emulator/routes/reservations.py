@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .. import paging, params, render, render_routing
+from .. import paging, params, render, render_tasks
 from ..errors import bad_parameter
 from ..instructions import instruction_parameters
-from ..routing.store import ReservationChange
+from ..store import ReservationChange
 from .common import context, list_response, read_form
 from .tasks import etag
 
@@ -41,14 +41,14 @@ async def list_reservations(request: web.Request) -> web.Response:
     page = paging.paginate(found, lambda r: (ctx.store.sort_key(r.sid),), page_request, "reservations")
     base = ctx.base(request)
     worker_scoped = "worker_sid" in scope
-    records = [render_routing.reservation(base, r, worker_scoped=worker_scoped) for r in page.items]
+    records = [render_tasks.reservation(base, r, worker_scoped=worker_scoped) for r in page.items]
     return list_response(request, "reservations", records, page_request, page)
 
 
 def _single(request: web.Request, reservation) -> web.Response:
     ctx = context(request)
     worker_scoped = "worker_sid" in request.match_info
-    body = render_routing.reservation(ctx.base(request), reservation, worker_scoped=worker_scoped)
+    body = render_tasks.reservation(ctx.base(request), reservation, worker_scoped=worker_scoped)
     if worker_scoped:  # Twilio's spec gives worker-scoped reads and updates no ETag header
         return render.json_response(body)
     # A Reservation's ETag is its Task's: If-Match on an update is checked against the Task's version.

@@ -1,4 +1,4 @@
-"""Statistics of workspaces, task queues, workers and workflows (issue 14).
+"""Statistics of workspaces, task queues, workers and workflows.
 
 Real-time figures come from the current state (statistics/realtime.py), cumulative ones from the event log
 over the window (statistics/index.py, statistics/cumulative.py). Registered before the resource routes so

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .. import paging, params, render, render_routing
+from .. import paging, params, render, render_tasks
 from ..errors import bad_parameter
 from .common import context, list_response, no_content, read_form
 
 
 def _single(request: web.Request, channel, status: int = 200) -> web.Response:
-    return render.json_response(render_routing.task_channel(context(request).base(request), channel), status=status)
+    return render.json_response(render_tasks.task_channel(context(request).base(request), channel), status=status)
 
 
 async def list_channels(request: web.Request) -> web.Response:
@@ -20,7 +20,7 @@ async def list_channels(request: web.Request) -> web.Response:
     found = ctx.store.list_task_channels(request.match_info["workspace_sid"])
     page = paging.paginate(found, lambda ch: (ctx.store.sort_key(ch.sid),), page_request, "task_channels")
     base = ctx.base(request)
-    records = [render_routing.task_channel(base, ch) for ch in page.items]
+    records = [render_tasks.task_channel(base, ch) for ch in page.items]
     return list_response(request, "channels", records, page_request, page)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import orjson
 from aiohttp import web
 
-from .. import paging, params, render, render_routing
+from .. import paging, params, render, render_tasks
 from ..model import TaskQueue
 from .common import choice_ci, context, list_response, no_content, read_form
 
@@ -19,7 +19,7 @@ def _render(request: web.Request, queue: TaskQueue) -> dict:
     ctx = context(request)
     activities = ctx.store.list_activities(queue.workspace_sid)
     by_sid = {act.sid: act for act in activities}
-    return render_routing.task_queue(
+    return render_tasks.task_queue(
         ctx.base(request), queue, by_sid.get(queue.reservation_activity_sid or ""),
         by_sid.get(queue.assignment_activity_sid or ""),
     )

@@ -7,10 +7,10 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import paging, params, render, render_routing
+from .. import paging, params, render, render_tasks
 from ..errors import bad_parameter
 from ..model import Task
-from ..routing.store import MAX_TASK_TIMEOUT, TaskChange, TaskFilters
+from ..store import MAX_TASK_TIMEOUT, TaskChange, TaskFilters
 from .common import context, expression_param, list_response, no_content, read_form
 
 STATUSES = ("pending", "reserved", "assigned", "canceled", "completed", "wrapping")
@@ -25,7 +25,7 @@ def etag(task: Task) -> str:
 
 def _single(request: web.Request, task: Task, status: int = 200) -> web.Response:
     store = context(request).store
-    body = render_routing.task(
+    body = render_tasks.task(
         context(request).base(request), task, store.task_names(task), store.clock(), with_attributes=True
     )
     return render.json_response(body, status=status, headers={"ETag": etag(task)})
@@ -87,7 +87,7 @@ async def list_tasks(request: web.Request) -> web.Response:
     page = paging.paginate(found, sort_key, page_request, scope)
     base, now = ctx.base(request), ctx.store.clock()
     records = [
-        render_routing.task(base, task, ctx.store.task_names(task), now, with_attributes=False) for task in page.items
+        render_tasks.task(base, task, ctx.store.task_names(task), now, with_attributes=False) for task in page.items
     ]
     return list_response(request, "tasks", records, page_request, page)
 

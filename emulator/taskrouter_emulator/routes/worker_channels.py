@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .. import paging, params, render, render_routing
+from .. import paging, params, render, render_tasks
 from .common import context, list_response, read_form
 
 
@@ -18,7 +18,7 @@ async def list_channels(request: web.Request) -> web.Response:
         found, lambda pair: (ctx.store.sort_key(pair[0].task_channel_sid),), page_request, "worker_channels"
     )
     base = ctx.base(request)
-    records = [render_routing.worker_channel(base, wc, count) for wc, count in page.items]
+    records = [render_tasks.worker_channel(base, wc, count) for wc, count in page.items]
     return list_response(request, "channels", records, page_request, page)
 
 
@@ -26,7 +26,7 @@ async def fetch_channel(request: web.Request) -> web.Response:
     ctx = context(request)
     match = request.match_info
     wc, count = ctx.store.get_worker_channel(match["workspace_sid"], match["worker_sid"], match["sid"])
-    return render.json_response(render_routing.worker_channel(ctx.base(request), wc, count))
+    return render.json_response(render_tasks.worker_channel(ctx.base(request), wc, count))
 
 
 async def update_channel(request: web.Request) -> web.Response:
@@ -38,7 +38,7 @@ async def update_channel(request: web.Request) -> web.Response:
         match["workspace_sid"], match["worker_sid"], match["sid"],
         params.integer(form, "Capacity", minimum=0, maximum=50), params.strict_bool(form, "Available"),
     )
-    return render.json_response(render_routing.worker_channel(ctx.base(request), wc, count))
+    return render.json_response(render_tasks.worker_channel(ctx.base(request), wc, count))
 
 
 def register(app: web.Application) -> None:

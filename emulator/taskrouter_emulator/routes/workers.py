@@ -8,7 +8,7 @@ from aiohttp import web
 
 from .. import paging, params, render
 from ..model import Activity, Worker
-from ..state import ORDERINGS, WorkerChange, WorkerFilters
+from ..store import ORDERINGS, WorkerChange, WorkerFilters
 from .common import choice_ci, context, expression_param, list_response, no_content, read_form
 
 

@@ -1,11 +1,11 @@
-"""/v1/Workspaces/{WorkspaceSid}/Workflows[/{Sid}]; the Configuration is validated in routing/config.py."""
+"""/v1/Workspaces/{WorkspaceSid}/Workflows[/{Sid}]; the Configuration is validated in engine/workflow_config.py."""
 
 from __future__ import annotations
 
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from .. import paging, params, render, render_routing
+from .. import paging, params, render, render_tasks
 from ..context import EmulatorContext
 from ..errors import bad_parameter
 from .common import context, list_response, no_content, read_form
@@ -14,7 +14,7 @@ MAX_RESERVATION_TIMEOUT = 86_400
 
 
 def _single(request: web.Request, workflow, status: int = 200) -> web.Response:
-    return render.json_response(render_routing.workflow(context(request).base(request), workflow), status=status)
+    return render.json_response(render_tasks.workflow(context(request).base(request), workflow), status=status)
 
 
 async def list_workflows(request: web.Request) -> web.Response:
@@ -24,7 +24,7 @@ async def list_workflows(request: web.Request) -> web.Response:
     found = ctx.store.list_workflows(request.match_info["workspace_sid"], params.text(request.query, "FriendlyName"))
     page = paging.paginate(found, lambda wf: (ctx.store.sort_key(wf.sid),), page_request, "workflows")
     base = ctx.base(request)
-    records = [render_routing.workflow(base, wf) for wf in page.items]
+    records = [render_tasks.workflow(base, wf) for wf in page.items]
     return list_response(request, "workflows", records, page_request, page)
 
 

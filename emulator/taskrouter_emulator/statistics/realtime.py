@@ -9,16 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ..engine.changes import TaskFilters, WorkerFilters
+from ..engine.ranking import effective_priority
 from ..model import Activity, Task, Worker
-from ..routing.changes import TaskFilters
-from ..routing.engine import effective_priority
-from ..state import WorkerFilters
+from ..store import Store
 
 LIVE_STATUSES = ("pending", "reserved", "assigned", "wrapping")
 WAITING = frozenset({"pending", "reserved"})
 
 
-def live_tasks(store: Any, workspace_sid: str, channel: str | None, **filters: Any) -> list[Task]:
+def live_tasks(store: Store, workspace_sid: str, channel: str | None, **filters: Any) -> list[Task]:
     tasks = store.list_tasks(workspace_sid, TaskFilters(assignment_status=LIVE_STATUSES, **filters))
     if channel is not None:
         tasks = [task for task in tasks if task.task_channel_sid == channel]
@@ -56,7 +56,7 @@ def longest_in_queue(tasks: list[Task], now: float) -> dict[str, Any]:
 
 
 def workers_on_channel(
-    store: Any, workspace_sid: str, pairs: list[tuple[Worker, Activity]], channel: str | None
+    store: Store, workspace_sid: str, pairs: list[tuple[Worker, Activity]], channel: str | None
 ) -> list[tuple[Worker, Activity]]:
     """With a TaskChannel, only the workers whose channel is available with some configured capacity."""
     if channel is None:
@@ -70,7 +70,7 @@ def workers_on_channel(
     return kept
 
 
-def all_workers(store: Any, workspace_sid: str, channel: str | None, **filters: Any) -> list[tuple[Worker, Activity]]:
+def all_workers(store: Store, workspace_sid: str, channel: str | None, **filters: Any) -> list[tuple[Worker, Activity]]:
     pairs = store.list_workers(workspace_sid, WorkerFilters(**filters))
     return workers_on_channel(store, workspace_sid, pairs, channel)
 
@@ -84,7 +84,7 @@ def activity_statistics(activities: Iterable[Activity], pairs: list[tuple[Worker
 
 
 def queue_figures(
-    store: Any, workspace_sid: str, queue_sid: str, activities: list[Activity], channel: str | None, now: float
+    store: Store, workspace_sid: str, queue_sid: str, activities: list[Activity], channel: str | None, now: float
 ) -> dict[str, Any]:
     members = store.queue_member_sids(workspace_sid, queue_sid, None)
     eligible = [pair for pair in all_workers(store, workspace_sid, channel) if pair[0].sid in members]

@@ -11,7 +11,9 @@ import pytest
 from aiohttp import web
 
 from taskrouter_emulator.callbacks import CallbackDispatcher
-from taskrouter_emulator.faults import CallbackFaults, FaultInjector, fault_middleware, register_admin_routes
+from taskrouter_emulator.faults import CallbackFaults, FaultInjector
+from taskrouter_emulator.middleware import fault_middleware
+from taskrouter_emulator.routes.faults import register as register_admin_routes
 
 WAIT = 10
 WORKER = "/v1/Workspaces/WS1/Workers/WK1"

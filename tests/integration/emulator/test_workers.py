@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 
 from taskrouter_emulator import defaults
-from taskrouter_emulator.state import WorkerFilters
+from taskrouter_emulator.store import WorkerFilters
 from taskrouter_emulator.testing import expect_twilio_error
 
 WS = defaults.DEFAULT_WORKSPACE_SID

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from taskrouter_emulator.errors import TwilioApiError
-from taskrouter_emulator.routing.store import ReservationChange, TaskChange
-from taskrouter_emulator.state import Store, WorkerChange
+from taskrouter_emulator.store import ReservationChange, TaskChange
+from taskrouter_emulator.store import Store, WorkerChange
 
 TASK_MOVES = {
     ("pending", "reserved"), ("reserved", "pending"), ("reserved", "assigned"), ("assigned", "wrapping"),
@@ -66,7 +66,7 @@ class World:
     def _on_event(self, workspace, event) -> None:  # type: ignore[no-untyped-def]
         if event.event_type != "reservation.created":
             return
-        space = self.store._space(workspace.sid)
+        space = self.store.space(workspace.sid)
         if not space.activities[event.event_data["worker_activity_sid"]].available:
             self.violations.append(f"reserved an unavailable worker: {event.event_data['worker_sid']}")
         rs = space.routing
@@ -86,7 +86,7 @@ class World:
                 store.update_worker(ws, self.workers[op[1]],
                                     WorkerChange(activity_sid=self.available if op[2] else self.offline))
             elif kind == "reservation":
-                reservations = list(store._space(ws).routing.reservations.values())
+                reservations = list(store.space(ws).routing.reservations.values())
                 if reservations:
                     res = reservations[op[1] % len(reservations)]
                     store.update_reservation(ws, res.sid, ReservationChange(reservation_status=op[2]))
@@ -102,7 +102,7 @@ class World:
 
     def check(self) -> None:
         assert not self.violations, self.violations
-        space = self.store._space(self.ws)
+        space = self.store.space(self.ws)
         rs = space.routing
         for sid, task in rs.tasks.items():
             before = self.task_states.get(sid)
@@ -138,7 +138,7 @@ class World:
         """End everything: every reservation must then be in exactly one final state."""
         store, ws = self.store, self.ws
         for sid in self.tasks:
-            if sid not in store._space(ws).routing.tasks:
+            if sid not in store.space(ws).routing.tasks:
                 continue  # ended over five minutes ago: deleted by the system
             task = store.get_task(ws, sid)
             if task.assignment_status in ("pending", "reserved"):
@@ -146,7 +146,7 @@ class World:
             elif task.assignment_status in ("assigned", "wrapping"):
                 store.update_task(ws, sid, TaskChange(assignment_status="completed"))
         self.check()
-        for sid, res in store._space(ws).routing.reservations.items():
+        for sid, res in store.space(ws).routing.reservations.items():
             assert res.reservation_status in FINAL, (sid, res.reservation_status)
 
 

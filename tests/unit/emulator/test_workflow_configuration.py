@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from taskrouter_emulator.routing.config import ConfigurationError, TargetView, TaskView, parse, resolve_known
+from taskrouter_emulator.engine.workflow_config import ConfigurationError, TargetView, TaskView, parse, resolve_known
 
 WQ = "WQ" + "1" * 32
 

@@ -1,6 +1,6 @@
 """The routing rules that need no store: task order in a queue, and which eligible workers win.
 
-A routing pass (routing/store.py) collects each waiting task's eligible workers in one walk over the
+A routing pass (engine/dispatch.py) collects each waiting task's eligible workers in one walk over the
 workers that are free right now, so a pass is linear in workers; these functions only order what it found.
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..model import Task, TaskQueue
-from .config import OrderBy
+from .workflow_config import OrderBy
 
 
 def effective_priority(task: Task) -> int:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
-
 import structlog
+
+from .store import Store
 
 log = structlog.get_logger(__name__)
 
 
 class TimerRunner:
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..event_log import OPERATING_UNIT_SID, worker_data
 from ..model import Activity, Reservation, Task, TaskChannel, TaskQueue, Worker, WorkerChannel, Workflow
-from .engine import effective_priority
+from .ranking import effective_priority
 
 
 def task_data(task: Task, now: float, *, queue: bool = True) -> dict[str, str]:

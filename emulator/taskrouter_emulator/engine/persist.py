@@ -1,5 +1,5 @@
-"""Routing records in the state file: which row kinds hold them, and rebuilding a workspace's RoutingSpace
-(indexes, capacity use and timers) from them at start-up. Rows are written through the Store's `_put`."""
+"""Reading the state file at start-up: every workspace's records, the recorded calls and the creation order,
+with each RoutingSpace's indexes, capacity use and timers rebuilt. Rows are written by transaction.py."""
 
 from __future__ import annotations
 
@@ -9,9 +9,23 @@ from typing import Any
 import orjson
 
 from ..expression import ExpressionError, compile_expression
-from ..model import Reservation, Task, TaskChannel, TaskQueue, WorkerChannel, Workflow
-from . import config as wf_config
-from .space import ACTIVE_RESERVATION, FINAL_TASK, FINAL_TASK_KEPT_SECONDS, WAITING_TASK, RoutingSpace
+from ..model import (
+    Activity,
+    Call,
+    CallEvent,
+    Event,
+    Reservation,
+    Task,
+    TaskChannel,
+    TaskQueue,
+    Worker,
+    WorkerChannel,
+    Workflow,
+    Workspace,
+)
+from ..persistence import StateFile
+from . import workflow_config as wf_config
+from .space import ACTIVE_RESERVATION, FINAL_TASK, FINAL_TASK_KEPT_SECONDS, WAITING_TASK, RoutingSpace, Space
 
 KINDS: dict[str, type] = {
     "taskchannel": TaskChannel,
@@ -24,6 +38,40 @@ KINDS: dict[str, type] = {
 KIND_OF: dict[type, str] = {cls: kind for kind, cls in KINDS.items()}
 
 Schedule = Callable[[float, str, str, str, int], None]
+
+
+def load(
+    state_file: StateFile, spaces: dict[str, Space], calls: dict[str, Call], seq: dict[str, int], schedule: Schedule
+) -> int:
+    """Fill `spaces`, `calls` and `seq` from the state file; returns the next free creation seq."""
+    max_seq = 0
+    routing_rows: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for row in state_file.load():
+        max_seq = max(max_seq, row.seq)
+        seq[row.sid] = row.seq
+        data = row.data
+        if row.kind == "workspace":
+            spaces[row.sid] = Space(Workspace(**data))
+        elif row.kind == "call":
+            events = [CallEvent(**event) for event in data.pop("events")]
+            calls[row.sid] = Call(**data, events=events)
+        else:
+            space = spaces.get(row.workspace_sid or "")
+            if space is None:
+                continue  # an orphan of a workspace deleted mid-write; ignore it
+            if row.kind == "activity":
+                space.activities[row.sid] = Activity(**data)
+            elif row.kind == "worker":
+                worker = Worker(**data)
+                space.workers[row.sid] = worker
+                space.names[worker.friendly_name.casefold()] = worker.sid
+            elif row.kind == "event":
+                space.events.append(Event(**data))
+            else:  # task routing records, rebuilt together below (they index each other)
+                routing_rows.setdefault(space.sid, []).append((row.kind, data))
+    for sid, space in spaces.items():
+        rebuild(space.routing, routing_rows.get(sid, []), schedule)
+    return max_seq + 1
 
 
 def rebuild(rs: RoutingSpace, rows: list[tuple[str, dict[str, Any]]], schedule: Schedule) -> None:
