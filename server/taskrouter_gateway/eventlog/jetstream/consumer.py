@@ -164,7 +164,9 @@ class Consumer:
             except Exception:
                 _log.exception("event_log.gap_listener_failed")
         if self._catch_up is None or self._catch_up.done():
-            self._catch_up = asyncio.get_running_loop().create_task(self._catch_up_after_gap(), name="event-log-catch-up")
+            self._catch_up = asyncio.get_running_loop().create_task(
+                self._catch_up_after_gap(), name="event-log-catch-up"
+            )
 
     async def _catch_up_after_gap(self) -> None:
         """Not ready until the consumer has read what the stream held once the gap was found."""

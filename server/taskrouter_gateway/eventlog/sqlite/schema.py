@@ -16,7 +16,7 @@ from ..log import EventLogOpenError
 
 # PRAGMA application_id marks the file as ours ("TRGL"); user_version is the schema version.
 APPLICATION_ID: Final = 0x5452474C
-SCHEMA_VERSION: Final = 2  # 2: payloads are records (events.records), one index fewer
+SCHEMA_VERSION: Final = 2  # 2: payloads are records (eventlog.records), one index fewer
 
 # Per workspace, the date before which the log is known complete (EventLog.complete_until_ms). Added without a
 # schema version bump: a file from an older build gains the table at open, and an older build ignores it.
