@@ -1,7 +1,7 @@
 """The durable, deduplicated event log the gateway appends to before acknowledging a webhook.
 
 Backend-neutral: the services use EventLog without knowing whether SQLite or JetStream holds the events.
-The log stores opaque payload bytes (a record, see events.records) plus a few indexed columns; it knows no
+The log stores opaque payload bytes (a record, see eventlog.records) plus a few indexed columns; it knows no
 protobuf.
 
 Seqs are strictly increasing and gap-free per log, starting at 1; 0 means "before everything". Retention only

@@ -28,7 +28,7 @@ class NatsSettings:
 
     def validate(self) -> None:
         """Raises ConfigError naming the NATS setting that cannot work."""
-        from .jetstream.log import StreamOptions  # nats-py is imported only when the nats backend is chosen
+        from .jetstream.options import StreamOptions  # nats-py is imported only when the nats backend is chosen
 
         if self.replicas not in (1, 3):
             raise ConfigError(f"nats_replicas must be 1 or 3, got {self.replicas}")

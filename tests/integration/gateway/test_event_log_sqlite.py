@@ -19,7 +19,7 @@ from taskrouter_gateway.eventlog.log import (
     Retention,
     run_retention,
 )
-from taskrouter_gateway.eventlog.sqlite import log as sqlite_log
+from taskrouter_gateway.eventlog.sqlite import checkpointer
 from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
 
 WS1 = "WS" + "1" * 32
@@ -308,8 +308,8 @@ async def test_a_prune_pauses_while_the_wal_is_long_and_the_wal_restarts(
     # The checkpointer, not the writer, copies the WAL; a prune outpacing it waits between chunks until only
     # appends' frames are left, which the writer copies so that its next write restarts the WAL. A WAL of 16
     # frames counts as long here, so a 5,000-event prune goes through that cycle again and again.
-    monkeypatch.setattr(sqlite_log, "_WAL_RESTART_FRAMES", 16)
-    monkeypatch.setattr(sqlite_log, "_CHECKPOINT_PAUSE_S", 0.0)  # passes back to back: many per prune
+    monkeypatch.setattr(checkpointer, "_WAL_RESTART_FRAMES", 16)
+    monkeypatch.setattr(checkpointer, "_CHECKPOINT_PAUSE_S", 0.0)  # passes back to back: many per prune
     # The checkpointer's flush as on a busy disk, so chunks land during its passes and the prune meets a long
     # WAL (with an instant flush a pass could always finish first, and no pause was seen: a flaky test).
     real_fdatasync = os.fdatasync
@@ -318,7 +318,7 @@ async def test_a_prune_pauses_while_the_wal_is_long_and_the_wal_restarts(
         time.sleep(0.005)
         real_fdatasync(fd)
 
-    monkeypatch.setattr(sqlite_log.os, "fdatasync", busy_disk)
+    monkeypatch.setattr(checkpointer.os, "fdatasync", busy_disk)
     log = await make_log(retention=Retention(max_age_ms=None, max_rows=10), prune_chunk=64)
     for start in range(1, 5001, 1000):
         await log.append([ev(n, payload=bytes(500)) for n in range(start, start + 1000)])

@@ -1,6 +1,6 @@
 """How one event is laid out in a JetStream message: its subject, and a small binary prefix before the payload.
 
-The payload after the prefix is exactly the bytes the SQLite log stores (an events.records record). The prefix
+The payload after the prefix is exactly the bytes the SQLite log stores (an eventlog.records record). The prefix
 carries the indexed fields, so a StoredEvent is rebuilt from the message alone (no header parsing on the hot
 read path); the subject is only for filtering and is never parsed back.
 

@@ -12,7 +12,7 @@ value is at least the one asked for. One key per workspace plus one: nothing her
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Final
 
 import nats.errors
 import nats.js.errors
@@ -21,6 +21,9 @@ from ..log import EventLogError
 
 LEAD_KEY = "lead"
 _ATTEMPTS = 20
+# How far the broker's clock may run behind the gateway's when it stamps a message: time lookups start this
+# much earlier than the largest recorded lead alone would say.
+CLOCK_MARGIN_MS: Final = 60_000
 
 
 class SharedMarks:
@@ -75,3 +78,31 @@ class SharedMarks:
         except (nats.errors.Error, TimeoutError) as exc:
             raise EventLogError(f"shared marks ({self._bucket}) unavailable: {exc!r}") from None
         raise EventLogError(f"shared mark {key} keeps changing under this replica; not stored")
+
+
+class Lead:
+    """The largest (TaskRouter date - broker time) of any stored event, as far as this replica knows: read from
+    the shared marks at open, raised by the consumer as it reads and by appends before they publish."""
+
+    def __init__(self, marks: SharedMarks) -> None:
+        self._marks = marks
+        self.ms = 0
+
+    async def load(self) -> None:
+        self.ms = max(0, await self._marks.get(LEAD_KEY) or 0)
+
+    def saw(self, lead_ms: int) -> None:
+        """An event read from the stream: its writer recorded its lead in the shared marks before publishing."""
+        if lead_ms > self.ms:
+            self.ms = lead_ms
+
+    async def record(self, lead_ms: int) -> None:
+        """Before an event that far ahead is stored: every replica must know time lookups reach that far.
+        Raises EventLogError if the shared marks cannot be updated."""
+        if lead_ms <= self.ms:
+            return
+        self.ms = max(self.ms, await self._marks.raise_to(LEAD_KEY, lead_ms))
+
+    def earliest_stored_ms(self, event_date_ms: int) -> int:
+        """No event dated event_date_ms was stored (by the broker's clock) before this."""
+        return event_date_ms - self.ms - CLOCK_MARGIN_MS

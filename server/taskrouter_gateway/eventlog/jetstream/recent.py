@@ -1,7 +1,7 @@
 """What a replica keeps of the stream in memory: its read position and a bounded cache of the newest events.
 
 Nothing here grows with the stream: the position is one integer, the cache holds at most `cache_size`
-events. Lookups by time and by sid are answered by the broker (jetstream_log), not by a per-event index, so
+events. Lookups by time and by sid are answered by the broker (reader.py, since.py), not by a per-event index, so
 a replica starts in the same time whether the stream holds a thousand events or hundreds of millions.
 
 Fed in seq order by the replica's one ordered consumer. A seq that skips ahead means the events between
