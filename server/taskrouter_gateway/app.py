@@ -17,8 +17,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from taskrouter.gateway.v1 import event_service_pb2
-
 from . import embedded, logs
 from .admin import AdminServer, Readiness
 from .auth import AuthPolicy
@@ -33,10 +31,10 @@ from .events.log import EventLog, EventLogError, run_retention
 from .events.signature import SignatureVerifier
 from .events.webhook import WebhookHandler, create_webhook_app, runner_options
 from .metrics import GatewayMetrics
-from .rpc_hooks import RpcHooks
+from .pipeline import gateway_pipeline
+from .services import registry
 from .services.event_stream import EventStreamer
-from .services.events import EventService, event_service_handler
-from .services.registry import UPSTREAM_SERVICERS
+from .services.events import EventService
 from .tls import ReloadingServerCredentials, add_port
 from .tracing import PassThrough, Tracing, provider_from_env
 from .translate.workspaces import event_callback_call
@@ -44,10 +42,7 @@ from .upstream import Credentials, RetryPolicy, UpstreamClient
 
 log = structlog.get_logger("taskrouter_gateway")
 
-SERVICE_NAMES = (
-    *(descriptor.full_name for _, _, descriptor in UPSTREAM_SERVICERS),
-    event_service_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
-)
+SERVICE_NAMES = registry.SERVICE_NAMES
 
 
 class StartupError(Exception):
@@ -109,7 +104,7 @@ class Gateway:
         provider = tracer_provider if tracer_provider is not None else provider_from_env(os.environ)
         self.tracing: Tracing | PassThrough = Tracing(provider) if provider is not None else PassThrough()
         self._owns_tracing = tracer_provider is None
-        self.hooks = RpcHooks(auth=self.auth, metrics=self.metrics, tracing=self.tracing)
+        self.pipeline = gateway_pipeline(auth=self.auth, metrics=self.metrics, tracing=self.tracing)
         self.readiness = Readiness(self.metrics)
         self.admin: AdminServer | None = None
         self.admin_port: int = 0
@@ -197,22 +192,14 @@ class Gateway:
             self.admin_port = await self.admin.start(settings.admin_host, settings.admin_port)
             stack.push_async_callback(self._stop_admin)
 
-        # No interceptor: each handler logs its own line (rpc_logging); health and reflection go unlogged.
+        # No interceptor: the pipeline wraps each API handler; health and reflection go unwrapped.
         server = grpc.aio.server()
-        hooks = self.hooks
-        for servicer, add, _ in UPSTREAM_SERVICERS:
-            add(servicer(self.upstream, hooks=hooks), server)
-        server.add_generic_rpc_handlers(
-            (
-                event_service_handler(
-                    # With the webhook off there is no URL of ours to point Twilio at.
-                    EventService(
-                        self.upstream, self.backfiller, self.webhook_url if self.webhook else None, hooks=hooks
-                    ),
-                    EventStreamer(self.event_log, self.fanout),
-                ),
-            )
-        )
+        self.pipeline.register(server, (
+            *(servicer(self.upstream, tracing=self.tracing) for servicer in registry.UPSTREAM_SERVICERS),
+            # With the webhook off there is no URL of ours to point Twilio at.
+            EventService(self.upstream, self.backfiller, self.webhook_url if self.webhook else None,
+                         EventStreamer(self.event_log, self.fanout), tracing=self.tracing),
+        ))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),

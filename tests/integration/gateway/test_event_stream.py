@@ -23,7 +23,8 @@ from taskrouter_gateway.events.cursor import decode_cursor, encode_cursor
 from taskrouter_gateway.events.fanout import MAX_MESSAGE_BYTES, FanOut, encode_piece
 from taskrouter_gateway.events.log import EventLog, EventLogError, NewEvent, Retention
 from taskrouter_gateway.events.sqlite_log import SqliteEventLog
-from taskrouter_gateway.services.event_stream import EventStreamer, stream_method_handler
+from taskrouter_gateway.pipeline import Pipeline
+from taskrouter_gateway.services.event_stream import EventStreamer
 
 SERVICE = "taskrouter.gateway.v1.EventService"
 WS = "WS" + "a" * 32
@@ -142,7 +143,11 @@ async def make_stack(tmp_path) -> AsyncIterator[Callable[..., Awaitable[Stack]]]
         await fanout.start()
         cleanups.append(lambda: fanout.close(drain_timeout=1.0))
         server = grpc.aio.server()
-        handler = stream_method_handler(EventStreamer(log, fanout))
+        # The error mapping is the pipeline's: a bare one (no auth, metrics, logs) around the stream alone.
+        handler = Pipeline().method_handler(f"/{SERVICE}/StreamEvents", grpc.unary_stream_rpc_method_handler(
+            EventStreamer(log, fanout).StreamEvents,
+            request_deserializer=event_service_pb2.StreamEventsRequest.FromString,  # responses: the fan-out's bytes
+        ))
         server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, {"StreamEvents": handler})])
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
