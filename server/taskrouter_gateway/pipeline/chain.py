@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ from .marks import is_prebuilt, marked_name, service_descriptor
 
 # Handlers take the request message grpc parsed (or bytes, with no deserializer) and the call's context.
 UnaryHandler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
-StreamHandler = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
+StreamHandler = Callable[[Any, grpc.aio.ServicerContext], AsyncGenerator[Any, None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +119,7 @@ class Pipeline:
     def stream(self, method: Method, handler: StreamHandler) -> StreamHandler:
         begins, ends = self._bind(method)
 
-        async def run(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async def run(request: Any, context: grpc.aio.ServicerContext) -> AsyncGenerator[Any, None]:
             call = Call(method, request, context)
             unset = "UNKNOWN"
             try:
@@ -127,7 +127,7 @@ class Pipeline:
                     begin(call)
                 # aclosing: when this generator is closed or cancelled, the handler's (and whatever it
                 # subscribed to) is finished now, not whenever it is garbage collected.
-                async with contextlib.aclosing(handler(request, context)) as items:  # type: ignore[type-var]
+                async with contextlib.aclosing(handler(request, context)) as items:
                     async for item in items:
                         yield item
                 unset = "OK"
@@ -171,18 +171,19 @@ class Pipeline:
         handlers = {}
         for declared in service.methods:
             name = f"/{service.full_name}/{declared.name}"
-            if marked_name(getattr(owner, declared.name, None)) != name:
+            function = getattr(owner, declared.name, None)
+            if marked_name(function) != name:
                 raise TypeError(f"{owner.__qualname__}.{declared.name}: {name} has no @rpc method")
+            if declared.client_streaming:
+                raise TypeError(f"{name}: the pipeline runs unary and server-streaming handlers, not client streams")
             request_type = message_factory.GetMessageClass(declared.input_type)
             response_type = message_factory.GetMessageClass(declared.output_type)
-            serializer = None if is_prebuilt(getattr(owner, declared.name)) else response_type.SerializeToString
-            bound = getattr(servicer, declared.name)
-            if declared.client_streaming:
-                raise TypeError(f"{name}: client streams are not supported")
             make = grpc.unary_stream_rpc_method_handler if declared.server_streaming else grpc.unary_unary_rpc_method_handler
-            handlers[declared.name] = self.method_handler(
-                name, make(bound, request_deserializer=request_type.FromString, response_serializer=serializer)
-            )
+            handlers[declared.name] = self.method_handler(name, make(
+                getattr(servicer, declared.name),
+                request_deserializer=request_type.FromString,
+                response_serializer=None if is_prebuilt(function) else response_type.SerializeToString,
+            ))
         return service.full_name, handlers
 
     def register(self, server: grpc.aio.Server, servicers: Iterable[object]) -> None:
