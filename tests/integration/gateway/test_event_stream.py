@@ -1,9 +1,9 @@
 """EventService.StreamEvents over a real gRPC server on 127.0.0.1:0, backed by a real SqliteEventLog.
 
-Only the StreamEvents handler is registered; events are appended straight to the log and the fan-out is
-notified, as the webhook does after a durable append. The stored payloads here are serialized Events (the
-fan-out's render is injected), so tests can shape any Event; tests/integration/gateway/test_gateway_events_e2e.py
-covers the real records, from signed callbacks.
+Only the StreamEvents handler is registered, through a bare pipeline (which maps its errors); events are
+appended straight to the log and the fan-out is notified, as the webhook does after a durable append. The
+stored payloads here are serialized Events (the fan-out's render is injected), so tests can shape any Event;
+tests/integration/gateway/test_gateway_events_e2e.py covers the real records, from signed callbacks.
 """
 
 from __future__ import annotations
