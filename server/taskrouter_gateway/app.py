@@ -15,8 +15,6 @@ import structlog
 from grpc_health.v1 import health_pb2
 from grpc_health.v1._async import HealthServicer
 
-from taskrouter.gateway.v1 import event_service_pb2
-
 from . import embedded, logs
 from .admin import AdminServer, Readiness
 from .auth import AuthPolicy
@@ -32,10 +30,10 @@ from .ingest.live_marks import LiveMarks
 from .ingest.webhook import WebhookHandler
 from .ingest.webhook_server import WebhookServer
 from .metrics import GatewayMetrics
-from .rpc_hooks import RpcHooks
+from .pipeline import gateway_pipeline
+from .services import registry
 from .services.event_stream import EventStreamer
-from .services.events import EventService, event_service_handler
-from .services.registry import UPSTREAM_SERVICERS
+from .services.events import EventService
 from .settings_base import StartupError
 from .tls import ReloadingServerCredentials
 from .tracing import PassThrough, Tracing, provider_from_env
@@ -47,10 +45,7 @@ __all__ = ["SERVICE_NAMES", "Gateway", "StartupError"]
 
 log = structlog.get_logger("taskrouter_gateway")
 
-SERVICE_NAMES = (
-    *(descriptor.full_name for _, _, descriptor in UPSTREAM_SERVICERS),
-    event_service_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
-)
+SERVICE_NAMES = registry.SERVICE_NAMES
 
 
 class Gateway:
@@ -72,7 +67,7 @@ class Gateway:
         provider = tracer_provider if tracer_provider is not None else provider_from_env(os.environ)
         self.tracing: Tracing | PassThrough = Tracing(provider) if provider is not None else PassThrough()
         self._owns_tracing = tracer_provider is None
-        self.hooks = RpcHooks(auth=self.auth, metrics=self.metrics, tracing=self.tracing)
+        self.pipeline = gateway_pipeline(auth=self.auth, metrics=self.metrics, tracing=self.tracing)
         self.readiness = Readiness(self.metrics)
         self._forget()
 
@@ -218,21 +213,13 @@ class Gateway:
     def _register_services(self, server: grpc.aio.Server) -> None:
         assert self.upstream is not None and self.event_log is not None and self.fanout is not None
         assert self.backfiller is not None
-        hooks = self.hooks
-        for servicer, add, _ in UPSTREAM_SERVICERS:
-            add(servicer(self.upstream, hooks=hooks), server)
-        server.add_generic_rpc_handlers(
-            (
-                event_service_handler(
-                    # With the webhook off there is no URL of ours to point Twilio at.
-                    EventService(
-                        self.upstream, self.backfiller, self.webhook_url if self.webhook_server else None,
-                        hooks=hooks,
-                    ),
-                    EventStreamer(self.event_log, self.fanout),
-                ),
-            )
-        )
+        # No interceptor: the pipeline wraps each API handler; health and reflection go unwrapped.
+        self.pipeline.register(server, (
+            *(servicer(self.upstream, tracing=self.tracing) for servicer in registry.UPSTREAM_SERVICERS),
+            # With the webhook off there is no URL of ours to point Twilio at.
+            EventService(self.upstream, self.backfiller, self.webhook_url if self.webhook_server else None,
+                         EventStreamer(self.event_log, self.fanout), tracing=self.tracing),
+        ))
 
     def reload(self) -> None:
         """SIGHUP: re-read certificates (at the next handshake) and the auth file now."""

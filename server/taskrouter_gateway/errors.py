@@ -1,8 +1,9 @@
-"""The one table from upstream failure to gRPC status, and the google.rpc.Status it travels in.
+"""The one table from a failure (upstream, caller check, bad input, stream end) to gRPC status, and the
+google.rpc.Status it travels in.
 
-Servicers never build statuses by hand: they call status_for(exc) / invalid_argument(...) and abort(...).
-Every status carries exactly one ErrorInfo (domain taskrouter.twilio.com); RetryInfo when Twilio sent
-Retry-After; BadRequest field violations for bad input.
+Handlers raise; the pipeline (pipeline/chain.py) turns whatever ends an RPC, unary or streaming, into a
+status with status_for(exc) and abort(...). Every status carries exactly one ErrorInfo (domain
+taskrouter.twilio.com); RetryInfo when Twilio sent Retry-After; BadRequest field violations for bad input.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Final, NoReturn
+from typing import Final, Literal, NoReturn
 
 import grpc
 import structlog
@@ -87,8 +88,28 @@ STATUS_TABLE: Final[Mapping[int | str, tuple[grpc.StatusCode, str]]] = MappingPr
         "unauthenticated": (C.UNAUTHENTICATED, "CALLER_UNAUTHENTICATED"),
         "missing_scope": (C.PERMISSION_DENIED, "CALLER_MISSING_SCOPE"),
         "workspace_not_allowed": (C.PERMISSION_DENIED, "CALLER_WORKSPACE_NOT_ALLOWED"),
+        # How a StreamEvents stream ends when it cannot go on (StreamEnded), with the cursor to resume from if any.
+        "subscriber_too_slow": (C.RESOURCE_EXHAUSTED, "STREAM_SUBSCRIBER_TOO_SLOW"),
+        "shutting_down": (C.UNAVAILABLE, "STREAM_SHUTTING_DOWN"),
+        "event_log_unavailable": (C.UNAVAILABLE, "EVENT_LOG_UNAVAILABLE"),
+        # Not INVALID_ARGUMENT: the cursor was valid, but retention has removed events right after it. The client
+        # decides whether resuming from the oldest retained event (or by time) is acceptable.
+        "cursor_expired": (C.OUT_OF_RANGE, "STREAM_CURSOR_EXPIRED"),
     }
 )
+
+StreamEndRow = Literal["subscriber_too_slow", "shutting_down", "event_log_unavailable", "cursor_expired"]
+
+
+class StreamEnded(Exception):
+    """A stream that cannot go on, for a reason the client can act on: `row` names its STATUS_TABLE row,
+    `metadata` goes into the ErrorInfo (the cursor to resume from)."""
+
+    def __init__(self, row: StreamEndRow, message: str, metadata: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.row = row
+        self.message = message
+        self.metadata = dict(metadata or {})
 
 
 # Twilio's wording for an action the resource's current state does not allow, e.g. "Reservation WR... not in
@@ -183,9 +204,13 @@ def access_denied(exc: AccessDenied) -> grpc.Status:
 
 
 def status_for(exc: Exception) -> grpc.Status:
-    """The gRPC status for any failure of an upstream call (or of the arguments that led to it)."""
+    """The gRPC status for whatever ends an RPC but a status the handler set itself: a refused caller, bad
+    arguments, an upstream failure, a stream that cannot go on; anything else is a bug (unexpected)."""
     if isinstance(exc, AccessDenied):
         return access_denied(exc)
+    if isinstance(exc, StreamEnded):
+        code, reason = STATUS_TABLE[exc.row]
+        return build_status(code, exc.message, reason, exc.metadata)
     if isinstance(exc, UpstreamError):
         code, reason = _row_for_http(exc.status, exc.message)
         metadata = {"http_status": str(exc.status)}

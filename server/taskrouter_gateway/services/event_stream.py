@@ -1,7 +1,7 @@
 """EventService.StreamEvents: validate the request, then relay the fan-out's pre-serialized messages.
 
-The method handler is registered with no response serializer: each yielded item is already the complete
-wire encoding of a StreamEventsResponse, built once per event and shared by every subscriber.
+EventService registers it with no response serializer (@rpc(prebuilt=True)): each yielded item is already the
+complete wire encoding of a StreamEventsResponse, built once per event and shared by every subscriber.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from google.protobuf import timestamp_pb2
 from taskrouter.gateway.v1 import event_service_pb2
 
 from .. import errors
-from ..stream.cursor import InvalidCursor, decode_cursor, encode_cursor
-from ..stream.fanout import FanOut, FanOutClosed, LogUnreadable, PositionLost, SubscriberTooSlow
-from ..stream.filters import EventFilter
 from ..eventlog.log import EventLog, EventLogError
+from ..stream.cursor import InvalidCursor, decode_cursor, encode_cursor
+from ..stream.fanout import FanOut, FanOutClosed, LogUnreadable, PositionLost, SubscriberTooSlow, SubscriptionEnded
+from ..stream.filters import EventFilter
 from ..validation import Checker, InvalidArgument
 
 METHOD: Final = "StreamEvents"
@@ -28,36 +28,34 @@ _MIN_TIMESTAMP_SECONDS: Final = -62_135_596_800  # 0001-01-01T00:00:00Z, google.
 _MAX_TIMESTAMP_SECONDS: Final = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 
-# -- the stream-ending statuses (built by errors.build_status, like every other status) -----------------
+# -- how a stream ends when it cannot go on (errors.STATUS_TABLE holds the codes) ---------------------------
 
 
-def too_slow_status(message: str, resume_cursor: str) -> grpc.Status:
-    return errors.build_status(
-        grpc.StatusCode.RESOURCE_EXHAUSTED, message, "STREAM_SUBSCRIBER_TOO_SLOW", {"resume_cursor": resume_cursor}
-    )
-
-
-def shutting_down_status(message: str, resume_cursor: str) -> grpc.Status:
-    return errors.build_status(
-        grpc.StatusCode.UNAVAILABLE, message, "STREAM_SHUTTING_DOWN", {"resume_cursor": resume_cursor}
-    )
-
-
-def log_unavailable_status(resume_cursor: str | None) -> grpc.Status:
+def _log_unavailable(resume_cursor: str | None) -> errors.StreamEnded:
     metadata = {"resume_cursor": resume_cursor} if resume_cursor else {}
     text = "the event log cannot be read right now; retry" + ("; resume from your cursor" if resume_cursor else "")
-    return errors.build_status(grpc.StatusCode.UNAVAILABLE, text, "EVENT_LOG_UNAVAILABLE", metadata)
+    return errors.StreamEnded("event_log_unavailable", text, metadata)
 
 
-def cursor_expired_status(first_cursor: str) -> grpc.Status:
-    # Not INVALID_ARGUMENT: the cursor was valid, but retention has removed events right after it. The client
-    # decides whether resuming from the oldest retained event (or by time) is acceptable.
-    return errors.build_status(
-        grpc.StatusCode.OUT_OF_RANGE,
+def _cursor_expired(oldest_cursor: str) -> errors.StreamEnded:
+    return errors.StreamEnded(
+        "cursor_expired",
         "events after this cursor were removed by retention; resume with `since` or from the oldest retained event",
-        "STREAM_CURSOR_EXPIRED",
-        {"oldest_cursor": first_cursor},
+        {"oldest_cursor": oldest_cursor},
     )
+
+
+def _ended(exc: SubscriptionEnded, resume_cursor: str) -> errors.StreamEnded | None:
+    """What the fan-out's end of a subscription tells the client; None for one not foreseen here (a bug)."""
+    if isinstance(exc, SubscriberTooSlow):
+        return errors.StreamEnded("subscriber_too_slow", str(exc), {"resume_cursor": resume_cursor})
+    if isinstance(exc, FanOutClosed):
+        return errors.StreamEnded("shutting_down", str(exc), {"resume_cursor": resume_cursor})
+    if isinstance(exc, LogUnreadable):
+        return _log_unavailable(resume_cursor)
+    if isinstance(exc, PositionLost):
+        return _cursor_expired(resume_cursor)
+    return None
 
 
 # -- start position ---------------------------------------------------------------------------------
@@ -74,11 +72,6 @@ def _since_ms(since: timestamp_pb2.Timestamp, checker: Checker) -> int:
     return max(0, math.ceil((since.seconds * 1_000_000_000 + since.nanos) / 1_000_000))
 
 
-class _CursorExpired(Exception):
-    def __init__(self, first_seq: int) -> None:
-        self.first_seq = first_seq
-
-
 class EventStreamer:
     """Serves StreamEvents from a FanOut over an EventLog (the same log the fan-out tails)."""
 
@@ -87,7 +80,7 @@ class EventStreamer:
         self._fanout = fanout
 
     async def _validate(self, request: event_service_pb2.StreamEventsRequest) -> tuple[EventFilter, int]:
-        """(filter, seq to stream after). Raises InvalidArgument listing every bad field, or _CursorExpired."""
+        """(filter, seq to stream after). Raises InvalidArgument listing every bad field, or StreamEnded."""
         checker = Checker()
         event_filter: EventFilter | None = None
         try:
@@ -114,7 +107,7 @@ class EventStreamer:
                 raise InvalidArgument([("after_cursor", "points past the end of this event log")])
             first_seq = await self._log.first_seq()
             if cursor_seq + 1 < first_seq:
-                raise _CursorExpired(first_seq)
+                raise _cursor_expired(encode_cursor(self._log.log_id, first_seq - 1))
             return event_filter, cursor_seq
         if since_ms is not None:
             return event_filter, await self._log.seq_at_or_after(since_ms)
@@ -123,17 +116,12 @@ class EventStreamer:
     async def StreamEvents(
         self, request: event_service_pb2.StreamEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncGenerator[bytes, None]:
-        log_id = self._log.log_id
+        """Ends by raising: the pipeline maps InvalidArgument, StreamEnded and anything unforeseen to the
+        status the client gets."""
         try:
             event_filter, after_seq = await self._validate(request)
-        except InvalidArgument as exc:
-            await errors.abort(context, errors.invalid_argument(exc.violations))
-        except _CursorExpired as exc:
-            await errors.abort(context, cursor_expired_status(encode_cursor(log_id, exc.first_seq - 1)))
-        except EventLogError:
-            await errors.abort(context, log_unavailable_status(None))
-        except Exception as exc:
-            await errors.abort(context, errors.unexpected(exc))
+        except EventLogError as exc:
+            raise _log_unavailable(None) from exc
 
         # Readiness: the start position is fixed (after_seq), so every event committed from now on reaches this
         # stream (the subscription replays the log after after_seq). Send the headers now, with no event to
@@ -145,35 +133,11 @@ class EventStreamer:
             async with contextlib.aclosing(self._fanout.subscribe(event_filter, after_seq)) as frames:
                 async for frame in frames:
                     yield frame
-        except SubscriberTooSlow as exc:
-            await errors.abort(context, too_slow_status(str(exc), encode_cursor(log_id, exc.resume_seq)))
-        except FanOutClosed as exc:
-            await errors.abort(context, shutting_down_status(str(exc), encode_cursor(log_id, exc.resume_seq)))
-        except LogUnreadable as exc:
-            await errors.abort(context, log_unavailable_status(encode_cursor(log_id, exc.resume_seq)))
-        except PositionLost as exc:
-            await errors.abort(context, cursor_expired_status(encode_cursor(log_id, exc.resume_seq)))
-        except grpc.aio.AbortError:
-            raise
-        except Exception as exc:
-            await errors.abort(context, errors.unexpected(exc))
+        except SubscriptionEnded as exc:
+            ended = _ended(exc, encode_cursor(self._log.log_id, exc.resume_seq))
+            if ended is None:
+                raise
+            raise ended from exc
 
 
-def stream_method_handler(streamer: EventStreamer) -> grpc.RpcMethodHandler:
-    """The StreamEvents handler: requests are parsed, responses go out as the bytes the fan-out built."""
-    return grpc.unary_stream_rpc_method_handler(
-        streamer.StreamEvents,
-        request_deserializer=event_service_pb2.StreamEventsRequest.FromString,
-        response_serializer=None,
-    )
-
-
-__all__ = [
-    "EventStreamer",
-    "METHOD",
-    "cursor_expired_status",
-    "log_unavailable_status",
-    "shutting_down_status",
-    "stream_method_handler",
-    "too_slow_status",
-]
+__all__ = ["EventStreamer", "METHOD"]

@@ -1,27 +1,26 @@
-"""EventService: REST-backed Get/List, gap backfill, callback wiring, and the StreamEvents handler."""
+"""EventService: REST-backed Get/List, gap backfill, callback wiring, and StreamEvents (event_stream.py)."""
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import AsyncGenerator
 
 import grpc
 
 from taskrouter.gateway.v1 import event_pb2, event_service_pb2 as svc, workspace_pb2
 
 from ..ingest.backfill import RETENTION_MS, Backfiller
-from ..rpc_hooks import RpcHooks
-from ..rpc_logging import logged_stream
+from ..tracing import PassThrough, Tracing
 from ..translate import event_requests as tr
 from ..translate.events import event_from_rest
 from ..translate.workspaces import event_callback_call, workspace_from_json
 from ..upstream import UpstreamClient
 from ..validation import Checker
 from .base import UpstreamServicer, rpc
-from .event_stream import EventStreamer, stream_method_handler
+from .event_stream import EventStreamer
 from .requests import WORKSPACE, list_request, minutes_alone
 
-SERVICE = "taskrouter.gateway.v1.EventService"
 _EVENT_TYPE = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$")
 
 
@@ -37,12 +36,20 @@ class EventService(UpstreamServicer):
         upstream: UpstreamClient,
         backfiller: Backfiller,
         webhook_url: str | None,
+        streamer: EventStreamer,
         *,
-        hooks: RpcHooks | None = None,
+        tracing: Tracing | PassThrough | None = None,
     ) -> None:
-        super().__init__(upstream, hooks=hooks)
+        super().__init__(upstream, tracing=tracing)
         self._backfiller = backfiller
         self._webhook_url = webhook_url
+        self._streamer = streamer
+
+    @rpc(prebuilt=True)
+    def StreamEvents(
+        self, request: svc.StreamEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncGenerator[bytes, None]:
+        return self._streamer.StreamEvents(request, context)
 
     @rpc
     async def GetEvent(self, request: svc.GetEventRequest, context: grpc.aio.ServicerContext) -> event_pb2.Event:
@@ -113,26 +120,3 @@ class EventService(UpstreamServicer):
         )
         reply = await self._call(context, call)
         return workspace_from_json(reply.body or {})
-
-
-def event_service_handler(service: EventService, streamer: EventStreamer) -> grpc.GenericRpcHandler:
-    """StreamEvents sends the fan-out's prebuilt bytes; the unary methods use the usual serializers."""
-
-    def unary(method, request_type, response_type) -> grpc.RpcMethodHandler:
-        return grpc.unary_unary_rpc_method_handler(
-            method, request_deserializer=request_type.FromString, response_serializer=response_type.SerializeToString
-        )
-
-    handlers = {
-        "GetEvent": unary(service.GetEvent, svc.GetEventRequest, event_pb2.Event),
-        "ListEvents": unary(service.ListEvents, svc.ListEventsRequest, svc.ListEventsResponse),
-        "BackfillEvents": unary(service.BackfillEvents, svc.BackfillEventsRequest, svc.BackfillEventsResponse),
-        "ConfigureEventCallback": unary(
-            service.ConfigureEventCallback, svc.ConfigureEventCallbackRequest, workspace_pb2.Workspace
-        ),
-        "StreamEvents": logged_stream(f"/{SERVICE}/StreamEvents", stream_method_handler(streamer), service._hooks),
-    }
-    declared = {m.name for m in svc.DESCRIPTOR.services_by_name["EventService"].methods}
-    if declared != set(handlers):
-        raise RuntimeError(f"EventService handlers out of date with the proto: {sorted(declared ^ set(handlers))}")
-    return grpc.method_handlers_generic_handler(SERVICE, handlers)

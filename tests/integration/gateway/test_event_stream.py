@@ -1,9 +1,9 @@
 """EventService.StreamEvents over a real gRPC server on 127.0.0.1:0, backed by a real SqliteEventLog.
 
-Only the StreamEvents handler is registered; events are appended straight to the log and the fan-out is
-notified, as the webhook does after a durable append. The stored payloads here are serialized Events (the
-fan-out's render is injected), so tests can shape any Event; tests/integration/gateway/test_gateway_events_e2e.py
-covers the real records, from signed callbacks.
+Only the StreamEvents handler is registered, through a bare pipeline (which maps its errors); events are
+appended straight to the log and the fan-out is notified, as the webhook does after a durable append. The
+stored payloads here are serialized Events (the fan-out's render is injected), so tests can shape any Event;
+tests/integration/gateway/test_gateway_events_e2e.py covers the real records, from signed callbacks.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from google.protobuf import timestamp_pb2
 
 from taskrouter.gateway.v1 import event_pb2, event_service_pb2, event_service_pb2_grpc
 from taskrouter_gateway.errors import error_info_from
-from taskrouter_gateway.stream.cursor import decode_cursor, encode_cursor
-from taskrouter_gateway.stream.fanout import MAX_MESSAGE_BYTES, FanOut, encode_piece
 from taskrouter_gateway.eventlog.log import EventLog, EventLogError, NewEvent, Retention
 from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
-from taskrouter_gateway.services.event_stream import EventStreamer, stream_method_handler
+from taskrouter_gateway.pipeline import Pipeline
+from taskrouter_gateway.services.event_stream import EventStreamer
+from taskrouter_gateway.stream.cursor import decode_cursor, encode_cursor
+from taskrouter_gateway.stream.fanout import MAX_MESSAGE_BYTES, FanOut, encode_piece
 
 SERVICE = "taskrouter.gateway.v1.EventService"
 WS = "WS" + "a" * 32
@@ -142,7 +143,11 @@ async def make_stack(tmp_path) -> AsyncIterator[Callable[..., Awaitable[Stack]]]
         await fanout.start()
         cleanups.append(lambda: fanout.close(drain_timeout=1.0))
         server = grpc.aio.server()
-        handler = stream_method_handler(EventStreamer(log, fanout))
+        # The error mapping is the pipeline's: a bare one (no auth, metrics, logs) around the stream alone.
+        handler = Pipeline().method_handler(f"/{SERVICE}/StreamEvents", grpc.unary_stream_rpc_method_handler(
+            EventStreamer(log, fanout).StreamEvents,
+            request_deserializer=event_service_pb2.StreamEventsRequest.FromString,  # responses: the fan-out's bytes
+        ))
         server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, {"StreamEvents": handler})])
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()

@@ -17,12 +17,13 @@ import orjson
 import psutil
 import pytest
 
-from taskrouter.gateway.v1 import event_pb2
-from taskrouter_gateway.stream import fanout as fanout_module
-from taskrouter_gateway.stream.fanout import FanOut
+from taskrouter.gateway.v1 import event_pb2, event_service_pb2
 from taskrouter_gateway.eventlog.log import NewEvent
 from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
-from taskrouter_gateway.services.event_stream import EventStreamer, stream_method_handler
+from taskrouter_gateway.pipeline import Pipeline
+from taskrouter_gateway.services.event_stream import EventStreamer
+from taskrouter_gateway.stream import fanout as fanout_module
+from taskrouter_gateway.stream.fanout import FanOut
 
 from stream_subscribers import SERVICE, WS, make_event
 
@@ -41,7 +42,11 @@ async def server_and_fanout(tmp_path):
     fanout = FanOut(log, render=lambda stored: event_pb2.Event.FromString(stored.payload))
     await fanout.start()
     server = grpc.aio.server()
-    handler = stream_method_handler(EventStreamer(log, fanout))
+    # The error mapping is the pipeline's: a bare one (no auth, metrics, logs) around the stream alone.
+    handler = Pipeline().method_handler(f"/{SERVICE}/StreamEvents", grpc.unary_stream_rpc_method_handler(
+        EventStreamer(log, fanout).StreamEvents,
+        request_deserializer=event_service_pb2.StreamEventsRequest.FromString,  # responses: the fan-out's bytes
+    ))
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, {"StreamEvents": handler})])
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()

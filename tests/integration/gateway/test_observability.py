@@ -222,7 +222,7 @@ async def test_the_latest_rate_limit_headroom_is_exported(make_gateway, scripted
 
 async def test_with_tracing_off_an_incoming_traceparent_is_passed_on_unchanged(make_gateway, scripted):
     gateway = await make_gateway(taskrouter_base_url=scripted.base_url)
-    assert gateway.hooks.tracing is not None and not hasattr(gateway.hooks.tracing, "tracer")
+    assert gateway.tracing is not None and not hasattr(gateway.tracing, "tracer")
     async with grpc.aio.insecure_channel(gateway.grpc_target) as channel:
         workers = worker_service_pb2_grpc.WorkerServiceStub(channel)
         metadata = (("traceparent", PARENT), ("tracestate", "vendor=1"))

@@ -13,7 +13,8 @@ from structlog.testing import capture_logs
 
 from taskrouter.gateway.v1 import worker_service_pb2 as w, worker_service_pb2_grpc
 from taskrouter_gateway import logs
-from taskrouter_gateway.rpc_logging import logged_stream
+from taskrouter_gateway.pipeline import Pipeline
+from taskrouter_gateway.pipeline.steps import LoggingStep
 
 GET_WORKER = "/taskrouter.gateway.v1.WorkerService/GetWorker"
 
@@ -103,13 +104,13 @@ async def test_request_ids_belong_to_one_rpc(workers, emulator, capsys):
     assert all(len(i) == 32 and int(i, 16) >= 0 for i in generated)
 
 
-# -- logged_stream on a bare grpc.aio server ---------------------------------------------------------------
+# -- a stream through the logging step, on a bare grpc.aio server------------------------------------------------------------
 
 STREAM = "/gateway.test.Logged/Items"
 
 
 class StreamServer:
-    """One unary-stream method wrapped by logged_stream; `behaviour` decides what it does per test."""
+    """One unary-stream method through a pipeline with just the logging step; `behaviour` decides what it does."""
 
     def __init__(self) -> None:
         self.inner_closed = asyncio.Event()
@@ -117,7 +118,9 @@ class StreamServer:
         handler = grpc.unary_stream_rpc_method_handler(self._items)
         self.server = grpc.aio.server()
         self.server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler("gateway.test.Logged", {"Items": logged_stream(STREAM, handler)}),)
+            (grpc.method_handlers_generic_handler(
+                "gateway.test.Logged", {"Items": Pipeline([LoggingStep()]).method_handler(STREAM, handler)}
+            ),)
         )
         self.port = self.server.add_insecure_port("127.0.0.1:0")
 
@@ -196,7 +199,7 @@ async def test_a_cancelled_stream_closes_the_inner_generator_and_says_so(
     assert len(closed["request_id"]) == 32
 
 
-def test_logged_stream_refuses_a_unary_handler() -> None:
-    handler = grpc.unary_unary_rpc_method_handler(lambda request, context: request)
-    with pytest.raises(TypeError, match="unary-stream"):
-        logged_stream(STREAM, handler)
+def test_the_pipeline_refuses_a_client_streaming_handler() -> None:
+    handler = grpc.stream_unary_rpc_method_handler(lambda requests, context: None)
+    with pytest.raises(TypeError, match="client streams"):
+        Pipeline([LoggingStep()]).method_handler(STREAM, handler)

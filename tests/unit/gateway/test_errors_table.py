@@ -115,6 +115,22 @@ def test_failure_rows(exc: Exception, code: grpc.StatusCode, reason: str, metada
     assert (info.reason, info.domain, dict(info.metadata)) == (reason, "taskrouter.twilio.com", metadata)
 
 
+@pytest.mark.parametrize(
+    ("row", "code", "reason"),
+    [
+        ("subscriber_too_slow", C.RESOURCE_EXHAUSTED, "STREAM_SUBSCRIBER_TOO_SLOW"),
+        ("shutting_down", C.UNAVAILABLE, "STREAM_SHUTTING_DOWN"),
+        ("event_log_unavailable", C.UNAVAILABLE, "EVENT_LOG_UNAVAILABLE"),
+        ("cursor_expired", C.OUT_OF_RANGE, "STREAM_CURSOR_EXPIRED"),
+    ],
+)
+def test_stream_end_rows(row, code: grpc.StatusCode, reason: str) -> None:
+    status = errors.status_for(errors.StreamEnded(row, "resume from your cursor", {"resume_cursor": "c-1"}))
+    assert (status.code, status.details) == (code, "resume from your cursor")
+    info = unpack(status)["ErrorInfo"]
+    assert (info.reason, dict(info.metadata)) == (reason, {"resume_cursor": "c-1"})
+
+
 def test_connection_and_internal_messages_do_not_leak_details() -> None:
     conn = errors.status_for(UpstreamConnectionError("Cannot connect to 10.0.0.1:443", method="GET", path="/"))
     assert "10.0.0.1" not in conn.details
