@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
 from pathlib import Path
 
 import aiohttp
@@ -140,6 +141,23 @@ async def test_rate_limit_headroom_retries_and_429s_are_exported(make_gateway, e
     assert value(samples, f"{NS}_upstream_rate_limited_total") == 1
     assert value(samples, f"{NS}_upstream_retries_total", method="GET") == 1
     assert value(samples, f"{NS}_upstream_requests_total", method="GET", status="429") == 1
+
+
+async def test_a_callback_older_than_retention_is_exported_as_expired_not_bad_request(
+    make_gateway, emulator, ws, http
+):
+    gateway = await make_gateway(admin_port=0, event_retention_days=1)
+    before = await scrape(http, gateway)
+    two_days_ago = time.time_ns() // 1_000_000 - 2 * 24 * 3600 * 1000
+    url, params = gateway.webhook_url, live_callback(WorkspaceSid=ws, at_ms=two_days_ago)
+    signature = RequestValidator(emulator.config.auth_token).compute_signature(url, params)
+    assert await post_callback(http, url, params, signature) == 400
+    after = await scrape(http, gateway)
+    callbacks = f"{NS}_webhook_callbacks_total"
+    moved = {outcome: value(after, callbacks, outcome=outcome) - value(before, callbacks, outcome=outcome)
+             for outcome in ("expired", "bad_request", "accepted")}
+    # A 400 like a malformed callback, but counted apart: a replay of an old event is not a broken sender.
+    assert moved == {"expired": 1, "bad_request": 0, "accepted": 0}
 
 
 async def test_healthz_and_readyz_follow_the_gateway(make_gateway, emulator, ws, http):
