@@ -17,6 +17,8 @@ from natsutil import NatsCluster, free_port
 from replicas import WS, Replica, Subscriber, callback, post
 
 from taskrouter.gateway.v1 import event_service_pb2 as e
+from taskrouter_gateway.errors import error_info_from
+from taskrouter_gateway.stream.cursor import encode_cursor
 
 _names = itertools.count()
 
@@ -82,6 +84,30 @@ async def test_a_paused_replica_that_lost_events_to_retention_recovers_without_r
             assert position < gap["first_lost"] <= gap["last_lost"] < sent
             async with http.get(f"http://127.0.0.1:{admin}/readyz") as resp:
                 assert resp.status == 200, await resp.text()
+
+            # The status names where to resume: right after the last event the gap lost, i.e. the oldest held.
+            info, _ = error_info_from(sub.ended)
+            log_id = next(line["log_id"] for line in a.json_lines() if line.get("event") == "event_log.opened")
+            assert info.reason == "STREAM_CURSOR_EXPIRED"
+            assert info.metadata["oldest_cursor"] == encode_cursor(log_id, gap["last_lost"])
+            # Nothing is appended from here until the end of this block, so the stream's bounds stay put.
+            held = (await nc.jsm().stream_info(stream)).state
+            resume = info.metadata["oldest_cursor"]
+            if held.first_seq > gap["last_lost"] + 1:
+                # A later gap moved the oldest on after this subscriber ended: the resume is refused the same
+                # way, naming the oldest event held now.
+                refused = Subscriber(a.target, e.StreamEventsRequest(workspace_sid=WS, after_cursor=resume))
+                await refused.wait_for(lambda: refused.ended is not None)
+                assert isinstance(refused.ended, grpc.aio.AioRpcError)
+                assert refused.ended.code() == grpc.StatusCode.OUT_OF_RANGE, refused.ended.details()
+                resume = error_info_from(refused.ended)[0].metadata["oldest_cursor"]
+                assert resume == encode_cursor(log_id, held.first_seq - 1)
+                await refused.close()
+            resumed = Subscriber(a.target, e.StreamEventsRequest(workspace_sid=WS, after_cursor=resume))
+            await resumed.wait_for(lambda: len(resumed.items) >= held.last_seq - held.first_seq + 1)
+            assert [cursor for _, cursor in resumed.items] == [
+                encode_cursor(log_id, seq) for seq in range(held.first_seq, held.last_seq + 1)]
+            await resumed.close()
             async with http.get(f"http://127.0.0.1:{admin}/metrics") as resp:
                 text = await resp.text()
             # Counted once per gap the replica reported (its consumer may meet more than one while catching up).
