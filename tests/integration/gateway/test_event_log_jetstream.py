@@ -372,6 +372,45 @@ async def test_a_lost_lease_stops_the_work_it_guards(open_log, nats_single) -> N
         await nc.close()
 
 
+async def test_a_backfill_that_loses_its_lease_appends_no_further_page_and_marks_nothing(open_log, nats_single) -> None:
+    from types import SimpleNamespace
+
+    from taskrouter_gateway.eventlog.jetstream.lease import LeaseLost
+    from taskrouter_gateway.ingest.backfill import Backfiller
+    from taskrouter_gateway.ingest.ingestor import Ingestor
+
+    log = await open_log(lease_ttl_s=1.5)
+    now = time.time_ns() // 1_000_000
+    pages = [[{"sid": f"EV{n:032d}", "workspace_sid": WS1, "event_type": "task.created", "event_date_ms": now + n}
+              for n in range(first, first + 3)] for first in (1, 4, 7)]
+    asked: list[str | None] = []
+    second_asked = asyncio.Event()
+
+    class Upstream:  # TaskRouter's Events API: page 1 at once; page 2 slow enough for the lease to be lost
+        async def list_page(self, path: str, *, page_token: str | None = None, **_: object):
+            asked.append(page_token)
+            if page_token is not None:
+                second_asked.set()
+                await asyncio.sleep(30)
+            index = 0 if page_token is None else int(page_token)
+            return SimpleNamespace(body={"events": pages[index]}), str(index + 1) if index < 2 else None
+
+    backfiller = Backfiller(Upstream(), log, Ingestor(log, SimpleNamespace(notify=lambda: None)))  # type: ignore[arg-type]
+    task = asyncio.ensure_future(backfiller.backfill(WS1, start_ms=now - 60_000))
+    await asyncio.wait_for(second_asked.wait(), 10)
+    nc = await nats.connect(nats_single.urls)
+    try:  # another replica takes the lease over mid-backfill
+        await (await nc.jetstream().key_value(f"{log.stream_name}_leases")).put(f"backfill.{WS1}", b"someone-else")
+        await asyncio.wait({task}, timeout=10)  # not wait_for: its own cancel on timeout would also end in LeaseLost
+        assert task.done(), "the backfill ran on after its lease was lost"
+        assert isinstance(task.exception(), LeaseLost)
+    finally:
+        await nc.close()
+    assert asked == [None, "1"]  # no page was asked for after the loss
+    assert [e.sid for e in await log.read_after(0, limit=100)] == [item["sid"] for item in pages[0]]
+    assert await log.complete_until_ms(WS1) is None  # a stopped backfill does not claim the range complete
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(offsets=st.lists(st.integers(-3 * 3600, 3 * 3600), min_size=1, max_size=12),
        probes=st.lists(st.integers(-4 * 3600, 4 * 3600), min_size=1, max_size=6))
