@@ -52,10 +52,12 @@ class ReadCache:
         self.bytes = 0
         self._entries: OrderedDict[Key, Entry] = OrderedDict()
         self._tagged: dict[Tag, set[Key]] = {}
-        # Bumped by every drop in a workspace: a fetch that saw it move stores nothing (its answer may predate
-        # the change that caused the drop).
-        self._epochs: dict[str, int] = {}
-        self._epoch_all = 0
+        # When each tag was last dropped (a count of drops): a fetch that started before one of its own tags
+        # was dropped stores nothing, as its answer may predate the change. Forgotten wholesale past a bound,
+        # which fails the puts of fetches then in flight (they are fetched again), never keeps a stale one.
+        self._drops = 0
+        self._dropped: dict[Tag, int] = {}
+        self._forgotten_at = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -80,15 +82,21 @@ class ReadCache:
         self.counters.misses += 1
         return None
 
-    def epoch(self, workspace: str) -> tuple[int, int]:
-        return self._epoch_all, self._epochs.get(workspace, 0)
+    def epoch(self) -> int:
+        """Taken before a fetch, given back to put()."""
+        return self._drops
+
+    def _changed_since(self, epoch: int, tags: tuple[Tag, ...]) -> bool:
+        if epoch < self._forgotten_at:
+            return True
+        dropped = self._dropped
+        return any(dropped.get(tag, -1) >= epoch for tag in tags)
 
     def put(self, key: Key, value: Any, *, fetched_at: float, size: int, tags: tuple[Tag, ...],
-            epoch: tuple[int, int] | None = None) -> bool:
-        """Keeps `value` unless `epoch` (taken before the fetch) shows the workspace changed meanwhile, or it
+            epoch: int | None = None) -> bool:
+        """Keeps `value` unless one of its tags was dropped since `epoch` (taken before the fetch), or it
         alone exceeds the byte bound. Returns whether it was kept."""
-        workspace = tags[0][1]
-        if (epoch is not None and epoch != self.epoch(workspace)) or size > self.max_bytes:
+        if (epoch is not None and self._changed_since(epoch, tags)) or size > self.max_bytes:
             self.counters.not_stored += 1
             return False
         self._remove(key)
@@ -108,18 +116,24 @@ class ReadCache:
     def drop(self, tags: Iterable[Tag]) -> int:
         """Drops every answer carrying any of `tags`; returns how many."""
         dropped = 0
+        marks = self._dropped
+        if len(marks) > 4 * self.max_entries + 1024:
+            marks.clear()
+            self._forgotten_at = self._drops + 1
         for tag in tags:
-            if tag[0] in ("ws", "coll", "list", "res", "stats"):
-                self._epochs[tag[1]] = self._epochs.get(tag[1], 0) + 1
+            marks[tag] = self._drops
             for key in list(self._tagged.get(tag, ())):
                 if self._remove(key):
                     dropped += 1
+        self._drops += 1
         self.counters.invalidations += dropped
         return dropped
 
     def clear(self) -> None:
         """Drops everything (events were lost: any answer may be out of date)."""
-        self._epoch_all += 1
+        self._dropped.clear()
+        self._forgotten_at = self._drops + 1
+        self._drops += 1
         self.counters.invalidations += len(self._entries)
         self._entries.clear()
         self._tagged.clear()

@@ -139,7 +139,8 @@ def write_tags(path: str) -> list[Tag]:
 
 def apply_event(cache: ReadCache, workspace: str, event_type: str, refs: Callable[[], Refs | None]) -> int:
     if not cache.holds(("ws", workspace)) and not (event_type.startswith("workspace.") and cache.holds(("ws", ""))):
-        # Nothing cached there; still mark the workspace changed for fetches in flight.
-        cache.drop([("stats", workspace)])
+        # Nothing cached there: only fetches in flight can be affected. Marked by whole collections, so the
+        # event is not rendered for it.
+        cache.drop(event_tags(workspace, event_type, lambda: None))
         return 0
     return cache.drop(event_tags(workspace, event_type, refs))

@@ -108,7 +108,7 @@ class QueueStatistics:
         failure: BaseException | None = None
         for attempt in attempts:
             await self.window.acquire(workspace)
-            epoch, sent = self.cache.epoch(workspace), self.cache.clock()
+            epoch, sent = self.cache.epoch(), self.cache.clock()
             self.bulk_requests += 1
             try:
                 figures = await fetch_bulk(workspace, attempt)
@@ -127,7 +127,7 @@ class QueueStatistics:
         await asyncio.gather(*(self._fetch_one(partition, workspace, sid, fetch_one) for sid in waited))
 
     async def _fetch_one(self, partition: Hashable, workspace: str, sid: str, fetch_one: FetchOne) -> None:
-        epoch, sent = self.cache.epoch(workspace), self.cache.clock()
+        epoch, sent = self.cache.epoch(), self.cache.clock()
         self.single_requests += 1
         try:
             figures = await fetch_one(workspace, sid)
@@ -137,7 +137,7 @@ class QueueStatistics:
         self._settle(partition, workspace, [figures], sent, epoch)
 
     def _settle(self, partition: Hashable, workspace: str, figures: list[Any], sent: float,
-                epoch: tuple[int, int]) -> None:
+                epoch: int) -> None:
         for item in figures:
             sid = item.task_queue_sid
             self.cache.put(self.key(partition, workspace, sid), item, fetched_at=sent, size=item.ByteSize(),

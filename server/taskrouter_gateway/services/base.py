@@ -68,7 +68,7 @@ class UpstreamServicer:
 
         async def fetch() -> M:
             tags = keys.tags_of(call.path)
-            epoch, sent = cache.epoch(tags[0][1]), cache.clock()
+            epoch, sent = cache.epoch(), cache.clock()
             message = translate(await self._call(context, call))
             cache.put(key, message, fetched_at=sent, size=message.ByteSize(), tags=tags, epoch=epoch)
             return message

@@ -97,15 +97,27 @@ def test_bounded_in_entries_and_bytes_least_recently_used_out():
     assert cache.get(c, 1) is None
 
 
-def test_an_answer_fetched_while_its_workspace_changed_is_not_kept():
+def test_an_answer_fetched_while_it_changed_is_not_kept_and_others_are():
     cache = ReadCache(clock=Clock())
-    path = f"/v1/Workspaces/{WS}/Workers/{WK1}"
-    epoch = cache.epoch(WS)
-    invalidation.apply_event(cache, WS, "worker.deleted", lambda: None)  # nothing cached: still marks the change
-    assert not cache.put(("k",), 1, fetched_at=0, size=1, tags=tags_of(path), epoch=epoch)
-    assert cache.put(("k",), 1, fetched_at=0, size=1, tags=tags_of(path), epoch=cache.epoch(WS))
-    cache.clear()
+    mine, task = f"/v1/Workspaces/{WS}/Workers/{WK1}", f"/v1/Workspaces/{WS}/Tasks/{WT}"
+    put(cache, f"/v1/Workspaces/{WS}/Workers/{WK2}")  # something cached there: events are applied exactly
+    epoch = cache.epoch()
+    refs = EventRefs(workspace_sid=WS, event_type="worker.attributes.update", resource_sid=WK1)
+    invalidation.apply_event(cache, WS, "worker.attributes.update", lambda: refs)
+    assert not cache.put(("mine",), 1, fetched_at=0, size=1, tags=tags_of(mine), epoch=epoch)
+    assert cache.put(("task",), 1, fetched_at=0, size=1, tags=tags_of(task), epoch=epoch)
+    assert cache.put(("mine",), 1, fetched_at=0, size=1, tags=tags_of(mine), epoch=cache.epoch())
+    # With nothing cached in the workspace the event is not rendered: its whole collection counts as changed.
+    empty = ReadCache(clock=Clock())
+    epoch = empty.epoch()
+    invalidation.apply_event(empty, WS, "worker.deleted", lambda: pytest.fail("rendered"))
+    assert not empty.put(("other",), 1, fetched_at=0, size=1, tags=tags_of(f"/v1/Workspaces/{WS}/Workers/{WK2}"),
+                         epoch=epoch)
+    assert empty.put(("task",), 1, fetched_at=0, size=1, tags=tags_of(task), epoch=epoch)
+    epoch = cache.epoch()
+    cache.clear()  # a gap: every fetch in flight is suspect too
     assert len(cache) == 0 and cache.bytes == 0
+    assert not cache.put(("task",), 1, fetched_at=0, size=1, tags=tags_of(task), epoch=epoch)
 
 
 @pytest.mark.parametrize("path,expected", [
