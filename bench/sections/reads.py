@@ -11,6 +11,7 @@ import aiohttp
 
 from .. import procs
 from ..context import RunContext
+from ..jobs_unary import basic_auth
 from ..stats import median_rows
 from .unary import _row
 
@@ -19,8 +20,13 @@ QUEUES = 50
 
 
 async def _limits(emulator: procs.Emulator) -> dict[str, int]:
-    async with aiohttp.ClientSession() as session, session.get(f"{emulator.base_url}/admin/limits") as response:
-        return (await response.json())["bulk_realtime_statistics"]
+    headers = {"Authorization": basic_auth(emulator.account_sid, emulator.auth_token)}
+    async with aiohttp.ClientSession(headers=headers) as session, \
+            session.get(f"{emulator.base_url}/admin/limits") as response:
+        body = await response.json()
+        if response.status != 200:
+            raise RuntimeError(f"GET /admin/limits: HTTP {response.status} {body}")
+        return body["bulk_realtime_statistics"]
 
 
 def _limits_now(emulator: procs.Emulator) -> dict[str, int]:
