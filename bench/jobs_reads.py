@@ -1,5 +1,5 @@
-"""Load jobs for the reads section: GetWorker answered from the gateway's read cache, and many callers polling
-queue statistics. Run inside a LoadAgent (see agent.py)."""
+"""Load jobs for the reads section: many callers polling queue statistics (cache hits use
+jobs_unary.grpc_get_worker with max_staleness_s). Run inside a LoadAgent (see agent.py)."""
 
 from __future__ import annotations
 
@@ -9,37 +9,10 @@ from typing import Any
 
 import aiohttp
 import grpc
-from google.protobuf import duration_pb2
-
-from taskrouter.gateway.v1 import (
-    read_options_pb2,
-    statistics_service_pb2 as stats,
-    statistics_service_pb2_grpc,
-    worker_service_pb2 as svc,
-    worker_service_pb2_grpc,
-)
+from taskrouter.gateway.v1 import statistics_service_pb2 as stats, statistics_service_pb2_grpc
 
 from .jobs_unary import basic_auth
-from .window import Mark, Window, closed_loop
-
-
-async def cached_get_worker(
-    mark: Mark, shared: Any, *, target: str, workspace_sid: str, sids: list[str], concurrency: int,
-    warmup: float, seconds: float, max_staleness_s: float,
-) -> dict[str, object]:
-    """GetWorker with read_options.max_staleness: after the first fetch of each worker, answers come from the
-    cache for as long as no event ends them (the bench workspace is quiet)."""
-    options = read_options_pb2.ReadOptions(max_staleness=duration_pb2.Duration(seconds=int(max_staleness_s)))
-    requests = [svc.GetWorkerRequest(workspace_sid=workspace_sid, sid=sid, read_options=options) for sid in sids]
-    async with grpc.aio.insecure_channel(target) as channel:
-        await channel.channel_ready()
-        stub = worker_service_pb2_grpc.WorkerServiceStub(channel)
-
-        async def call(i: int) -> bool:
-            worker = await stub.GetWorker(requests[i % len(requests)], timeout=30)
-            return bool(worker.sid)
-
-        return await closed_loop(call, concurrency, Window(warmup, seconds), mark)
+from .window import Mark, Window
 
 
 async def create_queues(

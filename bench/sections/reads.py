@@ -13,7 +13,7 @@ from .. import procs
 from ..context import RunContext
 from ..jobs_unary import basic_auth
 from ..stats import median_rows
-from .unary import _row
+from .unary import _row, worker_payload
 
 POLLERS = 50
 QUEUES = 50
@@ -39,11 +39,8 @@ def run(ctx: RunContext) -> dict[str, Any]:
     gateway = ctx.ensure_gateway()
     sids = ctx.ensure_workers(size.unary_workers)
     load = ctx.agents[0]
-    worker = load.run("bench.jobs_setup:get_worker_bytes", target=gateway.grpc_target,
-                      workspace_sid=emulator.workspace_sid, sid=sids[0])
-    payload = ctx.work_dir / "worker.bin"
-    payload.write_bytes(worker)
-    bare, bare_port = procs.start_bare("grpc-unary", ctx.log_dir, ctx.cores.server, payload)
+    bare, bare_port = procs.start_bare("grpc-unary", ctx.log_dir, ctx.cores.server,
+                                       worker_payload(ctx, gateway, sids[0]))
     window = {"warmup": size.warmup, "seconds": size.seconds}
     server, load_core = sorted(ctx.cores.server)[0], sorted(ctx.cores.load)[0]
     runs: list[dict[str, Any]] = []
@@ -51,7 +48,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
         for concurrency in [c for _ in range(size.repeats) for c in size.unary_concurrency]:
             ctx.place([gateway.process], [emulator.process])
             measured = ctx.measure(
-                {"gateway": gateway.process, "emulator": emulator.process}, "bench.jobs_reads:cached_get_worker",
+                {"gateway": gateway.process, "emulator": emulator.process}, "bench.jobs_unary:grpc_get_worker",
                 target=gateway.grpc_target, workspace_sid=emulator.workspace_sid, sids=sids,
                 concurrency=concurrency, max_staleness_s=3600, **window,
             )
