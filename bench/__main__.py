@@ -1,7 +1,7 @@
 """`python -m bench` (or `./dev bench`): every benchmark, a table, and the results as JSON.
 
     python -m bench [--size smoke|full]
-                    [--only unary,features,ingest,fanout,memory,emulator,event_log,scaleout,routing,history]
+                    [--only unary,features,ingest,fanout,memory,emulator,event_log,scaleout,routing,history,reads]
                     [--output FILE]
 """
 
@@ -25,7 +25,8 @@ from .report import render, write_json
 from .sizes import SIZES
 from .targets import evaluate
 
-SECTIONS = ("emulator", "unary", "features", "ingest", "fanout", "memory", "event_log", "scaleout", "routing", "history")
+SECTIONS = ("emulator", "unary", "features", "ingest", "fanout", "memory", "event_log", "scaleout", "routing", "history",
+            "reads")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 

@@ -11,17 +11,23 @@ from typing import Any
 import aiohttp
 import grpc
 
-from taskrouter.gateway.v1 import worker_service_pb2 as svc, worker_service_pb2_grpc
+from google.protobuf import duration_pb2
+
+from taskrouter.gateway.v1 import read_options_pb2, worker_service_pb2 as svc, worker_service_pb2_grpc
 
 from .window import Mark, Window, closed_loop
 
 
 async def grpc_get_worker(
     mark: Mark, shared: Any, *, target: str, workspace_sid: str, sids: list[str], concurrency: int,
-    warmup: float, seconds: float,
+    warmup: float, seconds: float, max_staleness_s: int = 0,
 ) -> dict[str, object]:
-    """WorkerService.GetWorker over one channel: the gateway, or the bare server with the same service."""
-    requests = [svc.GetWorkerRequest(workspace_sid=workspace_sid, sid=sid) for sid in sids]
+    """WorkerService.GetWorker over one channel: the gateway, or the bare server with the same service.
+    max_staleness_s > 0: the gateway answers from its read cache after each worker's first fetch."""
+    options = {}
+    if max_staleness_s:
+        options["read_options"] = read_options_pb2.ReadOptions(max_staleness=duration_pb2.Duration(seconds=max_staleness_s))
+    requests = [svc.GetWorkerRequest(workspace_sid=workspace_sid, sid=sid, **options) for sid in sids]
     async with grpc.aio.insecure_channel(target) as channel:
         await channel.channel_ready()
         stub = worker_service_pb2_grpc.WorkerServiceStub(channel)

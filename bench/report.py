@@ -187,6 +187,27 @@ def _history(section: dict[str, Any]) -> str:
     return out + f"\npublished {published}; store {js['store_gb']:.1f} GB\nplacement: {section['placement']}"
 
 
+def _reads(section: dict[str, Any]) -> str:
+    rows = [
+        [r["client"], r["concurrency"], r["rps"], r["p50_ms"], r["p99_ms"], r["server_cpu_us_per_request"],
+         r["server_busy_pct"], r["errors"]]
+        for r in section["rows"]
+    ]
+    out = table(["client", "conc", "req/s", "p50 ms", "p99 ms", "CPU us/req", "busy %", "errors"], rows)
+    derived = [[d["concurrency"], d["hit_cpu_ratio_vs_bare"], d["hit_p50_added_over_bare_ms"]]
+               for d in section["derived"]]
+    out += "\n\n" + table(["conc", "cache hit/bare CPU per req", "hit p50 added over bare ms"], derived)
+    p = section["polling"]
+    out += "\n\n" + table(
+        ["polling", "served", "errors", "upstream bulk req", "upstream req/s", "429s", "CPU us/served",
+         "without gateway req/s"],
+        [[f"{p['callers']} callers x {p['queues']} queues every {p['period_s']:g} s", p["served"], p["errors"],
+          p["upstream_bulk_requests"], p["upstream_bulk_per_second"], p["refused_429"],
+          p["gateway_cpu_us_per_served"], p["upstream_without_gateway_per_second"]]],
+    )
+    return out
+
+
 _RENDERERS = {
     "unary": ("1. Unary: WorkerService.GetWorker", _unary),
     "features": ("1b. Unary with TLS, auth, metrics, tracing", _features),
@@ -198,6 +219,7 @@ _RENDERERS = {
     "scaleout": ("7. Scale-out on NATS JetStream", _scaleout),
     "routing": ("Task routing", _routing),
     "history": ("Event history at size", _history),
+    "reads": ("8. Reads: the cache and statistics polling", _reads),
 }
 
 

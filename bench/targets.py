@@ -33,6 +33,15 @@ def _fanout_ratio(results: Results, subscribers: int) -> float:
     return next(r["per_cpu_second_ratio"] for r in results["fanout"]["ratios"] if r["subscribers"] == subscribers)
 
 
+def _reads(results: Results, concurrency: int, key: str) -> float:
+    return next(d[key] for d in results["reads"]["derived"] if d["concurrency"] == concurrency)
+
+
+def _admitted(polling: dict[str, Any]) -> float:
+    sent = polling["upstream_bulk_requests"] + polling["refused_429"]
+    return polling["upstream_bulk_requests"] / sent if sent else 0.0
+
+
 def _feature(results: Results, variant: str) -> float:
     return next(d["cpu_ratio_vs_all_off"] for d in results["features"]["derived"] if d["variant"] == variant)
 
@@ -97,6 +106,15 @@ def targets_for(size: Any) -> list[Target]:
         Target("history_sqlite_prune_stall", "history",
                "history: SQLite longest append while retention prunes 10% of the log", "ms", "<=", 100.0,
                lambda r, s: r["history"]["sqlite"]["append_during_prune"]["max_ms"]),
+        Target("reads_hit_cpu", "reads", f"reads: CPU per cache hit vs bare gRPC server's, concurrency {high}", "x",
+               "<=", 1.3, lambda r, s: _reads(r, high, "hit_cpu_ratio_vs_bare")),
+        Target("reads_hit_p50", "reads", f"reads: cache hit p50 added over bare gRPC server's, concurrency {low}",
+               "ms", "<=", 0.2, lambda r, s: _reads(r, low, "hit_p50_added_over_bare_ms")),
+        # Fifty callers each polling every second: without the gateway, 50 requests a second; TaskRouter allows 5.
+        Target("reads_polling_rate", "reads", "reads: upstream bulk statistics requests/s, 50 callers polling",
+               "/s", "<=", 5.0, lambda r, s: r["reads"]["polling"]["upstream_bulk_per_second"]),
+        Target("reads_polling_429", "reads", "reads: bulk requests the emulator's limit admitted (not 429), polling",
+               "fraction", ">=", 1.0, lambda r, s: _admitted(r["reads"]["polling"])),
     ]
 
 

@@ -3,6 +3,7 @@ returning a prebuilt Worker), the REST ceiling (aiohttp GET from the emulator) a
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from .. import procs
@@ -37,18 +38,21 @@ def _row(client: str, concurrency: int, measured: Measured, server: str, placeme
     return row
 
 
+def worker_payload(ctx: RunContext, gateway: procs.Gateway, sid: str) -> Path:
+    """One Worker as the gateway answers it, serialized, for the bare servers to send back."""
+    worker = ctx.agents[0].run("bench.jobs_setup:get_worker_bytes", target=gateway.grpc_target,
+                               workspace_sid=ctx.ensure_emulator().workspace_sid, sid=sid)
+    payload = ctx.work_dir / "worker.bin"
+    payload.write_bytes(worker)
+    return payload
+
+
 def run(ctx: RunContext) -> dict[str, Any]:
     size = ctx.size
     emulator = ctx.ensure_emulator()
     gateway = ctx.ensure_gateway()
     sids = ctx.ensure_workers(size.unary_workers)
-    load = ctx.agents[0]
-    worker = load.run(
-        "bench.jobs_setup:get_worker_bytes", target=gateway.grpc_target, workspace_sid=emulator.workspace_sid,
-        sid=sids[0],
-    )
-    payload = ctx.work_dir / "worker.bin"
-    payload.write_bytes(worker)
+    payload = worker_payload(ctx, gateway, sids[0])
     bare, bare_port = procs.start_bare("grpc-unary", ctx.log_dir, ctx.cores.server, payload)
     proxy, proxy_port = procs.start_bare(
         "grpc-proxy", ctx.log_dir, ctx.cores.server, payload,

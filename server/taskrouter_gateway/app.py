@@ -31,6 +31,7 @@ from .ingest.webhook import WebhookHandler
 from .ingest.webhook_server import WebhookServer
 from .metrics import GatewayMetrics
 from .pipeline import gateway_pipeline
+from .reads.reads import Reads
 from .services import registry
 from .services.event_stream import EventStreamer
 from .services.events import EventService
@@ -77,6 +78,7 @@ class Gateway:
         self.event_log: EventLog | None = None
         self.fanout: FanOut | None = None
         self.live_marks: LiveMarks | None = None
+        self.reads: Reads | None = None
         self.backfiller: Backfiller | None = None
         self.webhook_server: WebhookServer | None = None
         self.admin: AdminServer | None = None
@@ -167,6 +169,8 @@ class Gateway:
         self.fanout = await stack.enter_async_context(
             FanOut(self.event_log, render=render, buffer_size=settings.subscriber_buffer)
         )
+        self.reads = Reads(settings.reads)
+        self.fanout.add_listener(self.reads)
         self.live_marks = LiveMarks(self.event_log)
         ingestor = Ingestor(self.event_log, self.fanout, on_append=self.readiness.appended,
                             retention_days=settings.event_retention_days, live_marks=self.live_marks)
@@ -185,7 +189,7 @@ class Gateway:
         # Before the gRPC server, so its teardown comes after the drain: /readyz answers false while draining.
         if settings.admin_port is not None:
             if self.metrics is not None:
-                self.metrics.live.watch(self.event_log, self.webhook, self.fanout)
+                self.metrics.live.watch(self.event_log, self.webhook, self.fanout, self.reads)
             self.admin = await stack.enter_async_context(AdminServer(self.metrics, self.readiness, settings.admin))
 
         self.grpc = await stack.enter_async_context(GrpcServer(
@@ -215,7 +219,8 @@ class Gateway:
         assert self.backfiller is not None
         # No interceptor: the pipeline wraps each API handler; health and reflection go unwrapped.
         self.pipeline.register(server, (
-            *(servicer(self.upstream, tracing=self.tracing) for servicer in registry.UPSTREAM_SERVICERS),
+            *(servicer(self.upstream, tracing=self.tracing, reads=self.reads)
+              for servicer in registry.UPSTREAM_SERVICERS),
             # With the webhook off there is no URL of ours to point Twilio at.
             EventService(self.upstream, self.backfiller, self.webhook_url if self.webhook_server else None,
                          EventStreamer(self.event_log, self.fanout), tracing=self.tracing),

@@ -52,6 +52,11 @@ _SERVE_FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("auth_file", "--auth-file", str, "TOML file of caller identities and scopes; unset: no auth"),
     ("admin_host", "--admin-host", str, "admin HTTP host (/metrics, /healthz, /readyz)"),
     ("admin_port", "--admin-port", int, "admin HTTP port; unset: no admin server; 0 picks a free one"),
+    ("realtime_statistics_staleness", "--realtime-statistics-staleness", float,
+     "seconds a real-time statistics answer may be served from cache when the request sets no "
+     "read_options.max_staleness; 0 sends each one to TaskRouter"),
+    ("read_cache_entries", "--read-cache-entries", int, "most answers the read cache holds"),
+    ("read_cache_mb", "--read-cache-mb", int, "most MiB of answers the read cache holds"),
 )
 
 _DEFAULTS = config.Settings()
@@ -99,6 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
         const=False,
         default=None,
         help=f"log worker attributes, friendly names and event descriptions [env {config.env_name('redact_pii')}]",
+    )
+    serve.add_argument(
+        "--no-coalesce-reads",
+        dest="coalesce_reads",
+        action="store_const",
+        const=False,
+        default=None,
+        help="send every read to TaskRouter even while an identical one is in flight "
+        f"[env {config.env_name('coalesce_reads')}]",
     )
     serve.add_argument(
         "--emulator-allow-remote-callbacks",

@@ -17,6 +17,7 @@ from .eventlog.settings import EventLogSettings, NatsSettings
 from .grpc_server import GrpcSettings
 from .ingest.webhook_server import WebhookSettings
 from .logs import LogSettings
+from .reads.reads import ReadSettings
 from .settings_base import (
     ENV_ACCOUNT_SID,
     ENV_API_KEY,
@@ -97,6 +98,12 @@ class Settings:
     # /metrics, /healthz and /readyz; unset port: no admin server.
     admin_host: str = AdminSettings.host
     admin_port: int | None = None
+    # Reads (reads/): identical concurrent reads share one request; answers are cached within each caller's
+    # ReadOptions.max_staleness and dropped by events.
+    coalesce_reads: bool = ReadSettings.coalesce
+    realtime_statistics_staleness: float = ReadSettings.realtime_statistics_staleness_s
+    read_cache_entries: int = ReadSettings.cache_entries
+    read_cache_mb: int = ReadSettings.cache_bytes >> 20
 
     @property
     def embedded(self) -> bool:
@@ -181,12 +188,18 @@ class Settings:
         )
 
     @property
+    def reads(self) -> ReadSettings:
+        return ReadSettings(coalesce=self.coalesce_reads,
+                            realtime_statistics_staleness_s=self.realtime_statistics_staleness,
+                            cache_entries=self.read_cache_entries, cache_bytes=self.read_cache_mb << 20)
+
+    @property
     def logging(self) -> LogSettings:
         return LogSettings(format=self.log_format, level=self.log_level, redact_pii=self.redact_pii)
 
     def validate(self) -> "Settings":
         sections: tuple[_Section, ...] = (
-            self.upstream, self.tls, self.grpc, self.webhook, self.emulator, self.admin, self.logging,
+            self.upstream, self.tls, self.grpc, self.webhook, self.emulator, self.admin, self.logging, self.reads,
         )
         for section in sections:
             section.validate()

@@ -160,12 +160,14 @@ class LiveCollector(Collector):
         self.subscribers: Callable[[], int] | None = None
         self.lags: Callable[[], list[int]] | None = None
         self.event_log: EventLog | None = None
+        self.reads: Any = None
         self._log_stats: tuple[int, float | None, int | None] = (0, None, None)
 
-    def watch(self, event_log: EventLog, webhook: Any, fanout: Any) -> None:
+    def watch(self, event_log: EventLog, webhook: Any, fanout: Any, reads: Any = None) -> None:
         """Read these at scrape time: the log's size and age, the webhook's outcome counts (None: no webhook),
-        the fan-out's subscribers and their lag."""
+        the fan-out's subscribers and their lag, the read cache's counts (None: no read front)."""
         self.event_log = event_log
+        self.reads = reads
         if webhook is not None:
             self.webhook_counts = lambda: (webhook.accepted, webhook.duplicates, dict(webhook.refused),
                                            webhook.expired)
@@ -190,6 +192,8 @@ class LiveCollector(Collector):
         self._log_stats = (last - first + 1 if last >= first else 0, age, size)
 
     def collect(self) -> Iterator[Metric]:
+        if self.reads is not None:
+            yield from _read_metrics(self.reads)
         if self.webhook_counts is not None:
             accepted, duplicates, refused, expired = self.webhook_counts()
             family = CounterMetricFamily(f"{NS}_webhook_callbacks", "TaskRouter callbacks by outcome",
@@ -229,3 +233,36 @@ class LiveCollector(Collector):
             summary.add_sample(f"{NS}_subscriber_lag_events_count", {}, len(lags))
             summary.add_sample(f"{NS}_subscriber_lag_events_sum", {}, sum(lags))
             yield summary
+
+
+def _read_metrics(reads: Any) -> Iterator[Metric]:
+    """The read front's counts (reads/cache.py keeps them as plain ints: nothing per hit here)."""
+    from .reads.cache import AGE_BUCKETS
+
+    cache, counters = reads.cache, reads.cache.counters
+    for name, value, text in (
+        ("read_cache_hits", counters.hits, "reads answered from the cache"),
+        ("read_cache_misses", counters.misses, "reads the cache could not answer (sent upstream or joined one)"),
+        ("read_coalesced", counters.coalesced, "reads answered by another caller's identical request in flight"),
+        ("read_cache_invalidations", counters.invalidations, "cached answers dropped by an event or a write"),
+        ("read_cache_evictions", counters.evictions, "cached answers dropped to stay within the size bounds"),
+        ("read_cache_not_stored", counters.not_stored,
+         "answers not cached because their workspace changed while they were fetched"),
+        ("read_bulk_statistics_requests", reads.queue_statistics.bulk_requests,
+         "bulk real-time queue statistics requests sent for batched reads"),
+    ):
+        yield CounterMetricFamily(f"{NS}_{name}", text, value=value)
+    yield GaugeMetricFamily(f"{NS}_read_cache_entries", "answers held in the read cache", value=len(cache))
+    yield GaugeMetricFamily(f"{NS}_read_cache_bytes", "serialized bytes of the answers held", value=cache.bytes)
+    yield GaugeMetricFamily(f"{NS}_read_cache_event_lag_seconds",
+                            "how long before it was applied the newest applied event was committed to the log",
+                            value=reads.event_lag_s)
+    histogram = Metric(f"{NS}_read_cache_served_age_seconds", "age of the answers served from the cache", "histogram")
+    running = 0
+    for bound, count in zip((*AGE_BUCKETS, float("inf")), counters.age_counts):
+        running += count
+        histogram.add_sample(f"{NS}_read_cache_served_age_seconds_bucket",
+                             {"le": "+Inf" if bound == float("inf") else str(bound)}, running)
+    histogram.add_sample(f"{NS}_read_cache_served_age_seconds_count", {}, running)
+    histogram.add_sample(f"{NS}_read_cache_served_age_seconds_sum", {}, counters.age_sum)
+    yield histogram

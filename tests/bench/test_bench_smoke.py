@@ -17,7 +17,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = (
-    "emulator", "unary", "features", "ingest", "fanout", "memory", "event_log", "scaleout", "routing", "history"
+    "emulator", "unary", "features", "ingest", "fanout", "memory", "event_log", "scaleout", "routing", "history",
+    "reads",
 )
 TARGET_IDS = {
     "unary_cpu_ratio_high", "unary_cpu_ratio_low", "unary_p50_added", "ingest_ratio", "fanout_cpu_ratio",
@@ -26,6 +27,7 @@ TARGET_IDS = {
     "features_auth_metrics_cpu", "routing_linear",
     "history_js_start", "history_js_rss_growth", "history_sqlite_open", "history_sqlite_since_p99",
     "history_sqlite_cursor_p99", "history_sqlite_prune_stall",
+    "reads_hit_cpu", "reads_hit_p50", "reads_polling_rate", "reads_polling_429",
 }
 RUN_TIMEOUT = 150  # an upper bound for a hung run only; the smoke size takes seconds
 
@@ -225,3 +227,16 @@ def test_history_figures(smoke):
         _positive(row["start_s"], "start-up")
         _positive(row["rss_mb"], "rss")
     assert [p["events"] for p in js["publishing"]] == [1_000, 20_000]
+
+
+def test_reads_cover_cache_hits_and_polling_without_errors(smoke):
+    reads = smoke[1]["sections"]["reads"]
+    assert {row["client"].split(",")[0] for row in reads["rows"]} == {"gateway", "bare grpc.aio (prebuilt Worker)"}
+    for row in reads["rows"]:
+        assert row["errors"] == 0, row["first_error"]
+        _positive(row["server_cpu_us_per_request"], row["client"])
+    polling = reads["polling"]
+    assert polling["errors"] == 0, polling["first_error"]
+    _positive(polling["served"], "polling.served")
+    _positive(polling["upstream_bulk_requests"], "polling.upstream_bulk_requests")
+    assert polling["refused_429"] == 0  # the gateway paces itself: not a timing, a property

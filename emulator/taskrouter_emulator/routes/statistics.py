@@ -36,12 +36,15 @@ class BulkLimiter:
 
     def __init__(self) -> None:
         self._recent: dict[str, deque[float]] = {}
+        self.admitted = 0
+        self.refused = 0  # answered 429: what a client that keeps to the rate never sees
 
     def admit(self, workspace_sid: str, now: float) -> None:
         recent = self._recent.setdefault(workspace_sid, deque())
         while recent and recent[0] <= now - 1.0:
             recent.popleft()
         if len(recent) >= BULK_REQUESTS_PER_SECOND:
+            self.refused += 1
             wait = max(1, math.ceil(recent[0] + 1.0 - now))
             raise TwilioApiError(
                 429, TOO_MANY_REQUESTS,
@@ -49,6 +52,14 @@ class BulkLimiter:
                 {"Retry-After": str(wait)},
             )
         recent.append(now)
+        self.admitted += 1
+
+
+async def limits(request: web.Request) -> web.Response:
+    """GET /admin/limits: what the rate limits let through and refused, for clients that must keep to them."""
+    limiter = request.app[LIMITER]
+    return render.json_response({"bulk_realtime_statistics": {
+        "per_second": BULK_REQUESTS_PER_SECOND, "admitted": limiter.admitted, "refused": limiter.refused}})
 
 
 LIMITER = web.AppKey("taskrouter_emulator.bulk_limiter", BulkLimiter)
@@ -363,3 +374,4 @@ def register(app: web.Application) -> None:
     ):
         get(ws + path, handler, allow_head=False)
     app.router.add_post(ws + "/TaskQueues/RealTimeStatistics", bulk_queue_realtime)
+    app.router.add_get("/admin/limits", limits, allow_head=False)

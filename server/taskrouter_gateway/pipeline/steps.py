@@ -12,6 +12,7 @@ from .. import rpc_logging
 from ..auth import AccessDenied, AuthPolicy, authorize
 from ..cached_logger import CachedLogger
 from ..metrics import GatewayMetrics
+from ..reads.keys import caller as reads_caller
 from ..scopes import WRITE
 from ..tracing import PassThrough, Tracing
 from .chain import Call, Method, Pipeline, Step
@@ -112,6 +113,7 @@ class AuthStep(Step):
         context = call.context
         try:
             call.identity = self.auth.authenticate(context.invocation_metadata(), context.auth_context)
+            reads_caller.set(call.identity)  # reads are shared only among callers with the same rights
             authorize(call.identity, call.method.scope, getattr(call.request, "workspace_sid", None) or None)
         except AccessDenied as exc:
             call.denied = exc

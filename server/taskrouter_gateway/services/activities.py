@@ -17,8 +17,7 @@ class ActivityService(UpstreamServicer, activity_service_pb2_grpc.ActivityServic
     @rpc
     async def GetActivity(self, request: svc.GetActivityRequest, context: grpc.aio.ServicerContext) -> activity_pb2.Activity:
         sid_pair(request, ACTIVITY)
-        reply = await self._call(context, tr.get_call(request))
-        return tr.activity_from_json(reply.body or {})
+        return await self._read(context, request, tr.get_call(request), lambda reply: tr.activity_from_json(reply.body or {}))
 
     @rpc
     async def ListActivities(
@@ -27,8 +26,7 @@ class ActivityService(UpstreamServicer, activity_service_pb2_grpc.ActivityServic
         check = list_request(request)
         check.friendly_name("friendly_name", request.friendly_name)
         check.done()
-        reply = await self._call(context, tr.list_call_for(request))
-        return tr.list_response(reply.body or {})
+        return await self._read(context, request, tr.list_call_for(request), lambda reply: tr.list_response(reply.body or {}))
 
     @rpc
     async def CreateActivity(

@@ -40,8 +40,7 @@ class ReservationService(UpstreamServicer, reservation_service_pb2_grpc.Reservat
         self, request: svc.GetReservationRequest, context: grpc.aio.ServicerContext
     ) -> reservation_pb2.Reservation:
         _scoped(request).done()
-        reply = await self._call(context, tr.get_call(request))
-        return tr.reservation_from_json(reply.body or {}, reply.etag)
+        return await self._read(context, request, tr.get_call(request), lambda reply: tr.reservation_from_json(reply.body or {}, reply.etag))
 
     @rpc
     async def ListReservations(
@@ -53,7 +52,7 @@ class ReservationService(UpstreamServicer, reservation_service_pb2_grpc.Reservat
         if request.filter_worker_sid and request.WhichOneof("parent") == "worker_sid":
             check.fail("filter_worker_sid", "only filters a Task's Reservations (the parent is a Worker here)")
         check.done()
-        return tr.list_response((await self._call(context, tr.list_call_for(request))).body or {})
+        return await self._read(context, request, tr.list_call_for(request), lambda reply: tr.list_response(reply.body or {}))
 
     @rpc
     async def UpdateReservation(

@@ -10,10 +10,13 @@ from taskrouter.gateway.v1 import statistics_pb2 as st
 from taskrouter.gateway.v1 import statistics_service_pb2 as svc
 from taskrouter.gateway.v1 import statistics_service_pb2_grpc
 
+from ..reads import keys
+from ..reads.options import staleness_of
+from ..reads.reads import Reads
 from ..translate import statistics as tr
 from ..translate.rest_call import RestCall
 from ..validation import Checker
-from .base import UpstreamServicer, rpc
+from .base import UpstreamServicer, answered_from_cache, rpc
 from .requests import TASK_QUEUE, WORKER, WORKFLOW, WORKSPACE, in_range, list_request, minutes_alone
 
 MAX_MINUTES = 43_200  # 30 days: Twilio keeps the events statistics are computed from for 30 days
@@ -42,9 +45,38 @@ def _check(req: Any, check: Checker | None = None, **sids: str) -> Checker:
 
 class StatisticsService(UpstreamServicer, statistics_service_pb2_grpc.StatisticsServiceServicer):
     async def _fetch(self, context: grpc.aio.ServicerContext, request: Message, message: Message,
-                     call: RestCall | None = None) -> Any:
-        """GET the request's statistics (or send `call`) and read the JSON into `message`."""
-        return tr.fill(message, (await self._call(context, call or tr.get_call(request))).body or {})
+                     call: RestCall | None = None, *, realtime: bool = False) -> Any:
+        """GET the request's statistics (or send `call`) and read the JSON into a copy of `message`, through
+        the read front. `realtime`: Twilio's real-time figures, read within a default staleness."""
+        return await self._read(context, request, call or tr.get_call(request),
+                                lambda reply: tr.fill(message, reply.body or {}), realtime=realtime)
+
+    async def _queues_realtime(self, context: grpc.aio.ServicerContext, request: Any, reads: Reads,
+                               sids: list[str]) -> list[tuple[st.TaskQueueRealTimeStatistics, float]]:
+        """Each queue's real-time figures (and their age), through the bulk batcher (reads/queue_statistics.py).
+        Fetched without this caller's deadline: the bulk request serves every caller batched into it."""
+        check = Checker()
+        max_age = staleness_of(request, reads.realtime_staleness_s, check)
+        check.done()
+
+        async def bulk(workspace_sid: str, queue_sids: list[str]) -> list[st.TaskQueueRealTimeStatistics]:
+            call = tr.task_queues_bulk_call(svc.BatchGetTaskQueueRealTimeStatisticsRequest(
+                workspace_sid=workspace_sid, task_queue_sids=queue_sids))
+            answer = tr.fill(st.TaskQueueBulkRealTimeStatistics(), (await self._call(None, call)).body or {})
+            base = answer.url.rsplit("/RealTimeStatistics", 1)[0] if answer.url else ""
+            for item in answer.task_queue_data:
+                # Each is also a single queue's answer: give it the envelope's ids and its own URL.
+                item.account_sid = item.account_sid or answer.account_sid
+                item.workspace_sid = item.workspace_sid or answer.workspace_sid
+                item.url = f"{base}/{item.task_queue_sid}/RealTimeStatistics" if base else ""
+            return list(answer.task_queue_data)
+
+        async def one(workspace_sid: str, queue_sid: str) -> st.TaskQueueRealTimeStatistics:
+            call = tr.get_call(svc.GetTaskQueueRealTimeStatisticsRequest(workspace_sid=workspace_sid,
+                                                                          task_queue_sid=queue_sid))
+            return tr.fill(st.TaskQueueRealTimeStatistics(), (await self._call(None, call)).body or {})
+
+        return await reads.queue_statistics.get(keys.partition(), request.workspace_sid, sids, max_age, bulk, one)
 
     @rpc
     async def GetWorkspaceStatistics(
@@ -65,7 +97,7 @@ class StatisticsService(UpstreamServicer, statistics_service_pb2_grpc.Statistics
         self, request: svc.GetWorkspaceRealTimeStatisticsRequest, context: grpc.aio.ServicerContext
     ) -> st.WorkspaceRealTimeStatistics:
         _check(request).done()
-        return await self._fetch(context, request, st.WorkspaceRealTimeStatistics())
+        return await self._fetch(context, request, st.WorkspaceRealTimeStatistics(), realtime=True)
 
     @rpc
     async def GetTaskQueueStatistics(
@@ -86,14 +118,21 @@ class StatisticsService(UpstreamServicer, statistics_service_pb2_grpc.Statistics
         self, request: svc.GetTaskQueueRealTimeStatisticsRequest, context: grpc.aio.ServicerContext
     ) -> st.TaskQueueRealTimeStatistics:
         _check(request, task_queue_sid=TASK_QUEUE).done()
-        return await self._fetch(context, request, st.TaskQueueRealTimeStatistics())
+        reads = self._reads
+        if reads is None or request.task_channel:  # the bulk endpoint takes no TaskChannel
+            return await self._fetch(context, request, st.TaskQueueRealTimeStatistics(), realtime=True)
+        [(figures, age)] = await self._queues_realtime(context, request, reads, [request.task_queue_sid])
+        if age > 0:
+            answered_from_cache(context, age)
+        return figures
 
     @rpc
     async def ListTaskQueuesStatistics(
         self, request: svc.ListTaskQueuesStatisticsRequest, context: grpc.aio.ServicerContext
     ) -> svc.ListTaskQueuesStatisticsResponse:
         _check(request, list_request(request, workspace=False)).done()
-        return tr.task_queues_list_response((await self._call(context, tr.task_queues_list_call(request))).body or {})
+        return await self._read(context, request, tr.task_queues_list_call(request),
+                                lambda reply: tr.task_queues_list_response(reply.body or {}))
 
     @rpc
     async def BatchGetTaskQueueRealTimeStatistics(
@@ -107,8 +146,24 @@ class StatisticsService(UpstreamServicer, statistics_service_pb2_grpc.Statistics
         for index, sid in enumerate(request.task_queue_sids):
             check.sid(f"task_queue_sids[{index}]", sid, TASK_QUEUE, required=True)
         check.done()
-        return await self._fetch(context, request, st.TaskQueueBulkRealTimeStatistics(),
-                                 tr.task_queues_bulk_call(request))
+        reads = self._reads
+        if reads is None:
+            return await self._fetch(context, request, st.TaskQueueBulkRealTimeStatistics(),
+                                     tr.task_queues_bulk_call(request))
+        answers = await self._queues_realtime(context, request, reads, list(request.task_queue_sids))
+        first = answers[0][0]
+        suffix = f"/{first.task_queue_sid}/RealTimeStatistics"
+        url = first.url[: -len(suffix)] + "/RealTimeStatistics" if first.url.endswith(suffix) else ""
+        response = st.TaskQueueBulkRealTimeStatistics(account_sid=first.account_sid, workspace_sid=first.workspace_sid,
+                                                      task_queue_response_count=len(answers), url=url)
+        for figures, _age in answers:
+            item = response.task_queue_data.add()
+            item.CopyFrom(figures)
+            item.url = ""  # nested: empty, as in TaskRouter's bulk answer
+        oldest = max(age for _figures, age in answers)
+        if oldest > 0:
+            answered_from_cache(context, oldest)
+        return response
 
     @rpc
     async def GetWorkerInstanceStatistics(
@@ -138,7 +193,7 @@ class StatisticsService(UpstreamServicer, statistics_service_pb2_grpc.Statistics
         self, request: svc.GetWorkersRealTimeStatisticsRequest, context: grpc.aio.ServicerContext
     ) -> st.WorkersRealTimeStatistics:
         _check(request).done()
-        return await self._fetch(context, request, st.WorkersRealTimeStatistics())
+        return await self._fetch(context, request, st.WorkersRealTimeStatistics(), realtime=True)
 
     @rpc
     async def GetWorkflowStatistics(
@@ -159,4 +214,4 @@ class StatisticsService(UpstreamServicer, statistics_service_pb2_grpc.Statistics
         self, request: svc.GetWorkflowRealTimeStatisticsRequest, context: grpc.aio.ServicerContext
     ) -> st.WorkflowRealTimeStatistics:
         _check(request, workflow_sid=WORKFLOW).done()
-        return await self._fetch(context, request, st.WorkflowRealTimeStatistics())
+        return await self._fetch(context, request, st.WorkflowRealTimeStatistics(), realtime=True)

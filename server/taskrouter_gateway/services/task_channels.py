@@ -19,14 +19,14 @@ class TaskChannelService(UpstreamServicer, task_channel_service_pb2_grpc.TaskCha
         self, request: svc.GetTaskChannelRequest, context: grpc.aio.ServicerContext
     ) -> task_channel_pb2.TaskChannel:
         workspace_and_name(request).done()
-        return tr.task_channel_from_json((await self._call(context, tr.get_call(request))).body or {})
+        return await self._read(context, request, tr.get_call(request), lambda reply: tr.task_channel_from_json(reply.body or {}))
 
     @rpc
     async def ListTaskChannels(
         self, request: svc.ListTaskChannelsRequest, context: grpc.aio.ServicerContext
     ) -> svc.ListTaskChannelsResponse:
         list_request(request).done()
-        return tr.list_response((await self._call(context, tr.list_call_for(request))).body or {})
+        return await self._read(context, request, tr.list_call_for(request), lambda reply: tr.list_response(reply.body or {}))
 
     @rpc
     async def CreateTaskChannel(

@@ -19,7 +19,7 @@ class TaskQueueService(UpstreamServicer, task_queue_service_pb2_grpc.TaskQueueSe
         self, request: svc.GetTaskQueueRequest, context: grpc.aio.ServicerContext
     ) -> task_queue_pb2.TaskQueue:
         sid_pair(request, TASK_QUEUE)
-        return tr.task_queue_from_json((await self._call(context, tr.get_call(request))).body or {})
+        return await self._read(context, request, tr.get_call(request), lambda reply: tr.task_queue_from_json(reply.body or {}))
 
     @rpc
     async def ListTaskQueues(
@@ -29,7 +29,7 @@ class TaskQueueService(UpstreamServicer, task_queue_service_pb2_grpc.TaskQueueSe
         check.sid("worker_sid", request.worker_sid, WORKER)
         check.json_object("evaluate_worker_attributes", request.evaluate_worker_attributes)
         check.done()
-        return tr.list_response((await self._call(context, tr.list_call_for(request))).body or {})
+        return await self._read(context, request, tr.list_call_for(request), lambda reply: tr.list_response(reply.body or {}))
 
     @rpc
     async def CreateTaskQueue(

@@ -36,8 +36,7 @@ class TaskService(UpstreamServicer, task_service_pb2_grpc.TaskServiceServicer):
     @rpc
     async def GetTask(self, request: svc.GetTaskRequest, context: grpc.aio.ServicerContext) -> task_pb2.Task:
         sid_pair(request, TASK)
-        reply = await self._call(context, tr.get_call(request))
-        return tr.task_from_json(reply.body or {}, reply.etag)
+        return await self._read(context, request, tr.get_call(request), lambda reply: tr.task_from_json(reply.body or {}, reply.etag))
 
     @rpc
     async def ListTasks(self, request: svc.ListTasksRequest, context: grpc.aio.ServicerContext) -> svc.ListTasksResponse:
@@ -49,7 +48,7 @@ class TaskService(UpstreamServicer, task_service_pb2_grpc.TaskServiceServicer):
         if any(status not in tr.STATUS_TO_REST for status in request.assignment_status):
             check.fail("assignment_status", "must not contain ASSIGNMENT_STATUS_UNSPECIFIED")
         check.done()
-        return tr.list_response((await self._call(context, tr.list_call_for(request))).body or {})
+        return await self._read(context, request, tr.list_call_for(request), lambda reply: tr.list_response(reply.body or {}))
 
     @rpc
     async def CreateTask(self, request: svc.CreateTaskRequest, context: grpc.aio.ServicerContext) -> task_pb2.Task:

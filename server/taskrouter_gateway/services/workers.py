@@ -28,8 +28,7 @@ class WorkerService(UpstreamServicer, worker_service_pb2_grpc.WorkerServiceServi
     @rpc
     async def GetWorker(self, request: svc.GetWorkerRequest, context: grpc.aio.ServicerContext) -> worker_pb2.Worker:
         sid_pair(request, WORKER)
-        reply = await self._call(context, tr.get_call(request))
-        return tr.worker_from_json(reply.body or {}, reply.etag)
+        return await self._read(context, request, tr.get_call(request), lambda reply: tr.worker_from_json(reply.body or {}, reply.etag))
 
     @rpc
     async def ListWorkers(
@@ -40,8 +39,7 @@ class WorkerService(UpstreamServicer, worker_service_pb2_grpc.WorkerServiceServi
         check.sid("task_queue_sid", request.task_queue_sid, TASK_QUEUE)
         check.friendly_name("friendly_name", request.friendly_name)
         check.done()
-        reply = await self._call(context, tr.list_call_for(request))
-        return tr.list_response(reply.body or {})
+        return await self._read(context, request, tr.list_call_for(request), lambda reply: tr.list_response(reply.body or {}))
 
     @rpc
     async def CreateWorker(self, request: svc.CreateWorkerRequest, context: grpc.aio.ServicerContext) -> worker_pb2.Worker:
@@ -92,7 +90,7 @@ class WorkerService(UpstreamServicer, worker_service_pb2_grpc.WorkerServiceServi
         self, request: svc.GetWorkerChannelRequest, context: grpc.aio.ServicerContext
     ) -> reservation_pb2.WorkerChannel:
         self._check_channel(request).done()
-        return channels.worker_channel_from_json((await self._call(context, channels.get_channel_call(request))).body or {})
+        return await self._read(context, request, channels.get_channel_call(request), lambda reply: channels.worker_channel_from_json(reply.body or {}))
 
     @rpc
     async def ListWorkerChannels(
@@ -101,7 +99,7 @@ class WorkerService(UpstreamServicer, worker_service_pb2_grpc.WorkerServiceServi
         check = list_request(request)
         check.sid("worker_sid", request.worker_sid, WORKER, required=True)
         check.done()
-        return channels.channels_response((await self._call(context, channels.list_channels_call(request))).body or {})
+        return await self._read(context, request, channels.list_channels_call(request), lambda reply: channels.channels_response(reply.body or {}))
 
     @rpc
     async def UpdateWorkerChannel(

@@ -48,14 +48,14 @@ class WorkflowService(UpstreamServicer, workflow_service_pb2_grpc.WorkflowServic
         self, request: svc.GetWorkflowRequest, context: grpc.aio.ServicerContext
     ) -> workflow_pb2.Workflow:
         sid_pair(request, WORKFLOW)
-        return tr.workflow_from_json((await self._call(context, tr.get_call(request))).body or {})
+        return await self._read(context, request, tr.get_call(request), lambda reply: tr.workflow_from_json(reply.body or {}))
 
     @rpc
     async def ListWorkflows(
         self, request: svc.ListWorkflowsRequest, context: grpc.aio.ServicerContext
     ) -> svc.ListWorkflowsResponse:
         list_request(request).done()
-        return tr.list_response((await self._call(context, tr.list_call_for(request))).body or {})
+        return await self._read(context, request, tr.list_call_for(request), lambda reply: tr.list_response(reply.body or {}))
 
     @rpc
     async def CreateWorkflow(

@@ -27,8 +27,7 @@ class WorkspaceService(UpstreamServicer, workspace_service_pb2_grpc.WorkspaceSer
         self, request: svc.GetWorkspaceRequest, context: grpc.aio.ServicerContext
     ) -> workspace_pb2.Workspace:
         _workspace_sid(request).done()
-        reply = await self._call(context, tr.get_call(request))
-        return tr.workspace_from_json(reply.body or {})
+        return await self._read(context, request, tr.get_call(request), lambda reply: tr.workspace_from_json(reply.body or {}))
 
     @rpc
     async def ListWorkspaces(
@@ -37,8 +36,7 @@ class WorkspaceService(UpstreamServicer, workspace_service_pb2_grpc.WorkspaceSer
         check = list_request(request, workspace=False)
         check.friendly_name("friendly_name", request.friendly_name)
         check.done()
-        reply = await self._call(context, tr.list_call_for(request))
-        return tr.list_response(reply.body or {})
+        return await self._read(context, request, tr.list_call_for(request), lambda reply: tr.list_response(reply.body or {}))
 
     @rpc
     async def CreateWorkspace(

@@ -20,7 +20,7 @@ import asyncio
 import collections
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from taskrouter.gateway.v1 import event_pb2
 
@@ -152,6 +152,16 @@ class _Subscriber:
         return False
 
 
+class PublishListener(Protocol):
+    """Told of every event as it is published (in seq order), and of events lost before they were: the read
+    cache ends answers by them (reads/). `refs` renders the event only if asked, once, shared with streams."""
+
+    def on_event(self, workspace_sid: str, event_type: str, received_ms: int,
+                 refs: Callable[[], EventRefs | None]) -> None: ...
+
+    def on_gap(self) -> None: ...
+
+
 class FanOut:
     """`await start()`, `notify()` after each durable append, `subscribe(...)` per stream, `await close()`."""
 
@@ -186,6 +196,10 @@ class FanOut:
         self._pushed = False  # the log hands over committed events: no read-back
         self._reading = False  # the tailer is between reads; pushed events wait for it
         self._watchers: list[asyncio.Future[None]] = []
+        self._listeners: list[PublishListener] = []
+
+    def add_listener(self, listener: PublishListener) -> None:
+        self._listeners.append(listener)
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
@@ -227,6 +241,8 @@ class FanOut:
                     sub.buffer.clear()
                     sub.wake()
         self._published_seq = max(self._published_seq, last)
+        for listener in self._listeners:
+            listener.on_gap()
 
     async def close(self, drain_timeout: float = 5.0) -> None:
         """Ends every subscription with FanOutClosed and stops the tailer; waits (bounded) for streams to go."""
@@ -332,8 +348,17 @@ class FanOut:
                         overflowed += 1
                 if overflowed:
                     self.counters.overflowed += overflowed
+        for listener in self._listeners:
+            try:
+                listener.on_event(row.workspace_sid, row.event_type, row.received_ms, lambda: self._refs(row))
+            except Exception:  # a listener's bug must not stop the stream for everyone
+                _log.exception("event_fanout.listener_failed", seq=row.seq)
         if self._watchers:
             self._changed()
+
+    def _refs(self, row: StoredEvent) -> EventRefs | None:
+        frame = self._frame(row)
+        return frame.refs if frame is not None else None
 
     # -- subscribing ---------------------------------------------------------------------------------
 

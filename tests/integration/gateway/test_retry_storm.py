@@ -1,7 +1,8 @@
 """A storm of 429s on half the GETs: idempotent calls with a 10 s deadline retry until they get through.
 
 Counted by outcome, never timed: every one of 500 GetWorker/ListWorkers calls must succeed, and the
-emulator must have answered many more GETs than that (the retries really happened).
+emulator must have answered many more GETs than that (the retries really happened). Coalescing is off here,
+so each call makes its own requests: this is about retries, not about sharing (test_reads.py).
 """
 
 from __future__ import annotations
@@ -17,9 +18,15 @@ CALLS = 500
 CONCURRENCY = 50  # the deadline is per call; this only keeps 500 calls from queueing behind each other
 
 
-async def test_half_the_gets_rate_limited_and_every_call_with_a_deadline_succeeds(channel, emulator, emulator_admin):
+async def test_half_the_gets_rate_limited_and_every_call_with_a_deadline_succeeds(make_gateway, emulator,
+                                                                                    emulator_admin):
+    gateway = await make_gateway(coalesce_reads=False)
+    async with grpc.aio.insecure_channel(gateway.grpc_target) as channel:
+        await _storm(worker_service_pb2_grpc.WorkerServiceStub(channel), emulator, emulator_admin)
+
+
+async def _storm(stub, emulator, emulator_admin) -> None:
     ws = emulator.config.default_workspace_sid
-    stub = worker_service_pb2_grpc.WorkerServiceStub(channel)
     worker = await stub.CreateWorker(workers.CreateWorkerRequest(workspace_sid=ws, friendly_name="storm"), timeout=10)
     # Half the GETs answer 429: 40% with Retry-After 0, 10% with Retry-After 1 (1/6 of the other 60%).
     for retry_after, fraction, seed in ((0, 0.4, 1), (1, 1 / 6, 2)):

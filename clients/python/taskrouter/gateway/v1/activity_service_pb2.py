@@ -24,9 +24,10 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from taskrouter.gateway.v1 import activity_pb2 as taskrouter_dot_gateway_dot_v1_dot_activity__pb2
+from taskrouter.gateway.v1 import read_options_pb2 as taskrouter_dot_gateway_dot_v1_dot_read__options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,taskrouter/gateway/v1/activity_service.proto\x12\x15taskrouter.gateway.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a$taskrouter/gateway/v1/activity.proto\"8\n\x12GetActivityRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\"\x92\x01\n\x15ListActivitiesRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x15\n\rfriendly_name\x18\x04 \x01(\t\x12\x16\n\tavailable\x18\x05 \x01(\x08H\x00\x88\x01\x01\x42\x0c\n\n_available\"f\n\x16ListActivitiesResponse\x12\x33\n\nactivities\x18\x01 \x03(\x0b\x32\x1f.taskrouter.gateway.v1.Activity\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"k\n\x15\x43reateActivityRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x15\n\rfriendly_name\x18\x02 \x01(\t\x12\x16\n\tavailable\x18\x03 \x01(\x08H\x00\x88\x01\x01\x42\x0c\n\n_available\"i\n\x15UpdateActivityRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\x12\x1a\n\rfriendly_name\x18\x03 \x01(\tH\x00\x88\x01\x01\x42\x10\n\x0e_friendly_name\";\n\x15\x44\x65leteActivityRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t2\xff\x03\n\x0f\x41\x63tivityService\x12^\n\x0bGetActivity\x12).taskrouter.gateway.v1.GetActivityRequest\x1a\x1f.taskrouter.gateway.v1.Activity\"\x03\x90\x02\x01\x12r\n\x0eListActivities\x12,.taskrouter.gateway.v1.ListActivitiesRequest\x1a-.taskrouter.gateway.v1.ListActivitiesResponse\"\x03\x90\x02\x01\x12_\n\x0e\x43reateActivity\x12,.taskrouter.gateway.v1.CreateActivityRequest\x1a\x1f.taskrouter.gateway.v1.Activity\x12_\n\x0eUpdateActivity\x12,.taskrouter.gateway.v1.UpdateActivityRequest\x1a\x1f.taskrouter.gateway.v1.Activity\x12V\n\x0e\x44\x65leteActivity\x12,.taskrouter.gateway.v1.DeleteActivityRequest\x1a\x16.google.protobuf.EmptyB<Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,taskrouter/gateway/v1/activity_service.proto\x12\x15taskrouter.gateway.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a$taskrouter/gateway/v1/activity.proto\x1a(taskrouter/gateway/v1/read_options.proto\"r\n\x12GetActivityRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\x12\x38\n\x0cread_options\x18\x03 \x01(\x0b\x32\".taskrouter.gateway.v1.ReadOptions\"\xcc\x01\n\x15ListActivitiesRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x15\n\rfriendly_name\x18\x04 \x01(\t\x12\x16\n\tavailable\x18\x05 \x01(\x08H\x00\x88\x01\x01\x12\x38\n\x0cread_options\x18\x06 \x01(\x0b\x32\".taskrouter.gateway.v1.ReadOptionsB\x0c\n\n_available\"f\n\x16ListActivitiesResponse\x12\x33\n\nactivities\x18\x01 \x03(\x0b\x32\x1f.taskrouter.gateway.v1.Activity\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"k\n\x15\x43reateActivityRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x15\n\rfriendly_name\x18\x02 \x01(\t\x12\x16\n\tavailable\x18\x03 \x01(\x08H\x00\x88\x01\x01\x42\x0c\n\n_available\"i\n\x15UpdateActivityRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\x12\x1a\n\rfriendly_name\x18\x03 \x01(\tH\x00\x88\x01\x01\x42\x10\n\x0e_friendly_name\";\n\x15\x44\x65leteActivityRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t2\xff\x03\n\x0f\x41\x63tivityService\x12^\n\x0bGetActivity\x12).taskrouter.gateway.v1.GetActivityRequest\x1a\x1f.taskrouter.gateway.v1.Activity\"\x03\x90\x02\x01\x12r\n\x0eListActivities\x12,.taskrouter.gateway.v1.ListActivitiesRequest\x1a-.taskrouter.gateway.v1.ListActivitiesResponse\"\x03\x90\x02\x01\x12_\n\x0e\x43reateActivity\x12,.taskrouter.gateway.v1.CreateActivityRequest\x1a\x1f.taskrouter.gateway.v1.Activity\x12_\n\x0eUpdateActivity\x12,.taskrouter.gateway.v1.UpdateActivityRequest\x1a\x1f.taskrouter.gateway.v1.Activity\x12V\n\x0e\x44\x65leteActivity\x12,.taskrouter.gateway.v1.DeleteActivityRequest\x1a\x16.google.protobuf.EmptyB<Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,18 +39,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACTIVITYSERVICE'].methods_by_name['GetActivity']._serialized_options = b'\220\002\001'
   _globals['_ACTIVITYSERVICE'].methods_by_name['ListActivities']._loaded_options = None
   _globals['_ACTIVITYSERVICE'].methods_by_name['ListActivities']._serialized_options = b'\220\002\001'
-  _globals['_GETACTIVITYREQUEST']._serialized_start=138
-  _globals['_GETACTIVITYREQUEST']._serialized_end=194
-  _globals['_LISTACTIVITIESREQUEST']._serialized_start=197
-  _globals['_LISTACTIVITIESREQUEST']._serialized_end=343
-  _globals['_LISTACTIVITIESRESPONSE']._serialized_start=345
-  _globals['_LISTACTIVITIESRESPONSE']._serialized_end=447
-  _globals['_CREATEACTIVITYREQUEST']._serialized_start=449
-  _globals['_CREATEACTIVITYREQUEST']._serialized_end=556
-  _globals['_UPDATEACTIVITYREQUEST']._serialized_start=558
-  _globals['_UPDATEACTIVITYREQUEST']._serialized_end=663
-  _globals['_DELETEACTIVITYREQUEST']._serialized_start=665
-  _globals['_DELETEACTIVITYREQUEST']._serialized_end=724
-  _globals['_ACTIVITYSERVICE']._serialized_start=727
-  _globals['_ACTIVITYSERVICE']._serialized_end=1238
+  _globals['_GETACTIVITYREQUEST']._serialized_start=180
+  _globals['_GETACTIVITYREQUEST']._serialized_end=294
+  _globals['_LISTACTIVITIESREQUEST']._serialized_start=297
+  _globals['_LISTACTIVITIESREQUEST']._serialized_end=501
+  _globals['_LISTACTIVITIESRESPONSE']._serialized_start=503
+  _globals['_LISTACTIVITIESRESPONSE']._serialized_end=605
+  _globals['_CREATEACTIVITYREQUEST']._serialized_start=607
+  _globals['_CREATEACTIVITYREQUEST']._serialized_end=714
+  _globals['_UPDATEACTIVITYREQUEST']._serialized_start=716
+  _globals['_UPDATEACTIVITYREQUEST']._serialized_end=821
+  _globals['_DELETEACTIVITYREQUEST']._serialized_start=823
+  _globals['_DELETEACTIVITYREQUEST']._serialized_end=882
+  _globals['_ACTIVITYSERVICE']._serialized_start=885
+  _globals['_ACTIVITYSERVICE']._serialized_end=1396
 # @@protoc_insertion_point(module_scope)

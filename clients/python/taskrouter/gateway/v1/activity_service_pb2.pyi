@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
 from taskrouter.gateway.v1 import activity_pb2 as _activity_pb2
+from taskrouter.gateway.v1 import read_options_pb2 as _read_options_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -27,19 +28,25 @@ class GetActivityRequest(_message.Message):
 
     WORKSPACE_SID_FIELD_NUMBER: _builtins.int
     SID_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace that contains the Activity (WS...)."""
     sid: _builtins.str
     """Required. The SID of the Activity to fetch (WA...)."""
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
         workspace_sid: _builtins.str = ...,
         sid: _builtins.str = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["read_options", b"read_options"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["sid", b"sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["read_options", b"read_options", "sid", b"sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -56,6 +63,7 @@ class ListActivitiesRequest(_message.Message):
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     FRIENDLY_NAME_FIELD_NUMBER: _builtins.int
     AVAILABLE_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace whose Activities to list (WS...)."""
     page_size: _builtins.int
@@ -68,6 +76,10 @@ class ListActivitiesRequest(_message.Message):
     """Only Activities with this friendly_name (Twilio's FriendlyName filter); empty = no filter."""
     available: _builtins.bool
     """Tri-state Available filter: unset = no filter, true = only available, false = only unavailable."""
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
@@ -76,10 +88,11 @@ class ListActivitiesRequest(_message.Message):
         page_token: _builtins.str = ...,
         friendly_name: _builtins.str = ...,
         available: _builtins.bool | None = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_available", b"_available", "available", b"available"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_available", b"_available", "available", b"available", "read_options", b"read_options"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_available", b"_available", "available", b"available", "friendly_name", b"friendly_name", "page_size", b"page_size", "page_token", b"page_token", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_available", b"_available", "available", b"available", "friendly_name", b"friendly_name", "page_size", b"page_size", "page_token", b"page_token", "read_options", b"read_options", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__available: _TypeAlias = _typing.Literal["available"]  # noqa: Y015
     _WhichOneofArgType__available: _TypeAlias = _typing.Literal["_available", b"_available"]  # noqa: Y015

@@ -10,6 +10,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from taskrouter.gateway.v1 import read_options_pb2 as _read_options_pb2
 from taskrouter.gateway.v1 import reservation_pb2 as _reservation_pb2
 import builtins as _builtins
 import sys
@@ -304,6 +305,7 @@ class GetReservationRequest(_message.Message):
     TASK_SID_FIELD_NUMBER: _builtins.int
     WORKER_SID_FIELD_NUMBER: _builtins.int
     SID_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace (WS...)."""
     task_sid: _builtins.str
@@ -312,6 +314,10 @@ class GetReservationRequest(_message.Message):
     """The SID of the reserved Worker (WK...)."""
     sid: _builtins.str
     """Required. The SID of the Reservation (WR...)."""
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
@@ -319,10 +325,11 @@ class GetReservationRequest(_message.Message):
         task_sid: _builtins.str = ...,
         worker_sid: _builtins.str = ...,
         sid: _builtins.str = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["parent", b"parent", "task_sid", b"task_sid", "worker_sid", b"worker_sid"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["parent", b"parent", "read_options", b"read_options", "task_sid", b"task_sid", "worker_sid", b"worker_sid"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["parent", b"parent", "sid", b"sid", "task_sid", b"task_sid", "worker_sid", b"worker_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["parent", b"parent", "read_options", b"read_options", "sid", b"sid", "task_sid", b"task_sid", "worker_sid", b"worker_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_parent: _TypeAlias = _typing.Literal["task_sid", "worker_sid"]  # noqa: Y015
     _WhichOneofArgType_parent: _TypeAlias = _typing.Literal["parent", b"parent"]  # noqa: Y015
@@ -343,6 +350,7 @@ class ListReservationsRequest(_message.Message):
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     RESERVATION_STATUS_FIELD_NUMBER: _builtins.int
     FILTER_WORKER_SID_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace (WS...)."""
     task_sid: _builtins.str
@@ -357,6 +365,10 @@ class ListReservationsRequest(_message.Message):
     """Twilio's ReservationStatus: only Reservations in this status. Unspecified = no filter."""
     filter_worker_sid: _builtins.str
     """Twilio's WorkerSid, for a Task's Reservations: only this Worker's (WK...)."""
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
@@ -367,10 +379,11 @@ class ListReservationsRequest(_message.Message):
         page_token: _builtins.str = ...,
         reservation_status: _reservation_pb2.Reservation.Status.ValueType = ...,
         filter_worker_sid: _builtins.str = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["parent", b"parent", "task_sid", b"task_sid", "worker_sid", b"worker_sid"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["parent", b"parent", "read_options", b"read_options", "task_sid", b"task_sid", "worker_sid", b"worker_sid"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter_worker_sid", b"filter_worker_sid", "page_size", b"page_size", "page_token", b"page_token", "parent", b"parent", "reservation_status", b"reservation_status", "task_sid", b"task_sid", "worker_sid", b"worker_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter_worker_sid", b"filter_worker_sid", "page_size", b"page_size", "page_token", b"page_token", "parent", b"parent", "read_options", b"read_options", "reservation_status", b"reservation_status", "task_sid", b"task_sid", "worker_sid", b"worker_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_parent: _TypeAlias = _typing.Literal["task_sid", "worker_sid"]  # noqa: Y015
     _WhichOneofArgType_parent: _TypeAlias = _typing.Literal["parent", b"parent"]  # noqa: Y015

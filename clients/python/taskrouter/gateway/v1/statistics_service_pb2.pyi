@@ -11,6 +11,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from taskrouter.gateway.v1 import read_options_pb2 as _read_options_pb2
 from taskrouter.gateway.v1 import statistics_pb2 as _statistics_pb2
 import builtins as _builtins
 import sys
@@ -35,6 +36,7 @@ class GetWorkspaceStatisticsRequest(_message.Message):
     END_DATE_FIELD_NUMBER: _builtins.int
     TASK_CHANNEL_FIELD_NUMBER: _builtins.int
     SPLIT_BY_WAIT_TIME_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace (WS...)."""
     minutes: _builtins.int
@@ -55,6 +57,10 @@ class GetWorkspaceStatisticsRequest(_message.Message):
     def split_by_wait_time(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """Twilio's SplitByWaitTime: thresholds in seconds (each 1 or more) for split_by_wait_time."""
 
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
@@ -64,10 +70,11 @@ class GetWorkspaceStatisticsRequest(_message.Message):
         end_date: _timestamp_pb2.Timestamp | None = ...,
         task_channel: _builtins.str = ...,
         split_by_wait_time: _abc.Iterable[_builtins.int] | None = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "start_date", b"start_date"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "read_options", b"read_options", "start_date", b"start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "split_by_wait_time", b"split_by_wait_time", "start_date", b"start_date", "task_channel", b"task_channel", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "read_options", b"read_options", "split_by_wait_time", b"split_by_wait_time", "start_date", b"start_date", "task_channel", b"task_channel", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__minutes: _TypeAlias = _typing.Literal["minutes"]  # noqa: Y015
     _WhichOneofArgType__minutes: _TypeAlias = _typing.Literal["_minutes", b"_minutes"]  # noqa: Y015
@@ -87,6 +94,7 @@ class GetWorkspaceCumulativeStatisticsRequest(_message.Message):
     END_DATE_FIELD_NUMBER: _builtins.int
     TASK_CHANNEL_FIELD_NUMBER: _builtins.int
     SPLIT_BY_WAIT_TIME_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace (WS...)."""
     minutes: _builtins.int
@@ -107,6 +115,10 @@ class GetWorkspaceCumulativeStatisticsRequest(_message.Message):
     def split_by_wait_time(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """Twilio's SplitByWaitTime: thresholds in seconds (each 1 or more) for split_by_wait_time."""
 
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
@@ -116,10 +128,11 @@ class GetWorkspaceCumulativeStatisticsRequest(_message.Message):
         end_date: _timestamp_pb2.Timestamp | None = ...,
         task_channel: _builtins.str = ...,
         split_by_wait_time: _abc.Iterable[_builtins.int] | None = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "start_date", b"start_date"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "read_options", b"read_options", "start_date", b"start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "split_by_wait_time", b"split_by_wait_time", "start_date", b"start_date", "task_channel", b"task_channel", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "read_options", b"read_options", "split_by_wait_time", b"split_by_wait_time", "start_date", b"start_date", "task_channel", b"task_channel", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__minutes: _TypeAlias = _typing.Literal["minutes"]  # noqa: Y015
     _WhichOneofArgType__minutes: _TypeAlias = _typing.Literal["_minutes", b"_minutes"]  # noqa: Y015
@@ -135,19 +148,25 @@ class GetWorkspaceRealTimeStatisticsRequest(_message.Message):
 
     WORKSPACE_SID_FIELD_NUMBER: _builtins.int
     TASK_CHANNEL_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace (WS...)."""
     task_channel: _builtins.str
     """Twilio's TaskChannel: only this TaskChannel (its SID or unique name). Empty = all."""
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
         workspace_sid: _builtins.str = ...,
         task_channel: _builtins.str = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["read_options", b"read_options"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["task_channel", b"task_channel", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["read_options", b"read_options", "task_channel", b"task_channel", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -166,6 +185,7 @@ class GetTaskQueueStatisticsRequest(_message.Message):
     END_DATE_FIELD_NUMBER: _builtins.int
     TASK_CHANNEL_FIELD_NUMBER: _builtins.int
     SPLIT_BY_WAIT_TIME_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace (WS...)."""
     task_queue_sid: _builtins.str
@@ -188,6 +208,10 @@ class GetTaskQueueStatisticsRequest(_message.Message):
     def split_by_wait_time(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """Twilio's SplitByWaitTime: thresholds in seconds (each 1 or more) for split_by_wait_time."""
 
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
@@ -198,10 +222,11 @@ class GetTaskQueueStatisticsRequest(_message.Message):
         end_date: _timestamp_pb2.Timestamp | None = ...,
         task_channel: _builtins.str = ...,
         split_by_wait_time: _abc.Iterable[_builtins.int] | None = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "start_date", b"start_date"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "read_options", b"read_options", "start_date", b"start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "split_by_wait_time", b"split_by_wait_time", "start_date", b"start_date", "task_channel", b"task_channel", "task_queue_sid", b"task_queue_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "read_options", b"read_options", "split_by_wait_time", b"split_by_wait_time", "start_date", b"start_date", "task_channel", b"task_channel", "task_queue_sid", b"task_queue_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__minutes: _TypeAlias = _typing.Literal["minutes"]  # noqa: Y015
     _WhichOneofArgType__minutes: _TypeAlias = _typing.Literal["_minutes", b"_minutes"]  # noqa: Y015
@@ -222,6 +247,7 @@ class GetTaskQueueCumulativeStatisticsRequest(_message.Message):
     END_DATE_FIELD_NUMBER: _builtins.int
     TASK_CHANNEL_FIELD_NUMBER: _builtins.int
     SPLIT_BY_WAIT_TIME_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace (WS...)."""
     task_queue_sid: _builtins.str
@@ -244,6 +270,10 @@ class GetTaskQueueCumulativeStatisticsRequest(_message.Message):
     def split_by_wait_time(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """Twilio's SplitByWaitTime: thresholds in seconds (each 1 or more) for split_by_wait_time."""
 
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
@@ -254,10 +284,11 @@ class GetTaskQueueCumulativeStatisticsRequest(_message.Message):
         end_date: _timestamp_pb2.Timestamp | None = ...,
         task_channel: _builtins.str = ...,
         split_by_wait_time: _abc.Iterable[_builtins.int] | None = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "start_date", b"start_date"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "read_options", b"read_options", "start_date", b"start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "split_by_wait_time", b"split_by_wait_time", "start_date", b"start_date", "task_channel", b"task_channel", "task_queue_sid", b"task_queue_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "read_options", b"read_options", "split_by_wait_time", b"split_by_wait_time", "start_date", b"start_date", "task_channel", b"task_channel", "task_queue_sid", b"task_queue_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__minutes: _TypeAlias = _typing.Literal["minutes"]  # noqa: Y015
     _WhichOneofArgType__minutes: _TypeAlias = _typing.Literal["_minutes", b"_minutes"]  # noqa: Y015
@@ -274,22 +305,28 @@ class GetTaskQueueRealTimeStatisticsRequest(_message.Message):
     WORKSPACE_SID_FIELD_NUMBER: _builtins.int
     TASK_QUEUE_SID_FIELD_NUMBER: _builtins.int
     TASK_CHANNEL_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace (WS...)."""
     task_queue_sid: _builtins.str
     """Required. The SID of the TaskQueue (WQ...)."""
     task_channel: _builtins.str
     """Twilio's TaskChannel: only this TaskChannel (its SID or unique name). Empty = all."""
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
         workspace_sid: _builtins.str = ...,
         task_queue_sid: _builtins.str = ...,
         task_channel: _builtins.str = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["read_options", b"read_options"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["task_channel", b"task_channel", "task_queue_sid", b"task_queue_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["read_options", b"read_options", "task_channel", b"task_channel", "task_queue_sid", b"task_queue_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -310,6 +347,7 @@ class ListTaskQueuesStatisticsRequest(_message.Message):
     END_DATE_FIELD_NUMBER: _builtins.int
     TASK_CHANNEL_FIELD_NUMBER: _builtins.int
     SPLIT_BY_WAIT_TIME_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace (WS...)."""
     page_size: _builtins.int
@@ -336,6 +374,10 @@ class ListTaskQueuesStatisticsRequest(_message.Message):
     def split_by_wait_time(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """Twilio's SplitByWaitTime: thresholds in seconds (each 1 or more) for split_by_wait_time."""
 
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
@@ -348,10 +390,11 @@ class ListTaskQueuesStatisticsRequest(_message.Message):
         end_date: _timestamp_pb2.Timestamp | None = ...,
         task_channel: _builtins.str = ...,
         split_by_wait_time: _abc.Iterable[_builtins.int] | None = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "start_date", b"start_date"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "read_options", b"read_options", "start_date", b"start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "friendly_name", b"friendly_name", "minutes", b"minutes", "page_size", b"page_size", "page_token", b"page_token", "split_by_wait_time", b"split_by_wait_time", "start_date", b"start_date", "task_channel", b"task_channel", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "friendly_name", b"friendly_name", "minutes", b"minutes", "page_size", b"page_size", "page_token", b"page_token", "read_options", b"read_options", "split_by_wait_time", b"split_by_wait_time", "start_date", b"start_date", "task_channel", b"task_channel", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__minutes: _TypeAlias = _typing.Literal["minutes"]  # noqa: Y015
     _WhichOneofArgType__minutes: _TypeAlias = _typing.Literal["_minutes", b"_minutes"]  # noqa: Y015
@@ -367,21 +410,27 @@ class BatchGetTaskQueueRealTimeStatisticsRequest(_message.Message):
 
     WORKSPACE_SID_FIELD_NUMBER: _builtins.int
     TASK_QUEUE_SIDS_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace (WS...)."""
     @_builtins.property
     def task_queue_sids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Required. The TaskQueues (WQ...), 1 to 50, in the order the answer lists them."""
 
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
         workspace_sid: _builtins.str = ...,
         task_queue_sids: _abc.Iterable[_builtins.str] | None = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["read_options", b"read_options"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["task_queue_sids", b"task_queue_sids", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["read_options", b"read_options", "task_queue_sids", b"task_queue_sids", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -399,6 +448,7 @@ class GetWorkerInstanceStatisticsRequest(_message.Message):
     START_DATE_FIELD_NUMBER: _builtins.int
     END_DATE_FIELD_NUMBER: _builtins.int
     TASK_CHANNEL_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace (WS...)."""
     worker_sid: _builtins.str
@@ -417,6 +467,10 @@ class GetWorkerInstanceStatisticsRequest(_message.Message):
     def end_date(self) -> _timestamp_pb2.Timestamp:
         """Twilio's EndDate: only up to this time. Unset = now."""
 
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
@@ -426,10 +480,11 @@ class GetWorkerInstanceStatisticsRequest(_message.Message):
         start_date: _timestamp_pb2.Timestamp | None = ...,
         end_date: _timestamp_pb2.Timestamp | None = ...,
         task_channel: _builtins.str = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "start_date", b"start_date"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "read_options", b"read_options", "start_date", b"start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "start_date", b"start_date", "task_channel", b"task_channel", "worker_sid", b"worker_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "read_options", b"read_options", "start_date", b"start_date", "task_channel", b"task_channel", "worker_sid", b"worker_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__minutes: _TypeAlias = _typing.Literal["minutes"]  # noqa: Y015
     _WhichOneofArgType__minutes: _TypeAlias = _typing.Literal["_minutes", b"_minutes"]  # noqa: Y015
@@ -451,6 +506,7 @@ class GetWorkerStatisticsRequest(_message.Message):
     TASK_QUEUE_SID_FIELD_NUMBER: _builtins.int
     TASK_QUEUE_NAME_FIELD_NUMBER: _builtins.int
     FRIENDLY_NAME_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace (WS...)."""
     minutes: _builtins.int
@@ -473,6 +529,10 @@ class GetWorkerStatisticsRequest(_message.Message):
     def end_date(self) -> _timestamp_pb2.Timestamp:
         """Twilio's EndDate: only up to this time. Unset = now."""
 
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
@@ -484,10 +544,11 @@ class GetWorkerStatisticsRequest(_message.Message):
         task_queue_sid: _builtins.str = ...,
         task_queue_name: _builtins.str = ...,
         friendly_name: _builtins.str = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "start_date", b"start_date"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "read_options", b"read_options", "start_date", b"start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "friendly_name", b"friendly_name", "minutes", b"minutes", "start_date", b"start_date", "task_channel", b"task_channel", "task_queue_name", b"task_queue_name", "task_queue_sid", b"task_queue_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "friendly_name", b"friendly_name", "minutes", b"minutes", "read_options", b"read_options", "start_date", b"start_date", "task_channel", b"task_channel", "task_queue_name", b"task_queue_name", "task_queue_sid", b"task_queue_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__minutes: _TypeAlias = _typing.Literal["minutes"]  # noqa: Y015
     _WhichOneofArgType__minutes: _TypeAlias = _typing.Literal["_minutes", b"_minutes"]  # noqa: Y015
@@ -506,6 +567,7 @@ class GetWorkersCumulativeStatisticsRequest(_message.Message):
     START_DATE_FIELD_NUMBER: _builtins.int
     END_DATE_FIELD_NUMBER: _builtins.int
     TASK_CHANNEL_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace (WS...)."""
     minutes: _builtins.int
@@ -522,6 +584,10 @@ class GetWorkersCumulativeStatisticsRequest(_message.Message):
     def end_date(self) -> _timestamp_pb2.Timestamp:
         """Twilio's EndDate: only up to this time. Unset = now."""
 
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
@@ -530,10 +596,11 @@ class GetWorkersCumulativeStatisticsRequest(_message.Message):
         start_date: _timestamp_pb2.Timestamp | None = ...,
         end_date: _timestamp_pb2.Timestamp | None = ...,
         task_channel: _builtins.str = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "start_date", b"start_date"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "read_options", b"read_options", "start_date", b"start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "start_date", b"start_date", "task_channel", b"task_channel", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "read_options", b"read_options", "start_date", b"start_date", "task_channel", b"task_channel", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__minutes: _TypeAlias = _typing.Literal["minutes"]  # noqa: Y015
     _WhichOneofArgType__minutes: _TypeAlias = _typing.Literal["_minutes", b"_minutes"]  # noqa: Y015
@@ -549,19 +616,25 @@ class GetWorkersRealTimeStatisticsRequest(_message.Message):
 
     WORKSPACE_SID_FIELD_NUMBER: _builtins.int
     TASK_CHANNEL_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace (WS...)."""
     task_channel: _builtins.str
     """Twilio's TaskChannel: only this TaskChannel (its SID or unique name). Empty = all."""
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
         workspace_sid: _builtins.str = ...,
         task_channel: _builtins.str = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["read_options", b"read_options"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["task_channel", b"task_channel", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["read_options", b"read_options", "task_channel", b"task_channel", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -580,6 +653,7 @@ class GetWorkflowStatisticsRequest(_message.Message):
     END_DATE_FIELD_NUMBER: _builtins.int
     TASK_CHANNEL_FIELD_NUMBER: _builtins.int
     SPLIT_BY_WAIT_TIME_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace (WS...)."""
     workflow_sid: _builtins.str
@@ -602,6 +676,10 @@ class GetWorkflowStatisticsRequest(_message.Message):
     def split_by_wait_time(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """Twilio's SplitByWaitTime: thresholds in seconds (each 1 or more) for split_by_wait_time."""
 
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
@@ -612,10 +690,11 @@ class GetWorkflowStatisticsRequest(_message.Message):
         end_date: _timestamp_pb2.Timestamp | None = ...,
         task_channel: _builtins.str = ...,
         split_by_wait_time: _abc.Iterable[_builtins.int] | None = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "start_date", b"start_date"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "read_options", b"read_options", "start_date", b"start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "split_by_wait_time", b"split_by_wait_time", "start_date", b"start_date", "task_channel", b"task_channel", "workflow_sid", b"workflow_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "read_options", b"read_options", "split_by_wait_time", b"split_by_wait_time", "start_date", b"start_date", "task_channel", b"task_channel", "workflow_sid", b"workflow_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__minutes: _TypeAlias = _typing.Literal["minutes"]  # noqa: Y015
     _WhichOneofArgType__minutes: _TypeAlias = _typing.Literal["_minutes", b"_minutes"]  # noqa: Y015
@@ -636,6 +715,7 @@ class GetWorkflowCumulativeStatisticsRequest(_message.Message):
     END_DATE_FIELD_NUMBER: _builtins.int
     TASK_CHANNEL_FIELD_NUMBER: _builtins.int
     SPLIT_BY_WAIT_TIME_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace (WS...)."""
     workflow_sid: _builtins.str
@@ -658,6 +738,10 @@ class GetWorkflowCumulativeStatisticsRequest(_message.Message):
     def split_by_wait_time(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """Twilio's SplitByWaitTime: thresholds in seconds (each 1 or more) for split_by_wait_time."""
 
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
@@ -668,10 +752,11 @@ class GetWorkflowCumulativeStatisticsRequest(_message.Message):
         end_date: _timestamp_pb2.Timestamp | None = ...,
         task_channel: _builtins.str = ...,
         split_by_wait_time: _abc.Iterable[_builtins.int] | None = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "start_date", b"start_date"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "read_options", b"read_options", "start_date", b"start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "split_by_wait_time", b"split_by_wait_time", "start_date", b"start_date", "task_channel", b"task_channel", "workflow_sid", b"workflow_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_minutes", b"_minutes", "end_date", b"end_date", "minutes", b"minutes", "read_options", b"read_options", "split_by_wait_time", b"split_by_wait_time", "start_date", b"start_date", "task_channel", b"task_channel", "workflow_sid", b"workflow_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__minutes: _TypeAlias = _typing.Literal["minutes"]  # noqa: Y015
     _WhichOneofArgType__minutes: _TypeAlias = _typing.Literal["_minutes", b"_minutes"]  # noqa: Y015
@@ -688,22 +773,28 @@ class GetWorkflowRealTimeStatisticsRequest(_message.Message):
     WORKSPACE_SID_FIELD_NUMBER: _builtins.int
     WORKFLOW_SID_FIELD_NUMBER: _builtins.int
     TASK_CHANNEL_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace (WS...)."""
     workflow_sid: _builtins.str
     """Required. The SID of the Workflow (WW...)."""
     task_channel: _builtins.str
     """Twilio's TaskChannel: only this TaskChannel (its SID or unique name). Empty = all."""
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
         workspace_sid: _builtins.str = ...,
         workflow_sid: _builtins.str = ...,
         task_channel: _builtins.str = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["read_options", b"read_options"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["task_channel", b"task_channel", "workflow_sid", b"workflow_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["read_options", b"read_options", "task_channel", b"task_channel", "workflow_sid", b"workflow_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

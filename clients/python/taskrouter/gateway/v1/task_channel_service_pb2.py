@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
+from taskrouter.gateway.v1 import read_options_pb2 as taskrouter_dot_gateway_dot_v1_dot_read__options__pb2
 from taskrouter.gateway.v1 import task_channel_pb2 as taskrouter_dot_gateway_dot_v1_dot_task__channel__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n0taskrouter/gateway/v1/task_channel_service.proto\x12\x15taskrouter.gateway.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a(taskrouter/gateway/v1/task_channel.proto\";\n\x15GetTaskChannelRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\"W\n\x17ListTaskChannelsRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"n\n\x18ListTaskChannelsResponse\x12\x39\n\rtask_channels\x18\x01 \x03(\x0b\x32\".taskrouter.gateway.v1.TaskChannel\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa3\x01\n\x18\x43reateTaskChannelRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x15\n\rfriendly_name\x18\x02 \x01(\t\x12\x13\n\x0bunique_name\x18\x03 \x01(\t\x12&\n\x19\x63hannel_optimized_routing\x18\x04 \x01(\x08H\x00\x88\x01\x01\x42\x1c\n\x1a_channel_optimized_routing\"\xb2\x01\n\x18UpdateTaskChannelRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\x12\x1a\n\rfriendly_name\x18\x03 \x01(\tH\x00\x88\x01\x01\x12&\n\x19\x63hannel_optimized_routing\x18\x04 \x01(\x08H\x01\x88\x01\x01\x42\x10\n\x0e_friendly_nameB\x1c\n\x1a_channel_optimized_routing\">\n\x18\x44\x65leteTaskChannelRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t2\xa9\x04\n\x12TaskChannelService\x12g\n\x0eGetTaskChannel\x12,.taskrouter.gateway.v1.GetTaskChannelRequest\x1a\".taskrouter.gateway.v1.TaskChannel\"\x03\x90\x02\x01\x12x\n\x10ListTaskChannels\x12..taskrouter.gateway.v1.ListTaskChannelsRequest\x1a/.taskrouter.gateway.v1.ListTaskChannelsResponse\"\x03\x90\x02\x01\x12h\n\x11\x43reateTaskChannel\x12/.taskrouter.gateway.v1.CreateTaskChannelRequest\x1a\".taskrouter.gateway.v1.TaskChannel\x12h\n\x11UpdateTaskChannel\x12/.taskrouter.gateway.v1.UpdateTaskChannelRequest\x1a\".taskrouter.gateway.v1.TaskChannel\x12\\\n\x11\x44\x65leteTaskChannel\x12/.taskrouter.gateway.v1.DeleteTaskChannelRequest\x1a\x16.google.protobuf.EmptyB<Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n0taskrouter/gateway/v1/task_channel_service.proto\x12\x15taskrouter.gateway.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a(taskrouter/gateway/v1/read_options.proto\x1a(taskrouter/gateway/v1/task_channel.proto\"u\n\x15GetTaskChannelRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\x12\x38\n\x0cread_options\x18\x03 \x01(\x0b\x32\".taskrouter.gateway.v1.ReadOptions\"\x91\x01\n\x17ListTaskChannelsRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x38\n\x0cread_options\x18\x04 \x01(\x0b\x32\".taskrouter.gateway.v1.ReadOptions\"n\n\x18ListTaskChannelsResponse\x12\x39\n\rtask_channels\x18\x01 \x03(\x0b\x32\".taskrouter.gateway.v1.TaskChannel\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa3\x01\n\x18\x43reateTaskChannelRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x15\n\rfriendly_name\x18\x02 \x01(\t\x12\x13\n\x0bunique_name\x18\x03 \x01(\t\x12&\n\x19\x63hannel_optimized_routing\x18\x04 \x01(\x08H\x00\x88\x01\x01\x42\x1c\n\x1a_channel_optimized_routing\"\xb2\x01\n\x18UpdateTaskChannelRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\x12\x1a\n\rfriendly_name\x18\x03 \x01(\tH\x00\x88\x01\x01\x12&\n\x19\x63hannel_optimized_routing\x18\x04 \x01(\x08H\x01\x88\x01\x01\x42\x10\n\x0e_friendly_nameB\x1c\n\x1a_channel_optimized_routing\">\n\x18\x44\x65leteTaskChannelRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t2\xa9\x04\n\x12TaskChannelService\x12g\n\x0eGetTaskChannel\x12,.taskrouter.gateway.v1.GetTaskChannelRequest\x1a\".taskrouter.gateway.v1.TaskChannel\"\x03\x90\x02\x01\x12x\n\x10ListTaskChannels\x12..taskrouter.gateway.v1.ListTaskChannelsRequest\x1a/.taskrouter.gateway.v1.ListTaskChannelsResponse\"\x03\x90\x02\x01\x12h\n\x11\x43reateTaskChannel\x12/.taskrouter.gateway.v1.CreateTaskChannelRequest\x1a\".taskrouter.gateway.v1.TaskChannel\x12h\n\x11UpdateTaskChannel\x12/.taskrouter.gateway.v1.UpdateTaskChannelRequest\x1a\".taskrouter.gateway.v1.TaskChannel\x12\\\n\x11\x44\x65leteTaskChannel\x12/.taskrouter.gateway.v1.DeleteTaskChannelRequest\x1a\x16.google.protobuf.EmptyB<Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,18 +39,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TASKCHANNELSERVICE'].methods_by_name['GetTaskChannel']._serialized_options = b'\220\002\001'
   _globals['_TASKCHANNELSERVICE'].methods_by_name['ListTaskChannels']._loaded_options = None
   _globals['_TASKCHANNELSERVICE'].methods_by_name['ListTaskChannels']._serialized_options = b'\220\002\001'
-  _globals['_GETTASKCHANNELREQUEST']._serialized_start=146
-  _globals['_GETTASKCHANNELREQUEST']._serialized_end=205
-  _globals['_LISTTASKCHANNELSREQUEST']._serialized_start=207
-  _globals['_LISTTASKCHANNELSREQUEST']._serialized_end=294
-  _globals['_LISTTASKCHANNELSRESPONSE']._serialized_start=296
-  _globals['_LISTTASKCHANNELSRESPONSE']._serialized_end=406
-  _globals['_CREATETASKCHANNELREQUEST']._serialized_start=409
-  _globals['_CREATETASKCHANNELREQUEST']._serialized_end=572
-  _globals['_UPDATETASKCHANNELREQUEST']._serialized_start=575
-  _globals['_UPDATETASKCHANNELREQUEST']._serialized_end=753
-  _globals['_DELETETASKCHANNELREQUEST']._serialized_start=755
-  _globals['_DELETETASKCHANNELREQUEST']._serialized_end=817
-  _globals['_TASKCHANNELSERVICE']._serialized_start=820
-  _globals['_TASKCHANNELSERVICE']._serialized_end=1373
+  _globals['_GETTASKCHANNELREQUEST']._serialized_start=188
+  _globals['_GETTASKCHANNELREQUEST']._serialized_end=305
+  _globals['_LISTTASKCHANNELSREQUEST']._serialized_start=308
+  _globals['_LISTTASKCHANNELSREQUEST']._serialized_end=453
+  _globals['_LISTTASKCHANNELSRESPONSE']._serialized_start=455
+  _globals['_LISTTASKCHANNELSRESPONSE']._serialized_end=565
+  _globals['_CREATETASKCHANNELREQUEST']._serialized_start=568
+  _globals['_CREATETASKCHANNELREQUEST']._serialized_end=731
+  _globals['_UPDATETASKCHANNELREQUEST']._serialized_start=734
+  _globals['_UPDATETASKCHANNELREQUEST']._serialized_end=912
+  _globals['_DELETETASKCHANNELREQUEST']._serialized_start=914
+  _globals['_DELETETASKCHANNELREQUEST']._serialized_end=976
+  _globals['_TASKCHANNELSERVICE']._serialized_start=979
+  _globals['_TASKCHANNELSERVICE']._serialized_end=1532
 # @@protoc_insertion_point(module_scope)

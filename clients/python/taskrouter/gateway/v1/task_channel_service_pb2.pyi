@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from taskrouter.gateway.v1 import read_options_pb2 as _read_options_pb2
 from taskrouter.gateway.v1 import task_channel_pb2 as _task_channel_pb2
 import builtins as _builtins
 import sys
@@ -27,19 +28,25 @@ class GetTaskChannelRequest(_message.Message):
 
     WORKSPACE_SID_FIELD_NUMBER: _builtins.int
     SID_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace that contains the TaskChannel (WS...)."""
     sid: _builtins.str
     """Required. The SID (TC...) or the unique name of the TaskChannel."""
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
         workspace_sid: _builtins.str = ...,
         sid: _builtins.str = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["read_options", b"read_options"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["sid", b"sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["read_options", b"read_options", "sid", b"sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -54,22 +61,28 @@ class ListTaskChannelsRequest(_message.Message):
     WORKSPACE_SID_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace whose TaskChannels to list (WS...)."""
     page_size: _builtins.int
     """Maximum number of TaskChannels per page: 1..1000; 0 means the server default (50)."""
     page_token: _builtins.str
     """Opaque token from a previous response's `next_page_token`; empty for the first page."""
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
         workspace_sid: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["read_options", b"read_options"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "read_options", b"read_options", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
+from taskrouter.gateway.v1 import read_options_pb2 as taskrouter_dot_gateway_dot_v1_dot_read__options__pb2
 from taskrouter.gateway.v1 import task_queue_pb2 as taskrouter_dot_gateway_dot_v1_dot_task__queue__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.taskrouter/gateway/v1/task_queue_service.proto\x12\x15taskrouter.gateway.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a&taskrouter/gateway/v1/task_queue.proto\"9\n\x13GetTaskQueueRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\"\xb6\x01\n\x15ListTaskQueuesRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x15\n\rfriendly_name\x18\x04 \x01(\t\x12\"\n\x1a\x65valuate_worker_attributes\x18\x05 \x01(\t\x12\x12\n\nworker_sid\x18\x06 \x01(\t\x12\x10\n\x08ordering\x18\x07 \x01(\t\"h\n\x16ListTaskQueuesResponse\x12\x35\n\x0btask_queues\x18\x01 \x03(\x0b\x32 .taskrouter.gateway.v1.TaskQueue\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x9d\x02\n\x16\x43reateTaskQueueRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x15\n\rfriendly_name\x18\x02 \x01(\t\x12\x16\n\x0etarget_workers\x18\x03 \x01(\t\x12!\n\x14max_reserved_workers\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12>\n\ntask_order\x18\x05 \x01(\x0e\x32*.taskrouter.gateway.v1.TaskQueue.TaskOrder\x12 \n\x18reservation_activity_sid\x18\x06 \x01(\t\x12\x1f\n\x17\x61ssignment_activity_sid\x18\x07 \x01(\tB\x17\n\x15_max_reserved_workers\"\x9c\x03\n\x16UpdateTaskQueueRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\x12\x1a\n\rfriendly_name\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x1b\n\x0etarget_workers\x18\x04 \x01(\tH\x01\x88\x01\x01\x12%\n\x18reservation_activity_sid\x18\x05 \x01(\tH\x02\x88\x01\x01\x12$\n\x17\x61ssignment_activity_sid\x18\x06 \x01(\tH\x03\x88\x01\x01\x12!\n\x14max_reserved_workers\x18\x07 \x01(\x05H\x04\x88\x01\x01\x12>\n\ntask_order\x18\x08 \x01(\x0e\x32*.taskrouter.gateway.v1.TaskQueue.TaskOrderB\x10\n\x0e_friendly_nameB\x11\n\x0f_target_workersB\x1b\n\x19_reservation_activity_sidB\x1a\n\x18_assignment_activity_sidB\x17\n\x15_max_reserved_workers\"<\n\x16\x44\x65leteTaskQueueRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t2\x8b\x04\n\x10TaskQueueService\x12\x61\n\x0cGetTaskQueue\x12*.taskrouter.gateway.v1.GetTaskQueueRequest\x1a .taskrouter.gateway.v1.TaskQueue\"\x03\x90\x02\x01\x12r\n\x0eListTaskQueues\x12,.taskrouter.gateway.v1.ListTaskQueuesRequest\x1a-.taskrouter.gateway.v1.ListTaskQueuesResponse\"\x03\x90\x02\x01\x12\x62\n\x0f\x43reateTaskQueue\x12-.taskrouter.gateway.v1.CreateTaskQueueRequest\x1a .taskrouter.gateway.v1.TaskQueue\x12\x62\n\x0fUpdateTaskQueue\x12-.taskrouter.gateway.v1.UpdateTaskQueueRequest\x1a .taskrouter.gateway.v1.TaskQueue\x12X\n\x0f\x44\x65leteTaskQueue\x12-.taskrouter.gateway.v1.DeleteTaskQueueRequest\x1a\x16.google.protobuf.EmptyB<Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.taskrouter/gateway/v1/task_queue_service.proto\x12\x15taskrouter.gateway.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a(taskrouter/gateway/v1/read_options.proto\x1a&taskrouter/gateway/v1/task_queue.proto\"s\n\x13GetTaskQueueRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\x12\x38\n\x0cread_options\x18\x03 \x01(\x0b\x32\".taskrouter.gateway.v1.ReadOptions\"\xf0\x01\n\x15ListTaskQueuesRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x15\n\rfriendly_name\x18\x04 \x01(\t\x12\"\n\x1a\x65valuate_worker_attributes\x18\x05 \x01(\t\x12\x12\n\nworker_sid\x18\x06 \x01(\t\x12\x10\n\x08ordering\x18\x07 \x01(\t\x12\x38\n\x0cread_options\x18\x08 \x01(\x0b\x32\".taskrouter.gateway.v1.ReadOptions\"h\n\x16ListTaskQueuesResponse\x12\x35\n\x0btask_queues\x18\x01 \x03(\x0b\x32 .taskrouter.gateway.v1.TaskQueue\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x9d\x02\n\x16\x43reateTaskQueueRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x15\n\rfriendly_name\x18\x02 \x01(\t\x12\x16\n\x0etarget_workers\x18\x03 \x01(\t\x12!\n\x14max_reserved_workers\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12>\n\ntask_order\x18\x05 \x01(\x0e\x32*.taskrouter.gateway.v1.TaskQueue.TaskOrder\x12 \n\x18reservation_activity_sid\x18\x06 \x01(\t\x12\x1f\n\x17\x61ssignment_activity_sid\x18\x07 \x01(\tB\x17\n\x15_max_reserved_workers\"\x9c\x03\n\x16UpdateTaskQueueRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\x12\x1a\n\rfriendly_name\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x1b\n\x0etarget_workers\x18\x04 \x01(\tH\x01\x88\x01\x01\x12%\n\x18reservation_activity_sid\x18\x05 \x01(\tH\x02\x88\x01\x01\x12$\n\x17\x61ssignment_activity_sid\x18\x06 \x01(\tH\x03\x88\x01\x01\x12!\n\x14max_reserved_workers\x18\x07 \x01(\x05H\x04\x88\x01\x01\x12>\n\ntask_order\x18\x08 \x01(\x0e\x32*.taskrouter.gateway.v1.TaskQueue.TaskOrderB\x10\n\x0e_friendly_nameB\x11\n\x0f_target_workersB\x1b\n\x19_reservation_activity_sidB\x1a\n\x18_assignment_activity_sidB\x17\n\x15_max_reserved_workers\"<\n\x16\x44\x65leteTaskQueueRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t2\x8b\x04\n\x10TaskQueueService\x12\x61\n\x0cGetTaskQueue\x12*.taskrouter.gateway.v1.GetTaskQueueRequest\x1a .taskrouter.gateway.v1.TaskQueue\"\x03\x90\x02\x01\x12r\n\x0eListTaskQueues\x12,.taskrouter.gateway.v1.ListTaskQueuesRequest\x1a-.taskrouter.gateway.v1.ListTaskQueuesResponse\"\x03\x90\x02\x01\x12\x62\n\x0f\x43reateTaskQueue\x12-.taskrouter.gateway.v1.CreateTaskQueueRequest\x1a .taskrouter.gateway.v1.TaskQueue\x12\x62\n\x0fUpdateTaskQueue\x12-.taskrouter.gateway.v1.UpdateTaskQueueRequest\x1a .taskrouter.gateway.v1.TaskQueue\x12X\n\x0f\x44\x65leteTaskQueue\x12-.taskrouter.gateway.v1.DeleteTaskQueueRequest\x1a\x16.google.protobuf.EmptyB<Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,18 +39,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TASKQUEUESERVICE'].methods_by_name['GetTaskQueue']._serialized_options = b'\220\002\001'
   _globals['_TASKQUEUESERVICE'].methods_by_name['ListTaskQueues']._loaded_options = None
   _globals['_TASKQUEUESERVICE'].methods_by_name['ListTaskQueues']._serialized_options = b'\220\002\001'
-  _globals['_GETTASKQUEUEREQUEST']._serialized_start=142
-  _globals['_GETTASKQUEUEREQUEST']._serialized_end=199
-  _globals['_LISTTASKQUEUESREQUEST']._serialized_start=202
-  _globals['_LISTTASKQUEUESREQUEST']._serialized_end=384
-  _globals['_LISTTASKQUEUESRESPONSE']._serialized_start=386
-  _globals['_LISTTASKQUEUESRESPONSE']._serialized_end=490
-  _globals['_CREATETASKQUEUEREQUEST']._serialized_start=493
-  _globals['_CREATETASKQUEUEREQUEST']._serialized_end=778
-  _globals['_UPDATETASKQUEUEREQUEST']._serialized_start=781
-  _globals['_UPDATETASKQUEUEREQUEST']._serialized_end=1193
-  _globals['_DELETETASKQUEUEREQUEST']._serialized_start=1195
-  _globals['_DELETETASKQUEUEREQUEST']._serialized_end=1255
-  _globals['_TASKQUEUESERVICE']._serialized_start=1258
-  _globals['_TASKQUEUESERVICE']._serialized_end=1781
+  _globals['_GETTASKQUEUEREQUEST']._serialized_start=184
+  _globals['_GETTASKQUEUEREQUEST']._serialized_end=299
+  _globals['_LISTTASKQUEUESREQUEST']._serialized_start=302
+  _globals['_LISTTASKQUEUESREQUEST']._serialized_end=542
+  _globals['_LISTTASKQUEUESRESPONSE']._serialized_start=544
+  _globals['_LISTTASKQUEUESRESPONSE']._serialized_end=648
+  _globals['_CREATETASKQUEUEREQUEST']._serialized_start=651
+  _globals['_CREATETASKQUEUEREQUEST']._serialized_end=936
+  _globals['_UPDATETASKQUEUEREQUEST']._serialized_start=939
+  _globals['_UPDATETASKQUEUEREQUEST']._serialized_end=1351
+  _globals['_DELETETASKQUEUEREQUEST']._serialized_start=1353
+  _globals['_DELETETASKQUEUEREQUEST']._serialized_end=1413
+  _globals['_TASKQUEUESERVICE']._serialized_start=1416
+  _globals['_TASKQUEUESERVICE']._serialized_end=1939
 # @@protoc_insertion_point(module_scope)

@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from taskrouter.gateway.v1 import read_options_pb2 as _read_options_pb2
 from taskrouter.gateway.v1 import task_queue_pb2 as _task_queue_pb2
 import builtins as _builtins
 import sys
@@ -27,19 +28,25 @@ class GetTaskQueueRequest(_message.Message):
 
     WORKSPACE_SID_FIELD_NUMBER: _builtins.int
     SID_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace that contains the TaskQueue (WS...)."""
     sid: _builtins.str
     """Required. The SID of the TaskQueue to fetch (WQ...)."""
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
         workspace_sid: _builtins.str = ...,
         sid: _builtins.str = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["read_options", b"read_options"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["sid", b"sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["read_options", b"read_options", "sid", b"sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -60,6 +67,7 @@ class ListTaskQueuesRequest(_message.Message):
     EVALUATE_WORKER_ATTRIBUTES_FIELD_NUMBER: _builtins.int
     WORKER_SID_FIELD_NUMBER: _builtins.int
     ORDERING_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace whose TaskQueues to list (WS...)."""
     page_size: _builtins.int
@@ -74,6 +82,10 @@ class ListTaskQueuesRequest(_message.Message):
     """Twilio's WorkerSid: only TaskQueues that target this Worker (WK...)."""
     ordering: _builtins.str
     """Twilio's Ordering, e.g. "DateCreated:desc" (passed through unchanged)."""
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
@@ -84,10 +96,11 @@ class ListTaskQueuesRequest(_message.Message):
         evaluate_worker_attributes: _builtins.str = ...,
         worker_sid: _builtins.str = ...,
         ordering: _builtins.str = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["read_options", b"read_options"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["evaluate_worker_attributes", b"evaluate_worker_attributes", "friendly_name", b"friendly_name", "ordering", b"ordering", "page_size", b"page_size", "page_token", b"page_token", "worker_sid", b"worker_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["evaluate_worker_attributes", b"evaluate_worker_attributes", "friendly_name", b"friendly_name", "ordering", b"ordering", "page_size", b"page_size", "page_token", b"page_token", "read_options", b"read_options", "worker_sid", b"worker_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

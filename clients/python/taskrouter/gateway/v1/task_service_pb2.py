@@ -24,10 +24,11 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from taskrouter.gateway.v1 import read_options_pb2 as taskrouter_dot_gateway_dot_v1_dot_read__options__pb2
 from taskrouter.gateway.v1 import task_pb2 as taskrouter_dot_gateway_dot_v1_dot_task__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(taskrouter/gateway/v1/task_service.proto\x12\x15taskrouter.gateway.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a taskrouter/gateway/v1/task.proto\"4\n\x0eGetTaskRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\"\x8f\x03\n\x10ListTasksRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x15\n\x08priority\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12G\n\x11\x61ssignment_status\x18\x05 \x03(\x0e\x32,.taskrouter.gateway.v1.Task.AssignmentStatus\x12\x14\n\x0cworkflow_sid\x18\x06 \x01(\t\x12\x15\n\rworkflow_name\x18\x07 \x01(\t\x12\x16\n\x0etask_queue_sid\x18\x08 \x01(\t\x12\x17\n\x0ftask_queue_name\x18\t \x01(\t\x12 \n\x18\x65valuate_task_attributes\x18\n \x01(\t\x12\x16\n\x0erouting_target\x18\x0b \x01(\t\x12\x10\n\x08ordering\x18\x0c \x01(\t\x12\x17\n\nhas_addons\x18\r \x01(\x08H\x01\x88\x01\x01\x42\x0b\n\t_priorityB\r\n\x0b_has_addons\"X\n\x11ListTasksResponse\x12*\n\x05tasks\x18\x01 \x03(\x0b\x32\x1b.taskrouter.gateway.v1.Task\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xca\x02\n\x11\x43reateTaskRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x12\n\nattributes\x18\x02 \x01(\t\x12\x15\n\x08priority\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x14\n\x07timeout\x18\x04 \x01(\x05H\x01\x88\x01\x01\x12\x14\n\x0ctask_channel\x18\x05 \x01(\t\x12\x14\n\x0cworkflow_sid\x18\x06 \x01(\t\x12\x36\n\x12virtual_start_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0erouting_target\x18\x08 \x01(\t\x12\x1c\n\x0fignore_capacity\x18\t \x01(\x08H\x02\x88\x01\x01\x12\x16\n\x0etask_queue_sid\x18\n \x01(\tB\x0b\n\t_priorityB\n\n\x08_timeoutB\x12\n\x10_ignore_capacity\"\xde\x02\n\x11UpdateTaskRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\x12\x17\n\nattributes\x18\x03 \x01(\tH\x00\x88\x01\x01\x12G\n\x11\x61ssignment_status\x18\x04 \x01(\x0e\x32,.taskrouter.gateway.v1.Task.AssignmentStatus\x12\x13\n\x06reason\x18\x05 \x01(\tH\x01\x88\x01\x01\x12\x15\n\x08priority\x18\x06 \x01(\x05H\x02\x88\x01\x01\x12\x19\n\x0ctask_channel\x18\x07 \x01(\tH\x03\x88\x01\x01\x12\x36\n\x12virtual_start_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\t \x01(\tB\r\n\x0b_attributesB\t\n\x07_reasonB\x0b\n\t_priorityB\x0f\n\r_task_channel\"E\n\x11\x44\x65leteTaskRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t2\xc0\x03\n\x0bTaskService\x12R\n\x07GetTask\x12%.taskrouter.gateway.v1.GetTaskRequest\x1a\x1b.taskrouter.gateway.v1.Task\"\x03\x90\x02\x01\x12\x63\n\tListTasks\x12\'.taskrouter.gateway.v1.ListTasksRequest\x1a(.taskrouter.gateway.v1.ListTasksResponse\"\x03\x90\x02\x01\x12S\n\nCreateTask\x12(.taskrouter.gateway.v1.CreateTaskRequest\x1a\x1b.taskrouter.gateway.v1.Task\x12S\n\nUpdateTask\x12(.taskrouter.gateway.v1.UpdateTaskRequest\x1a\x1b.taskrouter.gateway.v1.Task\x12N\n\nDeleteTask\x12(.taskrouter.gateway.v1.DeleteTaskRequest\x1a\x16.google.protobuf.EmptyB<Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(taskrouter/gateway/v1/task_service.proto\x12\x15taskrouter.gateway.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a(taskrouter/gateway/v1/read_options.proto\x1a taskrouter/gateway/v1/task.proto\"n\n\x0eGetTaskRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\x12\x38\n\x0cread_options\x18\x03 \x01(\x0b\x32\".taskrouter.gateway.v1.ReadOptions\"\xc9\x03\n\x10ListTasksRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x15\n\x08priority\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12G\n\x11\x61ssignment_status\x18\x05 \x03(\x0e\x32,.taskrouter.gateway.v1.Task.AssignmentStatus\x12\x14\n\x0cworkflow_sid\x18\x06 \x01(\t\x12\x15\n\rworkflow_name\x18\x07 \x01(\t\x12\x16\n\x0etask_queue_sid\x18\x08 \x01(\t\x12\x17\n\x0ftask_queue_name\x18\t \x01(\t\x12 \n\x18\x65valuate_task_attributes\x18\n \x01(\t\x12\x16\n\x0erouting_target\x18\x0b \x01(\t\x12\x10\n\x08ordering\x18\x0c \x01(\t\x12\x17\n\nhas_addons\x18\r \x01(\x08H\x01\x88\x01\x01\x12\x38\n\x0cread_options\x18\x0e \x01(\x0b\x32\".taskrouter.gateway.v1.ReadOptionsB\x0b\n\t_priorityB\r\n\x0b_has_addons\"X\n\x11ListTasksResponse\x12*\n\x05tasks\x18\x01 \x03(\x0b\x32\x1b.taskrouter.gateway.v1.Task\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xca\x02\n\x11\x43reateTaskRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x12\n\nattributes\x18\x02 \x01(\t\x12\x15\n\x08priority\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x14\n\x07timeout\x18\x04 \x01(\x05H\x01\x88\x01\x01\x12\x14\n\x0ctask_channel\x18\x05 \x01(\t\x12\x14\n\x0cworkflow_sid\x18\x06 \x01(\t\x12\x36\n\x12virtual_start_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0erouting_target\x18\x08 \x01(\t\x12\x1c\n\x0fignore_capacity\x18\t \x01(\x08H\x02\x88\x01\x01\x12\x16\n\x0etask_queue_sid\x18\n \x01(\tB\x0b\n\t_priorityB\n\n\x08_timeoutB\x12\n\x10_ignore_capacity\"\xde\x02\n\x11UpdateTaskRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\x12\x17\n\nattributes\x18\x03 \x01(\tH\x00\x88\x01\x01\x12G\n\x11\x61ssignment_status\x18\x04 \x01(\x0e\x32,.taskrouter.gateway.v1.Task.AssignmentStatus\x12\x13\n\x06reason\x18\x05 \x01(\tH\x01\x88\x01\x01\x12\x15\n\x08priority\x18\x06 \x01(\x05H\x02\x88\x01\x01\x12\x19\n\x0ctask_channel\x18\x07 \x01(\tH\x03\x88\x01\x01\x12\x36\n\x12virtual_start_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\t \x01(\tB\r\n\x0b_attributesB\t\n\x07_reasonB\x0b\n\t_priorityB\x0f\n\r_task_channel\"E\n\x11\x44\x65leteTaskRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t2\xc0\x03\n\x0bTaskService\x12R\n\x07GetTask\x12%.taskrouter.gateway.v1.GetTaskRequest\x1a\x1b.taskrouter.gateway.v1.Task\"\x03\x90\x02\x01\x12\x63\n\tListTasks\x12\'.taskrouter.gateway.v1.ListTasksRequest\x1a(.taskrouter.gateway.v1.ListTasksResponse\"\x03\x90\x02\x01\x12S\n\nCreateTask\x12(.taskrouter.gateway.v1.CreateTaskRequest\x1a\x1b.taskrouter.gateway.v1.Task\x12S\n\nUpdateTask\x12(.taskrouter.gateway.v1.UpdateTaskRequest\x1a\x1b.taskrouter.gateway.v1.Task\x12N\n\nDeleteTask\x12(.taskrouter.gateway.v1.DeleteTaskRequest\x1a\x16.google.protobuf.EmptyB<Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,18 +40,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TASKSERVICE'].methods_by_name['GetTask']._serialized_options = b'\220\002\001'
   _globals['_TASKSERVICE'].methods_by_name['ListTasks']._loaded_options = None
   _globals['_TASKSERVICE'].methods_by_name['ListTasks']._serialized_options = b'\220\002\001'
-  _globals['_GETTASKREQUEST']._serialized_start=163
-  _globals['_GETTASKREQUEST']._serialized_end=215
-  _globals['_LISTTASKSREQUEST']._serialized_start=218
-  _globals['_LISTTASKSREQUEST']._serialized_end=617
-  _globals['_LISTTASKSRESPONSE']._serialized_start=619
-  _globals['_LISTTASKSRESPONSE']._serialized_end=707
-  _globals['_CREATETASKREQUEST']._serialized_start=710
-  _globals['_CREATETASKREQUEST']._serialized_end=1040
-  _globals['_UPDATETASKREQUEST']._serialized_start=1043
-  _globals['_UPDATETASKREQUEST']._serialized_end=1393
-  _globals['_DELETETASKREQUEST']._serialized_start=1395
-  _globals['_DELETETASKREQUEST']._serialized_end=1464
-  _globals['_TASKSERVICE']._serialized_start=1467
-  _globals['_TASKSERVICE']._serialized_end=1915
+  _globals['_GETTASKREQUEST']._serialized_start=205
+  _globals['_GETTASKREQUEST']._serialized_end=315
+  _globals['_LISTTASKSREQUEST']._serialized_start=318
+  _globals['_LISTTASKSREQUEST']._serialized_end=775
+  _globals['_LISTTASKSRESPONSE']._serialized_start=777
+  _globals['_LISTTASKSRESPONSE']._serialized_end=865
+  _globals['_CREATETASKREQUEST']._serialized_start=868
+  _globals['_CREATETASKREQUEST']._serialized_end=1198
+  _globals['_UPDATETASKREQUEST']._serialized_start=1201
+  _globals['_UPDATETASKREQUEST']._serialized_end=1551
+  _globals['_DELETETASKREQUEST']._serialized_start=1553
+  _globals['_DELETETASKREQUEST']._serialized_end=1622
+  _globals['_TASKSERVICE']._serialized_start=1625
+  _globals['_TASKSERVICE']._serialized_end=2073
 # @@protoc_insertion_point(module_scope)

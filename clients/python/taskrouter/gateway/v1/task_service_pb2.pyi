@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from taskrouter.gateway.v1 import read_options_pb2 as _read_options_pb2
 from taskrouter.gateway.v1 import task_pb2 as _task_pb2
 import builtins as _builtins
 import sys
@@ -28,19 +29,25 @@ class GetTaskRequest(_message.Message):
 
     WORKSPACE_SID_FIELD_NUMBER: _builtins.int
     SID_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace that contains the Task (WS...)."""
     sid: _builtins.str
     """Required. The SID of the Task to fetch (WT...)."""
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
         workspace_sid: _builtins.str = ...,
         sid: _builtins.str = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["read_options", b"read_options"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["sid", b"sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["read_options", b"read_options", "sid", b"sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -65,6 +72,7 @@ class ListTasksRequest(_message.Message):
     ROUTING_TARGET_FIELD_NUMBER: _builtins.int
     ORDERING_FIELD_NUMBER: _builtins.int
     HAS_ADDONS_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace whose Tasks to list (WS...)."""
     page_size: _builtins.int
@@ -93,6 +101,10 @@ class ListTasksRequest(_message.Message):
     def assignment_status(self) -> _containers.RepeatedScalarFieldContainer[_task_pb2.Task.AssignmentStatus.ValueType]:
         """Twilio's AssignmentStatus: only Tasks in one of these statuses."""
 
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
@@ -109,10 +121,11 @@ class ListTasksRequest(_message.Message):
         routing_target: _builtins.str = ...,
         ordering: _builtins.str = ...,
         has_addons: _builtins.bool | None = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_has_addons", b"_has_addons", "_priority", b"_priority", "has_addons", b"has_addons", "priority", b"priority"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_has_addons", b"_has_addons", "_priority", b"_priority", "has_addons", b"has_addons", "priority", b"priority", "read_options", b"read_options"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_has_addons", b"_has_addons", "_priority", b"_priority", "assignment_status", b"assignment_status", "evaluate_task_attributes", b"evaluate_task_attributes", "has_addons", b"has_addons", "ordering", b"ordering", "page_size", b"page_size", "page_token", b"page_token", "priority", b"priority", "routing_target", b"routing_target", "task_queue_name", b"task_queue_name", "task_queue_sid", b"task_queue_sid", "workflow_name", b"workflow_name", "workflow_sid", b"workflow_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_has_addons", b"_has_addons", "_priority", b"_priority", "assignment_status", b"assignment_status", "evaluate_task_attributes", b"evaluate_task_attributes", "has_addons", b"has_addons", "ordering", b"ordering", "page_size", b"page_size", "page_token", b"page_token", "priority", b"priority", "read_options", b"read_options", "routing_target", b"routing_target", "task_queue_name", b"task_queue_name", "task_queue_sid", b"task_queue_sid", "workflow_name", b"workflow_name", "workflow_sid", b"workflow_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__has_addons: _TypeAlias = _typing.Literal["has_addons"]  # noqa: Y015
     _WhichOneofArgType__has_addons: _TypeAlias = _typing.Literal["_has_addons", b"_has_addons"]  # noqa: Y015

@@ -23,11 +23,12 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
+from taskrouter.gateway.v1 import read_options_pb2 as taskrouter_dot_gateway_dot_v1_dot_read__options__pb2
 from taskrouter.gateway.v1 import reservation_pb2 as taskrouter_dot_gateway_dot_v1_dot_reservation__pb2
 from taskrouter.gateway.v1 import worker_pb2 as taskrouter_dot_gateway_dot_v1_dot_worker__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*taskrouter/gateway/v1/worker_service.proto\x12\x15taskrouter.gateway.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\'taskrouter/gateway/v1/reservation.proto\x1a\"taskrouter/gateway/v1/worker.proto\"6\n\x10GetWorkerRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\"\xa2\x02\n\x12ListWorkersRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x15\n\ractivity_name\x18\x04 \x01(\t\x12\x14\n\x0c\x61\x63tivity_sid\x18\x05 \x01(\t\x12\x16\n\tavailable\x18\x06 \x01(\x08H\x00\x88\x01\x01\x12\x15\n\rfriendly_name\x18\x07 \x01(\t\x12!\n\x19target_workers_expression\x18\x08 \x01(\t\x12\x17\n\x0ftask_queue_name\x18\t \x01(\t\x12\x16\n\x0etask_queue_sid\x18\n \x01(\t\x12\x10\n\x08ordering\x18\x0b \x01(\tB\x0c\n\n_available\"^\n\x13ListWorkersResponse\x12.\n\x07workers\x18\x01 \x03(\x0b\x32\x1d.taskrouter.gateway.v1.Worker\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"m\n\x13\x43reateWorkerRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x15\n\rfriendly_name\x18\x02 \x01(\t\x12\x14\n\x0c\x61\x63tivity_sid\x18\x03 \x01(\t\x12\x12\n\nattributes\x18\x04 \x01(\t\"\x93\x02\n\x13UpdateWorkerRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\x12\x19\n\x0c\x61\x63tivity_sid\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x17\n\nattributes\x18\x04 \x01(\tH\x01\x88\x01\x01\x12\x1a\n\rfriendly_name\x18\x05 \x01(\tH\x02\x88\x01\x01\x12(\n\x1breject_pending_reservations\x18\x06 \x01(\x08H\x03\x88\x01\x01\x12\x0c\n\x04\x65tag\x18\x07 \x01(\tB\x0f\n\r_activity_sidB\r\n\x0b_attributesB\x10\n\x0e_friendly_nameB\x1e\n\x1c_reject_pending_reservations\"G\n\x13\x44\x65leteWorkerRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\"Q\n\x17GetWorkerChannelRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x12\n\nworker_sid\x18\x02 \x01(\t\x12\x0b\n\x03sid\x18\x03 \x01(\t\"m\n\x19ListWorkerChannelsRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x12\n\nworker_sid\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"t\n\x1aListWorkerChannelsResponse\x12=\n\x0fworker_channels\x18\x01 \x03(\x0b\x32$.taskrouter.gateway.v1.WorkerChannel\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x9e\x01\n\x1aUpdateWorkerChannelRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x12\n\nworker_sid\x18\x02 \x01(\t\x12\x0b\n\x03sid\x18\x03 \x01(\t\x12\x15\n\x08\x63\x61pacity\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x16\n\tavailable\x18\x05 \x01(\x08H\x01\x88\x01\x01\x42\x0b\n\t_capacityB\x0c\n\n_available2\xbd\x06\n\rWorkerService\x12X\n\tGetWorker\x12\'.taskrouter.gateway.v1.GetWorkerRequest\x1a\x1d.taskrouter.gateway.v1.Worker\"\x03\x90\x02\x01\x12i\n\x0bListWorkers\x12).taskrouter.gateway.v1.ListWorkersRequest\x1a*.taskrouter.gateway.v1.ListWorkersResponse\"\x03\x90\x02\x01\x12Y\n\x0c\x43reateWorker\x12*.taskrouter.gateway.v1.CreateWorkerRequest\x1a\x1d.taskrouter.gateway.v1.Worker\x12Y\n\x0cUpdateWorker\x12*.taskrouter.gateway.v1.UpdateWorkerRequest\x1a\x1d.taskrouter.gateway.v1.Worker\x12R\n\x0c\x44\x65leteWorker\x12*.taskrouter.gateway.v1.DeleteWorkerRequest\x1a\x16.google.protobuf.Empty\x12m\n\x10GetWorkerChannel\x12..taskrouter.gateway.v1.GetWorkerChannelRequest\x1a$.taskrouter.gateway.v1.WorkerChannel\"\x03\x90\x02\x01\x12~\n\x12ListWorkerChannels\x12\x30.taskrouter.gateway.v1.ListWorkerChannelsRequest\x1a\x31.taskrouter.gateway.v1.ListWorkerChannelsResponse\"\x03\x90\x02\x01\x12n\n\x13UpdateWorkerChannel\x12\x31.taskrouter.gateway.v1.UpdateWorkerChannelRequest\x1a$.taskrouter.gateway.v1.WorkerChannelB<Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*taskrouter/gateway/v1/worker_service.proto\x12\x15taskrouter.gateway.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a(taskrouter/gateway/v1/read_options.proto\x1a\'taskrouter/gateway/v1/reservation.proto\x1a\"taskrouter/gateway/v1/worker.proto\"p\n\x10GetWorkerRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\x12\x38\n\x0cread_options\x18\x03 \x01(\x0b\x32\".taskrouter.gateway.v1.ReadOptions\"\xdc\x02\n\x12ListWorkersRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x15\n\ractivity_name\x18\x04 \x01(\t\x12\x14\n\x0c\x61\x63tivity_sid\x18\x05 \x01(\t\x12\x16\n\tavailable\x18\x06 \x01(\x08H\x00\x88\x01\x01\x12\x15\n\rfriendly_name\x18\x07 \x01(\t\x12!\n\x19target_workers_expression\x18\x08 \x01(\t\x12\x17\n\x0ftask_queue_name\x18\t \x01(\t\x12\x16\n\x0etask_queue_sid\x18\n \x01(\t\x12\x10\n\x08ordering\x18\x0b \x01(\t\x12\x38\n\x0cread_options\x18\x0c \x01(\x0b\x32\".taskrouter.gateway.v1.ReadOptionsB\x0c\n\n_available\"^\n\x13ListWorkersResponse\x12.\n\x07workers\x18\x01 \x03(\x0b\x32\x1d.taskrouter.gateway.v1.Worker\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"m\n\x13\x43reateWorkerRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x15\n\rfriendly_name\x18\x02 \x01(\t\x12\x14\n\x0c\x61\x63tivity_sid\x18\x03 \x01(\t\x12\x12\n\nattributes\x18\x04 \x01(\t\"\x93\x02\n\x13UpdateWorkerRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\x12\x19\n\x0c\x61\x63tivity_sid\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x17\n\nattributes\x18\x04 \x01(\tH\x01\x88\x01\x01\x12\x1a\n\rfriendly_name\x18\x05 \x01(\tH\x02\x88\x01\x01\x12(\n\x1breject_pending_reservations\x18\x06 \x01(\x08H\x03\x88\x01\x01\x12\x0c\n\x04\x65tag\x18\x07 \x01(\tB\x0f\n\r_activity_sidB\r\n\x0b_attributesB\x10\n\x0e_friendly_nameB\x1e\n\x1c_reject_pending_reservations\"G\n\x13\x44\x65leteWorkerRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\"\x8b\x01\n\x17GetWorkerChannelRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x12\n\nworker_sid\x18\x02 \x01(\t\x12\x0b\n\x03sid\x18\x03 \x01(\t\x12\x38\n\x0cread_options\x18\x04 \x01(\x0b\x32\".taskrouter.gateway.v1.ReadOptions\"\xa7\x01\n\x19ListWorkerChannelsRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x12\n\nworker_sid\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\x38\n\x0cread_options\x18\x05 \x01(\x0b\x32\".taskrouter.gateway.v1.ReadOptions\"t\n\x1aListWorkerChannelsResponse\x12=\n\x0fworker_channels\x18\x01 \x03(\x0b\x32$.taskrouter.gateway.v1.WorkerChannel\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x9e\x01\n\x1aUpdateWorkerChannelRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x12\n\nworker_sid\x18\x02 \x01(\t\x12\x0b\n\x03sid\x18\x03 \x01(\t\x12\x15\n\x08\x63\x61pacity\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x16\n\tavailable\x18\x05 \x01(\x08H\x01\x88\x01\x01\x42\x0b\n\t_capacityB\x0c\n\n_available2\xbd\x06\n\rWorkerService\x12X\n\tGetWorker\x12\'.taskrouter.gateway.v1.GetWorkerRequest\x1a\x1d.taskrouter.gateway.v1.Worker\"\x03\x90\x02\x01\x12i\n\x0bListWorkers\x12).taskrouter.gateway.v1.ListWorkersRequest\x1a*.taskrouter.gateway.v1.ListWorkersResponse\"\x03\x90\x02\x01\x12Y\n\x0c\x43reateWorker\x12*.taskrouter.gateway.v1.CreateWorkerRequest\x1a\x1d.taskrouter.gateway.v1.Worker\x12Y\n\x0cUpdateWorker\x12*.taskrouter.gateway.v1.UpdateWorkerRequest\x1a\x1d.taskrouter.gateway.v1.Worker\x12R\n\x0c\x44\x65leteWorker\x12*.taskrouter.gateway.v1.DeleteWorkerRequest\x1a\x16.google.protobuf.Empty\x12m\n\x10GetWorkerChannel\x12..taskrouter.gateway.v1.GetWorkerChannelRequest\x1a$.taskrouter.gateway.v1.WorkerChannel\"\x03\x90\x02\x01\x12~\n\x12ListWorkerChannels\x12\x30.taskrouter.gateway.v1.ListWorkerChannelsRequest\x1a\x31.taskrouter.gateway.v1.ListWorkerChannelsResponse\"\x03\x90\x02\x01\x12n\n\x13UpdateWorkerChannel\x12\x31.taskrouter.gateway.v1.UpdateWorkerChannelRequest\x1a$.taskrouter.gateway.v1.WorkerChannelB<Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,26 +44,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WORKERSERVICE'].methods_by_name['GetWorkerChannel']._serialized_options = b'\220\002\001'
   _globals['_WORKERSERVICE'].methods_by_name['ListWorkerChannels']._loaded_options = None
   _globals['_WORKERSERVICE'].methods_by_name['ListWorkerChannels']._serialized_options = b'\220\002\001'
-  _globals['_GETWORKERREQUEST']._serialized_start=175
-  _globals['_GETWORKERREQUEST']._serialized_end=229
-  _globals['_LISTWORKERSREQUEST']._serialized_start=232
-  _globals['_LISTWORKERSREQUEST']._serialized_end=522
-  _globals['_LISTWORKERSRESPONSE']._serialized_start=524
-  _globals['_LISTWORKERSRESPONSE']._serialized_end=618
-  _globals['_CREATEWORKERREQUEST']._serialized_start=620
-  _globals['_CREATEWORKERREQUEST']._serialized_end=729
-  _globals['_UPDATEWORKERREQUEST']._serialized_start=732
-  _globals['_UPDATEWORKERREQUEST']._serialized_end=1007
-  _globals['_DELETEWORKERREQUEST']._serialized_start=1009
-  _globals['_DELETEWORKERREQUEST']._serialized_end=1080
-  _globals['_GETWORKERCHANNELREQUEST']._serialized_start=1082
-  _globals['_GETWORKERCHANNELREQUEST']._serialized_end=1163
-  _globals['_LISTWORKERCHANNELSREQUEST']._serialized_start=1165
-  _globals['_LISTWORKERCHANNELSREQUEST']._serialized_end=1274
-  _globals['_LISTWORKERCHANNELSRESPONSE']._serialized_start=1276
-  _globals['_LISTWORKERCHANNELSRESPONSE']._serialized_end=1392
-  _globals['_UPDATEWORKERCHANNELREQUEST']._serialized_start=1395
-  _globals['_UPDATEWORKERCHANNELREQUEST']._serialized_end=1553
-  _globals['_WORKERSERVICE']._serialized_start=1556
-  _globals['_WORKERSERVICE']._serialized_end=2385
+  _globals['_GETWORKERREQUEST']._serialized_start=217
+  _globals['_GETWORKERREQUEST']._serialized_end=329
+  _globals['_LISTWORKERSREQUEST']._serialized_start=332
+  _globals['_LISTWORKERSREQUEST']._serialized_end=680
+  _globals['_LISTWORKERSRESPONSE']._serialized_start=682
+  _globals['_LISTWORKERSRESPONSE']._serialized_end=776
+  _globals['_CREATEWORKERREQUEST']._serialized_start=778
+  _globals['_CREATEWORKERREQUEST']._serialized_end=887
+  _globals['_UPDATEWORKERREQUEST']._serialized_start=890
+  _globals['_UPDATEWORKERREQUEST']._serialized_end=1165
+  _globals['_DELETEWORKERREQUEST']._serialized_start=1167
+  _globals['_DELETEWORKERREQUEST']._serialized_end=1238
+  _globals['_GETWORKERCHANNELREQUEST']._serialized_start=1241
+  _globals['_GETWORKERCHANNELREQUEST']._serialized_end=1380
+  _globals['_LISTWORKERCHANNELSREQUEST']._serialized_start=1383
+  _globals['_LISTWORKERCHANNELSREQUEST']._serialized_end=1550
+  _globals['_LISTWORKERCHANNELSRESPONSE']._serialized_start=1552
+  _globals['_LISTWORKERCHANNELSRESPONSE']._serialized_end=1668
+  _globals['_UPDATEWORKERCHANNELREQUEST']._serialized_start=1671
+  _globals['_UPDATEWORKERCHANNELREQUEST']._serialized_end=1829
+  _globals['_WORKERSERVICE']._serialized_start=1832
+  _globals['_WORKERSERVICE']._serialized_end=2661
 # @@protoc_insertion_point(module_scope)

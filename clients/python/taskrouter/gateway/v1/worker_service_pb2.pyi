@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from taskrouter.gateway.v1 import read_options_pb2 as _read_options_pb2
 from taskrouter.gateway.v1 import reservation_pb2 as _reservation_pb2
 from taskrouter.gateway.v1 import worker_pb2 as _worker_pb2
 import builtins as _builtins
@@ -28,19 +29,25 @@ class GetWorkerRequest(_message.Message):
 
     WORKSPACE_SID_FIELD_NUMBER: _builtins.int
     SID_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace that contains the Worker (WS...)."""
     sid: _builtins.str
     """Required. The SID of the Worker to fetch (WK...)."""
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
         workspace_sid: _builtins.str = ...,
         sid: _builtins.str = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["read_options", b"read_options"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["sid", b"sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["read_options", b"read_options", "sid", b"sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -65,6 +72,7 @@ class ListWorkersRequest(_message.Message):
     TASK_QUEUE_NAME_FIELD_NUMBER: _builtins.int
     TASK_QUEUE_SID_FIELD_NUMBER: _builtins.int
     ORDERING_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace whose Workers to list (WS...)."""
     page_size: _builtins.int
@@ -91,6 +99,10 @@ class ListWorkersRequest(_message.Message):
     """Twilio's TaskQueueSid: only Workers eligible for the TaskQueue with this SID (WQ...)."""
     ordering: _builtins.str
     """Twilio's Ordering: sorting parameter for Workers (passed through unchanged)."""
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
@@ -105,10 +117,11 @@ class ListWorkersRequest(_message.Message):
         task_queue_name: _builtins.str = ...,
         task_queue_sid: _builtins.str = ...,
         ordering: _builtins.str = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_available", b"_available", "available", b"available"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_available", b"_available", "available", b"available", "read_options", b"read_options"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_available", b"_available", "activity_name", b"activity_name", "activity_sid", b"activity_sid", "available", b"available", "friendly_name", b"friendly_name", "ordering", b"ordering", "page_size", b"page_size", "page_token", b"page_token", "target_workers_expression", b"target_workers_expression", "task_queue_name", b"task_queue_name", "task_queue_sid", b"task_queue_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_available", b"_available", "activity_name", b"activity_name", "activity_sid", b"activity_sid", "available", b"available", "friendly_name", b"friendly_name", "ordering", b"ordering", "page_size", b"page_size", "page_token", b"page_token", "read_options", b"read_options", "target_workers_expression", b"target_workers_expression", "task_queue_name", b"task_queue_name", "task_queue_sid", b"task_queue_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__available: _TypeAlias = _typing.Literal["available"]  # noqa: Y015
     _WhichOneofArgType__available: _TypeAlias = _typing.Literal["_available", b"_available"]  # noqa: Y015
@@ -283,22 +296,28 @@ class GetWorkerChannelRequest(_message.Message):
     WORKSPACE_SID_FIELD_NUMBER: _builtins.int
     WORKER_SID_FIELD_NUMBER: _builtins.int
     SID_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace (WS...)."""
     worker_sid: _builtins.str
     """Required. The SID of the Worker (WK...)."""
     sid: _builtins.str
     """Required. The WorkerChannel SID (WC...), the TaskChannel SID (TC...) or its unique name ("chat")."""
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
         workspace_sid: _builtins.str = ...,
         worker_sid: _builtins.str = ...,
         sid: _builtins.str = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["read_options", b"read_options"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["sid", b"sid", "worker_sid", b"worker_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["read_options", b"read_options", "sid", b"sid", "worker_sid", b"worker_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -314,6 +333,7 @@ class ListWorkerChannelsRequest(_message.Message):
     WORKER_SID_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    READ_OPTIONS_FIELD_NUMBER: _builtins.int
     workspace_sid: _builtins.str
     """Required. The SID of the Workspace (WS...)."""
     worker_sid: _builtins.str
@@ -322,6 +342,10 @@ class ListWorkerChannelsRequest(_message.Message):
     """Maximum number of channels per page: 1..1000; 0 means the server default (50)."""
     page_token: _builtins.str
     """Opaque token from a previous response's `next_page_token`; empty for the first page."""
+    @_builtins.property
+    def read_options(self) -> _read_options_pb2.ReadOptions:
+        """How fresh the answer must be; unset: the method's default (see ReadOptions)."""
+
     def __init__(
         self,
         *,
@@ -329,10 +353,11 @@ class ListWorkerChannelsRequest(_message.Message):
         worker_sid: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        read_options: _read_options_pb2.ReadOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["read_options", b"read_options"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "worker_sid", b"worker_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "read_options", b"read_options", "worker_sid", b"worker_sid", "workspace_sid", b"workspace_sid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

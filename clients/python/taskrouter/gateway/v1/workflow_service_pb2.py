@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
+from taskrouter.gateway.v1 import read_options_pb2 as taskrouter_dot_gateway_dot_v1_dot_read__options__pb2
 from taskrouter.gateway.v1 import workflow_pb2 as taskrouter_dot_gateway_dot_v1_dot_workflow__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,taskrouter/gateway/v1/workflow_service.proto\x12\x15taskrouter.gateway.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a$taskrouter/gateway/v1/workflow.proto\"8\n\x12GetWorkflowRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\"k\n\x14ListWorkflowsRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x15\n\rfriendly_name\x18\x04 \x01(\t\"d\n\x15ListWorkflowsResponse\x12\x32\n\tworkflows\x18\x01 \x03(\x0b\x32\x1f.taskrouter.gateway.v1.Workflow\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xc1\x02\n\x15\x43reateWorkflowRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x15\n\rfriendly_name\x18\x02 \x01(\t\x12\x17\n\rconfiguration\x18\x03 \x01(\tH\x00\x12:\n\x0ctask_routing\x18\x04 \x01(\x0b\x32\".taskrouter.gateway.v1.TaskRoutingH\x00\x12\x1f\n\x17\x61ssignment_callback_url\x18\x05 \x01(\t\x12(\n fallback_assignment_callback_url\x18\x06 \x01(\t\x12%\n\x18task_reservation_timeout\x18\x07 \x01(\x05H\x01\x88\x01\x01\x42\x16\n\x14\x63onfiguration_sourceB\x1b\n\x19_task_reservation_timeout\"\xe6\x03\n\x15UpdateWorkflowRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\x12\x1a\n\rfriendly_name\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x17\n\rconfiguration\x18\x04 \x01(\tH\x00\x12:\n\x0ctask_routing\x18\x05 \x01(\x0b\x32\".taskrouter.gateway.v1.TaskRoutingH\x00\x12$\n\x17\x61ssignment_callback_url\x18\x06 \x01(\tH\x02\x88\x01\x01\x12-\n fallback_assignment_callback_url\x18\x07 \x01(\tH\x03\x88\x01\x01\x12%\n\x18task_reservation_timeout\x18\x08 \x01(\x05H\x04\x88\x01\x01\x12\x1e\n\x11re_evaluate_tasks\x18\t \x01(\x08H\x05\x88\x01\x01\x42\x16\n\x14\x63onfiguration_sourceB\x10\n\x0e_friendly_nameB\x1a\n\x18_assignment_callback_urlB#\n!_fallback_assignment_callback_urlB\x1b\n\x19_task_reservation_timeoutB\x14\n\x12_re_evaluate_tasks\";\n\x15\x44\x65leteWorkflowRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t2\xfc\x03\n\x0fWorkflowService\x12^\n\x0bGetWorkflow\x12).taskrouter.gateway.v1.GetWorkflowRequest\x1a\x1f.taskrouter.gateway.v1.Workflow\"\x03\x90\x02\x01\x12o\n\rListWorkflows\x12+.taskrouter.gateway.v1.ListWorkflowsRequest\x1a,.taskrouter.gateway.v1.ListWorkflowsResponse\"\x03\x90\x02\x01\x12_\n\x0e\x43reateWorkflow\x12,.taskrouter.gateway.v1.CreateWorkflowRequest\x1a\x1f.taskrouter.gateway.v1.Workflow\x12_\n\x0eUpdateWorkflow\x12,.taskrouter.gateway.v1.UpdateWorkflowRequest\x1a\x1f.taskrouter.gateway.v1.Workflow\x12V\n\x0e\x44\x65leteWorkflow\x12,.taskrouter.gateway.v1.DeleteWorkflowRequest\x1a\x16.google.protobuf.EmptyB<Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,taskrouter/gateway/v1/workflow_service.proto\x12\x15taskrouter.gateway.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a(taskrouter/gateway/v1/read_options.proto\x1a$taskrouter/gateway/v1/workflow.proto\"r\n\x12GetWorkflowRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\x12\x38\n\x0cread_options\x18\x03 \x01(\x0b\x32\".taskrouter.gateway.v1.ReadOptions\"\xa5\x01\n\x14ListWorkflowsRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x15\n\rfriendly_name\x18\x04 \x01(\t\x12\x38\n\x0cread_options\x18\x05 \x01(\x0b\x32\".taskrouter.gateway.v1.ReadOptions\"d\n\x15ListWorkflowsResponse\x12\x32\n\tworkflows\x18\x01 \x03(\x0b\x32\x1f.taskrouter.gateway.v1.Workflow\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xc1\x02\n\x15\x43reateWorkflowRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x15\n\rfriendly_name\x18\x02 \x01(\t\x12\x17\n\rconfiguration\x18\x03 \x01(\tH\x00\x12:\n\x0ctask_routing\x18\x04 \x01(\x0b\x32\".taskrouter.gateway.v1.TaskRoutingH\x00\x12\x1f\n\x17\x61ssignment_callback_url\x18\x05 \x01(\t\x12(\n fallback_assignment_callback_url\x18\x06 \x01(\t\x12%\n\x18task_reservation_timeout\x18\x07 \x01(\x05H\x01\x88\x01\x01\x42\x16\n\x14\x63onfiguration_sourceB\x1b\n\x19_task_reservation_timeout\"\xe6\x03\n\x15UpdateWorkflowRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t\x12\x1a\n\rfriendly_name\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x17\n\rconfiguration\x18\x04 \x01(\tH\x00\x12:\n\x0ctask_routing\x18\x05 \x01(\x0b\x32\".taskrouter.gateway.v1.TaskRoutingH\x00\x12$\n\x17\x61ssignment_callback_url\x18\x06 \x01(\tH\x02\x88\x01\x01\x12-\n fallback_assignment_callback_url\x18\x07 \x01(\tH\x03\x88\x01\x01\x12%\n\x18task_reservation_timeout\x18\x08 \x01(\x05H\x04\x88\x01\x01\x12\x1e\n\x11re_evaluate_tasks\x18\t \x01(\x08H\x05\x88\x01\x01\x42\x16\n\x14\x63onfiguration_sourceB\x10\n\x0e_friendly_nameB\x1a\n\x18_assignment_callback_urlB#\n!_fallback_assignment_callback_urlB\x1b\n\x19_task_reservation_timeoutB\x14\n\x12_re_evaluate_tasks\";\n\x15\x44\x65leteWorkflowRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x0b\n\x03sid\x18\x02 \x01(\t2\xfc\x03\n\x0fWorkflowService\x12^\n\x0bGetWorkflow\x12).taskrouter.gateway.v1.GetWorkflowRequest\x1a\x1f.taskrouter.gateway.v1.Workflow\"\x03\x90\x02\x01\x12o\n\rListWorkflows\x12+.taskrouter.gateway.v1.ListWorkflowsRequest\x1a,.taskrouter.gateway.v1.ListWorkflowsResponse\"\x03\x90\x02\x01\x12_\n\x0e\x43reateWorkflow\x12,.taskrouter.gateway.v1.CreateWorkflowRequest\x1a\x1f.taskrouter.gateway.v1.Workflow\x12_\n\x0eUpdateWorkflow\x12,.taskrouter.gateway.v1.UpdateWorkflowRequest\x1a\x1f.taskrouter.gateway.v1.Workflow\x12V\n\x0e\x44\x65leteWorkflow\x12,.taskrouter.gateway.v1.DeleteWorkflowRequest\x1a\x16.google.protobuf.EmptyB<Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,18 +39,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WORKFLOWSERVICE'].methods_by_name['GetWorkflow']._serialized_options = b'\220\002\001'
   _globals['_WORKFLOWSERVICE'].methods_by_name['ListWorkflows']._loaded_options = None
   _globals['_WORKFLOWSERVICE'].methods_by_name['ListWorkflows']._serialized_options = b'\220\002\001'
-  _globals['_GETWORKFLOWREQUEST']._serialized_start=138
-  _globals['_GETWORKFLOWREQUEST']._serialized_end=194
-  _globals['_LISTWORKFLOWSREQUEST']._serialized_start=196
-  _globals['_LISTWORKFLOWSREQUEST']._serialized_end=303
-  _globals['_LISTWORKFLOWSRESPONSE']._serialized_start=305
-  _globals['_LISTWORKFLOWSRESPONSE']._serialized_end=405
-  _globals['_CREATEWORKFLOWREQUEST']._serialized_start=408
-  _globals['_CREATEWORKFLOWREQUEST']._serialized_end=729
-  _globals['_UPDATEWORKFLOWREQUEST']._serialized_start=732
-  _globals['_UPDATEWORKFLOWREQUEST']._serialized_end=1218
-  _globals['_DELETEWORKFLOWREQUEST']._serialized_start=1220
-  _globals['_DELETEWORKFLOWREQUEST']._serialized_end=1279
-  _globals['_WORKFLOWSERVICE']._serialized_start=1282
-  _globals['_WORKFLOWSERVICE']._serialized_end=1790
+  _globals['_GETWORKFLOWREQUEST']._serialized_start=180
+  _globals['_GETWORKFLOWREQUEST']._serialized_end=294
+  _globals['_LISTWORKFLOWSREQUEST']._serialized_start=297
+  _globals['_LISTWORKFLOWSREQUEST']._serialized_end=462
+  _globals['_LISTWORKFLOWSRESPONSE']._serialized_start=464
+  _globals['_LISTWORKFLOWSRESPONSE']._serialized_end=564
+  _globals['_CREATEWORKFLOWREQUEST']._serialized_start=567
+  _globals['_CREATEWORKFLOWREQUEST']._serialized_end=888
+  _globals['_UPDATEWORKFLOWREQUEST']._serialized_start=891
+  _globals['_UPDATEWORKFLOWREQUEST']._serialized_end=1377
+  _globals['_DELETEWORKFLOWREQUEST']._serialized_start=1379
+  _globals['_DELETEWORKFLOWREQUEST']._serialized_end=1438
+  _globals['_WORKFLOWSERVICE']._serialized_start=1441
+  _globals['_WORKFLOWSERVICE']._serialized_end=1949
 # @@protoc_insertion_point(module_scope)

@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
+from taskrouter.gateway.v1 import read_options_pb2 as taskrouter_dot_gateway_dot_v1_dot_read__options__pb2
 from taskrouter.gateway.v1 import workspace_pb2 as taskrouter_dot_gateway_dot_v1_dot_workspace__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-taskrouter/gateway/v1/workspace_service.proto\x12\x15taskrouter.gateway.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a%taskrouter/gateway/v1/workspace.proto\",\n\x13GetWorkspaceRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\"U\n\x15ListWorkspacesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x15\n\rfriendly_name\x18\x03 \x01(\t\"g\n\x16ListWorkspacesResponse\x12\x34\n\nworkspaces\x18\x01 \x03(\x0b\x32 .taskrouter.gateway.v1.Workspace\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xf9\x01\n\x16\x43reateWorkspaceRequest\x12\x15\n\rfriendly_name\x18\x01 \x01(\t\x12\x1a\n\x12\x65vent_callback_url\x18\x02 \x01(\t\x12\x15\n\revents_filter\x18\x03 \x01(\t\x12\x1f\n\x12multi_task_enabled\x18\x04 \x01(\x08H\x00\x88\x01\x01\x12\x10\n\x08template\x18\x05 \x01(\t\x12K\n\x16prioritize_queue_order\x18\x06 \x01(\x0e\x32+.taskrouter.gateway.v1.Workspace.QueueOrderB\x15\n\x13_multi_task_enabled\"\xc0\x03\n\x16UpdateWorkspaceRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12!\n\x14\x64\x65\x66\x61ult_activity_sid\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x1f\n\x12\x65vent_callback_url\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x1a\n\revents_filter\x18\x04 \x01(\tH\x02\x88\x01\x01\x12\x1a\n\rfriendly_name\x18\x05 \x01(\tH\x03\x88\x01\x01\x12\x1f\n\x12multi_task_enabled\x18\x06 \x01(\x08H\x04\x88\x01\x01\x12!\n\x14timeout_activity_sid\x18\x07 \x01(\tH\x05\x88\x01\x01\x12K\n\x16prioritize_queue_order\x18\x08 \x01(\x0e\x32+.taskrouter.gateway.v1.Workspace.QueueOrderB\x17\n\x15_default_activity_sidB\x15\n\x13_event_callback_urlB\x10\n\x0e_events_filterB\x10\n\x0e_friendly_nameB\x15\n\x13_multi_task_enabledB\x17\n\x15_timeout_activity_sid\"/\n\x16\x44\x65leteWorkspaceRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t2\x8b\x04\n\x10WorkspaceService\x12\x61\n\x0cGetWorkspace\x12*.taskrouter.gateway.v1.GetWorkspaceRequest\x1a .taskrouter.gateway.v1.Workspace\"\x03\x90\x02\x01\x12r\n\x0eListWorkspaces\x12,.taskrouter.gateway.v1.ListWorkspacesRequest\x1a-.taskrouter.gateway.v1.ListWorkspacesResponse\"\x03\x90\x02\x01\x12\x62\n\x0f\x43reateWorkspace\x12-.taskrouter.gateway.v1.CreateWorkspaceRequest\x1a .taskrouter.gateway.v1.Workspace\x12\x62\n\x0fUpdateWorkspace\x12-.taskrouter.gateway.v1.UpdateWorkspaceRequest\x1a .taskrouter.gateway.v1.Workspace\x12X\n\x0f\x44\x65leteWorkspace\x12-.taskrouter.gateway.v1.DeleteWorkspaceRequest\x1a\x16.google.protobuf.EmptyB<Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-taskrouter/gateway/v1/workspace_service.proto\x12\x15taskrouter.gateway.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a(taskrouter/gateway/v1/read_options.proto\x1a%taskrouter/gateway/v1/workspace.proto\"f\n\x13GetWorkspaceRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12\x38\n\x0cread_options\x18\x02 \x01(\x0b\x32\".taskrouter.gateway.v1.ReadOptions\"\x8f\x01\n\x15ListWorkspacesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x15\n\rfriendly_name\x18\x03 \x01(\t\x12\x38\n\x0cread_options\x18\x04 \x01(\x0b\x32\".taskrouter.gateway.v1.ReadOptions\"g\n\x16ListWorkspacesResponse\x12\x34\n\nworkspaces\x18\x01 \x03(\x0b\x32 .taskrouter.gateway.v1.Workspace\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xf9\x01\n\x16\x43reateWorkspaceRequest\x12\x15\n\rfriendly_name\x18\x01 \x01(\t\x12\x1a\n\x12\x65vent_callback_url\x18\x02 \x01(\t\x12\x15\n\revents_filter\x18\x03 \x01(\t\x12\x1f\n\x12multi_task_enabled\x18\x04 \x01(\x08H\x00\x88\x01\x01\x12\x10\n\x08template\x18\x05 \x01(\t\x12K\n\x16prioritize_queue_order\x18\x06 \x01(\x0e\x32+.taskrouter.gateway.v1.Workspace.QueueOrderB\x15\n\x13_multi_task_enabled\"\xc0\x03\n\x16UpdateWorkspaceRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t\x12!\n\x14\x64\x65\x66\x61ult_activity_sid\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x1f\n\x12\x65vent_callback_url\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x1a\n\revents_filter\x18\x04 \x01(\tH\x02\x88\x01\x01\x12\x1a\n\rfriendly_name\x18\x05 \x01(\tH\x03\x88\x01\x01\x12\x1f\n\x12multi_task_enabled\x18\x06 \x01(\x08H\x04\x88\x01\x01\x12!\n\x14timeout_activity_sid\x18\x07 \x01(\tH\x05\x88\x01\x01\x12K\n\x16prioritize_queue_order\x18\x08 \x01(\x0e\x32+.taskrouter.gateway.v1.Workspace.QueueOrderB\x17\n\x15_default_activity_sidB\x15\n\x13_event_callback_urlB\x10\n\x0e_events_filterB\x10\n\x0e_friendly_nameB\x15\n\x13_multi_task_enabledB\x17\n\x15_timeout_activity_sid\"/\n\x16\x44\x65leteWorkspaceRequest\x12\x15\n\rworkspace_sid\x18\x01 \x01(\t2\x8b\x04\n\x10WorkspaceService\x12\x61\n\x0cGetWorkspace\x12*.taskrouter.gateway.v1.GetWorkspaceRequest\x1a .taskrouter.gateway.v1.Workspace\"\x03\x90\x02\x01\x12r\n\x0eListWorkspaces\x12,.taskrouter.gateway.v1.ListWorkspacesRequest\x1a-.taskrouter.gateway.v1.ListWorkspacesResponse\"\x03\x90\x02\x01\x12\x62\n\x0f\x43reateWorkspace\x12-.taskrouter.gateway.v1.CreateWorkspaceRequest\x1a .taskrouter.gateway.v1.Workspace\x12\x62\n\x0fUpdateWorkspace\x12-.taskrouter.gateway.v1.UpdateWorkspaceRequest\x1a .taskrouter.gateway.v1.Workspace\x12X\n\x0f\x44\x65leteWorkspace\x12-.taskrouter.gateway.v1.DeleteWorkspaceRequest\x1a\x16.google.protobuf.EmptyB<Z:taskrouter.example/gateway/taskrouter/gateway/v1;gatewayv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,18 +39,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WORKSPACESERVICE'].methods_by_name['GetWorkspace']._serialized_options = b'\220\002\001'
   _globals['_WORKSPACESERVICE'].methods_by_name['ListWorkspaces']._loaded_options = None
   _globals['_WORKSPACESERVICE'].methods_by_name['ListWorkspaces']._serialized_options = b'\220\002\001'
-  _globals['_GETWORKSPACEREQUEST']._serialized_start=140
-  _globals['_GETWORKSPACEREQUEST']._serialized_end=184
-  _globals['_LISTWORKSPACESREQUEST']._serialized_start=186
-  _globals['_LISTWORKSPACESREQUEST']._serialized_end=271
-  _globals['_LISTWORKSPACESRESPONSE']._serialized_start=273
-  _globals['_LISTWORKSPACESRESPONSE']._serialized_end=376
-  _globals['_CREATEWORKSPACEREQUEST']._serialized_start=379
-  _globals['_CREATEWORKSPACEREQUEST']._serialized_end=628
-  _globals['_UPDATEWORKSPACEREQUEST']._serialized_start=631
-  _globals['_UPDATEWORKSPACEREQUEST']._serialized_end=1079
-  _globals['_DELETEWORKSPACEREQUEST']._serialized_start=1081
-  _globals['_DELETEWORKSPACEREQUEST']._serialized_end=1128
-  _globals['_WORKSPACESERVICE']._serialized_start=1131
-  _globals['_WORKSPACESERVICE']._serialized_end=1654
+  _globals['_GETWORKSPACEREQUEST']._serialized_start=182
+  _globals['_GETWORKSPACEREQUEST']._serialized_end=284
+  _globals['_LISTWORKSPACESREQUEST']._serialized_start=287
+  _globals['_LISTWORKSPACESREQUEST']._serialized_end=430
+  _globals['_LISTWORKSPACESRESPONSE']._serialized_start=432
+  _globals['_LISTWORKSPACESRESPONSE']._serialized_end=535
+  _globals['_CREATEWORKSPACEREQUEST']._serialized_start=538
+  _globals['_CREATEWORKSPACEREQUEST']._serialized_end=787
+  _globals['_UPDATEWORKSPACEREQUEST']._serialized_start=790
+  _globals['_UPDATEWORKSPACEREQUEST']._serialized_end=1238
+  _globals['_DELETEWORKSPACEREQUEST']._serialized_start=1240
+  _globals['_DELETEWORKSPACEREQUEST']._serialized_end=1287
+  _globals['_WORKSPACESERVICE']._serialized_start=1290
+  _globals['_WORKSPACESERVICE']._serialized_end=1813
 # @@protoc_insertion_point(module_scope)

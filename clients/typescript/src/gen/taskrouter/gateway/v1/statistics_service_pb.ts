@@ -10,6 +10,8 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { ReadOptions } from "./read_options_pb.js";
+import { file_taskrouter_gateway_v1_read_options } from "./read_options_pb.js";
 import type { TaskQueueBulkRealTimeStatisticsSchema, TaskQueueCumulativeStatisticsSchema, TaskQueueRealTimeStatisticsSchema, TaskQueueStatistics, TaskQueueStatisticsSchema, WorkerInstanceStatisticsSchema, WorkersCumulativeStatisticsSchema, WorkersRealTimeStatisticsSchema, WorkersStatisticsSchema, WorkflowCumulativeStatisticsSchema, WorkflowRealTimeStatisticsSchema, WorkflowStatisticsSchema, WorkspaceCumulativeStatisticsSchema, WorkspaceRealTimeStatisticsSchema, WorkspaceStatisticsSchema } from "./statistics_pb.js";
 import { file_taskrouter_gateway_v1_statistics } from "./statistics_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -18,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file taskrouter/gateway/v1/statistics_service.proto.
  */
 export const file_taskrouter_gateway_v1_statistics_service: GenFile = /*@__PURE__*/
-  fileDesc("Ci50YXNrcm91dGVyL2dhdGV3YXkvdjEvc3RhdGlzdGljc19zZXJ2aWNlLnByb3RvEhV0YXNrcm91dGVyLmdhdGV3YXkudjEi6AEKHUdldFdvcmtzcGFjZVN0YXRpc3RpY3NSZXF1ZXN0EhUKDXdvcmtzcGFjZV9zaWQYASABKAkSFAoHbWludXRlcxgCIAEoBUgAiAEBEi4KCnN0YXJ0X2RhdGUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF9kYXRlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgx0YXNrX2NoYW5uZWwYBSABKAkSGgoSc3BsaXRfYnlfd2FpdF90aW1lGAYgAygFQgoKCF9taW51dGVzIvIBCidHZXRXb3Jrc3BhY2VDdW11bGF0aXZlU3RhdGlzdGljc1JlcXVlc3QSFQoNd29ya3NwYWNlX3NpZBgBIAEoCRIUCgdtaW51dGVzGAIgASgFSACIAQESLgoKc3RhcnRfZGF0ZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX2RhdGUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHRhc2tfY2hhbm5lbBgFIAEoCRIaChJzcGxpdF9ieV93YWl0X3RpbWUYBiADKAVCCgoIX21pbnV0ZXMiVAolR2V0V29ya3NwYWNlUmVhbFRpbWVTdGF0aXN0aWNzUmVxdWVzdBIVCg13b3Jrc3BhY2Vfc2lkGAEgASgJEhQKDHRhc2tfY2hhbm5lbBgCIAEoCSKAAgodR2V0VGFza1F1ZXVlU3RhdGlzdGljc1JlcXVlc3QSFQoNd29ya3NwYWNlX3NpZBgBIAEoCRIWCg50YXNrX3F1ZXVlX3NpZBgCIAEoCRIUCgdtaW51dGVzGAMgASgFSACIAQESLgoKc3RhcnRfZGF0ZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX2RhdGUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHRhc2tfY2hhbm5lbBgGIAEoCRIaChJzcGxpdF9ieV93YWl0X3RpbWUYByADKAVCCgoIX21pbnV0ZXMiigIKJ0dldFRhc2tRdWV1ZUN1bXVsYXRpdmVTdGF0aXN0aWNzUmVxdWVzdBIVCg13b3Jrc3BhY2Vfc2lkGAEgASgJEhYKDnRhc2tfcXVldWVfc2lkGAIgASgJEhQKB21pbnV0ZXMYAyABKAVIAIgBARIuCgpzdGFydF9kYXRlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfZGF0ZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMdGFza19jaGFubmVsGAYgASgJEhoKEnNwbGl0X2J5X3dhaXRfdGltZRgHIAMoBUIKCghfbWludXRlcyJsCiVHZXRUYXNrUXVldWVSZWFsVGltZVN0YXRpc3RpY3NSZXF1ZXN0EhUKDXdvcmtzcGFjZV9zaWQYASABKAkSFgoOdGFza19xdWV1ZV9zaWQYAiABKAkSFAoMdGFza19jaGFubmVsGAMgASgJIqgCCh9MaXN0VGFza1F1ZXVlc1N0YXRpc3RpY3NSZXF1ZXN0EhUKDXdvcmtzcGFjZV9zaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSFQoNZnJpZW5kbHlfbmFtZRgEIAEoCRIUCgdtaW51dGVzGAUgASgFSACIAQESLgoKc3RhcnRfZGF0ZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX2RhdGUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHRhc2tfY2hhbm5lbBgIIAEoCRIaChJzcGxpdF9ieV93YWl0X3RpbWUYCSADKAVCCgoIX21pbnV0ZXMiXAoqQmF0Y2hHZXRUYXNrUXVldWVSZWFsVGltZVN0YXRpc3RpY3NSZXF1ZXN0EhUKDXdvcmtzcGFjZV9zaWQYASABKAkSFwoPdGFza19xdWV1ZV9zaWRzGAIgAygJIuUBCiJHZXRXb3JrZXJJbnN0YW5jZVN0YXRpc3RpY3NSZXF1ZXN0EhUKDXdvcmtzcGFjZV9zaWQYASABKAkSEgoKd29ya2VyX3NpZBgCIAEoCRIUCgdtaW51dGVzGAMgASgFSACIAQESLgoKc3RhcnRfZGF0ZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX2RhdGUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHRhc2tfY2hhbm5lbBgGIAEoCUIKCghfbWludXRlcyKRAgoaR2V0V29ya2VyU3RhdGlzdGljc1JlcXVlc3QSFQoNd29ya3NwYWNlX3NpZBgBIAEoCRIUCgdtaW51dGVzGAIgASgFSACIAQESLgoKc3RhcnRfZGF0ZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX2RhdGUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHRhc2tfY2hhbm5lbBgFIAEoCRIWCg50YXNrX3F1ZXVlX3NpZBgGIAEoCRIXCg90YXNrX3F1ZXVlX25hbWUYByABKAkSFQoNZnJpZW5kbHlfbmFtZRgIIAEoCUIKCghfbWludXRlcyLUAQolR2V0V29ya2Vyc0N1bXVsYXRpdmVTdGF0aXN0aWNzUmVxdWVzdBIVCg13b3Jrc3BhY2Vfc2lkGAEgASgJEhQKB21pbnV0ZXMYAiABKAVIAIgBARIuCgpzdGFydF9kYXRlGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfZGF0ZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMdGFza19jaGFubmVsGAUgASgJQgoKCF9taW51dGVzIlIKI0dldFdvcmtlcnNSZWFsVGltZVN0YXRpc3RpY3NSZXF1ZXN0EhUKDXdvcmtzcGFjZV9zaWQYASABKAkSFAoMdGFza19jaGFubmVsGAIgASgJIv0BChxHZXRXb3JrZmxvd1N0YXRpc3RpY3NSZXF1ZXN0EhUKDXdvcmtzcGFjZV9zaWQYASABKAkSFAoMd29ya2Zsb3dfc2lkGAIgASgJEhQKB21pbnV0ZXMYAyABKAVIAIgBARIuCgpzdGFydF9kYXRlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfZGF0ZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMdGFza19jaGFubmVsGAYgASgJEhoKEnNwbGl0X2J5X3dhaXRfdGltZRgHIAMoBUIKCghfbWludXRlcyKHAgomR2V0V29ya2Zsb3dDdW11bGF0aXZlU3RhdGlzdGljc1JlcXVlc3QSFQoNd29ya3NwYWNlX3NpZBgBIAEoCRIUCgx3b3JrZmxvd19zaWQYAiABKAkSFAoHbWludXRlcxgDIAEoBUgAiAEBEi4KCnN0YXJ0X2RhdGUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF9kYXRlGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgx0YXNrX2NoYW5uZWwYBiABKAkSGgoSc3BsaXRfYnlfd2FpdF90aW1lGAcgAygFQgoKCF9taW51dGVzImkKJEdldFdvcmtmbG93UmVhbFRpbWVTdGF0aXN0aWNzUmVxdWVzdBIVCg13b3Jrc3BhY2Vfc2lkGAEgASgJEhQKDHdvcmtmbG93X3NpZBgCIAEoCRIUCgx0YXNrX2NoYW5uZWwYAyABKAkihwEKIExpc3RUYXNrUXVldWVzU3RhdGlzdGljc1Jlc3BvbnNlEkoKFnRhc2tfcXVldWVzX3N0YXRpc3RpY3MYASADKAsyKi50YXNrcm91dGVyLmdhdGV3YXkudjEuVGFza1F1ZXVlU3RhdGlzdGljcxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkyrhEKEVN0YXRpc3RpY3NTZXJ2aWNlEn8KFkdldFdvcmtzcGFjZVN0YXRpc3RpY3MSNC50YXNrcm91dGVyLmdhdGV3YXkudjEuR2V0V29ya3NwYWNlU3RhdGlzdGljc1JlcXVlc3QaKi50YXNrcm91dGVyLmdhdGV3YXkudjEuV29ya3NwYWNlU3RhdGlzdGljcyIDkAIBEp0BCiBHZXRXb3Jrc3BhY2VDdW11bGF0aXZlU3RhdGlzdGljcxI+LnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5HZXRXb3Jrc3BhY2VDdW11bGF0aXZlU3RhdGlzdGljc1JlcXVlc3QaNC50YXNrcm91dGVyLmdhdGV3YXkudjEuV29ya3NwYWNlQ3VtdWxhdGl2ZVN0YXRpc3RpY3MiA5ACARKXAQoeR2V0V29ya3NwYWNlUmVhbFRpbWVTdGF0aXN0aWNzEjwudGFza3JvdXRlci5nYXRld2F5LnYxLkdldFdvcmtzcGFjZVJlYWxUaW1lU3RhdGlzdGljc1JlcXVlc3QaMi50YXNrcm91dGVyLmdhdGV3YXkudjEuV29ya3NwYWNlUmVhbFRpbWVTdGF0aXN0aWNzIgOQAgESfwoWR2V0VGFza1F1ZXVlU3RhdGlzdGljcxI0LnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5HZXRUYXNrUXVldWVTdGF0aXN0aWNzUmVxdWVzdBoqLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5UYXNrUXVldWVTdGF0aXN0aWNzIgOQAgESnQEKIEdldFRhc2tRdWV1ZUN1bXVsYXRpdmVTdGF0aXN0aWNzEj4udGFza3JvdXRlci5nYXRld2F5LnYxLkdldFRhc2tRdWV1ZUN1bXVsYXRpdmVTdGF0aXN0aWNzUmVxdWVzdBo0LnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5UYXNrUXVldWVDdW11bGF0aXZlU3RhdGlzdGljcyIDkAIBEpcBCh5HZXRUYXNrUXVldWVSZWFsVGltZVN0YXRpc3RpY3MSPC50YXNrcm91dGVyLmdhdGV3YXkudjEuR2V0VGFza1F1ZXVlUmVhbFRpbWVTdGF0aXN0aWNzUmVxdWVzdBoyLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5UYXNrUXVldWVSZWFsVGltZVN0YXRpc3RpY3MiA5ACARKQAQoYTGlzdFRhc2tRdWV1ZXNTdGF0aXN0aWNzEjYudGFza3JvdXRlci5nYXRld2F5LnYxLkxpc3RUYXNrUXVldWVzU3RhdGlzdGljc1JlcXVlc3QaNy50YXNrcm91dGVyLmdhdGV3YXkudjEuTGlzdFRhc2tRdWV1ZXNTdGF0aXN0aWNzUmVzcG9uc2UiA5ACARKlAQojQmF0Y2hHZXRUYXNrUXVldWVSZWFsVGltZVN0YXRpc3RpY3MSQS50YXNrcm91dGVyLmdhdGV3YXkudjEuQmF0Y2hHZXRUYXNrUXVldWVSZWFsVGltZVN0YXRpc3RpY3NSZXF1ZXN0GjYudGFza3JvdXRlci5nYXRld2F5LnYxLlRhc2tRdWV1ZUJ1bGtSZWFsVGltZVN0YXRpc3RpY3MiA5ACARKOAQobR2V0V29ya2VySW5zdGFuY2VTdGF0aXN0aWNzEjkudGFza3JvdXRlci5nYXRld2F5LnYxLkdldFdvcmtlckluc3RhbmNlU3RhdGlzdGljc1JlcXVlc3QaLy50YXNrcm91dGVyLmdhdGV3YXkudjEuV29ya2VySW5zdGFuY2VTdGF0aXN0aWNzIgOQAgESdwoTR2V0V29ya2VyU3RhdGlzdGljcxIxLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5HZXRXb3JrZXJTdGF0aXN0aWNzUmVxdWVzdBooLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5Xb3JrZXJzU3RhdGlzdGljcyIDkAIBEpcBCh5HZXRXb3JrZXJzQ3VtdWxhdGl2ZVN0YXRpc3RpY3MSPC50YXNrcm91dGVyLmdhdGV3YXkudjEuR2V0V29ya2Vyc0N1bXVsYXRpdmVTdGF0aXN0aWNzUmVxdWVzdBoyLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5Xb3JrZXJzQ3VtdWxhdGl2ZVN0YXRpc3RpY3MiA5ACARKRAQocR2V0V29ya2Vyc1JlYWxUaW1lU3RhdGlzdGljcxI6LnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5HZXRXb3JrZXJzUmVhbFRpbWVTdGF0aXN0aWNzUmVxdWVzdBowLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5Xb3JrZXJzUmVhbFRpbWVTdGF0aXN0aWNzIgOQAgESfAoVR2V0V29ya2Zsb3dTdGF0aXN0aWNzEjMudGFza3JvdXRlci5nYXRld2F5LnYxLkdldFdvcmtmbG93U3RhdGlzdGljc1JlcXVlc3QaKS50YXNrcm91dGVyLmdhdGV3YXkudjEuV29ya2Zsb3dTdGF0aXN0aWNzIgOQAgESmgEKH0dldFdvcmtmbG93Q3VtdWxhdGl2ZVN0YXRpc3RpY3MSPS50YXNrcm91dGVyLmdhdGV3YXkudjEuR2V0V29ya2Zsb3dDdW11bGF0aXZlU3RhdGlzdGljc1JlcXVlc3QaMy50YXNrcm91dGVyLmdhdGV3YXkudjEuV29ya2Zsb3dDdW11bGF0aXZlU3RhdGlzdGljcyIDkAIBEpQBCh1HZXRXb3JrZmxvd1JlYWxUaW1lU3RhdGlzdGljcxI7LnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5HZXRXb3JrZmxvd1JlYWxUaW1lU3RhdGlzdGljc1JlcXVlc3QaMS50YXNrcm91dGVyLmdhdGV3YXkudjEuV29ya2Zsb3dSZWFsVGltZVN0YXRpc3RpY3MiA5ACAUI8Wjp0YXNrcm91dGVyLmV4YW1wbGUvZ2F0ZXdheS90YXNrcm91dGVyL2dhdGV3YXkvdjE7Z2F0ZXdheXYxYgZwcm90bzM", [file_google_protobuf_timestamp, file_taskrouter_gateway_v1_statistics]);
+  fileDesc("Ci50YXNrcm91dGVyL2dhdGV3YXkvdjEvc3RhdGlzdGljc19zZXJ2aWNlLnByb3RvEhV0YXNrcm91dGVyLmdhdGV3YXkudjEiogIKHUdldFdvcmtzcGFjZVN0YXRpc3RpY3NSZXF1ZXN0EhUKDXdvcmtzcGFjZV9zaWQYASABKAkSFAoHbWludXRlcxgCIAEoBUgAiAEBEi4KCnN0YXJ0X2RhdGUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF9kYXRlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgx0YXNrX2NoYW5uZWwYBSABKAkSGgoSc3BsaXRfYnlfd2FpdF90aW1lGAYgAygFEjgKDHJlYWRfb3B0aW9ucxgHIAEoCzIiLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5SZWFkT3B0aW9uc0IKCghfbWludXRlcyKsAgonR2V0V29ya3NwYWNlQ3VtdWxhdGl2ZVN0YXRpc3RpY3NSZXF1ZXN0EhUKDXdvcmtzcGFjZV9zaWQYASABKAkSFAoHbWludXRlcxgCIAEoBUgAiAEBEi4KCnN0YXJ0X2RhdGUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF9kYXRlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgx0YXNrX2NoYW5uZWwYBSABKAkSGgoSc3BsaXRfYnlfd2FpdF90aW1lGAYgAygFEjgKDHJlYWRfb3B0aW9ucxgHIAEoCzIiLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5SZWFkT3B0aW9uc0IKCghfbWludXRlcyKOAQolR2V0V29ya3NwYWNlUmVhbFRpbWVTdGF0aXN0aWNzUmVxdWVzdBIVCg13b3Jrc3BhY2Vfc2lkGAEgASgJEhQKDHRhc2tfY2hhbm5lbBgCIAEoCRI4CgxyZWFkX29wdGlvbnMYAyABKAsyIi50YXNrcm91dGVyLmdhdGV3YXkudjEuUmVhZE9wdGlvbnMiugIKHUdldFRhc2tRdWV1ZVN0YXRpc3RpY3NSZXF1ZXN0EhUKDXdvcmtzcGFjZV9zaWQYASABKAkSFgoOdGFza19xdWV1ZV9zaWQYAiABKAkSFAoHbWludXRlcxgDIAEoBUgAiAEBEi4KCnN0YXJ0X2RhdGUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF9kYXRlGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgx0YXNrX2NoYW5uZWwYBiABKAkSGgoSc3BsaXRfYnlfd2FpdF90aW1lGAcgAygFEjgKDHJlYWRfb3B0aW9ucxgIIAEoCzIiLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5SZWFkT3B0aW9uc0IKCghfbWludXRlcyLEAgonR2V0VGFza1F1ZXVlQ3VtdWxhdGl2ZVN0YXRpc3RpY3NSZXF1ZXN0EhUKDXdvcmtzcGFjZV9zaWQYASABKAkSFgoOdGFza19xdWV1ZV9zaWQYAiABKAkSFAoHbWludXRlcxgDIAEoBUgAiAEBEi4KCnN0YXJ0X2RhdGUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF9kYXRlGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgx0YXNrX2NoYW5uZWwYBiABKAkSGgoSc3BsaXRfYnlfd2FpdF90aW1lGAcgAygFEjgKDHJlYWRfb3B0aW9ucxgIIAEoCzIiLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5SZWFkT3B0aW9uc0IKCghfbWludXRlcyKmAQolR2V0VGFza1F1ZXVlUmVhbFRpbWVTdGF0aXN0aWNzUmVxdWVzdBIVCg13b3Jrc3BhY2Vfc2lkGAEgASgJEhYKDnRhc2tfcXVldWVfc2lkGAIgASgJEhQKDHRhc2tfY2hhbm5lbBgDIAEoCRI4CgxyZWFkX29wdGlvbnMYBCABKAsyIi50YXNrcm91dGVyLmdhdGV3YXkudjEuUmVhZE9wdGlvbnMi4gIKH0xpc3RUYXNrUXVldWVzU3RhdGlzdGljc1JlcXVlc3QSFQoNd29ya3NwYWNlX3NpZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIVCg1mcmllbmRseV9uYW1lGAQgASgJEhQKB21pbnV0ZXMYBSABKAVIAIgBARIuCgpzdGFydF9kYXRlGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfZGF0ZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMdGFza19jaGFubmVsGAggASgJEhoKEnNwbGl0X2J5X3dhaXRfdGltZRgJIAMoBRI4CgxyZWFkX29wdGlvbnMYCiABKAsyIi50YXNrcm91dGVyLmdhdGV3YXkudjEuUmVhZE9wdGlvbnNCCgoIX21pbnV0ZXMilgEKKkJhdGNoR2V0VGFza1F1ZXVlUmVhbFRpbWVTdGF0aXN0aWNzUmVxdWVzdBIVCg13b3Jrc3BhY2Vfc2lkGAEgASgJEhcKD3Rhc2tfcXVldWVfc2lkcxgCIAMoCRI4CgxyZWFkX29wdGlvbnMYAyABKAsyIi50YXNrcm91dGVyLmdhdGV3YXkudjEuUmVhZE9wdGlvbnMinwIKIkdldFdvcmtlckluc3RhbmNlU3RhdGlzdGljc1JlcXVlc3QSFQoNd29ya3NwYWNlX3NpZBgBIAEoCRISCgp3b3JrZXJfc2lkGAIgASgJEhQKB21pbnV0ZXMYAyABKAVIAIgBARIuCgpzdGFydF9kYXRlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfZGF0ZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMdGFza19jaGFubmVsGAYgASgJEjgKDHJlYWRfb3B0aW9ucxgHIAEoCzIiLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5SZWFkT3B0aW9uc0IKCghfbWludXRlcyLLAgoaR2V0V29ya2VyU3RhdGlzdGljc1JlcXVlc3QSFQoNd29ya3NwYWNlX3NpZBgBIAEoCRIUCgdtaW51dGVzGAIgASgFSACIAQESLgoKc3RhcnRfZGF0ZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX2RhdGUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHRhc2tfY2hhbm5lbBgFIAEoCRIWCg50YXNrX3F1ZXVlX3NpZBgGIAEoCRIXCg90YXNrX3F1ZXVlX25hbWUYByABKAkSFQoNZnJpZW5kbHlfbmFtZRgIIAEoCRI4CgxyZWFkX29wdGlvbnMYCSABKAsyIi50YXNrcm91dGVyLmdhdGV3YXkudjEuUmVhZE9wdGlvbnNCCgoIX21pbnV0ZXMijgIKJUdldFdvcmtlcnNDdW11bGF0aXZlU3RhdGlzdGljc1JlcXVlc3QSFQoNd29ya3NwYWNlX3NpZBgBIAEoCRIUCgdtaW51dGVzGAIgASgFSACIAQESLgoKc3RhcnRfZGF0ZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX2RhdGUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHRhc2tfY2hhbm5lbBgFIAEoCRI4CgxyZWFkX29wdGlvbnMYBiABKAsyIi50YXNrcm91dGVyLmdhdGV3YXkudjEuUmVhZE9wdGlvbnNCCgoIX21pbnV0ZXMijAEKI0dldFdvcmtlcnNSZWFsVGltZVN0YXRpc3RpY3NSZXF1ZXN0EhUKDXdvcmtzcGFjZV9zaWQYASABKAkSFAoMdGFza19jaGFubmVsGAIgASgJEjgKDHJlYWRfb3B0aW9ucxgDIAEoCzIiLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5SZWFkT3B0aW9ucyK3AgocR2V0V29ya2Zsb3dTdGF0aXN0aWNzUmVxdWVzdBIVCg13b3Jrc3BhY2Vfc2lkGAEgASgJEhQKDHdvcmtmbG93X3NpZBgCIAEoCRIUCgdtaW51dGVzGAMgASgFSACIAQESLgoKc3RhcnRfZGF0ZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX2RhdGUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHRhc2tfY2hhbm5lbBgGIAEoCRIaChJzcGxpdF9ieV93YWl0X3RpbWUYByADKAUSOAoMcmVhZF9vcHRpb25zGAggASgLMiIudGFza3JvdXRlci5nYXRld2F5LnYxLlJlYWRPcHRpb25zQgoKCF9taW51dGVzIsECCiZHZXRXb3JrZmxvd0N1bXVsYXRpdmVTdGF0aXN0aWNzUmVxdWVzdBIVCg13b3Jrc3BhY2Vfc2lkGAEgASgJEhQKDHdvcmtmbG93X3NpZBgCIAEoCRIUCgdtaW51dGVzGAMgASgFSACIAQESLgoKc3RhcnRfZGF0ZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX2RhdGUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHRhc2tfY2hhbm5lbBgGIAEoCRIaChJzcGxpdF9ieV93YWl0X3RpbWUYByADKAUSOAoMcmVhZF9vcHRpb25zGAggASgLMiIudGFza3JvdXRlci5nYXRld2F5LnYxLlJlYWRPcHRpb25zQgoKCF9taW51dGVzIqMBCiRHZXRXb3JrZmxvd1JlYWxUaW1lU3RhdGlzdGljc1JlcXVlc3QSFQoNd29ya3NwYWNlX3NpZBgBIAEoCRIUCgx3b3JrZmxvd19zaWQYAiABKAkSFAoMdGFza19jaGFubmVsGAMgASgJEjgKDHJlYWRfb3B0aW9ucxgEIAEoCzIiLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5SZWFkT3B0aW9ucyKHAQogTGlzdFRhc2tRdWV1ZXNTdGF0aXN0aWNzUmVzcG9uc2USSgoWdGFza19xdWV1ZXNfc3RhdGlzdGljcxgBIAMoCzIqLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5UYXNrUXVldWVTdGF0aXN0aWNzEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCTKuEQoRU3RhdGlzdGljc1NlcnZpY2USfwoWR2V0V29ya3NwYWNlU3RhdGlzdGljcxI0LnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5HZXRXb3Jrc3BhY2VTdGF0aXN0aWNzUmVxdWVzdBoqLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5Xb3Jrc3BhY2VTdGF0aXN0aWNzIgOQAgESnQEKIEdldFdvcmtzcGFjZUN1bXVsYXRpdmVTdGF0aXN0aWNzEj4udGFza3JvdXRlci5nYXRld2F5LnYxLkdldFdvcmtzcGFjZUN1bXVsYXRpdmVTdGF0aXN0aWNzUmVxdWVzdBo0LnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5Xb3Jrc3BhY2VDdW11bGF0aXZlU3RhdGlzdGljcyIDkAIBEpcBCh5HZXRXb3Jrc3BhY2VSZWFsVGltZVN0YXRpc3RpY3MSPC50YXNrcm91dGVyLmdhdGV3YXkudjEuR2V0V29ya3NwYWNlUmVhbFRpbWVTdGF0aXN0aWNzUmVxdWVzdBoyLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5Xb3Jrc3BhY2VSZWFsVGltZVN0YXRpc3RpY3MiA5ACARJ/ChZHZXRUYXNrUXVldWVTdGF0aXN0aWNzEjQudGFza3JvdXRlci5nYXRld2F5LnYxLkdldFRhc2tRdWV1ZVN0YXRpc3RpY3NSZXF1ZXN0GioudGFza3JvdXRlci5nYXRld2F5LnYxLlRhc2tRdWV1ZVN0YXRpc3RpY3MiA5ACARKdAQogR2V0VGFza1F1ZXVlQ3VtdWxhdGl2ZVN0YXRpc3RpY3MSPi50YXNrcm91dGVyLmdhdGV3YXkudjEuR2V0VGFza1F1ZXVlQ3VtdWxhdGl2ZVN0YXRpc3RpY3NSZXF1ZXN0GjQudGFza3JvdXRlci5nYXRld2F5LnYxLlRhc2tRdWV1ZUN1bXVsYXRpdmVTdGF0aXN0aWNzIgOQAgESlwEKHkdldFRhc2tRdWV1ZVJlYWxUaW1lU3RhdGlzdGljcxI8LnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5HZXRUYXNrUXVldWVSZWFsVGltZVN0YXRpc3RpY3NSZXF1ZXN0GjIudGFza3JvdXRlci5nYXRld2F5LnYxLlRhc2tRdWV1ZVJlYWxUaW1lU3RhdGlzdGljcyIDkAIBEpABChhMaXN0VGFza1F1ZXVlc1N0YXRpc3RpY3MSNi50YXNrcm91dGVyLmdhdGV3YXkudjEuTGlzdFRhc2tRdWV1ZXNTdGF0aXN0aWNzUmVxdWVzdBo3LnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5MaXN0VGFza1F1ZXVlc1N0YXRpc3RpY3NSZXNwb25zZSIDkAIBEqUBCiNCYXRjaEdldFRhc2tRdWV1ZVJlYWxUaW1lU3RhdGlzdGljcxJBLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5CYXRjaEdldFRhc2tRdWV1ZVJlYWxUaW1lU3RhdGlzdGljc1JlcXVlc3QaNi50YXNrcm91dGVyLmdhdGV3YXkudjEuVGFza1F1ZXVlQnVsa1JlYWxUaW1lU3RhdGlzdGljcyIDkAIBEo4BChtHZXRXb3JrZXJJbnN0YW5jZVN0YXRpc3RpY3MSOS50YXNrcm91dGVyLmdhdGV3YXkudjEuR2V0V29ya2VySW5zdGFuY2VTdGF0aXN0aWNzUmVxdWVzdBovLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5Xb3JrZXJJbnN0YW5jZVN0YXRpc3RpY3MiA5ACARJ3ChNHZXRXb3JrZXJTdGF0aXN0aWNzEjEudGFza3JvdXRlci5nYXRld2F5LnYxLkdldFdvcmtlclN0YXRpc3RpY3NSZXF1ZXN0GigudGFza3JvdXRlci5nYXRld2F5LnYxLldvcmtlcnNTdGF0aXN0aWNzIgOQAgESlwEKHkdldFdvcmtlcnNDdW11bGF0aXZlU3RhdGlzdGljcxI8LnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5HZXRXb3JrZXJzQ3VtdWxhdGl2ZVN0YXRpc3RpY3NSZXF1ZXN0GjIudGFza3JvdXRlci5nYXRld2F5LnYxLldvcmtlcnNDdW11bGF0aXZlU3RhdGlzdGljcyIDkAIBEpEBChxHZXRXb3JrZXJzUmVhbFRpbWVTdGF0aXN0aWNzEjoudGFza3JvdXRlci5nYXRld2F5LnYxLkdldFdvcmtlcnNSZWFsVGltZVN0YXRpc3RpY3NSZXF1ZXN0GjAudGFza3JvdXRlci5nYXRld2F5LnYxLldvcmtlcnNSZWFsVGltZVN0YXRpc3RpY3MiA5ACARJ8ChVHZXRXb3JrZmxvd1N0YXRpc3RpY3MSMy50YXNrcm91dGVyLmdhdGV3YXkudjEuR2V0V29ya2Zsb3dTdGF0aXN0aWNzUmVxdWVzdBopLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5Xb3JrZmxvd1N0YXRpc3RpY3MiA5ACARKaAQofR2V0V29ya2Zsb3dDdW11bGF0aXZlU3RhdGlzdGljcxI9LnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5HZXRXb3JrZmxvd0N1bXVsYXRpdmVTdGF0aXN0aWNzUmVxdWVzdBozLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5Xb3JrZmxvd0N1bXVsYXRpdmVTdGF0aXN0aWNzIgOQAgESlAEKHUdldFdvcmtmbG93UmVhbFRpbWVTdGF0aXN0aWNzEjsudGFza3JvdXRlci5nYXRld2F5LnYxLkdldFdvcmtmbG93UmVhbFRpbWVTdGF0aXN0aWNzUmVxdWVzdBoxLnRhc2tyb3V0ZXIuZ2F0ZXdheS52MS5Xb3JrZmxvd1JlYWxUaW1lU3RhdGlzdGljcyIDkAIBQjxaOnRhc2tyb3V0ZXIuZXhhbXBsZS9nYXRld2F5L3Rhc2tyb3V0ZXIvZ2F0ZXdheS92MTtnYXRld2F5djFiBnByb3RvMw", [file_google_protobuf_timestamp, file_taskrouter_gateway_v1_read_options, file_taskrouter_gateway_v1_statistics]);
 
 /**
  * Request for StatisticsService.GetWorkspaceStatistics.
@@ -68,6 +70,13 @@ export type GetWorkspaceStatisticsRequest = Message<"taskrouter.gateway.v1.GetWo
    * @generated from field: repeated int32 split_by_wait_time = 6;
    */
   splitByWaitTime: number[];
+
+  /**
+   * How fresh the answer must be; unset: the method's default (see ReadOptions).
+   *
+   * @generated from field: taskrouter.gateway.v1.ReadOptions read_options = 7;
+   */
+  readOptions?: ReadOptions | undefined;
 };
 
 /**
@@ -125,6 +134,13 @@ export type GetWorkspaceCumulativeStatisticsRequest = Message<"taskrouter.gatewa
    * @generated from field: repeated int32 split_by_wait_time = 6;
    */
   splitByWaitTime: number[];
+
+  /**
+   * How fresh the answer must be; unset: the method's default (see ReadOptions).
+   *
+   * @generated from field: taskrouter.gateway.v1.ReadOptions read_options = 7;
+   */
+  readOptions?: ReadOptions | undefined;
 };
 
 /**
@@ -153,6 +169,13 @@ export type GetWorkspaceRealTimeStatisticsRequest = Message<"taskrouter.gateway.
    * @generated from field: string task_channel = 2;
    */
   taskChannel: string;
+
+  /**
+   * How fresh the answer must be; unset: the method's default (see ReadOptions).
+   *
+   * @generated from field: taskrouter.gateway.v1.ReadOptions read_options = 3;
+   */
+  readOptions?: ReadOptions | undefined;
 };
 
 /**
@@ -217,6 +240,13 @@ export type GetTaskQueueStatisticsRequest = Message<"taskrouter.gateway.v1.GetTa
    * @generated from field: repeated int32 split_by_wait_time = 7;
    */
   splitByWaitTime: number[];
+
+  /**
+   * How fresh the answer must be; unset: the method's default (see ReadOptions).
+   *
+   * @generated from field: taskrouter.gateway.v1.ReadOptions read_options = 8;
+   */
+  readOptions?: ReadOptions | undefined;
 };
 
 /**
@@ -281,6 +311,13 @@ export type GetTaskQueueCumulativeStatisticsRequest = Message<"taskrouter.gatewa
    * @generated from field: repeated int32 split_by_wait_time = 7;
    */
   splitByWaitTime: number[];
+
+  /**
+   * How fresh the answer must be; unset: the method's default (see ReadOptions).
+   *
+   * @generated from field: taskrouter.gateway.v1.ReadOptions read_options = 8;
+   */
+  readOptions?: ReadOptions | undefined;
 };
 
 /**
@@ -316,6 +353,13 @@ export type GetTaskQueueRealTimeStatisticsRequest = Message<"taskrouter.gateway.
    * @generated from field: string task_channel = 3;
    */
   taskChannel: string;
+
+  /**
+   * How fresh the answer must be; unset: the method's default (see ReadOptions).
+   *
+   * @generated from field: taskrouter.gateway.v1.ReadOptions read_options = 4;
+   */
+  readOptions?: ReadOptions | undefined;
 };
 
 /**
@@ -394,6 +438,13 @@ export type ListTaskQueuesStatisticsRequest = Message<"taskrouter.gateway.v1.Lis
    * @generated from field: repeated int32 split_by_wait_time = 9;
    */
   splitByWaitTime: number[];
+
+  /**
+   * How fresh the answer must be; unset: the method's default (see ReadOptions).
+   *
+   * @generated from field: taskrouter.gateway.v1.ReadOptions read_options = 10;
+   */
+  readOptions?: ReadOptions | undefined;
 };
 
 /**
@@ -422,6 +473,13 @@ export type BatchGetTaskQueueRealTimeStatisticsRequest = Message<"taskrouter.gat
    * @generated from field: repeated string task_queue_sids = 2;
    */
   taskQueueSids: string[];
+
+  /**
+   * How fresh the answer must be; unset: the method's default (see ReadOptions).
+   *
+   * @generated from field: taskrouter.gateway.v1.ReadOptions read_options = 3;
+   */
+  readOptions?: ReadOptions | undefined;
 };
 
 /**
@@ -479,6 +537,13 @@ export type GetWorkerInstanceStatisticsRequest = Message<"taskrouter.gateway.v1.
    * @generated from field: string task_channel = 6;
    */
   taskChannel: string;
+
+  /**
+   * How fresh the answer must be; unset: the method's default (see ReadOptions).
+   *
+   * @generated from field: taskrouter.gateway.v1.ReadOptions read_options = 7;
+   */
+  readOptions?: ReadOptions | undefined;
 };
 
 /**
@@ -550,6 +615,13 @@ export type GetWorkerStatisticsRequest = Message<"taskrouter.gateway.v1.GetWorke
    * @generated from field: string friendly_name = 8;
    */
   friendlyName: string;
+
+  /**
+   * How fresh the answer must be; unset: the method's default (see ReadOptions).
+   *
+   * @generated from field: taskrouter.gateway.v1.ReadOptions read_options = 9;
+   */
+  readOptions?: ReadOptions | undefined;
 };
 
 /**
@@ -600,6 +672,13 @@ export type GetWorkersCumulativeStatisticsRequest = Message<"taskrouter.gateway.
    * @generated from field: string task_channel = 5;
    */
   taskChannel: string;
+
+  /**
+   * How fresh the answer must be; unset: the method's default (see ReadOptions).
+   *
+   * @generated from field: taskrouter.gateway.v1.ReadOptions read_options = 6;
+   */
+  readOptions?: ReadOptions | undefined;
 };
 
 /**
@@ -628,6 +707,13 @@ export type GetWorkersRealTimeStatisticsRequest = Message<"taskrouter.gateway.v1
    * @generated from field: string task_channel = 2;
    */
   taskChannel: string;
+
+  /**
+   * How fresh the answer must be; unset: the method's default (see ReadOptions).
+   *
+   * @generated from field: taskrouter.gateway.v1.ReadOptions read_options = 3;
+   */
+  readOptions?: ReadOptions | undefined;
 };
 
 /**
@@ -692,6 +778,13 @@ export type GetWorkflowStatisticsRequest = Message<"taskrouter.gateway.v1.GetWor
    * @generated from field: repeated int32 split_by_wait_time = 7;
    */
   splitByWaitTime: number[];
+
+  /**
+   * How fresh the answer must be; unset: the method's default (see ReadOptions).
+   *
+   * @generated from field: taskrouter.gateway.v1.ReadOptions read_options = 8;
+   */
+  readOptions?: ReadOptions | undefined;
 };
 
 /**
@@ -756,6 +849,13 @@ export type GetWorkflowCumulativeStatisticsRequest = Message<"taskrouter.gateway
    * @generated from field: repeated int32 split_by_wait_time = 7;
    */
   splitByWaitTime: number[];
+
+  /**
+   * How fresh the answer must be; unset: the method's default (see ReadOptions).
+   *
+   * @generated from field: taskrouter.gateway.v1.ReadOptions read_options = 8;
+   */
+  readOptions?: ReadOptions | undefined;
 };
 
 /**
@@ -791,6 +891,13 @@ export type GetWorkflowRealTimeStatisticsRequest = Message<"taskrouter.gateway.v
    * @generated from field: string task_channel = 3;
    */
   taskChannel: string;
+
+  /**
+   * How fresh the answer must be; unset: the method's default (see ReadOptions).
+   *
+   * @generated from field: taskrouter.gateway.v1.ReadOptions read_options = 4;
+   */
+  readOptions?: ReadOptions | undefined;
 };
 
 /**
