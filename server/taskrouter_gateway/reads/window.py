@@ -6,18 +6,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 
 
 class RequestWindow:
     def __init__(self, limit: int, period_s: float = 1.0, *, margin_s: float = 0.05,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         """`margin_s` widens the window: TaskRouter counts a request when it arrives, a little after it is sent."""
         if limit < 1 or period_s <= 0:
             raise ValueError("limit must be >= 1 and period_s > 0")
         self.limit = limit
         self.period = period_s + margin_s
         self.clock = clock
+        self.sleep = sleep
         self.waits = 0  # requests that had to wait for a slot
         self._sent: dict[Hashable, deque[float]] = {}
 
@@ -33,4 +35,4 @@ class RequestWindow:
                 return
             self.waits += 1
             # Pacing, not synchronisation: the slot frees at a known time.
-            await asyncio.sleep(sent[0] + self.period - now)
+            await self.sleep(sent[0] + self.period - now)

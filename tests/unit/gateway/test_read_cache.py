@@ -133,15 +133,21 @@ def test_where_a_path_points(path, expected):
 
 
 async def test_a_window_paces_requests_it_would_otherwise_exceed():
-    window = RequestWindow(2, 0.05, margin_s=0.0)
+    clock, slept = Clock(), []
+
+    async def sleep(seconds: float) -> None:  # time passes exactly as asked
+        slept.append(round(seconds, 6))
+        clock.now += seconds
+
+    window = RequestWindow(2, 1.0, margin_s=0.05, clock=clock, sleep=sleep)
+    sent = []
     for _ in range(5):
         await window.acquire("ws")
-    assert window.waits >= 2  # the third and the fifth had to wait for a slot
-    other = RequestWindow(2, 0.05, margin_s=0.0)
-    await other.acquire("a")
-    await other.acquire("a")
-    await other.acquire("b")  # per key
-    assert other.waits == 0
+        sent.append(round(clock.now, 6))
+    assert sent == [0.0, 0.0, 1.05, 1.05, 2.1]  # never more than 2 in any 1.05 s
+    assert slept == [1.05, 1.05] and window.waits == 2
+    await window.acquire("other")  # per key
+    assert window.waits == 2
     with pytest.raises(ValueError):
         RequestWindow(0)
 
