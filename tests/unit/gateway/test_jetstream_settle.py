@@ -5,6 +5,7 @@ from __future__ import annotations
 import nats.js.errors
 import pytest
 
+from taskrouter_gateway.eventlog.jetstream.kv import open_bucket
 from taskrouter_gateway.eventlog.jetstream.settle import cluster_forming, once_formed
 
 
@@ -56,3 +57,45 @@ async def test_no_wait_means_one_try():
 def test_only_the_forming_codes_count():
     assert cluster_forming(_api_error(10005)) and cluster_forming(_api_error(10008))
     assert not cluster_forming(_api_error(10004)) and not cluster_forming(ValueError("10005"))
+
+
+class Broker:
+    """A JetStream context whose key_value and create_key_value answer from scripted lists, then succeed."""
+
+    def __init__(self, lookups: list[BaseException], creates: list[BaseException]) -> None:
+        self.lookups, self.creates = list(lookups), list(creates)
+        self.calls: list[str] = []
+
+    async def key_value(self, bucket: str) -> str:
+        self.calls.append("lookup")
+        if self.lookups:
+            raise self.lookups.pop(0)
+        return f"kv:{bucket}"
+
+    async def create_key_value(self, config) -> str:
+        self.calls.append("create")
+        if self.creates:
+            raise self.creates.pop(0)
+        return f"created:{config.bucket}"
+
+
+async def test_a_bucket_another_replica_is_creating_is_waited_for_until_this_server_shows_it():
+    not_found = nats.js.errors.BucketNotFoundError
+    in_use = nats.js.errors.BadRequestError(code=400, err_code=10058, description="stream name already in use")
+    broker = Broker([not_found(), not_found(), not_found()], [in_use, in_use])
+    assert await open_bucket(broker, "marks", replicas=3, within_s=5, pause_s=0.001) == "kv:marks"
+    assert broker.calls == ["lookup", "create", "lookup", "lookup", "create", "lookup"]
+
+
+async def test_a_bucket_is_created_once_the_cluster_has_formed():
+    broker = Broker([nats.js.errors.BucketNotFoundError()] * 3, [_api_error(10005), _api_error(10008, code=503)])
+    assert await open_bucket(broker, "lease", replicas=3, within_s=5, pause_s=0.001) == "created:lease"
+    assert broker.calls == ["lookup", "create", "lookup", "create", "lookup", "create"]
+
+
+async def test_a_real_refusal_to_create_is_raised_at_once():
+    refused = nats.js.errors.BadRequestError(code=400, err_code=10023, description="insufficient resources")
+    broker = Broker([nats.js.errors.BucketNotFoundError()] * 5, [refused] * 5)
+    with pytest.raises(nats.js.errors.BadRequestError) as raised:
+        await open_bucket(broker, "marks", replicas=3, within_s=5, pause_s=0.001)
+    assert raised.value.err_code == 10023 and broker.calls == ["lookup", "create"]

@@ -19,14 +19,16 @@ def cluster_forming(exc: BaseException) -> bool:
     return isinstance(exc, nats.js.errors.APIError) and exc.err_code in FORMING_CODES
 
 
-async def once_formed(op: Callable[[], Awaitable[T]], *, within_s: float, pause_s: float = 0.25) -> T:
-    """`op()`, tried again while the cluster is forming, until `within_s` has passed; then its last error."""
+async def once_formed(op: Callable[[], Awaitable[T]], *, within_s: float, pause_s: float = 0.25,
+                      settling: Callable[[BaseException], bool] = cluster_forming) -> T:
+    """`op()`, tried again while the cluster is forming (or `settling` says the error will pass), until
+    `within_s` has passed; then its last error."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within_s
     while True:
         try:
             return await op()
         except nats.js.errors.APIError as exc:
-            if not cluster_forming(exc) or loop.time() + pause_s > deadline:
+            if not settling(exc) or loop.time() + pause_s > deadline:
                 raise
         await asyncio.sleep(pause_s)
