@@ -24,6 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from .eventlog.log import EventLog, EventLogError
+from .reads.cache import AGE_BUCKETS
 from .upstream.response import RateLimit
 
 # The *_created series would double every counter's lines for a timestamp nobody alerts on.
@@ -237,8 +238,6 @@ class LiveCollector(Collector):
 
 def _read_metrics(reads: Any) -> Iterator[Metric]:
     """The read front's counts (reads/cache.py keeps them as plain ints: nothing per hit here)."""
-    from .reads.cache import AGE_BUCKETS
-
     cache, counters = reads.cache, reads.cache.counters
     for name, value, text in (
         ("read_cache_hits", counters.hits, "reads answered from the cache"),
@@ -247,7 +246,7 @@ def _read_metrics(reads: Any) -> Iterator[Metric]:
         ("read_cache_invalidations", counters.invalidations, "cached answers dropped by an event or a write"),
         ("read_cache_evictions", counters.evictions, "cached answers dropped to stay within the size bounds"),
         ("read_cache_not_stored", counters.not_stored,
-         "answers not cached because their workspace changed while they were fetched"),
+         "answers not cached because an event or a write touching them arrived while they were fetched"),
         ("read_bulk_statistics_requests", reads.queue_statistics.bulk_requests,
          "bulk real-time queue statistics requests sent for batched reads"),
     ):

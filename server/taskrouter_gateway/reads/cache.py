@@ -7,6 +7,7 @@ in entries and in bytes (each answer's serialized size); counts what it does for
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -27,7 +28,7 @@ class CacheCounters:
     coalesced: int = 0
     invalidations: int = 0  # answers dropped by an event or a write
     evictions: int = 0  # answers dropped to stay within the bounds
-    not_stored: int = 0  # answers fetched while an event or write touched their workspace
+    not_stored: int = 0  # answers fetched while an event or a write dropped one of their tags
     age_counts: list[int] = field(default_factory=lambda: [0] * (len(AGE_BUCKETS) + 1))
     age_sum: float = 0.0
 
@@ -72,12 +73,7 @@ class ReadCache:
                 counters = self.counters
                 counters.hits += 1
                 counters.age_sum += age
-                index = 0
-                for bound in AGE_BUCKETS:
-                    if age <= bound:
-                        break
-                    index += 1
-                counters.age_counts[index] += 1
+                counters.age_counts[bisect.bisect_left(AGE_BUCKETS, age)] += 1
                 return entry.value, age
         self.counters.misses += 1
         return None

@@ -35,14 +35,12 @@ class ReadSettings:
 class Reads:
     def __init__(self, settings: ReadSettings = ReadSettings(), *, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
-        self.realtime_staleness_s = settings.realtime_statistics_staleness_s
-        self.coalesce = settings.coalesce
         self.cache = ReadCache(max_entries=settings.cache_entries, max_bytes=settings.cache_bytes, clock=clock)
         self.inflight = Inflight()
         self.bulk_window = RequestWindow(BULK_STATISTICS_PER_SECOND, clock=clock)
         self.queue_statistics = QueueStatistics(self.cache, self.bulk_window)
-        # When the newest event this replica applied was committed to the log (ms), and when it was applied:
-        # how far behind the log the cache's invalidations run.
+        # How long before this replica applied it the newest applied event was committed to the log: how far
+        # behind the log the cache's invalidations run.
         self.event_lag_s = 0.0
 
     def on_event(self, workspace_sid: str, event_type: str, received_ms: int, refs: Callable[[], Refs | None]) -> None:

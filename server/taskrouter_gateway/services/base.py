@@ -42,19 +42,17 @@ class UpstreamServicer:
         self._reads = reads
 
     async def _read(self, context: grpc.aio.ServicerContext, request: Any, call: RestCall,
-                    translate: Callable[[UpstreamResponse], M], *, realtime: bool = False,
-                    check: Checker | None = None) -> M:
+                    translate: Callable[[UpstreamResponse], M], *, realtime: bool = False) -> M:
         """A read's answer: from the cache if one within the caller's max_staleness is held, else from
         TaskRouter, sharing an identical request in flight. `realtime`: Twilio documents the figures as
-        lagging, so an unset max_staleness means the gateway's default rather than zero. `check`: the
-        request's other violations, reported together with a bad max_staleness."""
+        lagging, so an unset max_staleness means the gateway's default rather than zero."""
         reads = self._reads
-        check = check or Checker()
+        check = Checker()
         if reads is None:
             staleness_of(request, 0.0, check)
             check.done()
             return translate(await self._call(context, call))
-        max_age = staleness_of(request, reads.realtime_staleness_s if realtime else 0.0, check)
+        max_age = staleness_of(request, reads.settings.realtime_statistics_staleness_s if realtime else 0.0, check)
         check.done()
         cache = reads.cache
         key = (keys.partition(), keys.call_key(call))
@@ -73,7 +71,7 @@ class UpstreamServicer:
             cache.put(key, message, fetched_at=sent, size=message.ByteSize(), tags=tags, epoch=epoch)
             return message
 
-        if not reads.coalesce:
+        if not reads.settings.coalesce:
             return await fetch()
         message, shared = await reads.inflight.run(key, fetch)
         if shared:

@@ -46,37 +46,37 @@ def _check(req: Any, check: Checker | None = None, **sids: str) -> Checker:
 class StatisticsService(UpstreamServicer, statistics_service_pb2_grpc.StatisticsServiceServicer):
     async def _fetch(self, context: grpc.aio.ServicerContext, request: Message, message: Message,
                      call: RestCall | None = None, *, realtime: bool = False) -> Any:
-        """GET the request's statistics (or send `call`) and read the JSON into a copy of `message`, through
-        the read front. `realtime`: Twilio's real-time figures, read within a default staleness."""
+        """GET the request's statistics (or send `call`) and read the JSON into `message`, through the read
+        front. `realtime`: Twilio's real-time figures, read within a default staleness."""
         return await self._read(context, request, call or tr.get_call(request),
                                 lambda reply: tr.fill(message, reply.body or {}), realtime=realtime)
 
-    async def _queues_realtime(self, context: grpc.aio.ServicerContext, request: Any, reads: Reads,
+    async def _queues_realtime(self, request: Any, reads: Reads,
                                sids: list[str]) -> list[tuple[st.TaskQueueRealTimeStatistics, float]]:
         """Each queue's real-time figures (and their age), through the bulk batcher (reads/queue_statistics.py).
         Fetched without this caller's deadline: the bulk request serves every caller batched into it."""
         check = Checker()
-        max_age = staleness_of(request, reads.realtime_staleness_s, check)
+        max_age = staleness_of(request, reads.settings.realtime_statistics_staleness_s, check)
         check.done()
+        return await reads.queue_statistics.get(keys.partition(), request.workspace_sid, sids, max_age,
+                                                self._bulk_queue_figures, self._one_queue_figures)
 
-        async def bulk(workspace_sid: str, queue_sids: list[str]) -> list[st.TaskQueueRealTimeStatistics]:
-            call = tr.task_queues_bulk_call(svc.BatchGetTaskQueueRealTimeStatisticsRequest(
-                workspace_sid=workspace_sid, task_queue_sids=queue_sids))
-            answer = tr.fill(st.TaskQueueBulkRealTimeStatistics(), (await self._call(None, call)).body or {})
-            base = answer.url.rsplit("/RealTimeStatistics", 1)[0] if answer.url else ""
-            for item in answer.task_queue_data:
-                # Each is also a single queue's answer: give it the envelope's ids and its own URL.
-                item.account_sid = item.account_sid or answer.account_sid
-                item.workspace_sid = item.workspace_sid or answer.workspace_sid
-                item.url = f"{base}/{item.task_queue_sid}/RealTimeStatistics" if base else ""
-            return list(answer.task_queue_data)
+    async def _bulk_queue_figures(self, workspace_sid: str, queue_sids: list[str]) -> list[st.TaskQueueRealTimeStatistics]:
+        call = tr.task_queues_bulk_call(svc.BatchGetTaskQueueRealTimeStatisticsRequest(
+            workspace_sid=workspace_sid, task_queue_sids=queue_sids))
+        answer = tr.fill(st.TaskQueueBulkRealTimeStatistics(), (await self._call(None, call)).body or {})
+        base = answer.url.rsplit("/RealTimeStatistics", 1)[0] if answer.url else ""
+        for item in answer.task_queue_data:
+            # Each is also a single queue's answer: give it the envelope's ids and its own URL.
+            item.account_sid = item.account_sid or answer.account_sid
+            item.workspace_sid = item.workspace_sid or answer.workspace_sid
+            item.url = f"{base}/{item.task_queue_sid}/RealTimeStatistics" if base else ""
+        return list(answer.task_queue_data)
 
-        async def one(workspace_sid: str, queue_sid: str) -> st.TaskQueueRealTimeStatistics:
-            call = tr.get_call(svc.GetTaskQueueRealTimeStatisticsRequest(workspace_sid=workspace_sid,
-                                                                          task_queue_sid=queue_sid))
-            return tr.fill(st.TaskQueueRealTimeStatistics(), (await self._call(None, call)).body or {})
-
-        return await reads.queue_statistics.get(keys.partition(), request.workspace_sid, sids, max_age, bulk, one)
+    async def _one_queue_figures(self, workspace_sid: str, queue_sid: str) -> st.TaskQueueRealTimeStatistics:
+        call = tr.get_call(svc.GetTaskQueueRealTimeStatisticsRequest(workspace_sid=workspace_sid,
+                                                                      task_queue_sid=queue_sid))
+        return tr.fill(st.TaskQueueRealTimeStatistics(), (await self._call(None, call)).body or {})
 
     @rpc
     async def GetWorkspaceStatistics(
@@ -121,7 +121,7 @@ class StatisticsService(UpstreamServicer, statistics_service_pb2_grpc.Statistics
         reads = self._reads
         if reads is None or request.task_channel:  # the bulk endpoint takes no TaskChannel
             return await self._fetch(context, request, st.TaskQueueRealTimeStatistics(), realtime=True)
-        [(figures, age)] = await self._queues_realtime(context, request, reads, [request.task_queue_sid])
+        [(figures, age)] = await self._queues_realtime(request, reads, [request.task_queue_sid])
         if age > 0:
             answered_from_cache(context, age)
         return figures
@@ -150,7 +150,7 @@ class StatisticsService(UpstreamServicer, statistics_service_pb2_grpc.Statistics
         if reads is None:
             return await self._fetch(context, request, st.TaskQueueBulkRealTimeStatistics(),
                                      tr.task_queues_bulk_call(request))
-        answers = await self._queues_realtime(context, request, reads, list(request.task_queue_sids))
+        answers = await self._queues_realtime(request, reads, list(request.task_queue_sids))
         first = answers[0][0]
         suffix = f"/{first.task_queue_sid}/RealTimeStatistics"
         url = first.url[: -len(suffix)] + "/RealTimeStatistics" if first.url.endswith(suffix) else ""
