@@ -20,6 +20,8 @@ from .admin import AdminServer, Readiness
 from .auth import AuthPolicy
 from .background import background
 from .config import Settings
+from .connect.asgi import connect_app
+from .connect.http_server import HttpServer
 from .eventlog import records
 from .eventlog.backends import build_event_log
 from .eventlog.log import EventLog, EventLogError, run_retention
@@ -83,6 +85,7 @@ class Gateway:
         self.webhook_server: WebhookServer | None = None
         self.admin: AdminServer | None = None
         self.grpc: GrpcServer | None = None
+        self.http: HttpServer | None = None
         self.backfill_task: Any = None
 
     # -- handles -------------------------------------------------------------------------------------
@@ -112,6 +115,14 @@ class Gateway:
         if self.webhook_server is not None:
             return self.webhook_server.url
         return self.settings.webhook_public_url or ""
+
+    @property
+    def http_port(self) -> int:
+        return self.http.port if self.http is not None else 0
+
+    @property
+    def http_url(self) -> str:
+        return self.http.url if self.http is not None else ""
 
     @property
     def admin_port(self) -> int:
@@ -192,9 +203,18 @@ class Gateway:
                 self.metrics.live.watch(self.event_log, self.webhook, self.fanout, self.reads)
             self.admin = await stack.enter_async_context(AdminServer(self.metrics, self.readiness, settings.admin))
 
+        servicers = self._servicers()
         self.grpc = await stack.enter_async_context(GrpcServer(
-            settings.grpc, self._register_services, SERVICE_NAMES, self.health, self.tls, lambda: self._grace,
+            settings.grpc, lambda server: self.pipeline.register(server, servicers), SERVICE_NAMES, self.health,
+            self.tls, lambda: self._grace,
         ))
+        if settings.http.port is not None:
+            # The same servicer objects through the same pipeline: one implementation of each RPC.
+            bound = [method for servicer in servicers for method in self.pipeline.bound_methods(servicer)]
+            self.http = await stack.enter_async_context(HttpServer(
+                settings.http, connect_app(bound, cors_origins=settings.http.cors_origins), settings.tls,
+                lambda: self._grace,
+            ))
         self.readiness.event_log = self.event_log  # ready from here on
         if self.auth is not None:
             await stack.enter_async_context(background(self.auth.watch(), "auth-file-watch"))
@@ -210,26 +230,29 @@ class Gateway:
         log.info(
             "gateway started",
             grpc=self.grpc_target,
+            http=self.http_url or None,
             webhook=logs.redact_url(self.webhook_url),  # a public URL may carry user:password@
             embedded=self.emulator is not None,
         )
 
-    def _register_services(self, server: grpc.aio.Server) -> None:
+    def _servicers(self) -> tuple[object, ...]:
         assert self.upstream is not None and self.event_log is not None and self.fanout is not None
         assert self.backfiller is not None
         # No interceptor: the pipeline wraps each API handler; health and reflection go unwrapped.
-        self.pipeline.register(server, (
+        return (
             *(servicer(self.upstream, tracing=self.tracing, reads=self.reads)
               for servicer in registry.UPSTREAM_SERVICERS),
             # With the webhook off there is no URL of ours to point Twilio at.
             EventService(self.upstream, self.backfiller, self.webhook_url if self.webhook_server else None,
                          EventStreamer(self.event_log, self.fanout), tracing=self.tracing),
-        ))
+        )
 
     def reload(self) -> None:
         """SIGHUP: re-read certificates (at the next handshake) and the auth file now."""
         if self.tls is not None:
             self.tls.reload()
+        if self.http is not None:
+            self.http.reload_tls()
         if self.auth is not None:
             self.auth.refresh(force=True)
 

@@ -52,6 +52,11 @@ _SERVE_FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("auth_file", "--auth-file", str, "TOML file of caller identities and scopes; unset: no auth"),
     ("admin_host", "--admin-host", str, "admin HTTP host (/metrics, /healthz, /readyz)"),
     ("admin_port", "--admin-port", int, "admin HTTP port; unset: no admin server; 0 picks a free one"),
+    ("http_host", "--http-host", str, "Connect port host (JSON and binary RPCs over HTTP, and /console)"),
+    ("http_port", "--http-port", int, "Connect port: every RPC for curl and browsers, the console at /console; "
+     "unset: off; 0 picks a free one"),
+    ("http_cors_origin", "--http-cors-origin", str, "comma-separated browser origins allowed to call the Connect "
+     "port (e.g. https://dash.example.com); none by default"),
     ("realtime_statistics_staleness", "--realtime-statistics-staleness", float,
      "seconds a real-time statistics answer may be served from cache when the request sets no "
      "read_options.max_staleness; 0 sends each one to TaskRouter"),
@@ -66,6 +71,7 @@ _DEFAULT_TEXT = {
     "emulator_state_file": "<data-dir>/emulator.sqlite3",
     "webhook_public_url": "the listen address",
     "workspaces": "every workspace of the account",
+    "http_cors_origin": "none",
 }
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import Mapping, Protocol
 
 from .admin import AdminSettings
+from .connect.settings import HttpSettings, cors_origins
 from .embedded import EmbeddedSettings
 from .eventlog.settings import EventLogSettings, NatsSettings
 from .grpc_server import GrpcSettings
@@ -98,6 +99,10 @@ class Settings:
     # /metrics, /healthz and /readyz; unset port: no admin server.
     admin_host: str = AdminSettings.host
     admin_port: int | None = None
+    # The Connect port (connect/): every RPC over HTTP/1.1 and HTTP/2 as JSON or binary, and /console; unset: off.
+    http_host: str = HttpSettings.host
+    http_port: int | None = None
+    http_cors_origin: str = ""  # comma-separated browser origins allowed to call the Connect port
     # Reads (reads/): identical concurrent reads share one request; answers are cached within each caller's
     # ReadOptions.max_staleness and dropped by events.
     coalesce_reads: bool = ReadSettings.coalesce
@@ -175,6 +180,10 @@ class Settings:
         return AdminSettings(host=self.admin_host, port=self.admin_port)
 
     @property
+    def http(self) -> HttpSettings:
+        return HttpSettings(host=self.http_host, port=self.http_port, cors_origins=cors_origins(self.http_cors_origin))
+
+    @property
     def emulator(self) -> EmbeddedSettings:
         # The gateway's own webhook hosts (its listen host, the host of --webhook-public-url): the embedded
         # emulator may call these even when it calls no other host besides loopback.
@@ -199,7 +208,8 @@ class Settings:
 
     def validate(self) -> "Settings":
         sections: tuple[_Section, ...] = (
-            self.upstream, self.tls, self.grpc, self.webhook, self.emulator, self.admin, self.logging, self.reads,
+            self.upstream, self.tls, self.grpc, self.webhook, self.emulator, self.admin, self.http, self.logging,
+            self.reads,
         )
         for section in sections:
             section.validate()

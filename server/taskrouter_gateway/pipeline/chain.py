@@ -17,6 +17,8 @@ from typing import Any
 
 import grpc
 from google.protobuf import message_factory
+from google.protobuf.descriptor import MethodDescriptor
+from google.protobuf.message import Message
 from opentelemetry.trace import Span
 
 from .. import errors
@@ -41,6 +43,18 @@ class Method:
     @classmethod
     def of(cls, name: str, *, streaming: bool) -> Method:
         return cls(name, scope_for_method_name(name.rpartition("/")[2]), streaming)
+
+
+@dataclass(frozen=True, slots=True)
+class BoundMethod:
+    """One RPC of a servicer with the chain around it: `run` is what a transport calls."""
+
+    method: Method
+    descriptor: MethodDescriptor
+    request_type: type[Message]
+    response_type: type[Message]
+    prebuilt: bool  # `run` returns (or yields) bytes in wire format, not messages
+    run: Callable[[Any, Any], Any]
 
 
 class Call:
@@ -163,12 +177,13 @@ class Pipeline:
             )
         raise TypeError(f"{name}: the pipeline runs unary and server-streaming handlers, not client streams")
 
-    def service_handlers(self, servicer: object) -> tuple[str, dict[str, grpc.RpcMethodHandler]]:
-        """(full service name, handler per method) for every method the servicer's proto service declares;
-        each must be a method of the servicer marked @rpc, so a new RPC cannot go unserved or unwrapped."""
+    def bound_methods(self, servicer: object) -> list[BoundMethod]:
+        """Every method the servicer's proto service declares, run through the chain: what the gRPC server
+        and the Connect front (connect/) both serve, so each RPC has one implementation and one chain. Each
+        must be a method of the servicer marked @rpc, so a new RPC cannot go unserved or unwrapped."""
         owner = type(servicer)
         service = service_descriptor(owner)
-        handlers = {}
+        bound = []
         for declared in service.methods:
             name = f"/{service.full_name}/{declared.name}"
             function = getattr(owner, declared.name, None)
@@ -176,15 +191,30 @@ class Pipeline:
                 raise TypeError(f"{owner.__qualname__}.{declared.name}: {name} has no @rpc method")
             if declared.client_streaming:
                 raise TypeError(f"{name}: the pipeline runs unary and server-streaming handlers, not client streams")
-            request_type = message_factory.GetMessageClass(declared.input_type)
-            response_type = message_factory.GetMessageClass(declared.output_type)
-            make = grpc.unary_stream_rpc_method_handler if declared.server_streaming else grpc.unary_unary_rpc_method_handler
-            handlers[declared.name] = self.method_handler(name, make(
-                getattr(servicer, declared.name),
-                request_deserializer=request_type.FromString,
-                response_serializer=None if is_prebuilt(function) else response_type.SerializeToString,
+            method = Method.of(name, streaming=declared.server_streaming)
+            handler = getattr(servicer, declared.name)
+            bound.append(BoundMethod(
+                method=method,
+                descriptor=declared,
+                request_type=message_factory.GetMessageClass(declared.input_type),
+                response_type=message_factory.GetMessageClass(declared.output_type),
+                prebuilt=is_prebuilt(function),
+                run=self.stream(method, handler) if method.streaming else self.unary(method, handler),
             ))
-        return service.full_name, handlers
+        return bound
+
+    def service_handlers(self, servicer: object) -> tuple[str, dict[str, grpc.RpcMethodHandler]]:
+        """(full service name, gRPC handler per method) for the servicer's bound methods. Prebuilt methods
+        get no response serializer: they hand grpc bytes already in wire format."""
+        handlers = {}
+        for bound in self.bound_methods(servicer):
+            make = grpc.unary_stream_rpc_method_handler if bound.method.streaming else grpc.unary_unary_rpc_method_handler
+            handlers[bound.descriptor.name] = make(
+                bound.run,
+                request_deserializer=bound.request_type.FromString,
+                response_serializer=None if bound.prebuilt else bound.response_type.SerializeToString,
+            )
+        return service_descriptor(type(servicer)).full_name, handlers
 
     def register(self, server: grpc.aio.Server, servicers: Iterable[object]) -> None:
         """Adds each servicer's handlers to `server` as generic handlers only. Not as registered methods (what

@@ -84,3 +84,16 @@ class EmulatorAdmin:
 @pytest.fixture
 def emulator_admin(emulator, emulator_http) -> EmulatorAdmin:
     return EmulatorAdmin(emulator_http, emulator.base_url)
+
+
+@pytest.fixture
+async def connect_gateway(make_gateway, emulator) -> Gateway:
+    """A gateway with its Connect port (connect/) on 127.0.0.1:0 beside the gRPC one; the emulator's default
+    workspace sends its events to the gateway's webhook."""
+    from taskrouter.gateway.v1 import event_service_pb2, event_service_pb2_grpc
+
+    gateway = await make_gateway(http_port=0)
+    async with grpc.aio.insecure_channel(gateway.grpc_target) as channel:
+        await event_service_pb2_grpc.EventServiceStub(channel).ConfigureEventCallback(
+            event_service_pb2.ConfigureEventCallbackRequest(workspace_sid=emulator.config.default_workspace_sid))
+    return gateway
