@@ -54,6 +54,14 @@ for tree in python/taskrouter typescript/src/gen go/taskrouter; do
     (( lines <= 300 )) || echo "... ($lines diff lines in all)" >&2
   fi
 done
+# The console bundle (scripts/gen_console.sh) is generated from console/ and the TypeScript stubs: drift-checked
+# the same way.
+bash scripts/gen_console.sh "$work/console_dist"
+if ! diff -ru server/taskrouter_gateway/connect/console_dist "$work/console_dist" >"$work/diff.txt" 2>&1; then
+  stale=1
+  echo "check_protos: server/taskrouter_gateway/connect/console_dist differs from what console/ builds:" >&2
+  head -n 40 "$work/diff.txt" | cut -c1-300 >&2
+fi
 if (( stale )); then
   echo "check_protos: run ./dev gen (scripts/gen_protos.sh) and commit clients/." >&2
   # A version skew in the generators changes headers in every file; say which versions ran here.
@@ -61,4 +69,4 @@ if (( stale )); then
     "protoc-gen-es $("$root/node_modules/.bin/protoc-gen-es" --version 2>/dev/null || echo '?')" >&2
   exit 1
 fi
-echo "check_protos: buf lint clean; $breaking; clients/ matches protos/"
+echo "check_protos: buf lint clean; $breaking; clients/ matches protos/; the console bundle matches console/"

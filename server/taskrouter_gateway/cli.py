@@ -210,6 +210,8 @@ def _dev_command() -> str | None:
 def _banner(gateway: Gateway) -> str:
     target = gateway.grpc_target
     lines = [f"TaskRouter gateway: gRPC on {target}, event webhook on {gateway.webhook_url}"]
+    if gateway.http_port:
+        lines.append(f"Connect (curl, browsers): {gateway.http_url}; console: {gateway.http_url}/console/")
     if gateway.admin_port:
         lines.append(f"Admin: http://{gateway.settings.admin_host}:{gateway.admin_port}/metrics, /healthz, /readyz")
     if gateway.emulator is not None:

@@ -53,7 +53,7 @@ def test_help_shows_no_empty_defaults_and_packaging_is_current():
 
 def test_banner_commands_work_when_pasted_and_the_example_runs_twice(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "TASKROUTER_GATEWAY_"))}
-    command = ["./dev", "serve", "--grpc-port", "0", "--webhook-port", "0", "--data-dir", str(tmp_path / "data"),
+    command = ["./dev", "serve", "--grpc-port", "0", "--webhook-port", "0", "--http-port", "0", "--data-dir", str(tmp_path / "data"),
                "--log-format", "json"]
     with dev_serve.running(command, env) as (proc, banner):
         target = re.search(r"gRPC on ([\d.]+:\d+)", banner).group(1)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import urllib.request
 import subprocess
 import sys
 import time
@@ -32,13 +34,23 @@ def _readme_run_command() -> list[str]:
 
 
 def test_readme_run_command_serves_the_stubs(tmp_path):
-    command = _readme_run_command() + ["--grpc-port", "0", "--webhook-port", "0", "--log-format", "json",
+    command = _readme_run_command() + ["--grpc-port", "0", "--webhook-port", "0", "--http-port", "0", "--log-format", "json",
                                        "--data-dir", str(tmp_path / "data")]
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")}
     with dev_serve.running(command, env) as (proc, banner):
         target = re.search(r"gRPC on ([\d.]+:\d+)", banner).group(1)
         workspace = re.search(r"Default workspace: (WS[0-9a-f]{32})", banner).group(1)
         assert "grpcurl" in banner and "ListActivities" in banner
+        # ./dev serve turns the Connect port on: the console page and a curl-style JSON call answer.
+        http_url = re.search(r"Connect \(curl, browsers\): (http://[\d.]+:\d+);", banner).group(1)
+        with urllib.request.urlopen(f"{http_url}/console/", timeout=10) as page:
+            assert page.status == 200 and b"TaskRouter gateway" in page.read()
+        listed = urllib.request.Request(
+            f"{http_url}/taskrouter.gateway.v1.ActivityService/ListActivities",
+            data=json.dumps({"workspaceSid": re.search(r"Default workspace: (WS[0-9a-f]{32})", banner).group(1)}).encode(),
+            headers={"content-type": "application/json"})
+        with urllib.request.urlopen(listed, timeout=10) as answer:
+            assert len(json.loads(answer.read())["activities"]) == 3
         with grpc.insecure_channel(target) as channel:
             health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
             assert health.status == health_pb2.HealthCheckResponse.SERVING
