@@ -26,7 +26,7 @@ from .sizes import SIZES
 from .targets import evaluate
 
 SECTIONS = ("emulator", "unary", "features", "ingest", "fanout", "memory", "event_log", "scaleout", "routing", "history",
-            "reads")
+            "reads", "connect")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 

@@ -39,6 +39,31 @@ async def grpc_get_worker(
         return await closed_loop(call, concurrency, Window(warmup, seconds), mark)
 
 
+async def connect_get_worker(
+    mark: Mark, shared: Any, *, url: str, workspace_sid: str, sids: list[str], concurrency: int, codec: str,
+    warmup: float, seconds: float,
+) -> dict[str, object]:
+    """WorkerService.GetWorker over the Connect port (aiohttp, HTTP/1.1 keep-alive, `concurrency` connections):
+    codec "json" as curl and browsers send it, or "proto" (binary)."""
+    import json
+
+    if codec == "json":
+        bodies = [json.dumps({"workspaceSid": workspace_sid, "sid": sid}).encode() for sid in sids]
+    else:
+        bodies = [svc.GetWorkerRequest(workspace_sid=workspace_sid, sid=sid).SerializeToString() for sid in sids]
+    headers = {"content-type": f"application/{codec}"}
+    endpoint = f"{url}/taskrouter.gateway.v1.WorkerService/GetWorker"
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def call(i: int) -> bool:
+            async with session.post(endpoint, data=bodies[i % len(bodies)], headers=headers) as response:
+                body = await response.read()
+                return response.status == 200 and bool(body)
+
+        return await closed_loop(call, concurrency, Window(warmup, seconds), mark)
+
+
 def basic_auth(account_sid: str, auth_token: str) -> str:
     return "Basic " + base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
 

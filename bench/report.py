@@ -208,6 +208,20 @@ def _reads(section: dict[str, Any]) -> str:
     return out
 
 
+def _connect(section: dict[str, Any]) -> str:
+    rows = [
+        [r["client"], r["concurrency"], r["rps"], r["p50_ms"], r["p99_ms"], r["server_cpu_us_per_request"],
+         r["server_busy_pct"], r["errors"]]
+        for r in section["rows"]
+    ]
+    out = table(["client", "conc", "req/s", "p50 ms", "p99 ms", "CPU us/req", "busy %", "errors"], rows)
+    derived = [[d["concurrency"], d["json_cpu_ratio_vs_grpc"], d["proto_cpu_ratio_vs_grpc"]] for d in section["derived"]]
+    out += "\n\n" + table(["conc", "Connect JSON/gRPC CPU per req", "Connect binary/gRPC CPU per req"], derived)
+    streams = [[r["transport"], r["subscribers"], r["deliveries_per_second"], r["deliveries_per_cpu_second"],
+                section["stream_ratio_vs_grpc"].get(r["transport"], 1.0)] for r in section["streams"]]
+    return out + "\n\n" + table(["StreamEvents", "subscribers", "deliveries/s", "deliveries/CPU-s", "vs gRPC"], streams)
+
+
 _RENDERERS = {
     "unary": ("1. Unary: WorkerService.GetWorker", _unary),
     "features": ("1b. Unary with TLS, auth, metrics, tracing", _features),
@@ -220,6 +234,7 @@ _RENDERERS = {
     "routing": ("Task routing", _routing),
     "history": ("Event history at size", _history),
     "reads": ("8. Reads: the cache and statistics polling", _reads),
+    "connect": ("9. Connect: the same RPCs for curl and browsers", _connect),
 }
 
 

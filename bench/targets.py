@@ -33,6 +33,10 @@ def _fanout_ratio(results: Results, subscribers: int) -> float:
     return next(r["per_cpu_second_ratio"] for r in results["fanout"]["ratios"] if r["subscribers"] == subscribers)
 
 
+def _connect(results: Results, concurrency: int, key: str) -> float:
+    return next(d[key] for d in results["connect"]["derived"] if d["concurrency"] == concurrency)
+
+
 def _reads(results: Results, concurrency: int, key: str) -> float:
     return next(d[key] for d in results["reads"]["derived"] if d["concurrency"] == concurrency)
 
@@ -113,6 +117,24 @@ def targets_for(size: Any) -> list[Target]:
         # Fifty callers each polling every second: without the gateway, 50 requests a second; TaskRouter allows 5.
         Target("reads_polling_rate", "reads", "reads: upstream bulk statistics requests/s, 50 callers polling",
                "/s", "<=", 5.0, lambda r, s: r["reads"]["polling"]["upstream_bulk_per_second"]),
+        Target("connect_json_cpu_high", "connect",
+               f"Connect JSON GetWorker: gateway CPU per request vs gRPC's, concurrency {high}", "x", "<=", 1.5,
+               lambda r, s: _connect(r, high, "json_cpu_ratio_vs_grpc")),
+        Target("connect_json_cpu_low", "connect",
+               f"Connect JSON GetWorker: gateway CPU per request vs gRPC's, concurrency {low}", "x", "<=", 1.5,
+               lambda r, s: _connect(r, low, "json_cpu_ratio_vs_grpc")),
+        Target("connect_proto_cpu_high", "connect",
+               f"Connect binary GetWorker: gateway CPU per request vs gRPC's, concurrency {high}", "x", "<=", 1.3,
+               lambda r, s: _connect(r, high, "proto_cpu_ratio_vs_grpc")),
+        Target("connect_proto_cpu_low", "connect",
+               f"Connect binary GetWorker: gateway CPU per request vs gRPC's, concurrency {low}", "x", "<=", 1.3,
+               lambda r, s: _connect(r, low, "proto_cpu_ratio_vs_grpc")),
+        Target("connect_stream_json", "connect",
+               f"Connect JSON StreamEvents, {fanout_n} subscribers: deliveries per CPU-second vs gRPC", "x", ">=", 0.5,
+               lambda r, s: r["connect"]["stream_ratio_vs_grpc"]["Connect JSON"]),
+        Target("connect_stream_proto", "connect",
+               f"Connect binary StreamEvents, {fanout_n} subscribers: deliveries per CPU-second vs gRPC", "x", ">=",
+               0.5, lambda r, s: r["connect"]["stream_ratio_vs_grpc"]["Connect binary"]),
         Target("reads_polling_429", "reads", "reads: bulk requests the emulator's limit admitted (not 429), polling",
                "fraction", ">=", 1.0, lambda r, s: _admitted(r["reads"]["polling"])),
     ]

@@ -44,14 +44,16 @@ def _feed(ctx: RunContext, gateway: procs.Gateway) -> dict[str, Any]:
 
 def throughput(
     ctx: RunContext, server: str, process: procs.ServerProcess, target: str, subscribers: int, tag: int,
-    feed: dict[str, Any] | None,
+    feed: dict[str, Any] | None, transport: str = "grpc",
 ) -> dict[str, Any]:
-    """One throughput run; `feed` (the gateway's webhook) None means the server streams on its own (bare)."""
+    """One throughput run; `feed` (the gateway's webhook) None means the server streams on its own (bare).
+    `transport`: how the subscribers connect (jobs_stream.subscribe)."""
     ctx.reset_shared()
     subs, poster = ctx.agents
     subs.start(
         "bench.jobs_stream:subscribe", target=target, workspace_sid=ctx.ensure_emulator().workspace_sid,
         subscribers=subscribers, marker=sid_marker(tag), warmup=ctx.size.warmup, seconds=ctx.size.seconds,
+        transport=transport,
     )
     if feed is not None:
         poster.start(

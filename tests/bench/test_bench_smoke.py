@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = (
     "emulator", "unary", "features", "ingest", "fanout", "memory", "event_log", "scaleout", "routing", "history",
-    "reads",
+    "reads", "connect",
 )
 TARGET_IDS = {
     "unary_cpu_ratio_high", "unary_cpu_ratio_low", "unary_p50_added", "ingest_ratio", "fanout_cpu_ratio",
@@ -28,6 +28,8 @@ TARGET_IDS = {
     "history_js_start", "history_js_rss_growth", "history_sqlite_open", "history_sqlite_since_p99",
     "history_sqlite_cursor_p99", "history_sqlite_prune_stall",
     "reads_hit_cpu", "reads_hit_p50", "reads_polling_rate", "reads_polling_429",
+    "connect_json_cpu_high", "connect_json_cpu_low", "connect_proto_cpu_high", "connect_proto_cpu_low",
+    "connect_stream_json", "connect_stream_proto",
 }
 RUN_TIMEOUT = 150  # an upper bound for a hung run only; the smoke size takes seconds
 
@@ -240,3 +242,18 @@ def test_reads_cover_cache_hits_and_polling_without_errors(smoke):
     _positive(polling["served"], "polling.served")
     _positive(polling["upstream_bulk_requests"], "polling.upstream_bulk_requests")
     assert polling["refused_429"] == 0  # the gateway paces itself: not a timing, a property
+
+
+def test_connect_covers_grpc_json_and_binary_unary_and_streams_without_errors(smoke):
+    connect = smoke[1]["sections"]["connect"]
+    assert {row["client"] for row in connect["rows"]} == {"gRPC GetWorker", "Connect JSON GetWorker",
+                                                         "Connect binary GetWorker"}
+    for row in connect["rows"]:
+        assert row["errors"] == 0, row["first_error"]
+        _positive(row["server_cpu_us_per_request"], row["client"])
+    assert [row["transport"] for row in connect["streams"]] == ["gRPC", "Connect JSON", "Connect binary"]
+    for row in connect["streams"]:
+        _positive(row["delivered"], f"{row['transport']} deliveries")
+        assert row["stream_endings"] == {}, row["stream_endings"]
+    for name in ("Connect JSON", "Connect binary"):
+        _positive(connect["stream_ratio_vs_grpc"][name], name)
