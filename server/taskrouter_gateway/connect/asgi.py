@@ -13,6 +13,7 @@ from .codecs import JsonCodec, ProtoCodec
 from .console import Console
 from .cors import App, Cors, Receive, Scope, Send
 from .endpoints import endpoints
+from .peer import peer_certificates
 
 # The largest request message accepted, as on the gRPC port (grpc's default receive limit).
 READ_MAX_BYTES = 4 * 1024 * 1024
@@ -38,6 +39,9 @@ def connect_app(bound_methods: Iterable[BoundMethod], *, cors_origins: Iterable[
             if page is not None and page.handles(scope["path"]):
                 await page(scope, receive, send)
                 return
+            chain = scope.get("extensions", {}).get("tls", {}).get("client_cert_chain")
+            if chain:
+                peer_certificates.set(tuple(chain))  # for auth, in this request's task and those it starts
             if _grpc_without_trailers(scope):
                 await _plain(send, 415, b"the gRPC protocol needs HTTP/2 with trailers: use the gRPC port, or "
                                         b"Connect or gRPC-Web here\n")

@@ -14,6 +14,8 @@ from typing import Any, NoReturn
 import grpc
 from connectrpc.request import RequestContext
 
+from .peer import peer_certificates
+
 # Request headers that are transport, not metadata: grpc would not show them as invocation metadata either.
 _NOT_METADATA = frozenset({
     "content-type", "content-length", "content-encoding", "accept-encoding", "connect-protocol-version",
@@ -25,15 +27,14 @@ _NOT_METADATA = frozenset({
 class ConnectCallContext:
     """The grpc.aio.ServicerContext subset the gateway uses, over connectrpc's RequestContext."""
 
-    __slots__ = ("_ctx", "_metadata", "_code", "_details", "_trailers", "_peer_certs", "opened")
+    __slots__ = ("_ctx", "_metadata", "_code", "_details", "_trailers", "opened")
 
-    def __init__(self, ctx: RequestContext, peer_certs: Sequence[bytes] = ()) -> None:
+    def __init__(self, ctx: RequestContext) -> None:
         self._ctx = ctx
         self._metadata: tuple[tuple[str, Any], ...] | None = None
         self._code: grpc.StatusCode | None = None
         self._details = ""
         self._trailers: tuple[tuple[str, Any], ...] = ()
-        self._peer_certs = tuple(peer_certs)
         # Set when a stream's handler says it is subscribed (send_initial_metadata, as on gRPC).
         self.opened: asyncio.Event | None = None
 
@@ -55,8 +56,9 @@ class ConnectCallContext:
         return metadata
 
     def auth_context(self) -> Mapping[str, Sequence[bytes]]:
-        # auth.py reads the verified client certificate under the key grpc uses.
-        return {"x509_pem_cert": self._peer_certs} if self._peer_certs else {}
+        # auth.py reads the verified client certificate under the key grpc uses (peer.py puts it there).
+        chain = peer_certificates.get()
+        return {"x509_pem_cert": chain} if chain else {}
 
     def time_remaining(self) -> float | None:
         remaining_ms = self._ctx.timeout_ms

@@ -19,6 +19,7 @@ import uvicorn
 from ..settings_base import StartupError
 from ..tls import TlsFiles, TlsSettings, _check_pair, is_loopback
 from .cors import App
+from .peer import PeerCertificateProtocol
 from .settings import HttpSettings
 
 log = structlog.get_logger("taskrouter_gateway.http")
@@ -65,7 +66,7 @@ class HttpServer:
         ssl_context = self._ssl
         config = uvicorn.Config(
             self._app,
-            http="httptools", lifespan="on", ws="none", interface="asgi3",
+            http=PeerCertificateProtocol, lifespan="on", ws="none", interface="asgi3",
             log_config=None,  # leave the gateway's logging (structlog) as it is
             access_log=False, server_header=False, proxy_headers=False,
             timeout_graceful_shutdown=max(int(self._grace() + 0.999), 1),

@@ -100,3 +100,28 @@ async def test_sighup_reload_serves_the_new_certificate_to_new_connections(make_
     key.write_text("not a key")
     gateway.reload()
     assert await served_serial() == after
+
+
+async def test_a_client_certificate_names_the_caller_as_on_the_grpc_port(make_gateway, pki, emulator):
+    from test_auth import write_auth_file
+
+    ca, tmp, cert, key = pki
+    ws = emulator.config.default_workspace_sid
+    write_auth_file(tmp / "callers.toml", ws)  # "router" is known by its certificate name router.internal
+    gateway = await make_gateway(tls_cert=str(cert), tls_key=str(key), tls_client_ca=str(tmp / "ca.crt"),
+                                 auth_file=str(tmp / "callers.toml"), http_port=0)
+    create = "/taskrouter.gateway.v1.WorkerService/CreateWorker"
+
+    async def create_as(stem: str, name: str) -> tuple[int, dict]:
+        client_cert, client_key = ca.issue(name).write(tmp, stem)
+        code, body, status = await curl(
+            "--cacert", str(tmp / "ca.crt"), "--cert", str(client_cert), "--key", str(client_key),
+            "-H", "content-type: application/json", "-d", json.dumps({"workspaceSid": ws, "friendlyName": "by-cert"}),
+            f"{gateway.http_url}{create}")
+        assert code == 0
+        return int(status.split()[0]), json.loads(body)
+
+    status, made = await create_as("router", "router.internal")
+    assert status == 200 and made["sid"].startswith("WK")  # the router's write scope, from its certificate
+    status, error = await create_as("nobody", "nobody.internal")
+    assert (status, error["code"]) == (401, "unauthenticated")
