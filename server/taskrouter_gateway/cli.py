@@ -233,6 +233,9 @@ def _banner(gateway: Gateway) -> str:
         ]
         if dev:
             lines.append(f"  {dev} example --target {target} --workspace {ws}")
+        if gateway.http_port:
+            lines.append(f"  curl -H 'content-type: application/json' -d '{{\"workspaceSid\": \"{ws}\"}}' "
+                         f"{gateway.http_url}/taskrouter.gateway.v1.ActivityService/ListActivities")
         lines += [
             f"  grpcurl -plaintext -d '{{\"workspace_sid\": \"{ws}\"}}' {target} "
             "taskrouter.gateway.v1.ActivityService/ListActivities",
