@@ -353,3 +353,95 @@ async def test_connect_calls_are_counted_and_traced_like_grpc_ones(emulator, tmp
         assert server.context.trace_id == int(trace_id, 16)  # the caller's traceparent was honoured
     finally:
         await gateway.stop(0)
+
+
+async def test_a_connect_subscriber_that_stops_reading_is_ended_not_buffered_without_bound(make_gateway, http, ws):
+    # The HTTP server stops taking writes once the socket is full; the fan-out's per-subscriber buffer then
+    # fills and ends that stream alone (RESOURCE_EXHAUSTED with a resume cursor), as on the gRPC port.
+    import socket
+
+    from taskrouter_gateway.eventlog import records
+    from taskrouter_gateway.translate.events import event_from_rest
+
+    gateway = await make_gateway(http_port=0, subscriber_buffer=8)
+    body = envelope(json.dumps({"workspaceSid": ws, "startAtNow": True}).encode())
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", gateway.http_port))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    writer.write(f"POST {STREAM} HTTP/1.1\r\nHost: gw\r\nContent-Type: application/connect+json\r\n"
+                 f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    await writer.drain()
+    async with asyncio.timeout(10):
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200")
+        await reader.readuntil(b"{}")  # subscribed; from here on this client reads nothing
+
+    fast = _Reader(http, gateway, ws)
+    await fast.open()
+    count, counters = 400, gateway.fanout.counters
+    for start in range(0, count, 5):
+        # Five at a time, under the buffer of 8: the fast reader keeps up, the silent one falls behind.
+        items = [{"sid": f"EV{n:032x}", "account_sid": "AC" + "0" * 32, "workspace_sid": ws,
+                  "event_type": "worker.activity.update", "resource_sid": "WK" + "1" * 32, "resource_type": "worker",
+                  "event_date_ms": 1_800_000_000_000 + n, "description": "x" * 60_000, "event_data": {}}
+                 for n in range(start, start + 5)]
+        await gateway.event_log.append([records.from_rest(item, event_from_rest(item)) for item in items])
+        gateway.fanout.notify()
+        async with asyncio.timeout(10):
+            await fast.until(start + 5)
+    async with asyncio.timeout(10):
+        while counters.overflowed < 1:
+            await asyncio.sleep(0.01)
+        rest = await reader.read()  # the slow client reads at last: some events, then the end of the stream
+    await fast.close()
+    assert counters.overflowed == 1  # only the slow one
+    writer.close()
+    frames = Envelopes().feed(_dechunk(rest))
+    flags, payload = frames[-1]
+    assert flags & END_STREAM
+    error = json.loads(payload)["error"]
+    assert error["code"] == "resource_exhausted"
+    assert details_of(error)["google.rpc.ErrorInfo"].reason == "STREAM_SUBSCRIBER_TOO_SLOW"
+
+
+class _Reader:
+    """A Connect stream read as fast as it comes, counting events."""
+
+    def __init__(self, http, gateway, ws: str) -> None:
+        self._http, self._gateway, self._ws = http, gateway, ws
+        self.count = 0
+        self._frames = Envelopes()
+
+    async def open(self) -> None:
+        request = envelope(json.dumps({"workspaceSid": self._ws, "startAtNow": True}).encode())
+        self._response = await self._http.post(f"{self._gateway.http_url}{STREAM}", data=request,
+                                               headers={"content-type": "application/connect+json"})
+        await self.until(0, subscribed=True)
+
+    async def until(self, count: int, subscribed: bool = False) -> None:
+        seen_any = False
+        while self.count < count or (subscribed and not seen_any):
+            chunk = await self._response.content.readany()
+            assert chunk, "the fast stream ended"
+            for flags, payload in self._frames.feed(chunk):
+                assert not flags & END_STREAM, payload
+                self.count += len(json.loads(payload).get("events", []))
+                seen_any = True
+
+    async def close(self) -> None:
+        self._response.close()
+
+
+def _dechunk(data: bytes) -> bytes:
+    """The body of an HTTP/1.1 chunked response from a chunk's start (or the end of the one before)."""
+    out, at = b"", 2 if data.startswith(b"\r\n") else 0
+    while at < len(data):
+        end = data.index(b"\r\n", at)
+        size = int(data[at:end].split(b";")[0], 16)
+        if size == 0:
+            break
+        out += data[end + 2:end + 2 + size]
+        at = end + 2 + size + 2
+    return out
