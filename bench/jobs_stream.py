@@ -27,75 +27,61 @@ METHOD = "/taskrouter.gateway.v1.EventService/StreamEvents"
 STREAMS_PER_CHANNEL = 100
 
 
-async def subscribe(
-    mark: Mark, shared: Any, *, target: str, workspace_sid: str, subscribers: int, marker: bytes, warmup: float,
-    seconds: float, record_until: int = 0, transport: str = "grpc",
-) -> dict[str, object]:
-    """Opens `subscribers` streams (start_at_now), waits until each has received a message, then measures.
+class _Tally:
+    """What the subscribers received, shared by both transports: events per subscriber, messages, the highest
+    callback index each has seen (the poster paces itself on the slowest), and how streams ended."""
 
-    transport: "grpc" (target host:port), or "connect+proto" / "connect+json" (target the Connect port's URL):
-    the same StreamEvents over the Connect protocol, one HTTP/1.1 connection per stream as a browser makes.
+    def __init__(self, shared: Any, subscribers: int, record_until: int) -> None:
+        self.shared = shared
+        self.counts = [0] * subscribers
+        self.messages = [0] * subscribers
+        self.seen = bytearray(subscribers)
+        self.highest = array("q", [-1] * subscribers)
+        self.record_until = record_until
+        self.received = [array("q", bytes(8 * record_until)) for _ in range(subscribers)] if record_until else []
+        self.endings: dict[str, int] = {}
+        self.live = 0
 
-    Marks: "live" (every stream has a message), "start" and "end" (the window, after `warmup`; skipped when
-    seconds == 0). Then runs until the parent sets shared[STOP_SUBSCRIBERS].
-    record_until > 0: also keeps each subscriber's receive time (time.time_ns) of callbacks 0..record_until-1.
-    """
-    request = event_service_pb2.StreamEventsRequest(workspace_sid=workspace_sid, start_at_now=True).SerializeToString()
-    if transport != "grpc":
-        return await _subscribe_connect(mark, shared, url=target, workspace_sid=workspace_sid, subscribers=subscribers,
-                                        marker=marker, warmup=warmup, seconds=seconds, codec=transport.split("+")[1])
-    channels = [grpc.aio.insecure_channel(target) for _ in range(math.ceil(subscribers / STREAMS_PER_CHANNEL))]
-    counts = [0] * subscribers
-    messages = [0] * subscribers
-    highest = array("q", [-1] * subscribers)
-    received = [array("q", bytes(8 * record_until)) for _ in range(subscribers)] if record_until else []
-    endings: dict[str, int] = {}
-    live = 0
+    def message(self, k: int, indexes: list[int]) -> None:
+        if not self.seen[k]:  # the first message, of events or (Connect) the empty "subscribed" one
+            self.seen[k] = 1
+            self.live += 1
+            self.shared[agent.LIVE] = self.live
+        self.counts[k] += len(indexes)
+        self.messages[k] += 1
+        highest = self.highest
+        for i in indexes:
+            if i > highest[k]:
+                highest[k] = i
+        if self.record_until:
+            now = time.time_ns()
+            recorded = 0
+            for i in indexes:
+                if 0 <= i < self.record_until:
+                    self.received[k][i] = now
+                    recorded += 1
+            self.shared[agent.RECORDED] += recorded
 
-    async def run(k: int) -> None:
-        nonlocal live
-        call = channels[k // STREAMS_PER_CHANNEL].unary_stream(
-            METHOD, request_serializer=None, response_deserializer=None
-        )(request)
-        try:
-            async for message in call:
-                indexes = event_indexes(message, marker)
-                if counts[k] == 0:
-                    live += 1
-                    shared[agent.LIVE] = live
-                counts[k] += len(indexes)
-                messages[k] += 1
-                for i in indexes:
-                    if i > highest[k]:
-                        highest[k] = i
-                if record_until:
-                    now = time.time_ns()
-                    recorded = 0
-                    for i in indexes:
-                        if 0 <= i < record_until:
-                            received[k][i] = now
-                            recorded += 1
-                    shared[agent.RECORDED] += recorded
-            endings["ended"] = endings.get("ended", 0) + 1
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.CANCELLED:
-                name = exc.code().name
-                endings[name] = endings.get(name, 0) + 1
+    def ended(self, how: str) -> None:
+        self.endings[how] = self.endings.get(how, 0) + 1
+
+
+async def _measure(mark: Mark, shared: Any, tally: _Tally, tasks: list[asyncio.Task[None]], warmup: float,
+                   seconds: float) -> dict[str, object]:
+    """Waits until every stream is live, measures the window, runs until told to stop, then ends the tasks."""
 
     async def publish_progress() -> None:
         # The poster paces itself on the slowest subscriber; a min() over the list every 2 ms is cheap enough.
         while True:
-            shared[agent.MIN_INDEX] = min(highest)
+            shared[agent.MIN_INDEX] = min(tally.highest)
             await asyncio.sleep(0.002)
 
-    for channel in channels:
-        await channel.channel_ready()
-    tasks = [asyncio.create_task(run(k)) for k in range(subscribers)]
     progress = asyncio.create_task(publish_progress())
+    counts, messages = tally.counts, tally.messages
     try:
-        while live < subscribers:
-            if endings:
-                raise RuntimeError(f"streams ended before every one was live: {endings}")
+        while tally.live < len(counts):
+            if tally.endings:
+                raise RuntimeError(f"streams ended before every one was live: {tally.endings}")
             await asyncio.sleep(0.005)
         mark("live")
         delivered = elapsed = 0.0
@@ -116,22 +102,61 @@ async def subscribe(
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*tasks, progress, return_exceptions=True)
-        for channel in channels:
-            await channel.close()
     return {
-        "subscribers": subscribers,
+        "subscribers": len(counts),
         "delivered": delivered,
         "messages": sent_messages,
         "seconds": elapsed,
         "per_second": delivered / elapsed if elapsed else 0.0,
-        "endings": endings,
-        "received_ns": received,
+        "endings": tally.endings,
+        "received_ns": tally.received,
     }
 
 
+async def subscribe(
+    mark: Mark, shared: Any, *, target: str, workspace_sid: str, subscribers: int, marker: bytes, warmup: float,
+    seconds: float, record_until: int = 0, transport: str = "grpc",
+) -> dict[str, object]:
+    """Opens `subscribers` streams (start_at_now), waits until each has received a message, then measures.
+
+    transport: "grpc" (target host:port), or "connect+proto" / "connect+json" (target the Connect port's URL):
+    the same StreamEvents over the Connect protocol, one HTTP/1.1 connection per stream as a browser makes.
+
+    Marks: "live" (every stream has a message), "start" and "end" (the window, after `warmup`; skipped when
+    seconds == 0). Then runs until the parent sets shared[STOP_SUBSCRIBERS].
+    record_until > 0: also keeps each subscriber's receive time (time.time_ns) of callbacks 0..record_until-1.
+    """
+    tally = _Tally(shared, subscribers, record_until)
+    if transport != "grpc":
+        return await _subscribe_connect(mark, shared, tally, url=target, workspace_sid=workspace_sid, marker=marker,
+                                        warmup=warmup, seconds=seconds, codec=transport.split("+")[1])
+    request = event_service_pb2.StreamEventsRequest(workspace_sid=workspace_sid, start_at_now=True).SerializeToString()
+    channels = [grpc.aio.insecure_channel(target) for _ in range(math.ceil(subscribers / STREAMS_PER_CHANNEL))]
+
+    async def run(k: int) -> None:
+        call = channels[k // STREAMS_PER_CHANNEL].unary_stream(
+            METHOD, request_serializer=None, response_deserializer=None
+        )(request)
+        try:
+            async for message in call:
+                tally.message(k, event_indexes(message, marker))
+            tally.ended("ended")
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.CANCELLED:
+                tally.ended(exc.code().name)
+
+    for channel in channels:
+        await channel.channel_ready()
+    try:
+        return await _measure(mark, shared, tally, [asyncio.create_task(run(k)) for k in range(subscribers)],
+                              warmup, seconds)
+    finally:
+        for channel in channels:
+            await channel.close()
+
 
 async def _subscribe_connect(
-    mark: Mark, shared: Any, *, url: str, workspace_sid: str, subscribers: int, marker: bytes, warmup: float,
+    mark: Mark, shared: Any, tally: _Tally, *, url: str, workspace_sid: str, marker: bytes, warmup: float,
     seconds: float, codec: str,
 ) -> dict[str, object]:
     """subscribe() over the Connect protocol. Each envelope is read whole; events are counted by their Sids
@@ -154,77 +179,30 @@ async def _subscribe_connect(
             return out
     else:
         body = event_service_pb2.StreamEventsRequest(workspace_sid=workspace_sid, start_at_now=True).SerializeToString()
+
         def indexes(payload: bytes) -> list[int]:  # noqa: F811
             return event_indexes(payload, marker)
     request = struct.pack(">BI", 0, len(body)) + body
     headers = {"content-type": f"application/connect+{codec}"}
-    counts = [0] * subscribers
-    messages = [0] * subscribers
-    highest = array("q", [-1] * subscribers)
-    endings: dict[str, int] = {}
-    live = 0
-    connector = aiohttp.TCPConnector(limit=0)
-    session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None))
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=None))
 
     async def run(k: int) -> None:
-        nonlocal live
         try:
             async with session.post(f"{url}{METHOD}", data=request, headers=headers) as response:
-                seen = False
                 while True:
                     flags, length = struct.unpack(">BI", await response.content.readexactly(5))
                     payload = await response.content.readexactly(length)
-                    if flags & 0x02:
-                        endings["ended"] = endings.get("ended", 0) + 1
+                    if flags & 0x02:  # the end of the stream
+                        tally.ended("ended")
                         return
-                    if not seen:  # the empty first message: subscribed
-                        seen = True
-                        live += 1
-                        shared[agent.LIVE] = live
-                    found = indexes(payload)
-                    counts[k] += len(found)
-                    messages[k] += 1
-                    for i in found:
-                        if i > highest[k]:
-                            highest[k] = i
+                    tally.message(k, indexes(payload))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - counted as an ending, as a gRPC error is
-            endings[type(exc).__name__] = endings.get(type(exc).__name__, 0) + 1
+            tally.ended(type(exc).__name__)
 
-    async def publish_progress() -> None:
-        while True:
-            shared[agent.MIN_INDEX] = min(highest)
-            await asyncio.sleep(0.002)
-
-    tasks = [asyncio.create_task(run(k)) for k in range(subscribers)]
-    progress = asyncio.create_task(publish_progress())
     try:
-        while live < subscribers:
-            if endings:
-                raise RuntimeError(f"streams ended before every one was live: {endings}")
-            await asyncio.sleep(0.005)
-        mark("live")
-        delivered = elapsed = 0.0
-        sent_messages = 0
-        if seconds > 0:
-            await asyncio.sleep(warmup)
-            before, before_messages, t0 = sum(counts), sum(messages), time.perf_counter()
-            mark("start")
-            await asyncio.sleep(seconds)
-            delivered, elapsed = sum(counts) - before, time.perf_counter() - t0
-            sent_messages = sum(messages) - before_messages
-            mark("end")
-        while not shared[agent.STOP_SUBSCRIBERS]:
-            await asyncio.sleep(0.005)
+        return await _measure(mark, shared, tally, [asyncio.create_task(run(k)) for k in range(len(tally.counts))],
+                              warmup, seconds)
     finally:
-        progress.cancel()
-        for task in tasks:
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*tasks, progress, return_exceptions=True)
         await session.close()
-    return {
-        "subscribers": subscribers, "delivered": delivered, "messages": sent_messages, "seconds": elapsed,
-        "per_second": delivered / elapsed if elapsed else 0.0, "endings": endings, "received_ns": [],
-    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import AsyncIterator
 
+import aiohttp
 import grpc
 import pytest
 
@@ -50,6 +51,18 @@ async def make_gateway(emulator, tmp_path):
 @pytest.fixture
 async def gateway(make_gateway) -> Gateway:
     return await make_gateway()
+
+
+@pytest.fixture
+def ws(emulator) -> str:
+    """The emulator's default workspace."""
+    return emulator.config.default_workspace_sid
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
 
 
 @pytest.fixture

@@ -33,17 +33,6 @@ STREAM = "/taskrouter.gateway.v1.EventService/StreamEvents"
 JSON = {"content-type": "application/json"}
 
 
-@pytest.fixture
-def ws(emulator) -> str:
-    return emulator.config.default_workspace_sid
-
-
-@pytest.fixture
-async def http():
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 CODECS = {"proto": google_protobuf_binary_codec(), "json": google_protobuf_json_codec()}
 
 

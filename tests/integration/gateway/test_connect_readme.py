@@ -9,21 +9,8 @@ import re
 import signal
 from pathlib import Path
 
-import aiohttp
-import pytest
 
 README = Path(__file__).resolve().parents[3] / "README.md"
-
-
-@pytest.fixture
-def ws(emulator) -> str:
-    return emulator.config.default_workspace_sid
-
-
-@pytest.fixture
-async def http():
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 def _blocks() -> list[str]:

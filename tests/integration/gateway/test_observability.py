@@ -8,7 +8,6 @@ import secrets
 import time
 from pathlib import Path
 
-import aiohttp
 import grpc
 import pytest
 from callback_fixtures import live_callback
@@ -31,17 +30,6 @@ from twilio.request_validator import RequestValidator
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "callbacks"
 NS = "taskrouter_gateway"
 GET_WORKER = "/taskrouter.gateway.v1.WorkerService/GetWorker"
-
-
-@pytest.fixture
-def ws(emulator) -> str:
-    return emulator.config.default_workspace_sid
-
-
-@pytest.fixture
-async def http():
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def scrape(http, gateway) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
