@@ -717,11 +717,14 @@ def test_generation_is_byte_for_byte_deterministic_and_matches_the_committed_cli
         assert (ROOT / "clients" / name).read_bytes() == content, f"clients/{name} is stale: run ./dev gen"
 
 
+CONSOLE_BUNDLE = "server/taskrouter_gateway/connect/console_dist"
+
+
 @pytest.fixture
 def repo_copy(tmp_path: Path) -> Path:
     """The parts of the repo the proto scripts use, so a test can break them without touching the real tree."""
     copy = tmp_path / "repo"
-    for part in ("protos", "scripts", "clients", "third_party"):
+    for part in ("protos", "scripts", "clients", "third_party", "console", CONSOLE_BUNDLE):
         shutil.copytree(ROOT / part, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
     (copy / "node_modules").symlink_to(ROOT / "node_modules")
     return copy
@@ -737,6 +740,15 @@ def test_check_passes_on_a_clean_tree_and_fails_with_a_diff_on_drift(repo_copy: 
     drift = run_script(check, cwd=repo_copy.parent)
     assert drift.returncode == 1
     assert "-# hand edit" in drift.stderr and "worker_pb2.pyi" in drift.stderr
+
+
+def test_check_fails_when_the_console_bundle_drifts_from_its_source(repo_copy: Path) -> None:
+    # The console is built from console/ (scripts/gen_console.sh): a source edit without ./dev gen is caught.
+    page = repo_copy / "console" / "index.html"
+    page.write_text(page.read_text().replace("<h1>TaskRouter gateway</h1>", "<h1>Edited</h1>"))
+    drift = run_script(repo_copy / "scripts" / "check_protos.sh", cwd=repo_copy.parent)
+    assert drift.returncode == 1
+    assert "console_dist differs" in drift.stderr and "Edited" in drift.stderr
 
 
 def test_generation_of_a_new_proto_file_covers_every_language_without_script_edits(repo_copy: Path) -> None:
