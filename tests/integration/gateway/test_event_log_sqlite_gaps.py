@@ -1,0 +1,126 @@
+"""The SQLite event log where a full mutation run found no test looking: its lock file, its parts' edges.
+
+Real files in tmp_path, a real log object; each test asserts what a caller (or an operator looking at the
+files) can see."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import subprocess
+import sys
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import psutil
+import pytest
+
+from taskrouter_gateway.eventlog.log import EventLogOpenError, NewEvent
+from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
+
+WS1 = "WS" + "1" * 32
+T0 = 1_760_000_000_000
+
+
+def ev(n: int, *, ws: str = WS1, payload: bytes | None = None) -> NewEvent:
+    sid = f"EV{n:032d}"
+    return NewEvent(sid=sid, workspace_sid=ws, event_type="worker.activity.update", resource_sid=f"WK{n:032d}",
+                    event_date_ms=T0 + n, payload=payload if payload is not None else f"payload-{sid}".encode())
+
+
+MakeLog = Callable[..., Awaitable[SqliteEventLog]]
+
+
+@pytest.fixture
+async def make_log(tmp_path: Path) -> AsyncIterator[MakeLog]:
+    opened: list[SqliteEventLog] = []
+
+    async def make(name: str = "events.db", **options) -> SqliteEventLog:
+        log = SqliteEventLog(tmp_path / name, **options)
+        await log.open()
+        opened.append(log)
+        return log
+
+    yield make
+    for log in opened:
+        await log.close()
+
+
+# -- the lock file (file_lock.py) ----------------------------------------------------------------------
+
+
+async def test_a_lock_file_that_cannot_be_created_is_refused_clearly(tmp_path: Path) -> None:
+    (tmp_path / "events.db.lock").mkdir()  # something in its place that cannot be opened for writing
+    with pytest.raises(EventLogOpenError, match=r"cannot create lock file .*events\.db\.lock"):
+        await SqliteEventLog(tmp_path / "events.db").open()
+    assert not (tmp_path / "events.db").exists()  # refused before the database is touched
+
+
+async def test_the_lock_file_is_readable_by_all_and_writable_by_its_owner_only(make_log: MakeLog,
+                                                                                tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        await make_log()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "events.db.lock").stat().st_mode) == 0o644
+
+
+# -- the reader pool (readers.py) ----------------------------------------------------------------------
+
+
+async def test_newest_event_date_is_the_workspace_s_latest_date_whatever_the_append_order(make_log: MakeLog) -> None:
+    log = await make_log()
+    ws2 = "WS" + "2" * 32
+    assert await log.newest_event_date_ms(WS1) is None  # a workspace the log never saw
+    await log.append([ev(5), ev(9), ev(2)])  # dated T0+5, T0+9, T0+2: the newest is not the last appended
+    await log.append([ev(50, ws=ws2)])
+    assert await log.newest_event_date_ms(WS1) == T0 + 9
+    assert await log.newest_event_date_ms(ws2) == T0 + 50
+    with pytest.raises(ValueError, match="workspace_sid"):
+        await log.newest_event_date_ms("")
+
+
+def _helper_threads(path: Path) -> list[str]:
+    """The log's reader and checkpointer threads (joined by close(); the writer thread only reports that it is
+    done, a moment before it ends)."""
+    return [t.name for t in threading.enumerate()
+            if t.name.startswith((f"event-log-reader:{path.name}", f"event-log-checkpointer:{path.name}"))]
+
+
+async def test_close_answers_the_reads_already_asked_for_then_ends_its_threads_and_files(make_log: MakeLog,
+                                                                            tmp_path: Path) -> None:
+    log = await make_log("readers.db")
+    await log.append([ev(n, payload=b"x" * 200) for n in range(3000)])
+    assert await log.first_seq() == 1 and len(_helper_threads(tmp_path / "readers.db")) == 2
+    # More reads than reader threads: most are still queued when close() begins, and every one is answered.
+    reads = [asyncio.ensure_future(log.read_after(0, limit=3000)) for _ in range(40)]
+    await asyncio.sleep(0)  # let them reach the pool (one loop turn, no waiting on time)
+    await log.close()
+    assert [len(found) for found in await asyncio.gather(*reads)] == [3000] * 40
+    assert _helper_threads(tmp_path / "readers.db") == []  # none left idling after close
+    # Every connection closed: the last one to close copied the WAL back and removed it, and no descriptor is left.
+    assert sorted(p.name for p in tmp_path.glob("readers.db*")) == ["readers.db", "readers.db.lock"]
+    assert not [f.path for f in psutil.Process().open_files() if "readers.db" in f.path]
+
+
+def test_a_process_that_never_closes_its_log_still_exits(tmp_path: Path) -> None:
+    # The writer and checkpointer threads must not keep a process alive (a crash path, or a forgetful script):
+    # what was acknowledged is durable already, and the next open recovers the WAL.
+    script = f"""
+import asyncio
+from taskrouter_gateway.eventlog.log import NewEvent
+from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
+
+async def main():
+    log = SqliteEventLog({str(tmp_path / "events.db")!r})
+    await log.open()
+    await log.append([NewEvent("EV{"0" * 32}", "{WS1}", "worker.activity.update", "", {T0}, b"x")])
+    print("appended", flush=True)
+
+asyncio.run(main())
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=20)
+    assert run.returncode == 0 and "appended" in run.stdout.splitlines(), run.stderr[-2000:]
