@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from taskrouter_gateway.eventlog.log import EventLogOpenError, NewEvent
+from taskrouter_gateway.eventlog.log import EventLogClosed, EventLogOpenError, NewEvent
 from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
 
 WS1 = "WS" + "1" * 32
@@ -124,3 +125,22 @@ asyncio.run(main())
 """
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=20)
     assert run.returncode == 0 and "appended" in run.stdout.splitlines(), run.stderr[-2000:]
+
+
+async def test_a_state_row_damaged_past_the_checks_fails_open_instead_of_hanging_it(tmp_path: Path) -> None:
+    # Found by mutation testing: an error the writer thread did not expect at open (here a comparison of the
+    # newest seq with a last_seq that is text) left open() waiting forever; it must fail, and release the file.
+    log = SqliteEventLog(tmp_path / "events.db")
+    await log.open()
+    await log.append([ev(1)])
+    await log.close()
+    with sqlite3.connect(tmp_path / "events.db") as conn:
+        conn.execute("UPDATE log_state SET last_seq = 'one' WHERE id = 1")
+    conn.close()
+    damaged = SqliteEventLog(tmp_path / "events.db")
+    with pytest.raises(EventLogOpenError, match="cannot be opened: .*TypeError"):
+        await asyncio.wait_for(damaged.open(), 10)
+    with pytest.raises(EventLogClosed):
+        await damaged.append([ev(2)])
+    with pytest.raises(EventLogOpenError):  # refused again on its own merits, not for a lock left behind
+        await asyncio.wait_for(SqliteEventLog(tmp_path / "events.db").open(), 10)

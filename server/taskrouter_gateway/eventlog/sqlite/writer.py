@@ -108,6 +108,8 @@ class Writer:
                 conn.close()
         except BaseException as exc:  # a bug, not an SQLite error: fail everything still waiting
             _log.exception("event_log.writer_crashed", path=str(self._path))
+            if not opened.done():  # during open: open() waits on this, and would wait forever
+                opened.set_exception(EventLogOpenError(f"event log {self._path} cannot be opened: {exc!r}"))
             self._fail_queued(EventLogError(f"event log writer stopped: {exc!r}"))
         finally:
             self.done.set_result(None)
