@@ -18,7 +18,14 @@ from pathlib import Path
 import psutil
 import pytest
 
-from taskrouter_gateway.eventlog.log import EventLogClosed, EventLogOpenError, NewEvent
+from taskrouter_gateway.eventlog.log import (
+    AppendResult,
+    EventLogClosed,
+    EventLogOpenError,
+    EventLogWriteError,
+    NewEvent,
+    Retention,
+)
 from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
 
 WS1 = "WS" + "1" * 32
@@ -144,3 +151,78 @@ async def test_a_state_row_damaged_past_the_checks_fails_open_instead_of_hanging
         await damaged.append([ev(2)])
     with pytest.raises(EventLogOpenError):  # refused again on its own merits, not for a lock left behind
         await asyncio.wait_for(SqliteEventLog(tmp_path / "events.db").open(), 10)
+
+
+# -- writes that fail (writer.py, pruner.py, schema.rollback) ------------------------------------------
+# A trigger added from outside (the file is shared in WAL mode) makes the log's own statement fail mid-
+# transaction, as a full disk or an I/O error would; the log must answer that write with an error, keep
+# nothing of it, and stay writable.
+
+
+def _refuse(path: Path, trigger: str) -> None:
+    with sqlite3.connect(path, timeout=10) as conn:
+        conn.execute(trigger)
+    conn.close()
+
+
+async def test_a_failed_append_stores_nothing_and_the_next_append_goes_through(make_log: MakeLog,
+                                                                              tmp_path: Path) -> None:
+    log = await make_log()
+    await log.append([ev(1)])
+    _refuse(tmp_path / "events.db", f"CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.sid = '{ev(3).sid}'"
+                                    " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+    with pytest.raises(EventLogWriteError, match="events not stored: refused by the test"):
+        await log.append([ev(2), ev(3)])
+    assert await log.append([ev(4)]) == [AppendResult(2, False)]  # the failed batch used no seq
+    assert [e.sid for e in await log.read_after(0, limit=10)] == [ev(1).sid, ev(4).sid]
+    assert await log.last_seq() == 2 and log.stats.appended == 2
+
+
+async def test_a_failed_mark_keeps_the_old_one_and_the_log_stays_writable(make_log: MakeLog, tmp_path: Path) -> None:
+    log = await make_log()
+    assert await log.mark_complete_until(WS1, T0) == T0
+    _refuse(tmp_path / "events.db", "CREATE TRIGGER refuse BEFORE UPDATE ON marks"
+                                    " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+    with pytest.raises(EventLogWriteError, match="mark not stored: refused by the test"):
+        await log.mark_complete_until(WS1, T0 + 10)
+    assert await log.complete_until_ms(WS1) == T0
+    assert await log.append([ev(1)]) == [AppendResult(1, False)]
+
+
+async def test_a_failed_prune_removes_nothing_and_the_log_stays_writable(make_log: MakeLog, tmp_path: Path) -> None:
+    log = await make_log(retention=Retention(max_age_ms=None, max_rows=2))
+    await log.append([ev(n) for n in range(1, 6)])
+    _refuse(tmp_path / "events.db", "CREATE TRIGGER refuse BEFORE DELETE ON events"
+                                    " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+    with pytest.raises(EventLogWriteError, match="prune failed: refused by the test"):
+        await log.prune()
+    assert await log.first_seq() == 1 and log.stats.pruned == 0
+    assert await log.append([ev(6)]) == [AppendResult(6, False)]
+    _refuse(tmp_path / "events.db", "DROP TRIGGER refuse")
+    assert await log.prune() == 4  # the next pass starts over and succeeds
+    assert [e.seq for e in await log.read_after(0, limit=10)] == [5, 6]
+
+
+# -- the file format (schema.py) -----------------------------------------------------------------------
+
+
+async def test_a_new_log_file_is_marked_as_an_event_log_of_schema_version_2(make_log: MakeLog, tmp_path: Path) -> None:
+    # Files written by earlier builds carry these two numbers: a build that changed them would refuse every
+    # existing log ("not an event log").
+    await make_log()
+    with sqlite3.connect(tmp_path / "events.db") as conn:
+        marks = conn.execute("PRAGMA application_id").fetchone()[0], conn.execute("PRAGMA user_version").fetchone()[0]
+    conn.close()
+    assert marks == (int.from_bytes(b"TRGL", "big"), 2)
+
+
+async def test_a_log_whose_newest_seq_is_past_its_recorded_last_seq_is_refused_naming_it(tmp_path: Path) -> None:
+    log = SqliteEventLog(tmp_path / "events.db")
+    await log.open()
+    await log.append([ev(1), ev(2), ev(3)])
+    await log.close()
+    with sqlite3.connect(tmp_path / "events.db") as conn:
+        conn.execute("UPDATE log_state SET last_seq = 1 WHERE id = 1")
+    conn.close()
+    with pytest.raises(EventLogOpenError, match=r"is damaged: seq 3 beyond last_seq$"):
+        await SqliteEventLog(tmp_path / "events.db").open()
