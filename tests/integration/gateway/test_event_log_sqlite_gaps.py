@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -226,3 +227,26 @@ async def test_a_log_whose_newest_seq_is_past_its_recorded_last_seq_is_refused_n
     conn.close()
     with pytest.raises(EventLogOpenError, match=r"is damaged: seq 3 beyond last_seq$"):
         await SqliteEventLog(tmp_path / "events.db").open()
+
+
+# -- the log object (log.py) ---------------------------------------------------------------------------
+
+
+async def test_the_smallest_tuning_values_are_accepted_and_work(make_log: MakeLog) -> None:
+    log = await make_log(max_batch=1, readers=1, prune_chunk=1, prune_chunk_ms=0.001, prune_rest=0,
+                         retention=Retention(max_age_ms=None, max_rows=1))
+    assert [r.seq for r in await log.append([ev(1), ev(2), ev(3)])] == [1, 2, 3]
+    assert await log.prune() == 2  # a row per chunk, no rest between chunks
+    assert [e.seq for e in await log.read_after(0, limit=10)] == [3]
+    assert log.stats.prune_chunks == 2
+
+
+async def test_the_longest_prune_chunk_is_reported_in_milliseconds(make_log: MakeLog) -> None:
+    log = await make_log(retention=Retention(max_age_ms=None, max_rows=1), prune_chunk=10_000,
+                         prune_chunk_ms=10_000.0)
+    await log.append([ev(n) for n in range(1, 2001)])
+    started = time.perf_counter()
+    assert await log.prune() == 1999
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    # A chunk's BEGIN..COMMIT (an fsync) takes far more than 10 µs, and no more than the whole prune took.
+    assert 0.01 < log.stats.longest_prune_chunk_ms <= elapsed_ms
