@@ -22,11 +22,13 @@ import pytest
 from taskrouter_gateway.eventlog.log import (
     AppendResult,
     EventLogClosed,
+    EventLogError,
     EventLogOpenError,
     EventLogWriteError,
     NewEvent,
     Retention,
 )
+from taskrouter_gateway.eventlog.sqlite import pruner
 from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
 
 WS1 = "WS" + "1" * 32
@@ -121,6 +123,7 @@ def test_a_process_that_never_closes_its_log_still_exits(tmp_path: Path) -> None
     script = f"""
 import asyncio
 from taskrouter_gateway.eventlog.log import NewEvent
+from taskrouter_gateway.eventlog.sqlite import pruner
 from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
 
 async def main():
@@ -250,3 +253,49 @@ async def test_the_longest_prune_chunk_is_reported_in_milliseconds(make_log: Mak
     elapsed_ms = (time.perf_counter() - started) * 1000
     # A chunk's BEGIN..COMMIT (an fsync) takes far more than 10 µs, and no more than the whole prune took.
     assert 0.01 < log.stats.longest_prune_chunk_ms <= elapsed_ms
+
+
+@pytest.mark.parametrize("option", ["max_batch", "readers", "prune_chunk", "prune_chunk_ms", "prune_rest"])
+def test_a_bool_is_not_taken_for_a_number(tmp_path: Path, option: str) -> None:
+    with pytest.raises(ValueError, match=f"{option} must be"):
+        SqliteEventLog(tmp_path / "events.db", **{option: True})  # type: ignore[arg-type]
+
+
+async def test_by_default_an_event_is_received_at_the_wall_clock_s_millisecond(make_log: MakeLog) -> None:
+    log = await make_log()
+    before = time.time_ns() // 1_000_000
+    [result] = await log.append([ev(1)])
+    after = time.time_ns() // 1_000_000
+    [stored] = await log.read_after(0, limit=1)
+    assert before <= stored.received_ms <= after and stored.seq == result.seq
+
+
+# -- the writer's last resort (writer.py) --------------------------------------------------------------
+
+
+async def test_a_writer_that_crashes_fails_every_waiting_caller_and_refuses_new_work(
+    make_log: MakeLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A bug in the writer thread (here: in the pruner, injected) must not leave callers waiting forever: the job
+    # it was doing and everything queued behind it fail, and the log refuses new work instead of queueing it.
+    entered, go_on = threading.Event(), threading.Event()
+
+    def buggy_step(self, conn, job, state) -> None:
+        entered.set()
+        assert go_on.wait(10)
+        raise RuntimeError("a bug in the pruner")
+
+    monkeypatch.setattr(pruner.Pruner, "step", buggy_step)
+    log = await make_log(retention=Retention(max_age_ms=None, max_rows=1))
+    await log.append([ev(1)])
+    pruning = asyncio.ensure_future(log.prune())
+    assert await asyncio.to_thread(entered.wait, 10)
+    appending = asyncio.ensure_future(log.append([ev(2)]))
+    marking = asyncio.ensure_future(log.mark_complete_until(WS1, T0))
+    await asyncio.sleep(0)  # one loop turn: both are queued behind the prune
+    go_on.set()
+    for waiting in (pruning, appending, marking):
+        with pytest.raises(EventLogError, match="writer stopped: RuntimeError\\('a bug in the pruner'\\)"):
+            await asyncio.wait_for(waiting, 10)
+    with pytest.raises(EventLogClosed, match="its writer has stopped"):
+        await log.append([ev(3)])
