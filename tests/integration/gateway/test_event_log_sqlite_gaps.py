@@ -238,6 +238,7 @@ async def test_a_log_whose_newest_seq_is_past_its_recorded_last_seq_is_refused_n
 async def test_the_smallest_tuning_values_are_accepted_and_work(make_log: MakeLog) -> None:
     log = await make_log(max_batch=1, readers=1, prune_chunk=1, prune_chunk_ms=0.001, prune_rest=0,
                          retention=Retention(max_age_ms=None, max_rows=1))
+    assert log.path.name == "events.db"
     assert [r.seq for r in await log.append([ev(1), ev(2), ev(3)])] == [1, 2, 3]
     assert await log.prune() == 2  # a row per chunk, no rest between chunks
     assert [e.seq for e in await log.read_after(0, limit=10)] == [3]
