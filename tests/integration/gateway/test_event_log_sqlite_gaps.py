@@ -249,6 +249,7 @@ async def test_the_longest_prune_chunk_is_reported_in_milliseconds(make_log: Mak
     log = await make_log(retention=Retention(max_age_ms=None, max_rows=1), prune_chunk=10_000,
                          prune_chunk_ms=10_000.0)
     await log.append([ev(n) for n in range(1, 2001)])
+    assert (log.stats.commits, log.stats.commits_during_prune) == (1, 0)  # no prune was running
     started = time.perf_counter()
     assert await log.prune() == 1999
     elapsed_ms = (time.perf_counter() - started) * 1000
