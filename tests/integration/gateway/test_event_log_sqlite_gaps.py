@@ -301,3 +301,29 @@ async def test_a_writer_that_crashes_fails_every_waiting_caller_and_refuses_new_
             await asyncio.wait_for(waiting, 10)
     with pytest.raises(EventLogClosed, match="its writer has stopped"):
         await log.append([ev(3)])
+
+
+async def test_a_writer_that_crashes_while_the_log_closes_still_fails_the_waiting_callers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entered, go_on = threading.Event(), threading.Event()
+
+    def buggy_step(self, conn, job, state) -> None:
+        entered.set()
+        assert go_on.wait(10)
+        raise RuntimeError("a bug in the pruner")
+
+    monkeypatch.setattr(pruner.Pruner, "step", buggy_step)
+    log = SqliteEventLog(tmp_path / "events.db", retention=Retention(max_age_ms=None, max_rows=1))
+    await log.open()
+    pruning = asyncio.ensure_future(log.prune())
+    assert await asyncio.to_thread(entered.wait, 10)
+    appending = asyncio.ensure_future(log.append([ev(1)]))
+    await asyncio.sleep(0)  # one loop turn: the append is queued behind the prune
+    closing = asyncio.ensure_future(log.close())  # queues the close behind it
+    await asyncio.sleep(0)
+    go_on.set()
+    for waiting in (pruning, appending):
+        with pytest.raises(EventLogError, match="writer stopped"):
+            await asyncio.wait_for(waiting, 10)
+    await asyncio.wait_for(closing, 10)  # and the close completes
