@@ -113,6 +113,34 @@ class ServerProcess:
         self._log.close()
 
 
+def run_in_own_group(
+    argv: list[str], *, timeout: float, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """subprocess.run(capture_output, text) for a whole benchmark run, which leads its own process group: on
+    timeout (or any error while waiting) the group is killed, not just its leader, and so is anything of the
+    group still running once the leader is done. Killing only the leader, as subprocess.run does on timeout,
+    left its nats-server nodes, gateways and load agents running."""
+    process = subprocess.Popen(argv, cwd=cwd or _ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except BaseException:
+        kill_group(process)
+        raise
+    kill_group(process)
+    return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
+
+
+def kill_group(process: subprocess.Popen[str]) -> None:
+    """SIGKILL to every process in the group that `process` leads (started with start_new_session), then
+    reaps the leader."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # nothing of the group is left
+    process.communicate()
+
+
 def _python_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "TASKROUTER_GATEWAY_", "OTEL_"))}
     env["PYTHONUNBUFFERED"] = "1"

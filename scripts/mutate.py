@@ -71,6 +71,7 @@ class Target:
     select: str | None = None  # a pytest -k expression, to leave out slow fuzz tests
     enforced: bool = True  # whether the CI sample holds this module to the floor
     timeout_floor: float = 30.0
+    ci_sample: int = 2  # mutants the CI sample runs (test_mutation_floor.py); fewer for modules with slow tests
 
 
 @dataclass
@@ -98,7 +99,7 @@ def load_targets(path: Path = TARGETS) -> dict[str, Target]:
     targets = {}
     for module, entry in data["modules"].items():
         targets[module] = Target(module, list(entry["tests"]), entry.get("select"), entry.get("enforced", True),
-                                 float(entry.get("timeout_floor", 30.0)))
+                                 float(entry.get("timeout_floor", 30.0)), int(entry.get("ci_sample", 2)))
     return targets
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from bench.procs import run_in_own_group
+
 ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = (
     "emulator", "unary", "features", "ingest", "fanout", "memory", "event_log", "scaleout", "routing", "history",
@@ -35,9 +37,8 @@ RUN_TIMEOUT = 150  # an upper bound for a hung run only; the smoke size takes se
 
 
 def _bench(*args: str, timeout: float = RUN_TIMEOUT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bench", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
-    )
+    # Its own process group, killed whole on timeout: no nats-server or load agent outlives a hung run.
+    return run_in_own_group([sys.executable, "-m", "bench", *args], cwd=ROOT, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

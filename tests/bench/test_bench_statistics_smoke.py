@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 import sys
 from pathlib import Path
+
+from bench.procs import run_in_own_group
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_statistics_bench_smoke_writes_well_formed_results(tmp_path: Path) -> None:
     output = tmp_path / "statistics.json"
-    run = subprocess.run(
-        [sys.executable, "-m", "bench.statistics", "--size", "smoke", "--output", str(output)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    run = run_in_own_group(
+        [sys.executable, "-m", "bench.statistics", "--size", "smoke", "--output", str(output)], cwd=ROOT, timeout=120
     )
     assert output.exists(), f"bench failed:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
     result = json.loads(output.read_text())

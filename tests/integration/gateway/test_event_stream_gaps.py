@@ -9,8 +9,9 @@ import pytest
 
 from taskrouter.gateway.v1 import event_service_pb2
 from taskrouter_gateway.stream.fanout import MAX_MESSAGE_BYTES, FanOut, encode_piece
+from taskrouter_gateway.stream.filters import EventFilter
 from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
-from test_event_stream import WAIT, make_event, messages_holding, make_stack, open_live, request, sids, stack, take  # noqa: F401 - fixtures
+from test_event_stream import WS, WAIT, flatten, make_event, messages_holding, make_stack, open_live, request, sids, stack, take  # noqa: F401 - fixtures
 
 
 async def test_a_live_subscriber_that_has_read_everything_lags_by_nothing(stack):
@@ -96,3 +97,33 @@ async def test_replayed_events_fill_each_message_to_exactly_the_cap(make_stack):
     assert [m.ByteSize() for m in messages] == [MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES]
     assert sids([e for m in messages for e in m.events]) == [e.sid for e in events]
     call.cancel()
+
+
+async def _live_messages(stack, events, count_messages_until: int) -> list:
+    """A live subscription (the fan-out's own generator, so nothing reads ahead of the test) that is not read
+    while `events` are committed in one append: they pile up in its buffer, then it is read."""
+    subscription = stack.fanout.subscribe(EventFilter(WS), await stack.log.last_seq())
+    first = asyncio.ensure_future(subscription.__anext__())
+    await asyncio.wait_for(stack.fanout.wait_until(lambda counters: counters.live == 1), WAIT)
+    await stack.append(*events)
+    messages = [event_service_pb2.StreamEventsResponse.FromString(await asyncio.wait_for(first, WAIT))]
+    while sum(len(m.events) for m in messages) < count_messages_until:
+        data = await asyncio.wait_for(subscription.__anext__(), WAIT)
+        messages.append(event_service_pb2.StreamEventsResponse.FromString(data))
+    await subscription.aclose()
+    return messages
+
+
+async def test_events_that_pile_up_for_a_live_subscriber_go_out_together(stack):
+    events = [make_event() for _ in range(5)]
+    messages = await _live_messages(stack, events, 5)
+    assert [len(m.events) for m in messages] == [5]  # one message, not one per event
+    assert sids(flatten(messages)) == [e.sid for e in events]
+
+
+async def test_a_live_backlog_bigger_than_the_cap_is_cut_into_messages_under_it(stack):
+    events = [make_event(description="d" * 5_000) for _ in range(30)]  # six fit under the cap, seven do not
+    messages = await _live_messages(stack, events, 30)
+    assert sids(flatten(messages)) == [e.sid for e in events]
+    assert 1 < len(messages) < 30
+    assert all(len(m.events) > 1 and m.ByteSize() <= MAX_MESSAGE_BYTES for m in messages)

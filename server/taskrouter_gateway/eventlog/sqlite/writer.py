@@ -61,6 +61,7 @@ class Writer:
         self._listeners: list[Callable[[list[StoredEvent]], None]] = []
         self._stopping = False  # closing: finish what is queued, no prune pauses any more
         self._state: LogState | None = None  # set by the thread once the file is open
+        self._in_hand: list[Job] = []  # what the thread is doing now: failed too if the thread crashes
         self.done: concurrent.futures.Future[None] = concurrent.futures.Future()  # the thread has ended
         # Counters (writer thread), read by anyone.
         self.commits = 0  # append transactions committed (each one fsync with synchronous=FULL)
@@ -108,6 +109,8 @@ class Writer:
                 conn.close()
         except BaseException as exc:  # a bug, not an SQLite error: fail everything still waiting
             _log.exception("event_log.writer_crashed", path=str(self._path))
+            if not opened.done():  # during open: open() waits on this, and would wait forever
+                opened.set_exception(EventLogOpenError(f"event log {self._path} cannot be opened: {exc!r}"))
             self._fail_queued(EventLogError(f"event log writer stopped: {exc!r}"))
         finally:
             self.done.set_result(None)
@@ -131,8 +134,10 @@ class Writer:
                 self._stopping = True
                 self._pruner.close()
             elif isinstance(job, Prune):
+                self._in_hand = [job]
                 self._pruner.step(conn, job, state)
             elif isinstance(job, Mark):
+                self._in_hand = [job]
                 self._set_mark(conn, job)
             else:
                 batch: list[Append] = []
@@ -150,7 +155,9 @@ class Writer:
                         carry = job
                         break
                 if batch:
+                    self._in_hand = list(batch)
                     self._commit_appends(conn, state, batch)
+            self._in_hand = []
 
     def _commit_appends(self, conn: sqlite3.Connection, state: LogState, batch: list[Append]) -> None:
         # received_ms never decreases, even if the wall clock steps back: age retention stays a prefix.
@@ -258,14 +265,20 @@ class Writer:
                 job.future.set_exception(exc)
 
     def _fail_queued(self, exc: EventLogError) -> None:
+        """After a crash: fails the job in hand and every queued one, so no caller waits forever."""
         appends: list[Append] = []
+        pending = self._in_hand
+        self._in_hand = []
         while (job := self._jobs.poll()) is not None:
+            pending.append(job)
+        parked = self._jobs.take_parked()
+        if parked is not None:
+            pending.append(parked)
+        for job in pending:
             if isinstance(job, Append):
                 appends.append(job)
             elif not isinstance(job, Stop) and (job.future.running() or job.future.set_running_or_notify_cancel()):
-                job.future.set_exception(exc)  # Prune, Mark
-        parked = self._jobs.take_parked()
-        if parked is not None:
-            parked.future.set_exception(exc)
+                if not job.future.done():
+                    job.future.set_exception(exc)  # Prune, Mark
         if appends:
             self._to_loop(self._fail, appends, exc)
