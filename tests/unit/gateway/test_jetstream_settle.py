@@ -99,3 +99,40 @@ async def test_a_real_refusal_to_create_is_raised_at_once():
     with pytest.raises(nats.js.errors.BadRequestError) as raised:
         await open_bucket(broker, "marks", replicas=3, within_s=5, pause_s=0.001)
     assert raised.value.err_code == 10023 and broker.calls == ["lookup", "create"]
+
+
+async def test_retries_pause_between_tries_and_the_default_pause_is_short(monkeypatch):
+    # A negative or zero pause would hammer a forming cluster; a long one would slow every start beside it.
+    import asyncio
+
+    from taskrouter_gateway.eventlog.jetstream import settle
+
+    pauses: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording_sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(settle.asyncio, "sleep", recording_sleep)
+    op = Flaky([_api_error(10005), _api_error(10005)])
+    assert await once_formed(op, within_s=30) == "info"
+    broker = Broker([nats.js.errors.BucketNotFoundError()] * 2, [_api_error(10005)])
+    assert await open_bucket(broker, "marks", replicas=1) == "created:marks"
+    assert len(pauses) == 3 and all(0 < pause <= 0.5 for pause in pauses), pauses
+
+
+async def test_a_bucket_keeps_one_value_per_key_on_file_with_the_ttl_asked_for():
+    configs = []
+
+    class Recording(Broker):
+        async def create_key_value(self, config) -> str:
+            configs.append(config)
+            return await super().create_key_value(config)
+
+    await open_bucket(Recording([nats.js.errors.BucketNotFoundError()], []), "lease", replicas=3, ttl_s=12.5)
+    await open_bucket(Recording([nats.js.errors.BucketNotFoundError()], []), "marks", replicas=1)
+    lease, marks = configs
+    assert (lease.bucket, lease.history, lease.replicas, lease.ttl) == ("lease", 1, 3, 12.5)
+    assert (marks.bucket, marks.history, marks.replicas, marks.ttl) == ("marks", 1, 1, None)
+    assert lease.storage == marks.storage == nats.js.api.StorageType.FILE
