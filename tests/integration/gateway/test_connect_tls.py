@@ -7,19 +7,13 @@ import asyncio
 import json
 import ssl
 
-import pytest
 from cryptography import x509
 from gateway_certs import TestCA, serial_of
 
 LIST = "/taskrouter.gateway.v1.ActivityService/ListActivities"
 
 
-@pytest.fixture
-def pki(tmp_path):
-    ca = TestCA()
-    (tmp_path / "ca.crt").write_bytes(ca.cert_pem)
-    cert, key = ca.issue("gateway", server=True).write(tmp_path, "server")
-    return ca, tmp_path, cert, key
+from test_tls import pki  # noqa: E402,F401 - the gRPC TLS tests' CA and server certificate, shared
 
 
 async def curl(*args: str) -> tuple[int, str, str]:

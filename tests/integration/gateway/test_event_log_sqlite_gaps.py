@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import psutil
@@ -41,22 +40,7 @@ def ev(n: int, *, ws: str = WS1, payload: bytes | None = None) -> NewEvent:
                     event_date_ms=T0 + n, payload=payload if payload is not None else f"payload-{sid}".encode())
 
 
-MakeLog = Callable[..., Awaitable[SqliteEventLog]]
-
-
-@pytest.fixture
-async def make_log(tmp_path: Path) -> AsyncIterator[MakeLog]:
-    opened: list[SqliteEventLog] = []
-
-    async def make(name: str = "events.db", **options) -> SqliteEventLog:
-        log = SqliteEventLog(tmp_path / name, **options)
-        await log.open()
-        opened.append(log)
-        return log
-
-    yield make
-    for log in opened:
-        await log.close()
+from test_event_log_sqlite import MakeLog, make_log  # noqa: E402,F401 - the SQLite log tests' fixture, shared
 
 
 # -- the lock file (file_lock.py) ----------------------------------------------------------------------
