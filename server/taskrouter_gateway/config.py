@@ -99,7 +99,7 @@ class Settings:
     # /metrics, /healthz and /readyz; unset port: no admin server.
     admin_host: str = AdminSettings.host
     admin_port: int | None = None
-    # The Connect port (connect/): every RPC over HTTP/1.1 and HTTP/2 as JSON or binary, and /console; unset: off.
+    # The Connect port (connect/): every RPC over HTTP/1.1 as JSON or binary, and /console; unset: off.
     http_host: str = HttpSettings.host
     http_port: int | None = None
     http_cors_origin: str = ""  # comma-separated browser origins allowed to call the Connect port

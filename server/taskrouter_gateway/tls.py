@@ -59,7 +59,7 @@ def _read(path: str) -> bytes:
         raise TlsConfigError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def _check_pair(files: TlsFiles) -> None:
+def check_pair(files: TlsFiles) -> None:
     """ssl.load_cert_chain fails on a key that does not belong to the certificate (or on a torn file)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
@@ -100,7 +100,7 @@ class ReloadingServerCredentials:
         )
 
     def _load(self) -> grpc.ServerCertificateConfiguration:
-        _check_pair(self.files)
+        check_pair(self.files)
         key, cert = _read(self.files.key), _read(self.files.cert)
         root = _read(self.files.client_ca) if self.files.client_ca else None
         return grpc.ssl_server_certificate_configuration([(key, cert)], root_certificates=root)

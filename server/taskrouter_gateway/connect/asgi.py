@@ -11,7 +11,8 @@ from connectrpc.server import ConnectASGIApplication
 from ..pipeline.chain import BoundMethod
 from .codecs import JsonCodec, ProtoCodec
 from .console import Console
-from .cors import App, Cors, Receive, Scope, Send
+from .asgi_types import App, Receive, Scope, Send, respond
+from .cors import Cors
 from .endpoints import endpoints
 from .peer import peer_certificates
 
@@ -43,8 +44,9 @@ def connect_app(bound_methods: Iterable[BoundMethod], *, cors_origins: Iterable[
             if chain:
                 peer_certificates.set(tuple(chain))  # for auth, in this request's task and those it starts
             if _grpc_without_trailers(scope):
-                await _plain(send, 415, b"the gRPC protocol needs HTTP/2 with trailers: use the gRPC port, or "
-                                        b"Connect or gRPC-Web here\n")
+                await respond(send, 415, [(b"content-type", b"text/plain; charset=utf-8")],
+                              b"the gRPC protocol needs HTTP/2 with trailers: use the gRPC port, or Connect or "
+                              b"gRPC-Web here\n")
                 return
         await api(scope, receive, send)
 
@@ -61,8 +63,3 @@ def _grpc_without_trailers(scope: Scope) -> bool:
             return value.startswith(b"application/grpc") and not value.startswith(b"application/grpc-web")
     return False
 
-
-async def _plain(send: Send, status: int, text: bytes) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(text)).encode())]})
-    await send({"type": "http.response.body", "body": text})

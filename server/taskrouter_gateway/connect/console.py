@@ -5,9 +5,7 @@ holds a bearer token should have (no framing, no third-party scripts, nothing ca
 from __future__ import annotations
 
 from importlib import resources
-from typing import Any
-
-from .cors import Receive, Scope, Send
+from .asgi_types import Receive, Scope, Send, respond
 
 BUNDLE = "console_dist"
 _TYPES = {".html": b"text/html; charset=utf-8", ".js": b"text/javascript; charset=utf-8",
@@ -47,23 +45,17 @@ class Console:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
         if path == "/console":
-            await _respond(send, 308, [(b"location", b"/console/")], b"")
+            await respond(send, 308, [(b"location", b"/console/")], b"")
             return
         if scope["method"] not in ("GET", "HEAD"):
-            await _respond(send, 405, [(b"allow", b"GET, HEAD"), (b"content-type", b"text/plain")],
+            await respond(send, 405, [(b"allow", b"GET, HEAD"), (b"content-type", b"text/plain")],
                            b"the console is read with GET\n")
             return
         found = self._files.get(path.removeprefix("/console/"))
         if found is None:
-            await _respond(send, 404, [(b"content-type", b"text/plain")], b"no such console file\n")
+            await respond(send, 404, [(b"content-type", b"text/plain")], b"no such console file\n")
             return
         content_type, body = found
-        await _respond(send, 200, [(b"content-type", content_type), *_SECURITY],
+        await respond(send, 200, [(b"content-type", content_type), *_SECURITY],
                        b"" if scope["method"] == "HEAD" else body, length=len(body))
 
-
-async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes,
-                   length: int | None = None) -> None:
-    all_headers: list[Any] = [*headers, (b"content-length", str(len(body) if length is None else length).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": all_headers})
-    await send({"type": "http.response.body", "body": body})

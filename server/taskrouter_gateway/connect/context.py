@@ -93,6 +93,3 @@ class ConnectCallContext:
 
     def trailing_metadata(self) -> tuple[tuple[str, Any], ...]:
         return self._trailers
-
-    def peer(self) -> str:
-        return self._ctx.client_address or ""

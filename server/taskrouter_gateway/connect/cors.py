@@ -7,13 +7,10 @@ answered without reaching the API, and a refused origin gets no CORS headers, so
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Iterable, MutableMapping
 from typing import Any
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-App = Callable[[Scope, Receive, Send], Awaitable[None]]
+from .asgi_types import App, Receive, Scope, Send, respond
 
 # What a Connect or gRPC-Web browser client sends and must be able to read (connect-web's documented lists).
 ALLOWED_HEADERS = (b"content-type, connect-protocol-version, connect-timeout-ms, connect-content-encoding, "
@@ -55,15 +52,14 @@ class Cors:
 
 
 async def _preflight(send: Send, origin: bytes | None) -> None:
-    headers = [(b"vary", b"Origin"), (b"content-length", b"0")]
+    headers = [(b"vary", b"Origin")]
     if origin is not None:
         headers += [(b"access-control-allow-origin", origin),
                     (b"access-control-allow-methods", b"POST, GET"),
                     (b"access-control-allow-headers", ALLOWED_HEADERS),
                     (b"access-control-max-age", MAX_AGE)]
     # 204 either way: a refused origin learns nothing but the missing allow header, which the browser enforces.
-    await send({"type": "http.response.start", "status": 204, "headers": headers})
-    await send({"type": "http.response.body", "body": b""})
+    await respond(send, 204, headers)
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
 import grpc
@@ -60,6 +60,8 @@ def _endpoint(bound: BoundMethod) -> Any:
     )
     run = bound.run
     response_type = bound.response_type
+    # Chosen once per method: prebuilt bytes go to the codecs tagged with their type (codecs.Prebuilt).
+    out: Callable[[Any], Any] = (lambda item: Prebuilt(item, response_type)) if bound.prebuilt else (lambda item: item)
 
     if bound.method.streaming:
         empty = response_type()
@@ -89,9 +91,9 @@ def _endpoint(bound: BoundMethod) -> Any:
                     item = await first
                 except StopAsyncIteration:
                     return
-                yield Prebuilt(item, response_type) if bound.prebuilt else item
+                yield out(item)
                 async for item in items:
-                    yield Prebuilt(item, response_type) if bound.prebuilt else item
+                    yield out(item)
             except grpc.aio.AbortError:
                 raise connect_error(context) from None
             finally:
@@ -105,6 +107,6 @@ def _endpoint(bound: BoundMethod) -> Any:
             response = await run(request, context)
         except grpc.aio.AbortError:
             raise connect_error(context) from None
-        return Prebuilt(response, response_type) if bound.prebuilt else response
+        return out(response)
 
     return Endpoint.unary(info, unary)

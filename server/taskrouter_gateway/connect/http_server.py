@@ -17,8 +17,8 @@ import structlog
 import uvicorn
 
 from ..settings_base import StartupError
-from ..tls import TlsFiles, TlsSettings, _check_pair, is_loopback
-from .cors import App
+from ..tls import TlsFiles, TlsSettings, check_pair, is_loopback
+from .asgi_types import App
 from .peer import PeerCertificateProtocol
 from .settings import HttpSettings
 
@@ -26,7 +26,7 @@ log = structlog.get_logger("taskrouter_gateway.http")
 
 
 def server_ssl_context(files: TlsFiles) -> ssl.SSLContext:
-    _check_pair(files)
+    check_pair(files)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_alpn_protocols(["http/1.1"])
@@ -108,7 +108,7 @@ class HttpServer:
         if self._ssl is None or self._files is None:
             return
         try:
-            _check_pair(self._files)
+            check_pair(self._files)
             self._ssl.load_cert_chain(self._files.cert, self._files.key)
             if self._files.client_ca:
                 self._ssl.load_verify_locations(self._files.client_ca)
