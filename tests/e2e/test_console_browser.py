@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +19,8 @@ import grpc
 from taskrouter.gateway.v1 import worker_service_pb2 as w
 from taskrouter.gateway.v1 import worker_service_pb2_grpc
 
+from natsutil import free_port
+
 from taskrouter_gateway.auth import hash_token
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,12 +28,6 @@ SCRIPT = Path(__file__).with_name("console") / "console_browser.mjs"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 WRITER, READER = "console-writer-token", "console-reader-token"
 WS = "WS00000000000000000000000000000001"  # the embedded emulator's default workspace
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Gateway:
@@ -53,10 +48,10 @@ token_sha256 = "{hash_token(READER)}"
 scopes = ["read", "events"]
 workspaces = ["*"]
 ''')
-        self.grpc_port, self.http_port = _free_port(), _free_port()
+        self.grpc_port, self.http_port = free_port(), free_port()
         self.argv = [sys.executable, "-m", "taskrouter_gateway.cli", "serve", "--grpc-port", str(self.grpc_port),
-                     "--http-port", str(self.http_port), "--webhook-port", str(_free_port()),
-                     "--emulator-port", str(_free_port()), "--data-dir", str(tmp / "data"),
+                     "--http-port", str(self.http_port), "--webhook-port", str(free_port()),
+                     "--emulator-port", str(free_port()), "--data-dir", str(tmp / "data"),
                      "--auth-file", str(auth), "--shutdown-grace", "1", "--log-format", "json"]
         self.log = (tmp / "gateway.log").open("a")
         self.proc: subprocess.Popen[str] | None = None

@@ -259,11 +259,9 @@ async def test_by_default_an_event_is_received_at_the_wall_clock_s_millisecond(m
 # -- the writer's last resort (writer.py) --------------------------------------------------------------
 
 
-async def test_a_writer_that_crashes_fails_every_waiting_caller_and_refuses_new_work(
-    make_log: MakeLog, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A bug in the writer thread (here: in the pruner, injected) must not leave callers waiting forever: the job
-    # it was doing and everything queued behind it fail, and the log refuses new work instead of queueing it.
+def _crash_the_pruner(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
+    """A bug in the writer thread, injected in the pruner: (entered, go_on). The prune step sets `entered`,
+    waits for `go_on`, then raises."""
     entered, go_on = threading.Event(), threading.Event()
 
     def buggy_step(self, conn, job, state) -> None:
@@ -272,6 +270,15 @@ async def test_a_writer_that_crashes_fails_every_waiting_caller_and_refuses_new_
         raise RuntimeError("a bug in the pruner")
 
     monkeypatch.setattr(pruner.Pruner, "step", buggy_step)
+    return entered, go_on
+
+
+async def test_a_writer_that_crashes_fails_every_waiting_caller_and_refuses_new_work(
+    make_log: MakeLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A bug in the writer thread (here: in the pruner, injected) must not leave callers waiting forever: the job
+    # it was doing and everything queued behind it fail, and the log refuses new work instead of queueing it.
+    entered, go_on = _crash_the_pruner(monkeypatch)
     log = await make_log(retention=Retention(max_age_ms=None, max_rows=1))
     await log.append([ev(1)])
     pruning = asyncio.ensure_future(log.prune())
@@ -290,14 +297,7 @@ async def test_a_writer_that_crashes_fails_every_waiting_caller_and_refuses_new_
 async def test_a_writer_that_crashes_while_the_log_closes_still_fails_the_waiting_callers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    entered, go_on = threading.Event(), threading.Event()
-
-    def buggy_step(self, conn, job, state) -> None:
-        entered.set()
-        assert go_on.wait(10)
-        raise RuntimeError("a bug in the pruner")
-
-    monkeypatch.setattr(pruner.Pruner, "step", buggy_step)
+    entered, go_on = _crash_the_pruner(monkeypatch)
     log = SqliteEventLog(tmp_path / "events.db", retention=Retention(max_age_ms=None, max_rows=1))
     await log.open()
     pruning = asyncio.ensure_future(log.prune())
