@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ROOT / "tests" / "mutation" / "targets.toml"
@@ -140,80 +141,136 @@ def _normalize(text: str) -> str:
     return re.sub(r"\s+", " ", text.strip())
 
 
-def _specs(module: str) -> list:
-    """Cosmic Ray's mutations of the module, one replacement per site, outside annotations: cheap (no
-    mutated copy is made)."""
-    from cosmic_ray.commands.init import _all_work_items
+@dataclass
+class _Site:
+    """One mutation Cosmic Ray would make: its spec, and the node and position index it applies to."""
+
+    spec: Any  # cosmic_ray.work_item.MutationSpec
+    node: Any  # parso node in the module's tree
+    index: int
+
+
+@dataclass
+class _Parsed:
+    source: str
+    tree: Any  # parso module
+    sites: list[_Site]
+
+
+def _parse(module: str) -> _Parsed:
+    """The module parsed once, and Cosmic Ray's mutations of it, one replacement per site, outside annotations.
+
+    The specs are the ones Cosmic Ray's `init` makes (same operator order, same occurrence numbering: the n-th
+    position of an operator in a pre-order walk), enumerated for the kept operators only; walking all 213 of
+    them was most of the cost of listing a module's mutants."""
+    from cosmic_ray.ast import ast_nodes, get_ast
+    from cosmic_ray.ast.ast_query import ASTQuery
+    from cosmic_ray.plugins import get_operator, operator_names
+    from cosmic_ray.work_item import MutationSpec
 
     path = ROOT / module
     source = path.read_text()
+    tree = get_ast(source)
+    nodes = list(ast_nodes(tree))
     spans = _annotation_lines(source)
     lines = source.splitlines()
-    specs = []
-    for item in _all_work_items([path], {}):
-        spec = item.mutations[0]
-        if spec.operator_name not in _KEPT or _inside(tuple(spec.start_pos), spans):
+    sites = []
+    for name in operator_names():
+        if name not in _KEPT:
             continue
-        if spec.operator_name.startswith("core/ReplaceBinaryOperator_Mul_"):
-            line, col = spec.start_pos
-            if lines[line - 1][col + 1 :].lstrip()[:1] in (",", ")"):
-                continue  # the bare `*` of keyword-only parameters, not a multiplication
-        specs.append(spec)
-    return specs
+        operator = get_operator(name)()
+        occurrence = 0
+        for node in nodes:
+            for index, (start, end) in enumerate(operator.mutation_positions(node)):
+                spec = MutationSpec(module_path=str(path), operator_name=name, operator_args={},
+                                    occurrence=occurrence, start_pos=start, end_pos=end,
+                                    definition_name=ASTQuery(node).get_definition_name())
+                occurrence += 1
+                if _inside(tuple(start), spans):
+                    continue
+                if name.startswith("core/ReplaceBinaryOperator_Mul_"):
+                    line, col = start
+                    if lines[line - 1][col + 1 :].lstrip()[:1] in (",", ")"):
+                        continue  # the bare `*` of keyword-only parameters, not a multiplication
+                sites.append(_Site(spec, node, index))
+    return _Parsed(source, tree, sites)
 
 
-def _describe(module: str, specs: list, wanted: set[int] | None = None) -> list[Mutant]:
-    """Mutants (key and diff) for the specs whose index is in `wanted` (all if None). Making each mutated
-    copy is the costly part (a parse per mutant), so a sample describes only its own, plus the earlier ones of
-    the same function and operator that its key's "#n" depends on."""
-    from cosmic_ray.mutating import mutate_code
+def _mutated_source(parsed: _Parsed, site: _Site) -> str:
+    """The module's text with one mutation applied, as Cosmic Ray's mutate_code gives it, without parsing the
+    module again: the operator edits the parsed tree in place, the text is read off, and the tree is put back
+    (operators change only the node they are given and what lies under it)."""
+    from cosmic_ray.ast import ast_nodes
     from cosmic_ray.plugins import get_operator
 
-    source = (ROOT / module).read_text()
+    node = site.node
+    saved = [(n, getattr(n, "children", None), list(getattr(n, "children", ())), getattr(n, "value", None))
+             for n in ast_nodes(node)]
+    parent = node.parent
+    siblings = list(parent.children)
+    try:
+        replacement = get_operator(site.spec.operator_name)().mutate(node, site.index)
+        if replacement is not node:  # a new node, or None: removed (as Cosmic Ray's walk does)
+            parent.children = [replacement if c is node else c for c in siblings if replacement is not None or c is not node]
+        return parsed.tree.get_code()
+    finally:
+        parent.children = siblings
+        for n, children, items, value in saved:
+            if children is not None:
+                n.children = children
+                children[:] = items
+            else:
+                n.value = value
+
+
+def _describe(module: str, parsed: _Parsed, wanted: set[int] | None = None) -> list[Mutant]:
+    """Mutants (key and diff) for the sites whose index is in `wanted` (all if None), plus, for a sample, the
+    earlier ones of the same function and operator that its key's "#n" depends on."""
+    sites, source = parsed.sites, parsed.source
     if wanted is not None:
-        groups = {(specs[i].definition_name, specs[i].operator_name) for i in wanted}
-        needed = {i for i, spec in enumerate(specs) if (spec.definition_name, spec.operator_name) in groups}
+        groups = {(sites[i].spec.definition_name, sites[i].spec.operator_name) for i in wanted}
+        needed = {i for i, s in enumerate(sites) if (s.spec.definition_name, s.spec.operator_name) in groups}
     mutants: list[Mutant] = []
     seen: Counter[str] = Counter()
-    for index, spec in enumerate(specs):
+    for index, site in enumerate(sites):
         if wanted is not None and index not in needed:
             continue
         try:
-            mutated = mutate_code(source, get_operator(spec.operator_name)(), spec.occurrence)
+            mutated = _mutated_source(parsed, site)
         except Exception:  # noqa: BLE001 - e.g. ExceptionReplacer on `except (mod.Error, ...)`
             continue  # an operator that cannot handle this site: no mutant, rather than no run at all
-        if mutated is None or mutated == source:
+        if mutated == source:
             continue
         diff = list(difflib.unified_diff(source.splitlines(), mutated.splitlines(), module, module, n=1,
                                          lineterm=""))
         before = " / ".join(_normalize(line[1:]) for line in diff[2:] if line.startswith("-"))
         after = " / ".join(_normalize(line[1:]) for line in diff[2:] if line.startswith("+"))
-        key = f"{spec.definition_name or '<module>'}: {before} -> {after or '(removed)'}"
+        key = f"{site.spec.definition_name or '<module>'}: {before} -> {after or '(removed)'}"
         seen[key] += 1
         if seen[key] > 1:  # the same text mutated the same way twice in one function: number them in order
             key = f"{key} #{seen[key]}"
         if wanted is None or index in wanted:
-            mutants.append(Mutant(module, key, spec, "\n".join(diff)))
+            mutants.append(Mutant(module, key, site.spec, "\n".join(diff)))
     return mutants
 
 
 def enumerate_mutants(module: str) -> list[Mutant]:
-    return _describe(module, _specs(module))
+    return _describe(module, _parse(module))
 
 
 def mutants_in(module: str, definitions: set[str]) -> list[Mutant]:
     """The mutants of the named functions or classes ("<module>" for top-level code) only: cheaper than all."""
-    specs = _specs(module)
-    wanted = {i for i, spec in enumerate(specs) if (spec.definition_name or "<module>") in definitions}
-    return _describe(module, specs, wanted)
+    parsed = _parse(module)
+    wanted = {i for i, s in enumerate(parsed.sites) if (s.spec.definition_name or "<module>") in definitions}
+    return _describe(module, parsed, wanted)
 
 
 def sample_mutants(module: str, count: int, seed: str) -> list[Mutant]:
     """`count` mutants drawn with a seeded generator: the same code and seed always give the same ones."""
-    specs = _specs(module)
-    if count >= len(specs):
-        return _describe(module, specs)
-    return _describe(module, specs, set(random.Random(seed).sample(range(len(specs)), count)))
+    parsed = _parse(module)
+    if count >= len(parsed.sites):
+        return _describe(module, parsed)
+    return _describe(module, parsed, set(random.Random(seed).sample(range(len(parsed.sites)), count)))
 
 
 def test_command(target: Target) -> str:

@@ -90,3 +90,26 @@ def test_sampled_mutants_of_the_enforced_modules_are_killed():
     errors = [e for r in reports for e in r.errors]
     assert not errors, mutate.render(reports)
     assert counted and killed / counted >= mutate.FLOOR, mutate.render(reports)
+
+
+def test_each_mutant_is_the_text_cosmic_ray_itself_would_write():
+    # Keys and diffs come from a fast in-place edit of one parsed tree; the run applies the spec with Cosmic
+    # Ray's own mutate_code. They must agree for every operator kept, or a key would name another mutant.
+    from cosmic_ray.mutating import mutate_code
+    from cosmic_ray.plugins import get_operator
+
+    module = "server/taskrouter_gateway/stream/fanout.py"  # 24 of the 34 kept operators occur in it
+    parsed = mutate._parse(module)
+    first_of_each: dict[str, int] = {}
+    for i, site in enumerate(parsed.sites):
+        first_of_each.setdefault(site.spec.operator_name, i)
+    kinds = {"AddNot", "ExceptionReplacer", "NumberReplacer", "RemoveDecorator", "ZeroIterationForLoop",
+             "ReplaceAndWithOr", "ReplaceTrueWithFalse", "ReplaceBreakWithContinue",
+             "ReplaceUnaryOperator_Delete_Not", "ReplaceBinaryOperator_Add_Sub", "ReplaceComparisonOperator_Lt_LtE"}
+    assert {f"core/{kind}" for kind in kinds} <= set(first_of_each)
+    for i in first_of_each.values():
+        spec = parsed.sites[i].spec
+        expected = mutate_code(parsed.source, get_operator(spec.operator_name)(), spec.occurrence)
+        assert mutate._mutated_source(parsed, parsed.sites[i]) == expected, spec.operator_name
+    # ... and the tree is put back after each one.
+    assert parsed.tree.get_code() == parsed.source
