@@ -5,6 +5,7 @@ The emulator's clock is moved by hand, and the backfiller's clock reads the same
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -145,3 +146,32 @@ async def test_where_a_backfill_starts(log) -> None:
     await log.mark_complete_until(ws3, now - RETENTION_MS)
     assert await backfiller.start_ms_for(ws3) == now - RETENTION_MS + SAFETY_MS
     assert (RETENTION_MS, SAFETY_MS, DEFAULT_OVERLAP_MS) == (30 * 24 * 3600 * 1000, 5 * MINUTE_MS, 15 * MINUTE_MS)
+
+
+async def test_without_a_clock_given_a_backfill_starts_from_the_wall_clock(log) -> None:
+    backfiller = Backfiller(None, log, Ingestor(log, SimpleNamespace(notify=lambda: None)))  # type: ignore[arg-type]
+    before = int(time.time() * 1000)
+    start = await backfiller.start_ms_for("WS" + "4" * 32)
+    after = int(time.time() * 1000)
+    assert before - DEFAULT_OVERLAP_MS <= start <= after - DEFAULT_OVERLAP_MS
+
+
+async def test_pages_are_asked_for_at_taskrouters_largest_page_size(
+    emulator_http, emulator_clock, upstream, log
+) -> None:
+    # 1,000 is the most PageSize TaskRouter accepts: a month of events in the fewest round trips.
+    ws = await _workspace_with_events(emulator_http, emulator_clock, workers=2)
+    asked: list[dict] = []
+    list_page = upstream.list_page
+
+    async def recording(path, **kwargs):
+        asked.append(dict(kwargs["query"]))
+        return await list_page(path, **kwargs)
+
+    upstream.list_page = recording
+    marks = LiveMarks(log)
+    ingestor = Ingestor(log, SimpleNamespace(notify=lambda: None), live_marks=marks,
+                        clock_ms=lambda: _now_ms(emulator_clock))
+    result = await Backfiller(upstream, log, ingestor, clock_ms=lambda: _now_ms(emulator_clock)).backfill(ws)
+    assert result.appended >= 2
+    assert asked and all(str(q.get("PageSize")) == "1000" for q in asked), asked
