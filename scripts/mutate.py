@@ -3,6 +3,8 @@
     ./dev mutate [module ...]              every mutant of each module (all modules in targets.toml if none)
     ./dev mutate --sample 3 --seed 22 ...  a seeded sample of each module's mutants
     ./dev mutate --list [module ...]       the mutants and their keys, without running anything
+    ./dev mutate --ci                      what CI runs: each enforced module's ci_sample, no baseline
+    ./dev mutate --jobs 2 ...              modules shared among 2 scratch copies of the tree, run side by side
 
 Cosmic Ray enumerates and applies the mutations (one fresh pytest process per mutant, the module mutated on
 disk and restored after); this script picks one replacement per site, runs each module against the tests that
@@ -26,6 +28,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 from collections import Counter
@@ -273,6 +276,13 @@ def sample_mutants(module: str, count: int, seed: str) -> list[Mutant]:
     return _describe(module, parsed, set(random.Random(seed).sample(range(len(parsed.sites)), count)))
 
 
+def ci_sample(target: Target) -> list[Mutant]:
+    """The module's mutants the CI check runs: its ci_sample of them (MUTATION_SAMPLE overrides it for every
+    module), drawn with a fixed seed so a commit always runs the same ones (MUTATION_SEED draws others)."""
+    count = int(os.environ.get("MUTATION_SAMPLE", target.ci_sample))
+    return sample_mutants(target.module, count, f"{os.environ.get('MUTATION_SEED', 'ci')}:{target.module}")
+
+
 def test_command(target: Target) -> str:
     parts = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *target.tests]
     if target.select:
@@ -366,7 +376,7 @@ def run_module(target: Target, mutants: list[Mutant], equivalents: dict[str, str
                 report.errors.append({"key": mutant.key, "output": (result.output or "")[-2000:]})
                 verdict = f"error ({result.worker_outcome})"
             if progress:
-                progress(f"  [{index}/{len(mutants)}] {verdict:10} {mutant.key}")
+                progress(f"  {Path(target.module).name} [{index}/{len(mutants)}] {verdict:10} {mutant.key}")
     report.seconds = time.monotonic() - started
     return report
 
@@ -393,6 +403,49 @@ def unused_equivalents(module: str, mutants: list[Mutant], equivalents: dict[str
     return [key for key in equivalents if key not in keys]
 
 
+# What a scratch copy leaves out: caches, installs and outputs, none of which a module's tests read.
+_NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "node_modules", ".mutation", "test-output", ".hypothesis",
+                                     ".mypy_cache", ".ruff_cache", ".pytest_cache", "__pycache__", "*.egg-info")
+
+
+def _share(jobs: list[tuple[Target, list[Mutant]]], workers: int) -> list[list[tuple[Target, list[Mutant]]]]:
+    """Modules dealt to workers, most mutants first, each to the least loaded: a module stays in one copy."""
+    shares: list[list[tuple[Target, list[Mutant]]]] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    for job in sorted(jobs, key=lambda j: -len(j[1])):
+        least = loads.index(min(loads))
+        shares[least].append(job)
+        loads[least] += len(job[1])
+    return [share for share in shares if share]
+
+
+def run_in_copies(jobs: list[tuple[Target, list[Mutant]]], *, workers: int, baseline: bool, nice: int,
+                  scratch: Path) -> list[Report]:
+    """Runs the modules' mutants in `workers` scratch copies of this tree at once, one `mutate.py --keys` process
+    each: a module is mutated on disk, so two can only run side by side in separate trees."""
+    if workers <= 1 or len(jobs) <= 1:
+        return [run_module(t, m, load_equivalents().get(t.module, {}), baseline=baseline,
+                           progress=lambda line: print(line, file=sys.stderr, flush=True)) for t, m in jobs]
+    procs = []
+    for n, share in enumerate(_share(jobs, workers)):
+        copy = scratch / f"tree{n}"
+        shutil.copytree(ROOT, copy, ignore=_NOT_COPIED, symlinks=True)
+        keys = scratch / f"keys{n}.json"
+        keys.write_text(json.dumps({t.module: [m.key for m in mutants] for t, mutants in share}))
+        out = scratch / f"reports{n}.json"
+        command = [sys.executable, str(copy / "scripts" / "mutate.py"), "--keys", str(keys), "--json", str(out),
+                   "--nice", str(nice)] + ([] if baseline else ["--no-baseline"])
+        procs.append((subprocess.Popen(command), out, shlex.join(command)))
+    reports = []
+    for proc, out, line in procs:
+        proc.wait()
+        if not out.exists():
+            raise SystemExit(f"a mutation worker exited {proc.returncode} without a report: {line}")
+        reports += [Report(**{k: v for k, v in r.items() if k != "score"}) for r in json.loads(out.read_text())]
+    order = [t.module for t, _ in jobs]
+    return sorted(reports, key=lambda r: order.index(r.module))
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -404,16 +457,32 @@ def main(argv: list[str] | None = None) -> int:
                                                    "(webhook.py, eventlog/log.py); all if none")
     parser.add_argument("--sample", type=int, metavar="N", help="run N seeded mutants per module, not all")
     parser.add_argument("--seed", default="22", help="seed for --sample [default 22]")
+    parser.add_argument("--ci", action="store_true",
+                        help="the CI check (tests/mutation/test_mutation_floor.py): the enforced modules, each its "
+                             "ci_sample of mutants drawn with seed 'ci' (MUTATION_SEED), no baseline run")
     parser.add_argument("--list", action="store_true", help="list the mutants' keys and stop")
     parser.add_argument("--survivors", action="store_true",
                         help="rerun only the mutants that survived the module's last run (.mutation/), e.g. after "
                              "adding tests for them")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="run modules in N scratch copies of the tree side by side [default 1]")
+    parser.add_argument("--no-baseline", dest="baseline", action="store_false",
+                        help="skip the unmutated test run that sets each module's timeout")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the reports to FILE")
+    parser.add_argument("--keys", type=Path, help=argparse.SUPPRESS)  # {module: [key]}: a --jobs worker's share
     parser.add_argument("--nice", type=int, default=15, help="CPU niceness for the run [default 15]")
     args = parser.parse_args(argv)
 
     targets = load_targets()
+    if args.keys:
+        wanted_keys = {module: set(keys) for module, keys in json.loads(args.keys.read_text()).items()}
+        names = list(wanted_keys)
+    elif args.ci:
+        names = args.modules or [m for m, t in targets.items() if t.enforced]
+    else:
+        names = args.modules or list(targets)
     chosen = []
-    for name in args.modules or list(targets):
+    for name in names:
         matches = [m for m in targets if m == name or m.endswith("/" + name.lstrip("/"))]
         if len(matches) != 1:
             parser.error(f"{name!r} names {len(matches)} modules of tests/mutation/targets.toml: {', '.join(matches)}")
@@ -426,13 +495,17 @@ def main(argv: list[str] | None = None) -> int:
     # A SIGTERM unwinds like Ctrl-C, so the module being mutated is put back.
     signal.signal(signal.SIGTERM, _interrupt)
 
-    reports = []
+    jobs: list[tuple[Target, list[Mutant]]] = []
     for target in chosen:
         module_equivalents = equivalents.get(target.module, {})
-        if args.survivors:
+        if args.keys:
+            mutants = [m for m in enumerate_mutants(target.module) if m.key in wanted_keys[target.module]]
+        elif args.survivors:
             last = json.loads(_report_path(target.module).read_text())
             again = {s["key"] for s in last["survived"]}
             mutants = [m for m in enumerate_mutants(target.module) if m.key in again]
+        elif args.ci:
+            mutants = ci_sample(target)
         elif args.sample is not None:
             mutants = sample_mutants(target.module, args.sample, f"{args.seed}:{target.module}")
         else:
@@ -446,15 +519,20 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"[mutate] {target.module}: {len(mutants)} mutants against {' '.join(target.tests)}",
               file=sys.stderr, flush=True)
-        report = run_module(target, mutants, module_equivalents,
-                            progress=lambda line: print(line, file=sys.stderr, flush=True))
-        reports.append(report)
-        OUT.mkdir(exist_ok=True)
-        _report_path(target.module).write_text(
-            json.dumps(report.__dict__ | {"score": report.score}, indent=2))
+        jobs.append((target, mutants))
     if args.list:
         return 0
-    print(render(reports))
+    baseline = args.baseline and not args.ci
+    with tempfile.TemporaryDirectory(prefix="mutate-") as scratch:
+        reports = run_in_copies(jobs, workers=args.jobs, baseline=baseline, nice=args.nice, scratch=Path(scratch))
+    OUT.mkdir(exist_ok=True)
+    for report in reports:
+        if not args.keys:  # a worker's reports go to its caller, which records them in its own tree
+            _report_path(report.module).write_text(json.dumps(report.__dict__ | {"score": report.score}, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps([r.__dict__ | {"score": r.score} for r in reports], indent=2))
+    if not args.keys:
+        print(render(reports))
     below = [r.module for r in reports if r.score < FLOOR or r.errors]
     if below:
         print(f"\nbelow the {FLOOR:.0%} floor (or with runs that failed): {', '.join(below)}", file=sys.stderr)

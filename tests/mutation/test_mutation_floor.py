@@ -8,16 +8,12 @@ The sample is fixed by the seed and the code: the same commit always runs the sa
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# MUTATION_SAMPLE overrides every module's ci_sample (e.g. 20 for a deeper look).
-PER_MODULE = int(os.environ["MUTATION_SAMPLE"]) if "MUTATION_SAMPLE" in os.environ else None
-SEED = os.environ.get("MUTATION_SEED", "ci")
 
 
 def _load_runner():
@@ -75,22 +71,19 @@ def test_a_sample_is_fixed_by_its_seed_and_keyed_as_in_the_full_list():
 
 
 @pytest.mark.slow
-def test_sampled_mutants_of_the_enforced_modules_are_killed():
+def test_sampled_mutants_of_the_enforced_modules_are_killed(tmp_path):
     equivalents = mutate.load_equivalents()
-    reports = []
-    for target in mutate.load_targets().values():
-        if not target.enforced:
-            continue
-        count = target.ci_sample if PER_MODULE is None else PER_MODULE
-        mutants = mutate.sample_mutants(target.module, count, f"{SEED}:{target.module}")
-        # No baseline run: the rest of the suite runs these tests unmutated.
-        reports.append(mutate.run_module(target, mutants, equivalents.get(target.module, {}), baseline=False))
+    jobs = [(target, mutate.ci_sample(target)) for target in mutate.load_targets().values() if target.enforced]
+    # Two scratch copies of the tree, side by side: the rest of the suite runs one test at a time, so the second
+    # core is free. No baseline run: the rest of the suite runs these tests unmutated.
+    reports = mutate.run_in_copies(jobs, workers=2, baseline=False, nice=5, scratch=tmp_path)
+    assert sorted(r.module for r in reports) == sorted(t.module for t, _ in jobs)
+    assert all(set(r.equivalent) <= set(equivalents.get(r.module, {})) for r in reports)
     killed = sum(r.killed + r.timed_out for r in reports)
     counted = sum(r.counted for r in reports)
     errors = [e for r in reports for e in r.errors]
     assert not errors, mutate.render(reports)
     assert counted and killed / counted >= mutate.FLOOR, mutate.render(reports)
-
 
 def test_each_mutant_is_the_text_cosmic_ray_itself_would_write():
     # Keys and diffs come from a fast in-place edit of one parsed tree; the run applies the spec with Cosmic
