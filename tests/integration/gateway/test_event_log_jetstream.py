@@ -218,13 +218,23 @@ async def test_size_retention_drops_the_oldest_and_the_index_follows(open_log) -
     name = f"retain{next(_names)}"
     log = await open_log(StreamOptions(name=name, prefix=name, max_bytes=8 * 1024))
     await log.append([NewEvent(f"EV{n:032d}", WS1, "task.created", "", n, b"x" * 400) for n in range(1, 61)])
-    assert await log.prune() > 0  # the replica forgets what the broker discarded
+    removed = await log.prune()  # the replica forgets what the broker discarded
     first = await log.first_seq()
     assert 1 < first <= 60 and await log.last_seq() == 60  # the oldest went, seqs go on
+    assert removed == first - 1 and await log.prune() == 0  # each removal counted once
     kept = await log.read_after(0, limit=100)
     assert [e.seq for e in kept] == list(range(first, 61))
     assert await log.get(f"EV{1:032d}") is None
     assert await log.seq_at_or_after(0) == first - 1  # "since the beginning" starts at what is kept
+
+
+async def test_prune_counts_nothing_while_the_broker_has_removed_nothing(open_log) -> None:
+    name = f"fresh{next(_names)}"
+    log = await open_log(StreamOptions(name=name, prefix=name))  # opened on an empty stream
+    await log.append([ev(n) for n in range(3)])
+    assert await log.prune() == 0
+    again = await open_log(StreamOptions(name=name, prefix=name))  # opened on a stream that holds events
+    assert await again.prune() == 0 and await again.first_seq() == 1
 
 
 async def test_user_and_password_reach_the_broker_and_a_wrong_one_is_a_clear_error(tmp_path: Path) -> None:

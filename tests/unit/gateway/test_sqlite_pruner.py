@@ -1,0 +1,182 @@
+"""The SQLite log's pruner on its own, one chunk at a time, on a real log file: how its chunks grow and shrink,
+when it rests between them (and for how long), when it answers, and what a caller that gave up gets.
+
+The writer thread normally calls step(); here the test does, with the real job queue and a checkpointer that
+never holds prunes back (its own tests are in test_sqlite_checkpointer.py)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from taskrouter_gateway.eventlog.log import NewEvent, Retention
+from taskrouter_gateway.eventlog.sqlite.jobs import JobQueue, Prune
+from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
+from taskrouter_gateway.eventlog.sqlite.pruner import Pruner
+from taskrouter_gateway.eventlog.sqlite.schema import LogState, open_for_writing, row
+
+EVENTS = 3000
+WAIT = 10.0  # an upper bound for a hung thread; the waits below end on a condition
+
+
+class QuietWal:
+    """A checkpointer whose WAL is never long: prunes never pause for it."""
+
+    holds_prunes = False
+
+    def __init__(self) -> None:
+        self.prune_writes = 0
+
+    def wake(self) -> None:
+        pass
+
+    def catch_up(self, conn: sqlite3.Connection) -> None:
+        pass
+
+    def note_write(self, *, prune_chunk: bool = False) -> None:
+        self.prune_writes += prune_chunk
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A log file holding EVENTS events, written once by the real log."""
+    import asyncio
+
+    path = tmp_path_factory.mktemp("pruner") / "events.db"
+
+    async def fill() -> None:
+        log = SqliteEventLog(path, retention=Retention(max_age_ms=None))
+        await log.open()
+        events = [NewEvent(f"EV{n:032d}", "WS" + "1" * 32, "task.created", "", 1_000 + n, b"x" * 10)
+                  for n in range(EVENTS)]
+        await log.append(events)
+        await log.close()
+
+    asyncio.run(fill())
+    return path
+
+
+@pytest.fixture
+def db(template: Path, tmp_path: Path) -> Iterator[tuple[sqlite3.Connection, LogState]]:
+    path = tmp_path / "events.db"
+    path.write_bytes(template.read_bytes())
+    conn, state = open_for_writing(path, "NORMAL", lambda: 0)
+    yield conn, state
+    conn.close()
+
+
+def _pruner(retention: Retention, jobs: JobQueue, *, chunk_ms: float = 60_000.0, rest: float = 0.0,
+            chunk: int = 5000) -> Pruner:
+    return Pruner(retention, chunk=chunk, chunk_ms=chunk_ms, rest=rest, clock_ms=lambda: 0, jobs=jobs,
+                  wal=QuietWal())  # type: ignore[arg-type]
+
+
+def _run(pruner: Pruner, jobs: JobQueue, conn: sqlite3.Connection, state: LogState) -> Prune:
+    """Steps a prune until it is answered, as the writer does when nothing else is queued."""
+    job = Prune(concurrent.futures.Future())
+    pruner.step(conn, job, state)
+    while not job.future.done():
+        requeued = jobs.poll()
+        assert requeued is job, "a prune with rest=0 that is not done goes straight back to the queue"
+        pruner.step(conn, job, state)
+    return job
+
+
+def _left(conn: sqlite3.Connection) -> int:
+    return row(conn, "SELECT count(*) FROM events")[0]
+
+
+def test_chunks_grow_by_half_while_they_are_cheap(db) -> None:
+    conn, state = db
+    jobs = JobQueue()
+    pruner = _pruner(Retention(max_age_ms=None, max_rows=EVENTS - 2920), jobs, chunk_ms=60_000)
+    job = _run(pruner, jobs, conn, state)
+    # 256, then half as much again each chunk while each takes far less than a minute: 256 + 384 + 576 + 864
+    # = 2,080, and the fifth (1,296 rows) stops inside at the boundary.
+    assert job.future.result() == 2920 == EVENTS - _left(conn)
+    assert pruner.chunks == 5 and pruner.pruned == 2920
+
+
+def test_chunks_shrink_to_the_floor_when_each_takes_longer_than_asked(db) -> None:
+    conn, state = db
+    jobs = JobQueue()
+    # A chunk may take one microsecond: every chunk runs long, so after the first (256 rows) each is 64.
+    pruner = _pruner(Retention(max_age_ms=None, max_rows=EVENTS - 2920), jobs, chunk_ms=0.001)
+    job = _run(pruner, jobs, conn, state)
+    assert job.future.result() == 2920
+    assert pruner.chunks == 1 + -(-(2920 - 256) // 64)
+
+
+def test_a_prune_with_nothing_to_remove_commits_nothing(db) -> None:
+    conn, state = db
+    jobs = JobQueue()
+    pruner = _pruner(Retention(max_age_ms=None, max_bytes=10**9), jobs)  # far under the cap
+    job = _run(pruner, jobs, conn, state)
+    assert job.future.result() == 0 and pruner.chunks == 0 and _left(conn) == EVENTS
+
+
+def test_a_boundary_on_a_full_chunks_last_row_answers_after_that_chunk(db) -> None:
+    conn, state = db
+    jobs = JobQueue()
+    # The first chunk holds 256 rows; keeping the last EVENTS - 255 puts the boundary on its last row.
+    pruner = _pruner(Retention(max_age_ms=None, max_rows=EVENTS - 255), jobs, rest=1e6)
+    job = Prune(concurrent.futures.Future())
+    pruner.step(conn, job, state)
+    assert job.future.done() and job.future.result() == 255
+    assert jobs.poll() is None and jobs.take_parked() is None and not pruner.running
+
+
+def test_between_chunks_a_prune_rests_parked_and_counts_as_running(db) -> None:
+    conn, state = db
+    jobs = JobQueue()
+    pruner = _pruner(Retention(max_age_ms=None, max_rows=10), jobs, rest=1e6)
+    job = Prune(concurrent.futures.Future())
+    pruner.step(conn, job, state)
+    # Parked (out of the queue, so appends go first) for a million times the chunk's cost: appends committed
+    # now are committed during a prune.
+    assert not job.future.done() and jobs.poll() is None
+    assert pruner.running
+    assert jobs.take_parked() is job
+    # The rest's timer never keeps the process from exiting.
+    timers = [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
+    assert timers and all(t.daemon for t in timers)
+    for timer in timers:
+        timer.cancel()
+
+
+def test_a_rest_lasts_about_as_long_as_the_chunk_took_times_prune_rest(db) -> None:
+    conn, state = db
+    jobs = JobQueue()
+    # rest 1e-9 of a chunk's milliseconds: the prune is back in the queue at once, not in a million years.
+    pruner = _pruner(Retention(max_age_ms=None, max_rows=10), jobs, rest=1e-9)
+    job = Prune(concurrent.futures.Future())
+    pruner.step(conn, job, state)
+    back = concurrent.futures.ThreadPoolExecutor(1).submit(jobs.get)
+    assert back.result(timeout=WAIT) is job
+
+
+def test_with_no_rest_or_once_closing_a_prune_goes_straight_back_to_the_queue(db) -> None:
+    conn, state = db
+    for rest, closing in ((0.0, False), (1e6, True)):
+        jobs = JobQueue()
+        pruner = _pruner(Retention(max_age_ms=None, max_rows=10), jobs, rest=rest)
+        if closing:
+            pruner.close()
+        job = Prune(concurrent.futures.Future())
+        pruner.step(conn, job, state)
+        assert jobs.poll() is job and jobs.take_parked() is None and pruner.running, (rest, closing)
+
+
+def test_a_prune_whose_caller_gave_up_before_it_started_removes_nothing(db) -> None:
+    conn, state = db
+    jobs = JobQueue()
+    pruner = _pruner(Retention(max_age_ms=None, max_rows=10), jobs)
+    job = Prune(concurrent.futures.Future())
+    assert job.future.cancel()
+    pruner.step(conn, job, state)
+    assert _left(conn) == EVENTS and pruner.chunks == 0 and jobs.poll() is None
