@@ -436,9 +436,18 @@ def run_in_copies(jobs: list[tuple[Target, list[Mutant]]], *, workers: int, base
         command = [sys.executable, str(copy / "scripts" / "mutate.py"), "--keys", str(keys), "--json", str(out),
                    "--nice", str(nice)] + ([] if baseline else ["--no-baseline"])
         procs.append((subprocess.Popen(command), out, shlex.join(command)))
+    try:
+        for proc, _, _ in procs:
+            proc.wait()
+    except BaseException:
+        # Interrupted: each worker puts its module back on SIGTERM; wait for that before the copies go.
+        for proc, _, _ in procs:
+            proc.terminate()
+        for proc, _, _ in procs:
+            proc.wait()
+        raise
     reports = []
     for proc, out, line in procs:
-        proc.wait()
         if not out.exists():
             raise SystemExit(f"a mutation worker exited {proc.returncode} without a report: {line}")
         reports += [Report(**{k: v for k, v in r.items() if k != "score"}) for r in json.loads(out.read_text())]
