@@ -10,8 +10,9 @@ import pytest
 from taskrouter.gateway.v1 import event_service_pb2
 from taskrouter_gateway.stream.fanout import MAX_MESSAGE_BYTES, FanOut, encode_piece
 from taskrouter_gateway.stream.filters import EventFilter
+from taskrouter_gateway.eventlog.log import NewEvent
 from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
-from test_event_stream import WS, WAIT, flatten, make_event, messages_holding, make_stack, open_live, request, sids, stack, take  # noqa: F401 - fixtures
+from test_event_stream import WS, WAIT, flatten, make_event, messages_holding, make_stack, open_live, render_proto, request, sids, stack, take  # noqa: F401 - fixtures
 
 
 async def test_a_live_subscriber_that_has_read_everything_lags_by_nothing(stack):
@@ -127,3 +128,44 @@ async def test_a_live_backlog_bigger_than_the_cap_is_cut_into_messages_under_it(
     assert sids(flatten(messages)) == [e.sid for e in events]
     assert 1 < len(messages) < 30
     assert all(len(m.events) > 1 and m.ByteSize() <= MAX_MESSAGE_BYTES for m in messages)
+
+
+async def _log_with(tmp_path, count: int) -> SqliteEventLog:
+    log = SqliteEventLog(tmp_path / "events.db", synchronous="NORMAL")
+    await log.open()
+    events = [make_event() for _ in range(count)]
+    await log.append([NewEvent(sid=e.sid, workspace_sid=e.workspace_sid, event_type=e.event_type, resource_sid="",
+                               event_date_ms=e.event_date_ms, payload=e.SerializeToString())
+                      for e in events])
+    return log
+
+
+async def test_a_subscriber_catching_up_lags_by_what_it_has_still_to_replay(tmp_path):
+    log = await _log_with(tmp_path, 10)
+    try:
+        async with FanOut(log, render=render_proto, page_size=2) as fanout:
+            replay = fanout.subscribe(EventFilter(workspace_sid=WS), 0)
+            try:
+                await replay.__anext__()  # the first page: events 1 and 2, the tailer has published all 10
+                assert fanout.lags() == [8]
+            finally:
+                await replay.aclose()
+            assert fanout.lags() == []
+    finally:
+        await log.close()
+
+
+async def test_a_replay_ahead_of_what_the_tailer_has_published_lags_by_nothing(tmp_path):
+    # Not started: the tailer has published nothing yet, as when a replay reads events committed a moment
+    # before the tailer hands them over.
+    log = await _log_with(tmp_path, 10)
+    try:
+        fanout = FanOut(log, render=render_proto, page_size=2)
+        replay = fanout.subscribe(EventFilter(workspace_sid=WS), 0)
+        try:
+            await replay.__anext__()
+            assert fanout.lags() == [0]
+        finally:
+            await replay.aclose()
+    finally:
+        await log.close()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from taskrouter_gateway.eventlog.log import NewEvent, Retention
+from taskrouter_gateway.eventlog.log import EventLogWriteError, NewEvent, Retention
 from taskrouter_gateway.eventlog.sqlite.jobs import JobQueue, Prune
 from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
 from taskrouter_gateway.eventlog.sqlite.pruner import Pruner
@@ -25,15 +25,15 @@ WAIT = 10.0  # an upper bound for a hung thread; the waits below end on a condit
 
 
 class QuietWal:
-    """A checkpointer whose WAL is never long: prunes never pause for it."""
+    """A checkpointer whose WAL is never long (prunes never pause for it) unless holds_prunes is set."""
 
-    holds_prunes = False
-
-    def __init__(self) -> None:
+    def __init__(self, *, holds_prunes: bool = False) -> None:
+        self.holds_prunes = holds_prunes
         self.prune_writes = 0
+        self.woken = 0
 
     def wake(self) -> None:
-        pass
+        self.woken += 1
 
     def catch_up(self, conn: sqlite3.Connection) -> None:
         pass
@@ -71,52 +71,73 @@ def db(template: Path, tmp_path: Path) -> Iterator[tuple[sqlite3.Connection, Log
 
 
 def _pruner(retention: Retention, jobs: JobQueue, *, chunk_ms: float = 60_000.0, rest: float = 0.0,
-            chunk: int = 5000) -> Pruner:
+            chunk: int = 5000, wal: QuietWal | None = None) -> Pruner:
     return Pruner(retention, chunk=chunk, chunk_ms=chunk_ms, rest=rest, clock_ms=lambda: 0, jobs=jobs,
-                  wal=QuietWal())  # type: ignore[arg-type]
+                  wal=wal or QuietWal())  # type: ignore[arg-type]
 
 
-def _run(pruner: Pruner, jobs: JobQueue, conn: sqlite3.Connection, state: LogState) -> Prune:
-    """Steps a prune until it is answered, as the writer does when nothing else is queued."""
+def _run(pruner: Pruner, jobs: JobQueue, conn: sqlite3.Connection, state: LogState) -> tuple[Prune, list[int]]:
+    """Steps a prune until it is answered, as the writer does when nothing else is queued; with the rows it had
+    removed after each chunk."""
     job = Prune(concurrent.futures.Future())
     pruner.step(conn, job, state)
+    removed = [job.removed]
     while not job.future.done():
         requeued = jobs.poll()
         assert requeued is job, "a prune with rest=0 that is not done goes straight back to the queue"
         pruner.step(conn, job, state)
-    return job
+        removed.append(job.removed)
+    return job, removed
 
 
 def _left(conn: sqlite3.Connection) -> int:
     return row(conn, "SELECT count(*) FROM events")[0]
 
 
-def test_chunks_grow_by_half_while_they_are_cheap(db) -> None:
+def test_a_fresh_pruner_has_run_nothing(db) -> None:
+    pruner = _pruner(Retention(max_age_ms=None, max_rows=10), JobQueue())
+    assert (pruner.pruned, pruner.chunks, pruner.pauses, pruner.longest_chunk_s, pruner.running) == (0, 0, 0, 0.0,
+                                                                                                     False)
+
+
+def test_chunks_start_at_256_rows_and_grow_by_half_while_they_are_cheap(db) -> None:
     conn, state = db
     jobs = JobQueue()
     pruner = _pruner(Retention(max_age_ms=None, max_rows=EVENTS - 2920), jobs, chunk_ms=60_000)
-    job = _run(pruner, jobs, conn, state)
-    # 256, then half as much again each chunk while each takes far less than a minute: 256 + 384 + 576 + 864
-    # = 2,080, and the fifth (1,296 rows) stops inside at the boundary.
+    job, removed = _run(pruner, jobs, conn, state)
+    # 256, then half as much again each chunk while each takes far less than a minute (384, 576, 864), and the
+    # fifth (1,296 rows) stops inside at the boundary.
+    assert removed == [256, 640, 1216, 2080, 2920]
     assert job.future.result() == 2920 == EVENTS - _left(conn)
-    assert pruner.chunks == 5 and pruner.pruned == 2920
+    assert pruner.chunks == 5 and pruner.pruned == 2920 and not pruner.running
+    assert 0 < pruner.longest_chunk_s < 60
 
 
-def test_chunks_shrink_to_the_floor_when_each_takes_longer_than_asked(db) -> None:
+def test_chunks_shrink_to_64_rows_when_each_takes_longer_than_asked(db) -> None:
     conn, state = db
     jobs = JobQueue()
     # A chunk may take one microsecond: every chunk runs long, so after the first (256 rows) each is 64.
     pruner = _pruner(Retention(max_age_ms=None, max_rows=EVENTS - 2920), jobs, chunk_ms=0.001)
-    job = _run(pruner, jobs, conn, state)
+    job, removed = _run(pruner, jobs, conn, state)
     assert job.future.result() == 2920
-    assert pruner.chunks == 1 + -(-(2920 - 256) // 64)
+    assert removed[:4] == [256, 320, 384, 448] and removed[-1] == 2920
+    assert pruner.chunks == len(removed) == 1 + -(-(2920 - 256) // 64)
+
+
+def test_a_chunk_never_exceeds_prune_chunk(db) -> None:
+    conn, state = db
+    jobs = JobQueue()
+    pruner = _pruner(Retention(max_age_ms=None, max_rows=EVENTS - 500), jobs, chunk=100)
+    _, removed = _run(pruner, jobs, conn, state)
+    # Five full chunks of 100; the last ended on a chunk's last row, so one more look finds the boundary.
+    assert removed == [100, 200, 300, 400, 500, 500] and pruner.chunks == 5
 
 
 def test_a_prune_with_nothing_to_remove_commits_nothing(db) -> None:
     conn, state = db
     jobs = JobQueue()
     pruner = _pruner(Retention(max_age_ms=None, max_bytes=10**9), jobs)  # far under the cap
-    job = _run(pruner, jobs, conn, state)
+    job, _ = _run(pruner, jobs, conn, state)
     assert job.future.result() == 0 and pruner.chunks == 0 and _left(conn) == EVENTS
 
 
@@ -180,3 +201,42 @@ def test_a_prune_whose_caller_gave_up_before_it_started_removes_nothing(db) -> N
     assert job.future.cancel()
     pruner.step(conn, job, state)
     assert _left(conn) == EVENTS and pruner.chunks == 0 and jobs.poll() is None
+
+
+def test_a_chunk_that_fails_answers_the_error_and_the_prune_stops_running(db) -> None:
+    conn, state = db
+    jobs = JobQueue()
+    pruner = _pruner(Retention(max_age_ms=None, max_rows=10), jobs, rest=1e6)
+    job = Prune(concurrent.futures.Future())
+    pruner.step(conn, job, state)
+    assert pruner.running and jobs.take_parked() is job
+    conn.execute("DROP TABLE events")  # the next chunk's statements fail
+    pruner.step(conn, job, state)
+    with pytest.raises(EventLogWriteError, match="prune failed"):
+        job.future.result(timeout=0)
+    assert not pruner.running
+
+
+def test_a_log_one_byte_over_max_bytes_drops_its_oldest_event(db) -> None:
+    conn, state = db
+    jobs = JobQueue()
+    pruner = _pruner(Retention(max_age_ms=None, max_bytes=state.total_bytes - 1), jobs)
+    job, _ = _run(pruner, jobs, conn, state)
+    assert job.future.result() == 1 and _left(conn) == EVENTS - 1
+    assert row(conn, "SELECT min(seq) FROM events")[0] == 2
+
+
+def test_while_the_checkpointer_holds_prunes_a_prune_pauses_parked_and_wakes_it(db) -> None:
+    conn, state = db
+    jobs = JobQueue()
+    wal = QuietWal(holds_prunes=True)
+    pruner = _pruner(Retention(max_age_ms=None, max_rows=10), jobs, wal=wal)
+    job = Prune(concurrent.futures.Future())
+    pruner.step(conn, job, state)
+    assert jobs.take_parked() is job and jobs.poll() is None  # the checkpointer's pass puts it back
+    assert pruner.running and pruner.pauses == 1 and wal.woken == 1
+    assert pruner.chunks == 0 and _left(conn) == EVENTS
+    # Once closing it no longer waits for the checkpointer.
+    pruner.close()
+    pruner.step(conn, job, state)
+    assert pruner.chunks == 1 and pruner.pauses == 1 and jobs.poll() is job
