@@ -10,6 +10,7 @@ tells "answered from the scope" from "read the stream again"."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncGenerator, Iterable
 
 import pytest
@@ -279,3 +280,39 @@ async def test_a_scope_that_cannot_be_read_leaves_nothing_behind(sid_sets) -> No
     stream.fail_since = None
     await d.learn([("WS1", "EV1", 1)])  # the failed scope is gone: its closed set is not touched
     assert await d.find_stored([new("EV1", 1000)]) == {"EV1": 1}
+
+
+# -- a scope that ends while an append is telling it what was stored -----------------------------------------
+
+class HeldSidSet(RecordingSidSet):
+    """Its next add waits in its worker thread (before taking the set's lock) until released: the scope can end
+    meanwhile, as when a backfill finishes, or is cancelled, while another append's learn is under way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.release: threading.Event | None = None
+
+    def add(self, pairs: Iterable[tuple[str, int]]) -> None:
+        release, self.release = self.release, None
+        if release is not None:
+            self.entered.set()
+            release.wait()
+        super().add(pairs)
+
+
+async def test_a_scope_that_ends_while_it_is_told_of_an_append_does_not_fail_the_append(monkeypatch) -> None:
+    monkeypatch.setattr(dedup_module, "SidSet", HeldSidSet)
+    stream = Stream([stored(1, 1000)])
+    d = deduper(stream)
+    release = threading.Event()
+    async with d.scope("WS1", 1000):
+        held = RecordingSidSet.made[0]
+        assert isinstance(held, HeldSidSet)
+        held.release = release
+        learning = asyncio.ensure_future(d.learn([("WS1", "EV2", 2)]))
+        await asyncio.to_thread(held.entered.wait)
+    assert held.closed  # the scope ended and closed its set before the add reached it
+    release.set()
+    await learning  # the events are stored: telling a scope that has ended is nothing to fail over
+

@@ -67,3 +67,11 @@ def test_a_closed_set_answers_no_more() -> None:
     sids.close()
     with pytest.raises(sqlite3.ProgrammingError):
         sids.seqs_of(["EV1"])
+
+
+def test_a_closed_set_takes_no_more_and_says_nothing() -> None:
+    # An append may finish telling a dedup scope what it stored just after that scope ended and closed its set.
+    sids = SidSet()
+    sids.close()
+    sids.add([("EV1", 1)])
+    assert sids.size == 0
