@@ -316,3 +316,33 @@ async def test_a_scope_that_ends_while_it_is_told_of_an_append_does_not_fail_the
     release.set()
     await learning  # the events are stored: telling a scope that has ended is nothing to fail over
 
+
+async def test_a_scope_ending_while_another_is_told_does_not_make_the_other_miss_the_append(monkeypatch) -> None:
+    monkeypatch.setattr(dedup_module, "SidSet", HeldSidSet)
+    stream = Stream([stored(1, 1000)])
+    d = deduper(stream)
+    ready = [asyncio.Event(), asyncio.Event()]
+    end = [asyncio.Event(), asyncio.Event()]
+
+    async def backfill(i: int) -> dict[str, int]:
+        async with d.scope("WS1", 1000):
+            ready[i].set()
+            await end[i].wait()
+            return await d.find_stored([new("EV2", 1500)])
+
+    first, second = asyncio.ensure_future(backfill(0)), asyncio.ensure_future(backfill(1))
+    await ready[0].wait()
+    await ready[1].wait()
+    release = threading.Event()
+    RecordingSidSet.made[0].release = release  # type: ignore[attr-defined]
+    stream.append(stored(2, 1500))
+    learning = asyncio.ensure_future(d.learn([("WS1", "EV2", 2)]))
+    await asyncio.to_thread(RecordingSidSet.made[0].entered.wait)  # type: ignore[attr-defined]
+    end[0].set()
+    await first  # the first scope ends while its add of EV2 is still under way
+    release.set()
+    await learning
+    scans = len(stream.scans)
+    end[1].set()
+    assert await second == {"EV2": 2}
+    assert len(stream.scans) == scans  # from its scope, which was told
