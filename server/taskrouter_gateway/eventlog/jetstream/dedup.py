@@ -86,7 +86,8 @@ class Deduper:
         """Open scopes learn what this replica stored: (workspace, sid, seq) triples."""
         for workspace_sid in {ws for ws, _, _ in published}:
             pairs = [(sid, seq) for ws, sid, seq in published if ws == workspace_sid]
-            for scope in self._scopes.get(workspace_sid, ()):
+            # A copy: a scope that ends during an await here must not make the loop skip the one after it.
+            for scope in list(self._scopes.get(workspace_sid, ())):
                 await asyncio.to_thread(scope.sids.add, pairs)
 
     @contextlib.asynccontextmanager

@@ -19,14 +19,18 @@ class SidSet:  # noqa: D101 - see the module docstring
         self._db.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
         self._db.execute("CREATE TABLE sids (sid TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID")
         self._lock = threading.Lock()
+        self._closed = False
         self.size = 0
 
     def add(self, pairs: Iterable[tuple[str, int]]) -> None:
-        """(sid, seq) pairs; a sid already present keeps its first seq."""
+        """(sid, seq) pairs; a sid already present keeps its first seq. A closed set takes nothing: its dedup
+        scope has ended, so an append that stored these events meanwhile has no one left to tell."""
         rows = list(pairs)
         if not rows:
             return
         with self._lock:
+            if self._closed:
+                return
             self._db.execute("BEGIN")
             before = self._db.total_changes
             self._db.executemany("INSERT OR IGNORE INTO sids (sid, seq) VALUES (?, ?)", rows)
@@ -46,4 +50,5 @@ class SidSet:  # noqa: D101 - see the module docstring
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._db.close()
