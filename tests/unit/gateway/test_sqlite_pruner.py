@@ -17,6 +17,7 @@ import pytest
 from taskrouter_gateway.eventlog.log import EventLogWriteError, NewEvent, Retention
 from taskrouter_gateway.eventlog.sqlite.jobs import JobQueue, Prune
 from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
+from taskrouter_gateway.eventlog.sqlite import pruner as pruner_module
 from taskrouter_gateway.eventlog.sqlite.pruner import Pruner
 from taskrouter_gateway.eventlog.sqlite.schema import LogState, open_for_writing, row
 
@@ -103,14 +104,14 @@ def test_a_fresh_pruner_has_run_nothing(db) -> None:
 def test_chunks_start_at_256_rows_and_grow_by_half_while_they_are_cheap(db) -> None:
     conn, state = db
     jobs = JobQueue()
-    pruner = _pruner(Retention(max_age_ms=None, max_rows=EVENTS - 2920), jobs, chunk_ms=60_000)
+    pruner = _pruner(Retention(max_age_ms=None, max_rows=EVENTS - 2920), jobs, chunk_ms=900)
     job, removed = _run(pruner, jobs, conn, state)
-    # 256, then half as much again each chunk while each takes far less than a minute (384, 576, 864), and the
+    # 256, then half as much again each chunk while each takes well under 600 ms (384, 576, 864), and the
     # fifth (1,296 rows) stops inside at the boundary.
     assert removed == [256, 640, 1216, 2080, 2920]
     assert job.future.result() == 2920 == EVENTS - _left(conn)
     assert pruner.chunks == 5 and pruner.pruned == 2920 and not pruner.running
-    assert 0 < pruner.longest_chunk_s < 60
+    assert 0 < pruner.longest_chunk_s < 0.6
 
 
 def test_chunks_shrink_to_64_rows_when_each_takes_longer_than_asked(db) -> None:
@@ -163,25 +164,52 @@ def test_between_chunks_a_prune_rests_parked_and_counts_as_running(db) -> None:
     assert not job.future.done() and jobs.poll() is None
     assert pruner.running
     assert jobs.take_parked() is job
-    # The rest's timer never keeps the process from exiting.
-    timers = [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
-    assert timers and all(t.daemon for t in timers)
-    for timer in timers:
+    for timer in [t for t in threading.enumerate() if isinstance(t, threading.Timer)]:
         timer.cancel()
 
 
-def test_a_rest_lasts_about_as_long_as_the_chunk_took_times_prune_rest(db) -> None:
+class RecordedTimers:
+    """threading.Timer as the pruner uses it, recorded and never started: a rest's length and kind are then
+    read off without racing the timer."""
+
+    def __init__(self) -> None:
+        self.made: list[RecordedTimers.Timer] = []
+        outer = self
+
+        class Timer:
+            def __init__(self, interval: float, function) -> None:
+                self.interval, self.function, self.daemon, self.started = interval, function, False, False
+                outer.made.append(self)
+
+            def start(self) -> None:
+                self.started = True
+
+        self.Timer = Timer
+
+
+@pytest.fixture
+def timers(monkeypatch: pytest.MonkeyPatch) -> RecordedTimers:
+    recorded = RecordedTimers()
+    monkeypatch.setattr(pruner_module.threading, "Timer", recorded.Timer)
+    return recorded
+
+
+@pytest.mark.parametrize("rest", [1.0, 2.5, 0.25])
+def test_a_rest_lasts_as_long_as_the_chunk_took_times_prune_rest(db, timers, rest) -> None:
     conn, state = db
     jobs = JobQueue()
-    # rest 1e-9 of a chunk's milliseconds: the prune is back in the queue at once, not in a million years.
-    pruner = _pruner(Retention(max_age_ms=None, max_rows=10), jobs, rest=1e-9)
+    pruner = _pruner(Retention(max_age_ms=None, max_rows=10), jobs, rest=rest)
     job = Prune(concurrent.futures.Future())
     pruner.step(conn, job, state)
-    back = concurrent.futures.ThreadPoolExecutor(1).submit(jobs.get)
-    assert back.result(timeout=WAIT) is job
+    [timer] = timers.made
+    assert timer.started and timer.daemon  # a resting prune never keeps the process from exiting
+    assert timer.interval == pytest.approx(pruner.longest_chunk_s * rest)
+    assert jobs.poll() is None  # parked, not queued
+    timer.function()  # the rest ends: the prune is back in the queue
+    assert jobs.poll() is job
 
 
-def test_with_no_rest_or_once_closing_a_prune_goes_straight_back_to_the_queue(db) -> None:
+def test_with_no_rest_or_once_closing_a_prune_goes_straight_back_to_the_queue(db, timers) -> None:
     conn, state = db
     for rest, closing in ((0.0, False), (1e6, True)):
         jobs = JobQueue()
@@ -191,6 +219,7 @@ def test_with_no_rest_or_once_closing_a_prune_goes_straight_back_to_the_queue(db
         job = Prune(concurrent.futures.Future())
         pruner.step(conn, job, state)
         assert jobs.poll() is job and jobs.take_parked() is None and pruner.running, (rest, closing)
+    assert timers.made == []
 
 
 def test_a_prune_whose_caller_gave_up_before_it_started_removes_nothing(db) -> None:
