@@ -383,3 +383,27 @@ async def test_close_does_not_wait_longer_than_the_write_timeout_for_an_append_t
         if node.process is not None:
             node.process.send_signal(signal.SIGCONT)
         cluster.stop()
+
+
+async def test_an_append_whose_dedup_scope_cannot_learn_it_still_succeeds_and_close_does_not_wait(
+    open_log, monkeypatch
+) -> None:
+    from taskrouter_gateway.eventlog.jetstream import sid_set
+
+    log = await open_log(fresh_stream())
+    async with log.dedup_scope(WS1, 0):
+        def full_disk(self, pairs) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(sid_set.SidSet, "add", full_disk)
+        with capture_logs() as logs:
+            [result] = await log.append([ev(1)])
+        monkeypatch.undo()
+    # Stored is stored: the caller gets its seq, the failure is logged, and nothing is left counted as under way.
+    assert result.seq == 1 and not result.duplicate
+    assert (await log.get(ev(1).sid)) is not None
+    assert any(entry["event"] == "event_log.dedup_learn_failed" for entry in logs)
+    assert log._lifecycle.appending == 0
+    with capture_logs() as closing:
+        await log.close()
+    assert not [e for e in closing if e["event"] == "event_log.close_with_appends_pending"]

@@ -19,6 +19,7 @@ from typing import Final
 
 import nats.errors
 import nats.js.errors
+import structlog
 
 from ..log import AppendResult, EventLogError, EventLogWriteError, NewEvent
 from . import codec
@@ -28,6 +29,8 @@ from .dedup import Deduper
 from .lifecycle import Lifecycle
 from .marks import Lead
 from .options import StreamOptions
+
+_log = structlog.get_logger(__name__)
 
 ERR_DUPLICATE_IN_PROCESS: Final = 10158  # "duplicate message id is in process": another publish still replicating
 _RETRY_PAUSE_S: Final = 0.05
@@ -83,9 +86,15 @@ class Appender:
                 published.append((ev.workspace_sid, ev.sid, result.seq))
                 results.append(result)
         finally:
-            # Open dedup scopes learn what was stored, once per call (the broker's window covers the meantime).
-            await self._deduper.learn(published)
-            self._lifecycle.append_ended()
+            try:
+                # Open dedup scopes learn what was stored, once per call (the broker's window covers the meantime).
+                await self._deduper.learn(published)
+            except Exception:  # noqa: BLE001 - what was stored stays stored and acknowledged
+                # A scope that missed these (its temporary file could not grow) falls back on the broker's
+                # duplicate window, which outlasts any backfill; failing the append would only make callers retry.
+                _log.exception("event_log.dedup_learn_failed", events=len(published))
+            finally:
+                self._lifecycle.append_ended()
         return results
 
     async def _record_lead(self, ev: NewEvent) -> None:
