@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import nats
 import pytest
 from natsutil import NatsCluster
 from structlog.testing import capture_logs
 
+from test_event_log_jetstream import open_log  # noqa: F401 - the fixture: open_log(stream, **options)
 from taskrouter_gateway.eventlog.jetstream.lease import KvLeases, LeaseUnavailable
 from taskrouter_gateway.eventlog.jetstream.log import JetStreamEventLog, NatsOptions, StreamOptions
 from taskrouter_gateway.eventlog.log import EventLogClosed, EventLogError, NewEvent, StoredEvent
@@ -34,22 +35,6 @@ def ev(n: int, *, ws: str = WS1) -> NewEvent:
 def fresh_stream(**options) -> StreamOptions:
     name = f"jsg{next(_names)}x{time.monotonic_ns() % 100_000}"
     return StreamOptions(name=name, prefix=name, **options)
-
-
-@pytest.fixture
-async def open_log(nats_single: NatsCluster) -> AsyncIterator[Callable[..., JetStreamEventLog]]:
-    """open_log(stream, **options): an opened log on that stream; closed at teardown."""
-    opened: list[JetStreamEventLog] = []
-
-    async def make(stream: StreamOptions, **options) -> JetStreamEventLog:
-        log = JetStreamEventLog(NatsOptions(servers=tuple(nats_single.urls)), stream, **options)
-        await log.open()
-        opened.append(log)
-        return log
-
-    yield make  # type: ignore[misc]
-    for log in opened:
-        await log.close()
 
 
 async def until(predicate: Callable[[], object], what: str, timeout: float = 20.0) -> None:

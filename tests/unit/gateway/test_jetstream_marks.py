@@ -8,7 +8,6 @@ another writer got there first, and every write bumps the bucket's revision."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 import nats.errors
@@ -17,7 +16,7 @@ import pytest
 from nats.js import api
 from nats.js.kv import KeyValue
 
-from taskrouter_gateway.eventlog.jetstream import marks as marks_module
+from test_jetstream_settle import record_sleeps
 from taskrouter_gateway.eventlog.jetstream.marks import CLOCK_MARGIN_MS, LEAD_KEY, Lead, SharedMarks
 from taskrouter_gateway.eventlog.log import EventLogError
 
@@ -162,14 +161,7 @@ async def test_a_key_created_by_another_replica_meanwhile_is_read_again(shared: 
 
 async def test_a_lost_update_is_tried_again_at_once_on_the_new_value(shared: SharedMarks, kv: FakeKV,
                                                                     monkeypatch) -> None:
-    pauses: list[float] = []
-    real_sleep = asyncio.sleep
-
-    async def recording_sleep(seconds: float) -> None:
-        pauses.append(seconds)
-        await real_sleep(0)
-
-    monkeypatch.setattr(marks_module.asyncio, "sleep", recording_sleep)
+    pauses = record_sleeps(monkeypatch)
     kv.put("mark.WS1", b"10")
     moves = iter([b"20", b"30"])
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import nats.js.errors
 import pytest
 
@@ -24,6 +26,20 @@ class Flaky:
             raise self.errors.pop(0)
         return "info"
 
+
+
+def record_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """asyncio.sleep replaced by one that records each pause asked for and only yields: retry pauses are read
+    off instead of waited out."""
+    pauses: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording_sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
+    return pauses
 
 async def test_forming_errors_are_tried_again_until_the_cluster_answers():
     op = Flaky([_api_error(10005), _api_error(10008, code=503), _api_error(10005)])
@@ -103,18 +119,7 @@ async def test_a_real_refusal_to_create_is_raised_at_once():
 
 async def test_retries_pause_between_tries_and_the_default_pause_is_short(monkeypatch):
     # A negative or zero pause would hammer a forming cluster; a long one would slow every start beside it.
-    import asyncio
-
-    from taskrouter_gateway.eventlog.jetstream import settle
-
-    pauses: list[float] = []
-    real_sleep = asyncio.sleep
-
-    async def recording_sleep(seconds: float) -> None:
-        pauses.append(seconds)
-        await real_sleep(0)
-
-    monkeypatch.setattr(settle.asyncio, "sleep", recording_sleep)
+    pauses = record_sleeps(monkeypatch)
     op = Flaky([_api_error(10005), _api_error(10005)])
     assert await once_formed(op, within_s=30) == "info"
     broker = Broker([nats.js.errors.BucketNotFoundError()] * 2, [_api_error(10005)])

@@ -91,6 +91,18 @@ def _run(pruner: Pruner, jobs: JobQueue, conn: sqlite3.Connection, state: LogSta
     return job, removed
 
 
+def _first_chunk(db, retention: Retention, *, closing: bool = False, **options) -> tuple[Pruner, JobQueue, Prune]:
+    """A pruner (see _pruner for the options) and a new prune of `retention` after the prune's first step."""
+    conn, state = db
+    jobs = JobQueue()
+    pruner = _pruner(retention, jobs, **options)
+    if closing:
+        pruner.close()
+    job = Prune(concurrent.futures.Future())
+    pruner.step(conn, job, state)
+    return pruner, jobs, job
+
+
 def _left(conn: sqlite3.Connection) -> int:
     return row(conn, "SELECT count(*) FROM events")[0]
 
@@ -143,22 +155,14 @@ def test_a_prune_with_nothing_to_remove_commits_nothing(db) -> None:
 
 
 def test_a_boundary_on_a_full_chunks_last_row_answers_after_that_chunk(db) -> None:
-    conn, state = db
-    jobs = JobQueue()
     # The first chunk holds 256 rows; keeping the last EVENTS - 255 puts the boundary on its last row.
-    pruner = _pruner(Retention(max_age_ms=None, max_rows=EVENTS - 255), jobs, rest=1e6)
-    job = Prune(concurrent.futures.Future())
-    pruner.step(conn, job, state)
+    pruner, jobs, job = _first_chunk(db, Retention(max_age_ms=None, max_rows=EVENTS - 255), rest=1e6)
     assert job.future.done() and job.future.result() == 255
     assert jobs.poll() is None and jobs.take_parked() is None and not pruner.running
 
 
 def test_between_chunks_a_prune_rests_parked_and_counts_as_running(db) -> None:
-    conn, state = db
-    jobs = JobQueue()
-    pruner = _pruner(Retention(max_age_ms=None, max_rows=10), jobs, rest=1e6)
-    job = Prune(concurrent.futures.Future())
-    pruner.step(conn, job, state)
+    pruner, jobs, job = _first_chunk(db, Retention(max_age_ms=None, max_rows=10), rest=1e6)
     # Parked (out of the queue, so appends go first) for a million times the chunk's cost: appends committed
     # now are committed during a prune.
     assert not job.future.done() and jobs.poll() is None
@@ -196,11 +200,7 @@ def timers(monkeypatch: pytest.MonkeyPatch) -> RecordedTimers:
 
 @pytest.mark.parametrize("rest", [1.0, 2.5, 0.25])
 def test_a_rest_lasts_as_long_as_the_chunk_took_times_prune_rest(db, timers, rest) -> None:
-    conn, state = db
-    jobs = JobQueue()
-    pruner = _pruner(Retention(max_age_ms=None, max_rows=10), jobs, rest=rest)
-    job = Prune(concurrent.futures.Future())
-    pruner.step(conn, job, state)
+    pruner, jobs, job = _first_chunk(db, Retention(max_age_ms=None, max_rows=10), rest=rest)
     [timer] = timers.made
     assert timer.started and timer.daemon  # a resting prune never keeps the process from exiting
     assert timer.interval == pytest.approx(pruner.longest_chunk_s * rest)
@@ -210,14 +210,8 @@ def test_a_rest_lasts_as_long_as_the_chunk_took_times_prune_rest(db, timers, res
 
 
 def test_with_no_rest_or_once_closing_a_prune_goes_straight_back_to_the_queue(db, timers) -> None:
-    conn, state = db
     for rest, closing in ((0.0, False), (1e6, True)):
-        jobs = JobQueue()
-        pruner = _pruner(Retention(max_age_ms=None, max_rows=10), jobs, rest=rest)
-        if closing:
-            pruner.close()
-        job = Prune(concurrent.futures.Future())
-        pruner.step(conn, job, state)
+        pruner, jobs, job = _first_chunk(db, Retention(max_age_ms=None, max_rows=10), rest=rest, closing=closing)
         assert jobs.poll() is job and jobs.take_parked() is None and pruner.running, (rest, closing)
     assert timers.made == []
 
@@ -234,10 +228,7 @@ def test_a_prune_whose_caller_gave_up_before_it_started_removes_nothing(db) -> N
 
 def test_a_chunk_that_fails_answers_the_error_and_the_prune_stops_running(db) -> None:
     conn, state = db
-    jobs = JobQueue()
-    pruner = _pruner(Retention(max_age_ms=None, max_rows=10), jobs, rest=1e6)
-    job = Prune(concurrent.futures.Future())
-    pruner.step(conn, job, state)
+    pruner, jobs, job = _first_chunk(db, Retention(max_age_ms=None, max_rows=10), rest=1e6)
     assert pruner.running and jobs.take_parked() is job
     conn.execute("DROP TABLE events")  # the next chunk's statements fail
     pruner.step(conn, job, state)
@@ -257,11 +248,8 @@ def test_a_log_one_byte_over_max_bytes_drops_its_oldest_event(db) -> None:
 
 def test_while_the_checkpointer_holds_prunes_a_prune_pauses_parked_and_wakes_it(db) -> None:
     conn, state = db
-    jobs = JobQueue()
     wal = QuietWal(holds_prunes=True)
-    pruner = _pruner(Retention(max_age_ms=None, max_rows=10), jobs, wal=wal)
-    job = Prune(concurrent.futures.Future())
-    pruner.step(conn, job, state)
+    pruner, jobs, job = _first_chunk(db, Retention(max_age_ms=None, max_rows=10), wal=wal)
     assert jobs.take_parked() is job and jobs.poll() is None  # the checkpointer's pass puts it back
     assert pruner.running and pruner.pauses == 1 and wal.woken == 1
     assert pruner.chunks == 0 and _left(conn) == EVENTS
