@@ -4,13 +4,15 @@ and the smallest buffer and page sizes. Same real stack as test_event_stream.py 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
+from structlog.testing import capture_logs
 
 from taskrouter.gateway.v1 import event_service_pb2
-from taskrouter_gateway.stream.fanout import MAX_MESSAGE_BYTES, FanOut, encode_piece
+from taskrouter_gateway.stream.fanout import MAX_MESSAGE_BYTES, FanOut, PositionLost, SubscriberTooSlow, encode_piece
 from taskrouter_gateway.stream.filters import EventFilter
-from taskrouter_gateway.eventlog.log import NewEvent
+from taskrouter_gateway.eventlog.log import EventLogError, NewEvent
 from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
 from test_event_stream import WS, WAIT, flatten, make_event, messages_holding, make_stack, open_live, render_proto, request, sids, stack, take  # noqa: F401 - fixtures
 
@@ -167,5 +169,201 @@ async def test_a_replay_ahead_of_what_the_tailer_has_published_lags_by_nothing(t
             assert fanout.lags() == [0]
         finally:
             await replay.aclose()
+    finally:
+        await log.close()
+
+
+# -- events the log lost before they were published, listeners, a failing tailer read, close ---------------------
+
+class GapReportingLog(SqliteEventLog):
+    """A real SQLite log that also lets the test report a gap, as a JetStream replica that fell behind retention
+    does (the SQLite log itself never loses unpublished events), and that may refuse to push commits or fail a
+    read, as a polled log can."""
+
+    def __init__(self, *args, push: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.gap_listeners: list = []
+        self.push = push
+        self.failing_reads = 0
+
+    def add_gap_listener(self, listener) -> None:
+        self.gap_listeners.append(listener)
+
+    def add_commit_listener(self, listener) -> bool:
+        return super().add_commit_listener(listener) if self.push else False
+
+    async def read_after(self, *args, **kwargs):
+        if self.failing_reads:
+            self.failing_reads -= 1
+            raise EventLogError("the log cannot be read right now")
+        return await super().read_after(*args, **kwargs)
+
+    def report_gap(self, first: int, last: int) -> None:
+        for listener in self.gap_listeners:
+            listener(first, last)
+
+
+async def _gap_log(tmp_path, count: int, **options) -> GapReportingLog:
+    log = GapReportingLog(tmp_path / "events.db", synchronous="NORMAL", **options)
+    await log.open()
+    if count:
+        await log.append([_stored(make_event()) for _ in range(count)])
+    return log
+
+
+def _stored(e) -> NewEvent:
+    return NewEvent(sid=e.sid, workspace_sid=e.workspace_sid, event_type=e.event_type, resource_sid="",
+                    event_date_ms=e.event_date_ms, payload=e.SerializeToString())
+
+
+class Recorder:
+    def __init__(self, *, fail: bool = False) -> None:
+        self.events: list[tuple[str, str]] = []
+        self.gaps = 0
+        self.fail = fail
+
+    def on_event(self, workspace_sid, event_type, received_ms, refs) -> None:
+        refs_now = refs()
+        self.events.append((workspace_sid, event_type, refs_now.resource_sid if refs_now is not None else None))
+        if self.fail:
+            raise RuntimeError("a listener's own bug")
+
+    def on_gap(self) -> None:
+        self.gaps += 1
+
+
+async def _live(fanout: FanOut, after_seq: int, ws: str = WS) -> tuple[object, asyncio.Task]:
+    stream = fanout.subscribe(EventFilter(workspace_sid=ws), after_seq)
+    task = asyncio.ensure_future(stream.__anext__())
+    live = fanout.counters.live + 1
+    await asyncio.wait_for(fanout.wait_until(lambda c: c.live >= live), WAIT)
+    return stream, task
+
+
+async def test_a_gap_ends_live_subscribers_of_every_workspace_with_where_to_resume(tmp_path):
+    log = await _gap_log(tmp_path, 3)
+    other = "WS" + "b" * 32
+    recorder = Recorder()
+    try:
+        async with FanOut(log, render=render_proto) as fanout:
+            fanout.add_listener(recorder)
+            _, mine = await _live(fanout, 3)
+            _, theirs = await _live(fanout, 3, ws=other)
+            log.report_gap(4, 6)
+            for task in (mine, theirs):
+                with pytest.raises(PositionLost) as ended:
+                    await asyncio.wait_for(task, WAIT)
+                assert ended.value.resume_seq == 6
+            assert fanout.counters.position_lost == 1 and recorder.gaps == 1
+    finally:
+        await log.close()
+
+
+async def test_a_gap_spares_a_replay_already_past_it_and_ends_one_that_still_needs_it(tmp_path):
+    log = await _gap_log(tmp_path, 10)
+    try:
+        async with FanOut(log, render=render_proto, page_size=2) as fanout:
+            replay = fanout.subscribe(EventFilter(workspace_sid=WS), 0)
+            await replay.__anext__()  # events 1 and 2 sent; the tailer has published all 10
+            log.report_gap(1, 2)  # behind it: nothing it still needs
+            second = await asyncio.wait_for(replay.__anext__(), WAIT)
+            assert second  # events 3 and 4
+            log.report_gap(5, 8)  # ahead of where it has replayed to (4), though the tailer is past it
+            with pytest.raises(PositionLost) as ended:
+                await asyncio.wait_for(replay.__anext__(), WAIT)
+            assert ended.value.resume_seq == 8
+            assert fanout.counters.position_lost == 2
+    finally:
+        await log.close()
+
+
+async def test_a_gap_reported_after_close_changes_nothing(tmp_path):
+    log = await _gap_log(tmp_path, 1)
+    recorder = Recorder()
+    try:
+        fanout = FanOut(log, render=render_proto)
+        await fanout.start()
+        fanout.add_listener(recorder)
+        await fanout.close()
+        log.report_gap(2, 3)
+        assert fanout.counters.position_lost == 0 and recorder.gaps == 0
+    finally:
+        await log.close()
+
+
+async def test_listeners_hear_every_event_in_order_and_one_that_fails_stops_nothing(tmp_path):
+    log = await _gap_log(tmp_path, 0)
+    failing, healthy = Recorder(fail=True), Recorder()
+    try:
+        async with FanOut(log, render=render_proto) as fanout:
+            fanout.add_listener(failing)
+            fanout.add_listener(healthy)
+            stream, task = await _live(fanout, 0)
+            events = [make_event(kind, resource="WK" + str(n) * 32)
+                      for n, kind in enumerate(["worker.created", "task.created", "worker.deleted"], 1)]
+            await log.append([_stored(e) for e in events])
+            await asyncio.wait_for(fanout.wait_until(lambda c: c.published >= 3), WAIT)
+            assert healthy.events == failing.events == [(WS, e.event_type, e.resource_sid) for e in events]
+            first = await asyncio.wait_for(task, WAIT)  # the stream goes on
+            assert first
+            await stream.aclose()
+    finally:
+        await log.close()
+
+
+async def test_a_failed_read_by_the_tailer_is_retried_on_its_own(tmp_path):
+    log = await _gap_log(tmp_path, 0, push=False)  # a polled log: the tailer reads what notify() announces
+    try:
+        async with FanOut(log, render=render_proto) as fanout:
+            stream, task = await _live(fanout, 0)
+            log.failing_reads = 1
+            await log.append([_stored(make_event())])
+            fanout.notify()  # the read fails; no further notify comes, the retry is the tailer's own
+            await asyncio.wait_for(fanout.wait_until(lambda c: c.published >= 1), WAIT)
+            assert await asyncio.wait_for(task, WAIT)
+            await stream.aclose()
+    finally:
+        await log.close()
+
+
+async def test_a_live_buffer_holds_exactly_buffer_size_events_before_the_subscriber_is_too_slow(tmp_path):
+    log = await _gap_log(tmp_path, 0)
+    try:
+        async with FanOut(log, render=render_proto, buffer_size=2) as fanout:
+            stream, task = await _live(fanout, 0)
+            await log.append([_stored(make_event())])
+            await asyncio.wait_for(task, WAIT)  # it has taken one message and now reads no more
+            await log.append([_stored(make_event()) for _ in range(2)])
+            await asyncio.wait_for(fanout.wait_until(lambda c: c.published >= 3), WAIT)
+            assert fanout.counters.overflowed == 0  # two waiting: the buffer is full, not over
+            await log.append([_stored(make_event())])
+            await asyncio.wait_for(fanout.wait_until(lambda c: c.published >= 4), WAIT)
+            assert fanout.counters.overflowed == 1
+            with pytest.raises(SubscriberTooSlow):
+                await asyncio.wait_for(stream.__anext__(), WAIT)
+    finally:
+        await log.close()
+
+
+async def test_a_fresh_fan_out_counts_nothing(tmp_path):
+    log = await _gap_log(tmp_path, 0)
+    try:
+        assert set(dataclasses.asdict(FanOut(log).counters).values()) == {0}
+    finally:
+        await log.close()
+
+
+async def test_close_gives_up_waiting_for_a_stream_that_never_goes_and_says_so(tmp_path):
+    log = await _gap_log(tmp_path, 1)
+    try:
+        fanout = FanOut(log, render=render_proto)
+        await fanout.start()
+        stream = fanout.subscribe(EventFilter(workspace_sid=WS), 0)
+        await stream.__anext__()  # handed a message, the stream is never asked for the next: it cannot go
+        with capture_logs() as logs:
+            await fanout.close(drain_timeout=0.05)
+        assert [e["subscribers"] for e in logs if e["event"] == "event_fanout.close_timeout"] == [1]
+        await stream.aclose()
+        assert fanout.counters.subscribers == 0
     finally:
         await log.close()
