@@ -76,6 +76,7 @@ class Target:
     enforced: bool = True  # whether the CI sample holds this module to the floor
     timeout_floor: float = 30.0
     ci_sample: int = 2  # mutants the CI sample runs (test_mutation_floor.py); fewer for modules with slow tests
+    ci_group: str | None = None  # modules that share a test list: the CI sample draws one mutant from them all
 
 
 @dataclass
@@ -103,7 +104,8 @@ def load_targets(path: Path = TARGETS) -> dict[str, Target]:
     targets = {}
     for module, entry in data["modules"].items():
         targets[module] = Target(module, list(entry["tests"]), entry.get("select"), entry.get("enforced", True),
-                                 float(entry.get("timeout_floor", 30.0)), int(entry.get("ci_sample", 2)))
+                                 float(entry.get("timeout_floor", 30.0)), int(entry.get("ci_sample", 2)),
+                                 entry.get("ci_group"))
     return targets
 
 
@@ -281,6 +283,26 @@ def ci_sample(target: Target) -> list[Mutant]:
     module), drawn with a fixed seed so a commit always runs the same ones (MUTATION_SEED draws others)."""
     count = int(os.environ.get("MUTATION_SAMPLE", target.ci_sample))
     return sample_mutants(target.module, count, f"{os.environ.get('MUTATION_SEED', 'ci')}:{target.module}")
+
+
+def ci_jobs(targets: dict[str, Target]) -> list[tuple[Target, list[Mutant]]]:
+    """What the CI check runs: each enforced module's ci_sample; a ci_group (modules whose mutants all run the
+    same slow test list) gives one mutant, from a module drawn by its number of mutants, so the group costs one
+    run instead of one per module. MUTATION_SAMPLE samples every module, groups or not."""
+    enforced = [t for t in targets.values() if t.enforced]
+    if "MUTATION_SAMPLE" in os.environ:
+        return [(t, ci_sample(t)) for t in enforced]
+    jobs = [(t, ci_sample(t)) for t in enforced if t.ci_group is None]
+    groups: dict[str, list[Target]] = {}
+    for t in enforced:
+        if t.ci_group is not None:
+            groups.setdefault(t.ci_group, []).append(t)
+    seed = os.environ.get("MUTATION_SEED", "ci")
+    for name, members in sorted(groups.items()):
+        weights = [len(_parse(t.module).sites) for t in members]
+        chosen = random.Random(f"{seed}:{name}").choices(members, weights=weights)[0]
+        jobs.append((chosen, sample_mutants(chosen.module, 1, f"{seed}:{name}:{chosen.module}")))
+    return jobs
 
 
 def test_command(target: Target) -> str:
@@ -504,6 +526,7 @@ def main(argv: list[str] | None = None) -> int:
     # A SIGTERM unwinds like Ctrl-C, so the module being mutated is put back.
     signal.signal(signal.SIGTERM, _interrupt)
 
+    ci_picked = {t.module: m for t, m in ci_jobs({t.module: t for t in chosen})} if args.ci else {}
     jobs: list[tuple[Target, list[Mutant]]] = []
     for target in chosen:
         module_equivalents = equivalents.get(target.module, {})
@@ -514,7 +537,9 @@ def main(argv: list[str] | None = None) -> int:
             again = {s["key"] for s in last["survived"]}
             mutants = [m for m in enumerate_mutants(target.module) if m.key in again]
         elif args.ci:
-            mutants = ci_sample(target)
+            mutants = ci_picked.get(target.module, [])
+            if not mutants:
+                continue
         elif args.sample is not None:
             mutants = sample_mutants(target.module, args.sample, f"{args.seed}:{target.module}")
         else:

@@ -73,7 +73,7 @@ def test_a_sample_is_fixed_by_its_seed_and_keyed_as_in_the_full_list():
 @pytest.mark.slow
 def test_sampled_mutants_of_the_enforced_modules_are_killed(tmp_path):
     equivalents = mutate.load_equivalents()
-    jobs = [(target, mutate.ci_sample(target)) for target in mutate.load_targets().values() if target.enforced]
+    jobs = mutate.ci_jobs(mutate.load_targets())
     # Two scratch copies of the tree, side by side: the rest of the suite runs one test at a time, so the second
     # core is free. No baseline run: the rest of the suite runs these tests unmutated.
     reports = mutate.run_in_copies(jobs, workers=2, baseline=False, nice=5, scratch=tmp_path)
@@ -106,3 +106,16 @@ def test_each_mutant_is_the_text_cosmic_ray_itself_would_write():
         assert mutate._mutated_source(parsed, parsed.sites[i]) == expected, spec.operator_name
     # ... and the tree is put back after each one.
     assert parsed.tree.get_code() == parsed.source
+
+
+def test_the_ci_sample_takes_one_mutant_per_group_and_the_same_ones_each_time():
+    targets = mutate.load_targets()
+    jobs = mutate.ci_jobs(targets)
+    grouped = [(t, m) for t, m in jobs if t.ci_group is not None]
+    groups = {t.ci_group for t in targets.values() if t.enforced and t.ci_group is not None}
+    assert groups and sorted(t.ci_group for t, _ in grouped) == sorted(groups)
+    assert all(len(m) == 1 for _, m in grouped)
+    ungrouped = {t.module for t in targets.values() if t.enforced and t.ci_group is None}
+    assert {t.module for t, _ in jobs if t.ci_group is None} == ungrouped
+    assert [(t.module, [x.key for x in m]) for t, m in jobs] == [
+        (t.module, [x.key for x in m]) for t, m in mutate.ci_jobs(targets)]
