@@ -81,9 +81,8 @@ def test_pieces_use_the_shortest_length_prefixes_at_each_varint_boundary(length)
     assert encode_piece(event.SerializeToString(), cursor) == expected.SerializeToString()
 
 
-async def test_replayed_events_fill_each_message_to_exactly_the_cap(make_stack):
-    # Pieces of exactly half the cap: two make a message of exactly MAX_MESSAGE_BYTES, which is allowed.
-    stack = await make_stack()
+def _half_cap_events(stack) -> list:
+    """Four events whose pieces (at seqs 1-4 of a fresh log) are exactly half the cap each."""
     half = MAX_MESSAGE_BYTES // 2
     events = []
     for seq in range(1, 5):
@@ -93,6 +92,13 @@ async def test_replayed_events_fill_each_message_to_exactly_the_cap(make_stack):
                 events.append(event)
                 break
     assert len(events) == 4
+    return events
+
+
+async def test_replayed_events_fill_each_message_to_exactly_the_cap(make_stack):
+    # Pieces of exactly half the cap: two make a message of exactly MAX_MESSAGE_BYTES, which is allowed.
+    stack = await make_stack()
+    events = _half_cap_events(stack)
     await stack.append(*events)
     call = stack.stub.StreamEvents(request(after_cursor=stack.cursor(0)))
     messages = await messages_holding(call, 4)
@@ -122,6 +128,14 @@ async def test_events_that_pile_up_for_a_live_subscriber_go_out_together(stack):
     messages = await _live_messages(stack, events, 5)
     assert [len(m.events) for m in messages] == [5]  # one message, not one per event
     assert sids(flatten(messages)) == [e.sid for e in events]
+
+
+async def test_a_live_backlog_fills_each_message_to_exactly_the_cap(make_stack):
+    stack = await make_stack()
+    events = _half_cap_events(stack)
+    messages = await _live_messages(stack, events, 4)
+    assert [len(m.events) for m in messages] == [2, 2]
+    assert [m.ByteSize() for m in messages] == [MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES]
 
 
 async def test_a_live_backlog_bigger_than_the_cap_is_cut_into_messages_under_it(stack):
