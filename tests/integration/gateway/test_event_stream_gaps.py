@@ -81,18 +81,28 @@ def test_pieces_use_the_shortest_length_prefixes_at_each_varint_boundary(length)
     assert encode_piece(event.SerializeToString(), cursor) == expected.SerializeToString()
 
 
-def _half_cap_events(stack) -> list:
-    """Four events whose pieces (at seqs 1-4 of a fresh log) are exactly half the cap each."""
-    half = MAX_MESSAGE_BYTES // 2
+def _events_with_pieces(stack, lengths: list[int]) -> list:
+    """Events whose pieces (at seqs 1, 2, ... of a fresh log) are exactly these lengths."""
     events = []
-    for seq in range(1, 5):
-        for size in range(half - 200, half):
+    for seq, length in enumerate(lengths, 1):
+        for size in range(length - 200, length):
             event = make_event(description="x" * size)
-            if len(encode_piece(event.SerializeToString(), stack.cursor(seq))) == half:
+            if len(encode_piece(event.SerializeToString(), stack.cursor(seq))) == length:
                 events.append(event)
                 break
-    assert len(events) == 4
+    assert len(events) == len(lengths)
     return events
+
+
+def _half_cap_events(stack) -> list:
+    """Four events whose pieces are exactly half the cap each: two fill a message to exactly the cap."""
+    return _events_with_pieces(stack, [MAX_MESSAGE_BYTES // 2] * 4)
+
+
+def _one_byte_over_events(stack) -> list:
+    """Pieces of half the cap and one byte more, alternately: no two of them fit in one message."""
+    half = MAX_MESSAGE_BYTES // 2
+    return _events_with_pieces(stack, [half, half + 1, half, half + 1])
 
 
 async def test_replayed_events_fill_each_message_to_exactly_the_cap(make_stack):
@@ -136,6 +146,20 @@ async def test_a_live_backlog_fills_each_message_to_exactly_the_cap(make_stack):
     messages = await _live_messages(stack, events, 4)
     assert [len(m.events) for m in messages] == [2, 2]
     assert [m.ByteSize() for m in messages] == [MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES]
+
+
+async def test_pieces_one_byte_over_the_cap_together_go_out_one_per_message(make_stack):
+    stack = await make_stack()
+    events = _one_byte_over_events(stack)
+    await stack.append(*events)
+    call = stack.stub.StreamEvents(request(after_cursor=stack.cursor(0)))
+    replayed = await messages_holding(call, 4)
+    call.cancel()
+    assert [len(m.events) for m in replayed] == [1, 1, 1, 1]
+    live_stack = await make_stack()
+    live = await _live_messages(live_stack, _one_byte_over_events(live_stack), 4)
+    assert [len(m.events) for m in live] == [1, 1, 1, 1]
+    assert all(m.ByteSize() <= MAX_MESSAGE_BYTES for m in replayed + live)
 
 
 async def test_a_live_backlog_bigger_than_the_cap_is_cut_into_messages_under_it(stack):
