@@ -4,6 +4,7 @@ and the smallest buffer and page sizes. Same real stack as test_event_stream.py 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 
 import pytest
@@ -109,13 +110,20 @@ async def test_replayed_events_fill_each_message_to_exactly_the_cap(make_stack):
     # Pieces of exactly half the cap: two make a message of exactly MAX_MESSAGE_BYTES, which is allowed.
     stack = await make_stack()
     events = _half_cap_events(stack)
-    await stack.append(*events)
-    call = stack.stub.StreamEvents(request(after_cursor=stack.cursor(0)))
-    messages = await messages_holding(call, 4)
+    messages = await _replayed_messages(stack, events)
     assert [len(m.events) for m in messages] == [2, 2]
     assert [m.ByteSize() for m in messages] == [MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES]
     assert sids([e for m in messages for e in m.events]) == [e.sid for e in events]
-    call.cancel()
+
+
+async def _replayed_messages(stack, events) -> list:
+    """The messages a subscriber from the start of the log gets once `events` are stored."""
+    await stack.append(*events)
+    call = stack.stub.StreamEvents(request(after_cursor=stack.cursor(0)))
+    try:
+        return await messages_holding(call, len(events))
+    finally:
+        call.cancel()
 
 
 async def _live_messages(stack, events, count_messages_until: int) -> list:
@@ -150,11 +158,7 @@ async def test_a_live_backlog_fills_each_message_to_exactly_the_cap(make_stack):
 
 async def test_pieces_one_byte_over_the_cap_together_go_out_one_per_message(make_stack):
     stack = await make_stack()
-    events = _one_byte_over_events(stack)
-    await stack.append(*events)
-    call = stack.stub.StreamEvents(request(after_cursor=stack.cursor(0)))
-    replayed = await messages_holding(call, 4)
-    call.cancel()
+    replayed = await _replayed_messages(stack, _one_byte_over_events(stack))
     assert [len(m.events) for m in replayed] == [1, 1, 1, 1]
     live_stack = await make_stack()
     live = await _live_messages(live_stack, _one_byte_over_events(live_stack), 4)
@@ -249,6 +253,17 @@ async def _gap_log(tmp_path, count: int, **options) -> GapReportingLog:
     return log
 
 
+@contextlib.asynccontextmanager
+async def _fanout_on(tmp_path, count: int, *, push: bool = True, **options):
+    """A started fan-out (rendering the tests' proto payloads) on a GapReportingLog holding `count` events."""
+    log = await _gap_log(tmp_path, count, push=push)
+    try:
+        async with FanOut(log, render=render_proto, **options) as fanout:
+            yield log, fanout
+    finally:
+        await log.close()
+
+
 def _stored(e) -> NewEvent:
     return NewEvent(sid=e.sid, workspace_sid=e.workspace_sid, event_type=e.event_type, resource_sid="",
                     event_date_ms=e.event_date_ms, payload=e.SerializeToString())
@@ -279,40 +294,32 @@ async def _live(fanout: FanOut, after_seq: int, ws: str = WS) -> tuple[object, a
 
 
 async def test_a_gap_ends_live_subscribers_of_every_workspace_with_where_to_resume(tmp_path):
-    log = await _gap_log(tmp_path, 3)
     other = "WS" + "b" * 32
     recorder = Recorder()
-    try:
-        async with FanOut(log, render=render_proto) as fanout:
-            fanout.add_listener(recorder)
-            _, mine = await _live(fanout, 3)
-            _, theirs = await _live(fanout, 3, ws=other)
-            log.report_gap(4, 6)
-            for task in (mine, theirs):
-                with pytest.raises(PositionLost) as ended:
-                    await asyncio.wait_for(task, WAIT)
-                assert ended.value.resume_seq == 6
-            assert fanout.counters.position_lost == 1 and recorder.gaps == 1
-    finally:
-        await log.close()
+    async with _fanout_on(tmp_path, 3) as (log, fanout):
+        fanout.add_listener(recorder)
+        _, mine = await _live(fanout, 3)
+        _, theirs = await _live(fanout, 3, ws=other)
+        log.report_gap(4, 6)
+        for task in (mine, theirs):
+            with pytest.raises(PositionLost) as ended:
+                await asyncio.wait_for(task, WAIT)
+            assert ended.value.resume_seq == 6
+        assert fanout.counters.position_lost == 1 and recorder.gaps == 1
 
 
 async def test_a_gap_spares_a_replay_already_past_it_and_ends_one_that_still_needs_it(tmp_path):
-    log = await _gap_log(tmp_path, 10)
-    try:
-        async with FanOut(log, render=render_proto, page_size=2) as fanout:
-            replay = fanout.subscribe(EventFilter(workspace_sid=WS), 0)
-            await replay.__anext__()  # events 1 and 2 sent; the tailer has published all 10
-            log.report_gap(1, 2)  # behind it: nothing it still needs
-            second = await asyncio.wait_for(replay.__anext__(), WAIT)
-            assert second  # events 3 and 4
-            log.report_gap(5, 8)  # ahead of where it has replayed to (4), though the tailer is past it
-            with pytest.raises(PositionLost) as ended:
-                await asyncio.wait_for(replay.__anext__(), WAIT)
-            assert ended.value.resume_seq == 8
-            assert fanout.counters.position_lost == 2
-    finally:
-        await log.close()
+    async with _fanout_on(tmp_path, 10, page_size=2) as (log, fanout):
+        replay = fanout.subscribe(EventFilter(workspace_sid=WS), 0)
+        await replay.__anext__()  # events 1 and 2 sent; the tailer has published all 10
+        log.report_gap(1, 2)  # behind it: nothing it still needs
+        second = await asyncio.wait_for(replay.__anext__(), WAIT)
+        assert second  # events 3 and 4
+        log.report_gap(5, 8)  # ahead of where it has replayed to (4), though the tailer is past it
+        with pytest.raises(PositionLost) as ended:
+            await asyncio.wait_for(replay.__anext__(), WAIT)
+        assert ended.value.resume_seq == 8
+        assert fanout.counters.position_lost == 2
 
 
 async def test_a_gap_reported_after_close_changes_nothing(tmp_path):
@@ -330,57 +337,45 @@ async def test_a_gap_reported_after_close_changes_nothing(tmp_path):
 
 
 async def test_listeners_hear_every_event_in_order_and_one_that_fails_stops_nothing(tmp_path):
-    log = await _gap_log(tmp_path, 0)
     failing, healthy = Recorder(fail=True), Recorder()
-    try:
-        async with FanOut(log, render=render_proto) as fanout:
-            fanout.add_listener(failing)
-            fanout.add_listener(healthy)
-            stream, task = await _live(fanout, 0)
-            events = [make_event(kind, resource="WK" + str(n) * 32)
-                      for n, kind in enumerate(["worker.created", "task.created", "worker.deleted"], 1)]
-            await log.append([_stored(e) for e in events])
-            await asyncio.wait_for(fanout.wait_until(lambda c: c.published >= 3), WAIT)
-            assert healthy.events == failing.events == [(WS, e.event_type, e.resource_sid) for e in events]
-            first = await asyncio.wait_for(task, WAIT)  # the stream goes on
-            assert first
-            await stream.aclose()
-    finally:
-        await log.close()
+    async with _fanout_on(tmp_path, 0) as (log, fanout):
+        fanout.add_listener(failing)
+        fanout.add_listener(healthy)
+        stream, task = await _live(fanout, 0)
+        events = [make_event(kind, resource="WK" + str(n) * 32)
+                  for n, kind in enumerate(["worker.created", "task.created", "worker.deleted"], 1)]
+        await log.append([_stored(e) for e in events])
+        await asyncio.wait_for(fanout.wait_until(lambda c: c.published >= 3), WAIT)
+        assert healthy.events == failing.events == [(WS, e.event_type, e.resource_sid) for e in events]
+        first = await asyncio.wait_for(task, WAIT)  # the stream goes on
+        assert first
+        await stream.aclose()
 
 
 async def test_a_failed_read_by_the_tailer_is_retried_on_its_own(tmp_path):
-    log = await _gap_log(tmp_path, 0, push=False)  # a polled log: the tailer reads what notify() announces
-    try:
-        async with FanOut(log, render=render_proto) as fanout:
-            stream, task = await _live(fanout, 0)
-            log.failing_reads = 1
-            await log.append([_stored(make_event())])
-            fanout.notify()  # the read fails; no further notify comes, the retry is the tailer's own
-            await asyncio.wait_for(fanout.wait_until(lambda c: c.published >= 1), WAIT)
-            assert await asyncio.wait_for(task, WAIT)
-            await stream.aclose()
-    finally:
-        await log.close()
+    async with _fanout_on(tmp_path, 0, push=False) as (log, fanout):  # a polled log: the tailer reads what notify() announces
+        stream, task = await _live(fanout, 0)
+        log.failing_reads = 1
+        await log.append([_stored(make_event())])
+        fanout.notify()  # the read fails; no further notify comes, the retry is the tailer's own
+        await asyncio.wait_for(fanout.wait_until(lambda c: c.published >= 1), WAIT)
+        assert await asyncio.wait_for(task, WAIT)
+        await stream.aclose()
 
 
 async def test_a_live_buffer_holds_exactly_buffer_size_events_before_the_subscriber_is_too_slow(tmp_path):
-    log = await _gap_log(tmp_path, 0)
-    try:
-        async with FanOut(log, render=render_proto, buffer_size=2) as fanout:
-            stream, task = await _live(fanout, 0)
-            await log.append([_stored(make_event())])
-            await asyncio.wait_for(task, WAIT)  # it has taken one message and now reads no more
-            await log.append([_stored(make_event()) for _ in range(2)])
-            await asyncio.wait_for(fanout.wait_until(lambda c: c.published >= 3), WAIT)
-            assert fanout.counters.overflowed == 0  # two waiting: the buffer is full, not over
-            await log.append([_stored(make_event())])
-            await asyncio.wait_for(fanout.wait_until(lambda c: c.published >= 4), WAIT)
-            assert fanout.counters.overflowed == 1
-            with pytest.raises(SubscriberTooSlow):
-                await asyncio.wait_for(stream.__anext__(), WAIT)
-    finally:
-        await log.close()
+    async with _fanout_on(tmp_path, 0, buffer_size=2) as (log, fanout):
+        stream, task = await _live(fanout, 0)
+        await log.append([_stored(make_event())])
+        await asyncio.wait_for(task, WAIT)  # it has taken one message and now reads no more
+        await log.append([_stored(make_event()) for _ in range(2)])
+        await asyncio.wait_for(fanout.wait_until(lambda c: c.published >= 3), WAIT)
+        assert fanout.counters.overflowed == 0  # two waiting: the buffer is full, not over
+        await log.append([_stored(make_event())])
+        await asyncio.wait_for(fanout.wait_until(lambda c: c.published >= 4), WAIT)
+        assert fanout.counters.overflowed == 1
+        with pytest.raises(SubscriberTooSlow):
+            await asyncio.wait_for(stream.__anext__(), WAIT)
 
 
 async def test_a_fresh_fan_out_counts_nothing(tmp_path):
