@@ -167,6 +167,22 @@ async def test_a_foreign_message_on_the_subjects_is_skipped_not_fatal(open_log, 
     assert await log.last_seq() == 3
 
 
+async def test_a_foreign_message_older_than_the_cache_is_skipped_once(open_log, nats_single) -> None:
+    # Reads older than the replica's cache go to the broker message by message; a message that is not an event
+    # is stepped over there too, and nothing before it is read twice.
+    log = await open_log(cache_size=2)
+    await log.append([ev(1), ev(2)])
+    nc = await nats.connect(nats_single.urls)
+    try:
+        await nc.jetstream().publish(f"{log.stream_name}.{WS1}.x", b"\x09not ours")  # seq 3
+    finally:
+        await nc.close()
+    await log.append([ev(n) for n in range(4, 9)])  # seqs 4-8; the cache holds 7 and 8
+    assert [e.seq for e in await log.read_after(0, limit=10)] == [1, 2, 4, 5, 6, 7, 8]
+    assert [e.seq for e in await log.read_after(0, limit=10, workspace_sid=WS1)] == [1, 2, 4, 5, 6, 7, 8]
+    assert [e.seq for e in await log.read_after(1, limit=3)] == [2, 4, 5]
+
+
 async def test_backfill_lease_lets_one_holder_in_at_a_time(open_log) -> None:
     first = await open_log()
     second = await open_log(StreamOptions(name=first.stream_name, prefix=first.stream_name))
