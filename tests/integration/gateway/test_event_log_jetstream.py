@@ -183,6 +183,14 @@ async def test_a_foreign_message_older_than_the_cache_is_skipped_once(open_log, 
     assert [e.seq for e in await log.read_after(1, limit=3)] == [2, 4, 5]
 
 
+async def test_the_newest_event_date_of_a_workspace_comes_from_the_broker(open_log) -> None:
+    log = await open_log(cache_size=1)
+    assert await log.newest_event_date_ms(WS1) is None  # nothing stored for it yet
+    await log.append([ev(1, date=5_000), ev(2, ws=WS2, date=9_000), ev(3, date=7_000)])
+    assert await log.newest_event_date_ms(WS1) == 7_003
+    assert await log.newest_event_date_ms(WS2) == 9_002
+
+
 async def test_backfill_lease_lets_one_holder_in_at_a_time(open_log) -> None:
     first = await open_log()
     second = await open_log(StreamOptions(name=first.stream_name, prefix=first.stream_name))
