@@ -177,6 +177,7 @@ async def test_a_foreign_message_older_than_the_cache_is_skipped_once(open_log, 
         await nc.jetstream().publish(f"{log.stream_name}.{WS1}.x", b"\x09not ours")  # seq 3
     finally:
         await nc.close()
+    assert await log.newest_event_date_ms(WS1) is None  # the workspace's last message is not an event
     await log.append([ev(n) for n in range(4, 9)])  # seqs 4-8; the cache holds 7 and 8
     assert [e.seq for e in await log.read_after(0, limit=10)] == [1, 2, 4, 5, 6, 7, 8]
     assert [e.seq for e in await log.read_after(0, limit=10, workspace_sid=WS1)] == [1, 2, 4, 5, 6, 7, 8]
