@@ -77,3 +77,14 @@ def test_the_default_clock_is_the_wall_clock_in_milliseconds() -> None:
     now = jetstream_log._wall_ms()
     after = time.time_ns() // 1_000_000
     assert before <= now <= after
+
+
+@pytest.mark.parametrize(("ttl_s", "ok"), [(1, True), (1.0, True), (0.999, False), (0, False)])
+def test_a_lease_lasts_at_least_a_second(ttl_s, ok) -> None:
+    from taskrouter_gateway.eventlog.jetstream.lease import KvLeases
+
+    if ok:
+        assert KvLeases(None, "leases", ttl_s=ttl_s).owner
+    else:
+        with pytest.raises(ValueError, match="lease ttl must be >= 1 second"):
+            KvLeases(None, "leases", ttl_s=ttl_s)
