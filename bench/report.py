@@ -187,13 +187,15 @@ def _history(section: dict[str, Any]) -> str:
     return out + f"\npublished {published}; store {js['store_gb']:.1f} GB\nplacement: {section['placement']}"
 
 
+def _requests_by_client(rows: list[dict[str, Any]]) -> str:
+    """One row per client and concurrency: throughput, latency and the gateway's CPU per request."""
+    return table(["client", "conc", "req/s", "p50 ms", "p99 ms", "CPU us/req", "busy %", "errors"],
+                 [[r["client"], r["concurrency"], r["rps"], r["p50_ms"], r["p99_ms"], r["server_cpu_us_per_request"],
+                   r["server_busy_pct"], r["errors"]] for r in rows])
+
+
 def _reads(section: dict[str, Any]) -> str:
-    rows = [
-        [r["client"], r["concurrency"], r["rps"], r["p50_ms"], r["p99_ms"], r["server_cpu_us_per_request"],
-         r["server_busy_pct"], r["errors"]]
-        for r in section["rows"]
-    ]
-    out = table(["client", "conc", "req/s", "p50 ms", "p99 ms", "CPU us/req", "busy %", "errors"], rows)
+    out = _requests_by_client(section["rows"])
     derived = [[d["concurrency"], d["hit_cpu_ratio_vs_bare"], d["hit_p50_added_over_bare_ms"]]
                for d in section["derived"]]
     out += "\n\n" + table(["conc", "cache hit/bare CPU per req", "hit p50 added over bare ms"], derived)
@@ -209,12 +211,7 @@ def _reads(section: dict[str, Any]) -> str:
 
 
 def _connect(section: dict[str, Any]) -> str:
-    rows = [
-        [r["client"], r["concurrency"], r["rps"], r["p50_ms"], r["p99_ms"], r["server_cpu_us_per_request"],
-         r["server_busy_pct"], r["errors"]]
-        for r in section["rows"]
-    ]
-    out = table(["client", "conc", "req/s", "p50 ms", "p99 ms", "CPU us/req", "busy %", "errors"], rows)
+    out = _requests_by_client(section["rows"])
     derived = [[d["concurrency"], d["json_cpu_ratio_vs_grpc"], d["proto_cpu_ratio_vs_grpc"]] for d in section["derived"]]
     out += "\n\n" + table(["conc", "Connect JSON/gRPC CPU per req", "Connect binary/gRPC CPU per req"], derived)
     streams = [[r["transport"], r["subscribers"], r["deliveries_per_second"], r["deliveries_per_cpu_second"],
