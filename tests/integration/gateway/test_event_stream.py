@@ -82,11 +82,7 @@ class Stack:
         return event_service_pb2_grpc.EventServiceStub(channel)
 
     async def append(self, *events: event_pb2.Event) -> list[int]:
-        results = await self.log.append([
-            NewEvent(sid=e.sid, workspace_sid=e.workspace_sid, event_type=e.event_type, resource_sid=e.resource_sid,
-                     event_date_ms=e.event_date_ms, payload=e.SerializeToString())
-            for e in events
-        ])
+        results = await self.log.append([new_event(e) for e in events])
         self.fanout.notify()
         return [r.seq for r in results]
 
@@ -95,6 +91,12 @@ class Stack:
 
     async def wait(self, predicate) -> None:
         await asyncio.wait_for(self.fanout.wait_until(predicate), WAIT)
+
+
+def new_event(e: event_pb2.Event) -> NewEvent:
+    """A test event as the log stores it: its payload is the serialized Event (see render_proto)."""
+    return NewEvent(sid=e.sid, workspace_sid=e.workspace_sid, event_type=e.event_type, resource_sid=e.resource_sid,
+                    event_date_ms=e.event_date_ms, payload=e.SerializeToString())
 
 
 def render_proto(stored) -> event_pb2.Event:
@@ -412,11 +414,7 @@ async def test_events_replayed_before_the_tailer_publishes_them_are_not_repeated
     # publish after this subscriber has gone live.
     stack = await make_stack(log_class=PollingLog)
     early = [make_event() for _ in range(3)]
-    await stack.log.append([
-        NewEvent(sid=e.sid, workspace_sid=e.workspace_sid, event_type=e.event_type, resource_sid="",
-                 event_date_ms=e.event_date_ms, payload=e.SerializeToString())
-        for e in early
-    ])
+    await stack.log.append([new_event(e) for e in early])
     call = stack.stub.StreamEvents(request(after_cursor=stack.cursor(0)))
     assert sids(await take(call, 3)) == [e.sid for e in early]
     await stack.wait(lambda c: c.live == 1)

@@ -13,9 +13,9 @@ from structlog.testing import capture_logs
 from taskrouter.gateway.v1 import event_service_pb2
 from taskrouter_gateway.stream.fanout import MAX_MESSAGE_BYTES, FanOut, PositionLost, SubscriberTooSlow, encode_piece
 from taskrouter_gateway.stream.filters import EventFilter
-from taskrouter_gateway.eventlog.log import EventLogError, NewEvent
+from taskrouter_gateway.eventlog.log import EventLogError
 from taskrouter_gateway.eventlog.sqlite.log import SqliteEventLog
-from test_event_stream import WS, WAIT, flatten, make_event, messages_holding, make_stack, open_live, render_proto, request, sids, stack, take  # noqa: F401 - fixtures
+from test_event_stream import WS, WAIT, flatten, make_event, messages_holding, make_stack, new_event, open_live, render_proto, request, sids, stack, take  # noqa: F401 - fixtures
 
 
 async def test_a_live_subscriber_that_has_read_everything_lags_by_nothing(stack):
@@ -174,18 +174,8 @@ async def test_a_live_backlog_bigger_than_the_cap_is_cut_into_messages_under_it(
     assert all(len(m.events) > 1 and m.ByteSize() <= MAX_MESSAGE_BYTES for m in messages)
 
 
-async def _log_with(tmp_path, count: int) -> SqliteEventLog:
-    log = SqliteEventLog(tmp_path / "events.db", synchronous="NORMAL")
-    await log.open()
-    events = [make_event() for _ in range(count)]
-    await log.append([NewEvent(sid=e.sid, workspace_sid=e.workspace_sid, event_type=e.event_type, resource_sid="",
-                               event_date_ms=e.event_date_ms, payload=e.SerializeToString())
-                      for e in events])
-    return log
-
-
 async def test_a_subscriber_catching_up_lags_by_what_it_has_still_to_replay(tmp_path):
-    log = await _log_with(tmp_path, 10)
+    log = await _gap_log(tmp_path, 10)
     try:
         async with FanOut(log, render=render_proto, page_size=2) as fanout:
             replay = fanout.subscribe(EventFilter(workspace_sid=WS), 0)
@@ -202,7 +192,7 @@ async def test_a_subscriber_catching_up_lags_by_what_it_has_still_to_replay(tmp_
 async def test_a_replay_ahead_of_what_the_tailer_has_published_lags_by_nothing(tmp_path):
     # Not started: the tailer has published nothing yet, as when a replay reads events committed a moment
     # before the tailer hands them over.
-    log = await _log_with(tmp_path, 10)
+    log = await _gap_log(tmp_path, 10)
     try:
         fanout = FanOut(log, render=render_proto, page_size=2)
         replay = fanout.subscribe(EventFilter(workspace_sid=WS), 0)
@@ -249,7 +239,7 @@ async def _gap_log(tmp_path, count: int, **options) -> GapReportingLog:
     log = GapReportingLog(tmp_path / "events.db", synchronous="NORMAL", **options)
     await log.open()
     if count:
-        await log.append([_stored(make_event()) for _ in range(count)])
+        await log.append([new_event(make_event()) for _ in range(count)])
     return log
 
 
@@ -262,11 +252,6 @@ async def _fanout_on(tmp_path, count: int, *, push: bool = True, **options):
             yield log, fanout
     finally:
         await log.close()
-
-
-def _stored(e) -> NewEvent:
-    return NewEvent(sid=e.sid, workspace_sid=e.workspace_sid, event_type=e.event_type, resource_sid="",
-                    event_date_ms=e.event_date_ms, payload=e.SerializeToString())
 
 
 class Recorder:
@@ -344,7 +329,7 @@ async def test_listeners_hear_every_event_in_order_and_one_that_fails_stops_noth
         stream, task = await _live(fanout, 0)
         events = [make_event(kind, resource="WK" + str(n) * 32)
                   for n, kind in enumerate(["worker.created", "task.created", "worker.deleted"], 1)]
-        await log.append([_stored(e) for e in events])
+        await log.append([new_event(e) for e in events])
         await asyncio.wait_for(fanout.wait_until(lambda c: c.published >= 3), WAIT)
         assert healthy.events == failing.events == [(WS, e.event_type, e.resource_sid) for e in events]
         first = await asyncio.wait_for(task, WAIT)  # the stream goes on
@@ -356,7 +341,7 @@ async def test_a_failed_read_by_the_tailer_is_retried_on_its_own(tmp_path):
     async with _fanout_on(tmp_path, 0, push=False) as (log, fanout):  # a polled log: the tailer reads what notify() announces
         stream, task = await _live(fanout, 0)
         log.failing_reads = 1
-        await log.append([_stored(make_event())])
+        await log.append([new_event(make_event())])
         fanout.notify()  # the read fails; no further notify comes, the retry is the tailer's own
         await asyncio.wait_for(fanout.wait_until(lambda c: c.published >= 1), WAIT)
         assert await asyncio.wait_for(task, WAIT)
@@ -366,12 +351,12 @@ async def test_a_failed_read_by_the_tailer_is_retried_on_its_own(tmp_path):
 async def test_a_live_buffer_holds_exactly_buffer_size_events_before_the_subscriber_is_too_slow(tmp_path):
     async with _fanout_on(tmp_path, 0, buffer_size=2) as (log, fanout):
         stream, task = await _live(fanout, 0)
-        await log.append([_stored(make_event())])
+        await log.append([new_event(make_event())])
         await asyncio.wait_for(task, WAIT)  # it has taken one message and now reads no more
-        await log.append([_stored(make_event()) for _ in range(2)])
+        await log.append([new_event(make_event()) for _ in range(2)])
         await asyncio.wait_for(fanout.wait_until(lambda c: c.published >= 3), WAIT)
         assert fanout.counters.overflowed == 0  # two waiting: the buffer is full, not over
-        await log.append([_stored(make_event())])
+        await log.append([new_event(make_event())])
         await asyncio.wait_for(fanout.wait_until(lambda c: c.published >= 4), WAIT)
         assert fanout.counters.overflowed == 1
         with pytest.raises(SubscriberTooSlow):
