@@ -98,6 +98,13 @@ class Report:
     def score(self) -> float:
         return 1.0 if not self.counted else (self.killed + self.timed_out) / self.counted
 
+    def to_json(self) -> dict[str, Any]:
+        return self.__dict__ | {"score": self.score}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Report:
+        return cls(**{k: v for k, v in data.items() if k != "score"})
+
 
 def load_targets(path: Path = TARGETS) -> dict[str, Target]:
     data = tomllib.loads(path.read_text())
@@ -270,9 +277,9 @@ def mutants_in(module: str, definitions: set[str]) -> list[Mutant]:
     return _describe(module, parsed, wanted)
 
 
-def sample_mutants(module: str, count: int, seed: str) -> list[Mutant]:
+def sample_mutants(module: str, count: int, seed: str, parsed: _Parsed | None = None) -> list[Mutant]:
     """`count` mutants drawn with a seeded generator: the same code and seed always give the same ones."""
-    parsed = _parse(module)
+    parsed = parsed or _parse(module)
     if count >= len(parsed.sites):
         return _describe(module, parsed)
     return _describe(module, parsed, set(random.Random(seed).sample(range(len(parsed.sites)), count)))
@@ -299,9 +306,10 @@ def ci_jobs(targets: dict[str, Target]) -> list[tuple[Target, list[Mutant]]]:
             groups.setdefault(t.ci_group, []).append(t)
     seed = os.environ.get("MUTATION_SEED", "ci")
     for name, members in sorted(groups.items()):
-        weights = [len(_parse(t.module).sites) for t in members]
-        chosen = random.Random(f"{seed}:{name}").choices(members, weights=weights)[0]
-        jobs.append((chosen, sample_mutants(chosen.module, 1, f"{seed}:{name}:{chosen.module}")))
+        parsed = [_parse(t.module) for t in members]
+        pick = random.Random(f"{seed}:{name}").choices(range(len(members)), weights=[len(p.sites) for p in parsed])[0]
+        chosen = members[pick]
+        jobs.append((chosen, sample_mutants(chosen.module, 1, f"{seed}:{name}:{chosen.module}", parsed[pick])))
     return jobs
 
 
@@ -446,7 +454,8 @@ def run_in_copies(jobs: list[tuple[Target, list[Mutant]]], *, workers: int, base
     """Runs the modules' mutants in `workers` scratch copies of this tree at once, one `mutate.py --keys` process
     each: a module is mutated on disk, so two can only run side by side in separate trees."""
     if workers <= 1 or len(jobs) <= 1:
-        return [run_module(t, m, load_equivalents().get(t.module, {}), baseline=baseline,
+        equivalents = load_equivalents()
+        return [run_module(t, m, equivalents.get(t.module, {}), baseline=baseline,
                            progress=lambda line: print(line, file=sys.stderr, flush=True)) for t, m in jobs]
     procs = []
     for n, share in enumerate(_share(jobs, workers)):
@@ -472,7 +481,7 @@ def run_in_copies(jobs: list[tuple[Target, list[Mutant]]], *, workers: int, base
     for proc, out, line in procs:
         if not out.exists():
             raise SystemExit(f"a mutation worker exited {proc.returncode} without a report: {line}")
-        reports += [Report(**{k: v for k, v in r.items() if k != "score"}) for r in json.loads(out.read_text())]
+        reports += [Report.from_json(r) for r in json.loads(out.read_text())]
     order = [t.module for t, _ in jobs]
     return sorted(reports, key=lambda r: order.index(r.module))
 
@@ -562,9 +571,9 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(exist_ok=True)
     for report in reports:
         if not args.keys:  # a worker's reports go to its caller, which records them in its own tree
-            _report_path(report.module).write_text(json.dumps(report.__dict__ | {"score": report.score}, indent=2))
+            _report_path(report.module).write_text(json.dumps(report.to_json(), indent=2))
     if args.json:
-        args.json.write_text(json.dumps([r.__dict__ | {"score": r.score} for r in reports], indent=2))
+        args.json.write_text(json.dumps([r.to_json() for r in reports], indent=2))
     if not args.keys:
         print(render(reports))
     below = [r.module for r in reports if r.score < FLOOR or r.errors]
