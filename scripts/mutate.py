@@ -32,7 +32,7 @@ import tempfile
 import time
 import tomllib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -277,19 +277,26 @@ def mutants_in(module: str, definitions: set[str]) -> list[Mutant]:
     return _describe(module, parsed, wanted)
 
 
-def sample_mutants(module: str, count: int, seed: str, parsed: _Parsed | None = None) -> list[Mutant]:
-    """`count` mutants drawn with a seeded generator: the same code and seed always give the same ones."""
+def sample_mutants(module: str, count: int, seed: str, parsed: _Parsed | None = None,
+                   exclude: Collection[str] = ()) -> list[Mutant]:
+    """`count` mutants drawn with a seeded generator, none of them keyed in `exclude`: the same code, seed and
+    exclusions always give the same ones."""
     parsed = parsed or _parse(module)
-    if count >= len(parsed.sites):
-        return _describe(module, parsed)
-    return _describe(module, parsed, set(random.Random(seed).sample(range(len(parsed.sites)), count)))
+    picked: list[tuple[int, Mutant]] = []
+    for index in random.Random(seed).sample(range(len(parsed.sites)), len(parsed.sites)):
+        if len(picked) == count:
+            break
+        picked += [(index, m) for m in _describe(module, parsed, {index}) if m.key not in exclude]
+    return [m for _, m in sorted(picked, key=lambda pair: pair[0])]
 
 
-def ci_sample(target: Target) -> list[Mutant]:
+def ci_sample(target: Target, equivalents: Collection[str] = ()) -> list[Mutant]:
     """The module's mutants the CI check runs: its ci_sample of them (MUTATION_SAMPLE overrides it for every
-    module), drawn with a fixed seed so a commit always runs the same ones (MUTATION_SEED draws others)."""
+    module), drawn with a fixed seed so a commit always runs the same ones (MUTATION_SEED draws others), and
+    never one recorded as equivalent, which would count for nothing."""
     count = int(os.environ.get("MUTATION_SAMPLE", target.ci_sample))
-    return sample_mutants(target.module, count, f"{os.environ.get('MUTATION_SEED', 'ci')}:{target.module}")
+    return sample_mutants(target.module, count, f"{os.environ.get('MUTATION_SEED', 'ci')}:{target.module}",
+                          exclude=equivalents)
 
 
 def ci_jobs(targets: dict[str, Target]) -> list[tuple[Target, list[Mutant]]]:
@@ -297,9 +304,10 @@ def ci_jobs(targets: dict[str, Target]) -> list[tuple[Target, list[Mutant]]]:
     same slow test list) gives one mutant, from a module drawn by its number of mutants, so the group costs one
     run instead of one per module. MUTATION_SAMPLE samples every module, groups or not."""
     enforced = [t for t in targets.values() if t.enforced]
+    equivalents = load_equivalents()
     if "MUTATION_SAMPLE" in os.environ:
-        return [(t, ci_sample(t)) for t in enforced]
-    jobs = [(t, ci_sample(t)) for t in enforced if t.ci_group is None]
+        return [(t, ci_sample(t, equivalents.get(t.module, {}))) for t in enforced]
+    jobs = [(t, ci_sample(t, equivalents.get(t.module, {}))) for t in enforced if t.ci_group is None]
     groups: dict[str, list[Target]] = {}
     for t in enforced:
         if t.ci_group is not None:
@@ -309,7 +317,8 @@ def ci_jobs(targets: dict[str, Target]) -> list[tuple[Target, list[Mutant]]]:
         parsed = [_parse(t.module) for t in members]
         pick = random.Random(f"{seed}:{name}").choices(range(len(members)), weights=[len(p.sites) for p in parsed])[0]
         chosen = members[pick]
-        jobs.append((chosen, sample_mutants(chosen.module, 1, f"{seed}:{name}:{chosen.module}", parsed[pick])))
+        jobs.append((chosen, sample_mutants(chosen.module, 1, f"{seed}:{name}:{chosen.module}", parsed[pick],
+                                            exclude=equivalents.get(chosen.module, {}))))
     return jobs
 
 

@@ -68,6 +68,9 @@ def test_a_sample_is_fixed_by_its_seed_and_keyed_as_in_the_full_list():
     assert first == [m.key for m in mutate.sample_mutants(module, 5, "ci:x")]
     assert first != [m.key for m in mutate.sample_mutants(module, 5, "ci:y")]
     assert set(first) <= {m.key for m in mutate.enumerate_mutants(module)}
+    # Keys to leave out are passed over, and the sample is still full.
+    others = [m.key for m in mutate.sample_mutants(module, 5, "ci:x", exclude=first[:3])]
+    assert len(others) == 5 and not set(others) & set(first[:3])
 
 
 @pytest.mark.slow
@@ -119,3 +122,12 @@ def test_the_ci_sample_takes_one_mutant_per_group_and_the_same_ones_each_time():
     assert {t.module for t, _ in jobs if t.ci_group is None} == ungrouped
     assert [(t.module, [x.key for x in m]) for t, m in jobs] == [
         (t.module, [x.key for x in m]) for t, m in mutate.ci_jobs(targets)]
+
+
+def test_the_ci_sample_never_runs_a_mutant_recorded_as_equivalent():
+    # An equivalent survivor counts for nothing, so a module (or a group) whose sample drew one would be checked
+    # by nothing at all.
+    equivalents = mutate.load_equivalents()
+    jobs = mutate.ci_jobs(mutate.load_targets())
+    assert all(m for _, m in jobs)
+    assert not [(t.module, x.key) for t, m in jobs for x in m if x.key in equivalents.get(t.module, {})]
