@@ -256,3 +256,49 @@ def test_credentials_in_a_url_are_masked() -> None:
     assert redact_url("nats://gw:s3cret@nats-1:4222") == "nats://***@nats-1:4222"
     assert redact_url("tls://token@nats-1:4222") == "tls://***@nats-1:4222"
     assert redact_url("nats://nats-1:4222") == "nats://nats-1:4222"
+
+
+def _creds(tmp_path, jwt: str = "eyJhIjoxfQ.eyJiIjoyfQ.c2ln", seed: str | None = None) -> str:
+    import os
+
+    import nkeys
+
+    seed = seed if seed is not None else nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER).decode()
+    path = tmp_path / "user.creds"
+    path.write_text(f"-----BEGIN NATS USER JWT-----\n{jwt}\n------END NATS USER JWT------\n\n"
+                    f"-----BEGIN USER NKEY SEED-----\n{seed}\n------END USER NKEY SEED------\n")
+    return str(path)
+
+
+def test_a_creds_file_with_a_user_jwt_and_seed_is_accepted_and_none_needs_no_file(tmp_path) -> None:
+    NatsOptions().check_credentials()
+    NatsOptions(credentials_file=_creds(tmp_path)).check_credentials()
+
+
+def test_a_creds_file_nats_py_would_choke_on_is_refused_up_front(tmp_path) -> None:
+    import os
+
+    import nkeys
+
+    with pytest.raises(FileNotFoundError):
+        NatsOptions(credentials_file=str(tmp_path / "missing.creds")).check_credentials()
+    # No JWT block: nats.py would read past the end of the file for ever.
+    no_jwt = tmp_path / "seed-only.creds"
+    no_jwt.write_text("-----BEGIN USER NKEY SEED-----\nSUAAAA\n------END USER NKEY SEED------\n")
+    with pytest.raises(ValueError, match="holds no user JWT"):
+        NatsOptions(credentials_file=str(no_jwt)).check_credentials()
+    with pytest.raises(ValueError, match="holds no user JWT"):
+        NatsOptions(credentials_file=_creds(tmp_path, jwt="")).check_credentials()
+    for bad_seed in ("SUAIBDPBAUTWCWBKIO6XHQNI", "SU#not+base32#AIBDPBAUTWCWBKIO6XHQNINK5FWJW4OHLXC3HQ2KFE4PE"):
+        with pytest.raises(ValueError, match="holds no valid user nkey seed") as caught:
+            NatsOptions(credentials_file=_creds(tmp_path, seed=bad_seed)).check_credentials()
+        assert bad_seed not in str(caught.value)
+    with pytest.raises(ValueError, match="holds no valid user nkey seed"):
+        NatsOptions(credentials_file=_creds(tmp_path, seed="")).check_credentials()
+    account_seed = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_ACCOUNT).decode()
+    with pytest.raises(ValueError, match="not a user's"):
+        NatsOptions(credentials_file=_creds(tmp_path, seed=account_seed)).check_credentials()
+    binary = tmp_path / "binary.creds"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ValueError):
+        NatsOptions(credentials_file=str(binary)).check_credentials()

@@ -57,6 +57,10 @@ class Connection:
         if opts.token:
             kwargs["token"] = opts.token
         try:
+            opts.check_credentials()
+        except (OSError, ValueError) as exc:
+            raise EventLogOpenError(f"NATS credentials file cannot be used: {exc}") from None
+        try:
             tls = opts.tls_context()
         except (OSError, ssl.SSLError) as exc:
             raise EventLogOpenError(f"NATS TLS files cannot be loaded: {exc}") from None

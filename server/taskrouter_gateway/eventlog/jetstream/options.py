@@ -7,6 +7,7 @@ import ssl
 from dataclasses import dataclass
 from typing import Any, Final
 
+import nkeys
 from nats.js import api
 
 from ... import logs
@@ -33,6 +34,29 @@ class NatsOptions:
     # How long a starting replica waits for a cluster that is still placing peers or electing its meta leader.
     forming_wait_s: float = 30.0
     name: str = "taskrouter-gateway"
+
+    def check_credentials(self) -> None:
+        """Raises OSError or ValueError unless credentials_file (if set) is a .creds file: nats.py reads it only when
+        a server asks for a signature, and fails there on a malformed one with a TypeError, or loops forever on one
+        without a JWT block."""
+        path = self.credentials_file
+        if not path:
+            return
+        with open(path, encoding="utf-8") as creds:  # UnicodeDecodeError is a ValueError
+            lines = creds.read().splitlines()
+
+        def line_after(marker: str) -> str:
+            found = next((i for i, line in enumerate(lines) if marker in line), None)
+            return lines[found + 1].strip() if found is not None and found + 1 < len(lines) else ""
+
+        if line_after("BEGIN NATS USER JWT").count(".") != 2:
+            raise ValueError(f"{path} holds no user JWT (not a .creds file)")
+        try:
+            key = nkeys.from_seed(bytearray(line_after("BEGIN USER NKEY SEED").encode()))
+        except (nkeys.NkeysError, ValueError):
+            raise ValueError(f"{path} holds no valid user nkey seed") from None  # never the seed itself
+        if not key.public_key.startswith(b"U"):
+            raise ValueError(f"{path}: its nkey seed is not a user's")
 
     def tls_context(self) -> ssl.SSLContext | None:
         if not (self.tls_ca or self.tls_cert):
