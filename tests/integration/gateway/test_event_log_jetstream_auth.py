@@ -16,8 +16,8 @@ import nkeys
 import pytest
 from natsutil import NatsNode, wait_for
 
-from taskrouter_gateway.eventlog.jetstream.log import JetStreamEventLog, NatsOptions
-from taskrouter_gateway.eventlog.log import EventLogOpenError, NewEvent
+from taskrouter_gateway.eventlog.jetstream.log import JetStreamEventLog, NatsOptions, StreamOptions
+from taskrouter_gateway.eventlog.log import EventLogClosed, EventLogOpenError, NewEvent
 
 _UNLIMITED = {k: -1 for k in ("subs", "data", "payload", "imports", "exports", "conn", "leaf")}
 
@@ -43,12 +43,12 @@ def _jwt(issuer: nkeys.KeyPair, subject: nkeys.KeyPair, name: str, nats: dict) -
     return f"{head}.{body}.{_b64(issuer.sign(f'{head}.{body}'.encode()))}"
 
 
-def _operator_mode(directory: Path) -> tuple[list[str], Path]:
-    """Server config lines for an operator with a system account and one JetStream-enabled account, and a
-    .creds file for a user of that account."""
+def _operator_mode(directory: Path, *, streams: int = -1) -> tuple[list[str], Path]:
+    """Server config lines for an operator with a system account and one JetStream-enabled account (allowed
+    `streams` streams, -1: any number), and a .creds file for a user of that account."""
     operator, system, account, user = (_keypair(p) for p in (nkeys.PREFIX_BYTE_OPERATOR, nkeys.PREFIX_BYTE_ACCOUNT,
                                                               nkeys.PREFIX_BYTE_ACCOUNT, nkeys.PREFIX_BYTE_USER))
-    jetstream = {"mem_storage": -1, "disk_storage": -1, "streams": -1, "consumer": -1}
+    jetstream = {"mem_storage": -1, "disk_storage": -1, "streams": streams, "consumer": -1}
     accounts = {
         system.public_key.decode(): _jwt(operator, system, "SYS", {"type": "account", "limits": _UNLIMITED}),
         account.public_key.decode(): _jwt(operator, account, "gateway", {
@@ -107,5 +107,24 @@ async def test_a_token_reaches_the_broker_and_a_wrong_one_is_a_clear_error_that_
         with pytest.raises(EventLogOpenError) as caught:
             await _append_one(NatsOptions(servers=(node.url,), token="wrong-token", connect_timeout_s=2.0))
         assert "cannot connect to NATS" in str(caught.value) and "wrong-token" not in str(caught.value)
+    finally:
+        node.stop()
+
+
+async def test_an_account_that_may_not_create_the_marks_bucket_stops_open_with_a_clear_error(tmp_path: Path) -> None:
+    # The account may hold one stream: the events stream is created, the shared-marks bucket (a second stream)
+    # is refused. The log must not open half-working, and must say why.
+    config, creds = _operator_mode(tmp_path, streams=1)
+    node = NatsNode("limited", tmp_path, extra=config)
+    node.start()
+    try:
+        wait_for(node.healthy, 30, "nats-server in operator mode")
+        log = JetStreamEventLog(NatsOptions(servers=(node.url,), credentials_file=str(creds)),
+                                StreamOptions(name="LIMITED", prefix="limited"))
+        reason = r"shared marks \(LIMITED_marks\) unavailable: .*err_code=10027.*maximum number of streams reached"
+        with pytest.raises(EventLogOpenError, match=reason):
+            await log.open()
+        with pytest.raises(EventLogClosed):  # not opened half-working
+            await log.append([_event(1)])
     finally:
         node.stop()

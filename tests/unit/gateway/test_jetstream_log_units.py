@@ -88,3 +88,16 @@ def test_a_lease_lasts_at_least_a_second(ttl_s, ok) -> None:
     else:
         with pytest.raises(ValueError, match="lease ttl must be >= 1 second"):
             KvLeases(None, "leases", ttl_s=ttl_s)
+
+
+def test_a_broker_failure_reads_as_what_the_server_said() -> None:
+    import nats.errors
+    import nats.js.errors
+
+    from taskrouter_gateway.eventlog.jetstream.failure import describe
+
+    refused = nats.js.errors.BadRequestError(code=400, err_code=10027, description="maximum number of streams reached")
+    assert repr(refused) == "BadRequestError()"  # what the log's errors used to show
+    assert "err_code=10027" in describe(refused) and "maximum number of streams reached" in describe(refused)
+    assert describe(nats.errors.TimeoutError()) == "nats: timeout"
+    assert describe(TimeoutError()) == "TimeoutError"  # nothing to say but its kind

@@ -29,6 +29,7 @@ from .dedup import Deduper
 from .lifecycle import Lifecycle
 from .marks import Lead
 from .options import StreamOptions
+from .failure import describe
 
 _log = structlog.get_logger(__name__)
 
@@ -128,7 +129,7 @@ class Appender:
                         nats.errors.ConnectionReconnectingError, nats.errors.NoRespondersError):
                     pass  # no leader (election) or link down: retry the same msg id; the broker dedups it
                 except (nats.errors.ConnectionClosedError, nats.errors.Error) as exc:
-                    raise EventLogWriteError(f"event {ev.sid} not stored: {exc!r}") from None
+                    raise EventLogWriteError(f"event {ev.sid} not stored: {describe(exc)}") from None
                 await asyncio.sleep(min(_RETRY_PAUSE_S, max(deadline - time.monotonic(), 0)))
         self._consumer.acked(ack.seq)
         return AppendResult(ack.seq, bool(ack.duplicate))

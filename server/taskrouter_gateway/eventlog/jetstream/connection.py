@@ -17,6 +17,7 @@ from ..log import EventLogClosed, EventLogError, EventLogOpenError
 from . import codec
 from .options import NatsOptions, StreamOptions, redact_url
 from .settle import once_formed
+from .failure import describe
 
 _log = structlog.get_logger(__name__)
 
@@ -86,7 +87,7 @@ class Connection:
             )
         except (OSError, TimeoutError, nats.errors.Error, ValueError) as exc:
             cause = errors[-1] if errors and isinstance(exc, TimeoutError) else exc
-            detail = str(cause) or type(cause).__name__
+            detail = describe(cause)
             shown = ",".join(redact_url(url) for url in servers)
             raise EventLogOpenError(f"cannot connect to NATS at {shown}: {detail}") from None
         self._js = self._nc.jetstream(timeout=self._read_timeout)
@@ -112,7 +113,7 @@ class Connection:
             raise EventLogOpenError(f"NATS stream {name} cannot be created or read: {exc.description}") from None
         except (nats.errors.Error, TimeoutError) as exc:
             raise EventLogOpenError(
-                f"NATS stream {name} cannot be created or read (is JetStream enabled?): {exc or type(exc).__name__}"
+                f"NATS stream {name} cannot be created or read (is JetStream enabled?): {describe(exc)}"
             ) from None
         conflicts = self._stream.conflicts(info.config)
         if conflicts:
@@ -137,7 +138,7 @@ class Connection:
         try:
             info = await self._jsm.stream_info(self._stream.name)
         except (nats.errors.Error, TimeoutError) as exc:
-            raise EventLogError(f"event log: NATS stream {self._stream.name} unavailable: {exc!r}") from None
+            raise EventLogError(f"event log: NATS stream {self._stream.name} unavailable: {describe(exc)}") from None
         state = info.state
         last = state.last_seq
         first = state.first_seq if state.messages else last + 1
@@ -150,7 +151,7 @@ class Connection:
         except nats.js.errors.NotFoundError:
             return None
         except (nats.errors.Error, TimeoutError) as exc:
-            raise EventLogError(f"event log: reading seq {seq} failed: {exc!r}") from None
+            raise EventLogError(f"event log: reading seq {seq} failed: {describe(exc)}") from None
         return stamp_ms(raw.time)
 
     async def next_message(self, seq: int, subject: str) -> Any | None:
@@ -160,7 +161,7 @@ class Connection:
         except nats.js.errors.NotFoundError:
             return None
         except (nats.errors.Error, TimeoutError) as exc:
-            raise EventLogError(f"event log: reading seq {seq} failed: {exc!r}") from None
+            raise EventLogError(f"event log: reading seq {seq} failed: {describe(exc)}") from None
 
     async def last_message(self, subject: str) -> Any | None:
         """The newest message on `subject` (None: there is none)."""
@@ -169,4 +170,4 @@ class Connection:
         except nats.js.errors.NotFoundError:
             return None
         except (nats.errors.Error, TimeoutError) as exc:
-            raise EventLogError(f"event log: NATS stream {self._stream.name} unavailable: {exc!r}") from None
+            raise EventLogError(f"event log: NATS stream {self._stream.name} unavailable: {describe(exc)}") from None

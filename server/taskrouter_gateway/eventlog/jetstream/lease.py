@@ -20,6 +20,7 @@ import nats.js.errors
 import structlog
 
 from .kv import open_bucket
+from .failure import describe
 from ..log import EventLogError
 
 _log = structlog.get_logger(__name__)
@@ -76,7 +77,7 @@ class KvLeases:
             except _TRANSIENT as exc:
                 # A bucket another replica created a moment ago may have no leader yet; so may one in an election.
                 if time.monotonic() > deadline:
-                    raise LeaseUnavailable(f"lease {key}: the key-value store does not answer ({exc!r})") from None
+                    raise LeaseUnavailable(f"lease {key}: the key-value store does not answer ({describe(exc)})") from None
             await asyncio.sleep(poll_s)  # a retry interval while someone else holds it, not a sync point
         _log.info("lease.taken", key=key, owner=self.owner)
         state = {"revision": revision, "lost": 0}
@@ -102,7 +103,7 @@ class KvLeases:
                     await kv.delete(key, last=state["revision"])
                     _log.info("lease.released", key=key, owner=self.owner)
                 except (nats.errors.Error, TimeoutError) as exc:
-                    _log.warning("lease.release_failed", key=key, error=repr(exc))  # it lapses after ttl anyway
+                    _log.warning("lease.release_failed", key=key, error=describe(exc))  # it lapses after ttl anyway
 
     async def _renew(self, kv: Any, key: str, state: dict[str, int], lost: Callable[[], None]) -> None:
         while True:
@@ -114,4 +115,4 @@ class KvLeases:
                 lost()
                 return
             except (nats.errors.Error, TimeoutError) as exc:
-                _log.warning("lease.renew_failed", key=key, error=repr(exc))
+                _log.warning("lease.renew_failed", key=key, error=describe(exc))

@@ -52,6 +52,7 @@ from .marks import CLOCK_MARGIN_MS, Lead, SharedMarks
 from .options import MIN_DUPLICATE_WINDOW_S, NatsOptions, StreamOptions, redact_url
 from .reader import StreamReader
 from .since import SinceFinder
+from .failure import describe
 
 __all__ = [
     "CLOCK_MARGIN_MS", "ERR_DUPLICATE_IN_PROCESS", "MIN_DUPLICATE_WINDOW_S", "JetStreamEventLog", "NatsOptions",
@@ -246,7 +247,7 @@ class JetStreamEventLog(EventLog):
             async with self._leases.hold(name):
                 yield
         except (nats.errors.Error, TimeoutError) as exc:
-            raise EventLogError(f"lease {name} unavailable: {exc!r}") from None
+            raise EventLogError(f"lease {name} unavailable: {describe(exc)}") from None
 
     async def prune(self) -> int:
         """JetStream applies retention itself (max_age, max_bytes); this says how many events it removed since the

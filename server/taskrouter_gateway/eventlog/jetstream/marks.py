@@ -17,6 +17,7 @@ from typing import Any, Final
 import nats.errors
 import nats.js.errors
 from .kv import open_bucket
+from .failure import describe
 from ..log import EventLogError
 
 LEAD_KEY = "lead"
@@ -45,7 +46,7 @@ class SharedMarks:
         except nats.js.errors.KeyNotFoundError:
             return None
         except (nats.errors.Error, TimeoutError) as exc:
-            raise EventLogError(f"shared marks ({self._bucket}) unavailable: {exc!r}") from None
+            raise EventLogError(f"shared marks ({self._bucket}) unavailable: {describe(exc)}") from None
         try:
             return int((entry.value or b"").decode())
         except ValueError:
@@ -76,7 +77,7 @@ class SharedMarks:
                 except nats.js.errors.KeyWrongLastSequenceError:
                     await asyncio.sleep(0)  # another replica moved it: read again
         except (nats.errors.Error, TimeoutError) as exc:
-            raise EventLogError(f"shared marks ({self._bucket}) unavailable: {exc!r}") from None
+            raise EventLogError(f"shared marks ({self._bucket}) unavailable: {describe(exc)}") from None
         raise EventLogError(f"shared mark {key} keeps changing under this replica; not stored")
 
 

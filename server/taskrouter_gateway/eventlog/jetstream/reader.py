@@ -19,6 +19,7 @@ from .connection import Connection, stamp_ms
 from .consumer import Consumer
 from .lifecycle import Lifecycle
 from .options import StreamOptions
+from .failure import describe
 
 _SCAN_BUFFER_BYTES: Final = 32 * 1024 * 1024
 
@@ -124,7 +125,7 @@ class StreamReader:
                                                       config=config, idle_heartbeat=1.0, pending_msgs_limit=-1,
                                                       pending_bytes_limit=_SCAN_BUFFER_BYTES)
         except (nats.errors.Error, TimeoutError) as exc:
-            raise EventLogError(f"event log: cannot read the stream from seq {first.seq}: {exc!r}") from None
+            raise EventLogError(f"event log: cannot read the stream from seq {first.seq}: {describe(exc)}") from None
         try:
             last = after
             while True:
