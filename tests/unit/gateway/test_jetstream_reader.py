@@ -185,6 +185,7 @@ async def test_a_scan_inside_the_cache_asks_the_broker_nothing():
     broker = _stream(*TEN)
     reader = _reader(broker, 6)
     assert await _scan(reader, 8, 10) == [9, 10]
+    assert await _scan(reader, 6, 10) == [7, 8, 9, 10]  # after the cache's first event
     assert await _scan(reader, 5, 10) == [6, 7, 8, 9, 10]
     assert await _scan(reader, 3, 3) == []  # an empty range
     assert broker.gets == [] and broker.subscribes == []
