@@ -152,9 +152,11 @@ async def test_a_read_the_cache_answers_alone_asks_the_broker_nothing():
 
 async def test_a_workspace_read_that_finds_its_next_event_in_the_cache_takes_it_from_the_cache_once():
     # WSA's next message after 2 is 8, already in the cache: the broker's answer is not taken as well.
-    broker = _stream("WSA", "WSA", "WSB", "WSB", "WSB", "WSB", "WSB", "WSA", "WSB", "WSB")
+    broker = _stream("WSA", "WSA", "WSC", "WSB", "WSB", "WSB", "WSB", "WSA", "WSB", "WSB")
     reader = _reader(broker, 6)
     assert [e.seq for e in await reader.read_after(0, 100, "WSA")] == [1, 2, 8]
+    # WSC's last message is 3: the broker has nothing after it, and the read ends there.
+    assert [e.seq for e in await reader.read_after(0, 100, "WSC")] == [3]
 
 
 async def test_a_message_that_is_not_a_gateway_event_is_stepped_over_by_a_read():
