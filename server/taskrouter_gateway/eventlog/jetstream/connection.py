@@ -68,13 +68,13 @@ class Connection:
         if tls is not None:
             kwargs["tls"] = tls
 
-        errors: list[Exception] = []
+        newest: Exception | None = None
 
         async def remember(exc: Exception) -> None:
-            # Connection errors surface as failed operations; the client keeps reconnecting. The first ones
-            # explain a failed start-up.
-            if len(errors) < 8:
-                errors.append(exc)
+            # Connection errors surface as failed operations; the client keeps reconnecting. The newest one
+            # explains a start-up that ran out of time.
+            nonlocal newest
+            newest = exc
 
         try:
             self._nc = await asyncio.wait_for(
@@ -86,7 +86,7 @@ class Connection:
                 opts.connect_timeout_s,
             )
         except (OSError, TimeoutError, nats.errors.Error, ValueError) as exc:
-            cause = errors[-1] if errors and isinstance(exc, TimeoutError) else exc
+            cause = newest if newest is not None and isinstance(exc, TimeoutError) else exc
             detail = describe(cause)
             shown = ",".join(redact_url(url) for url in servers)
             raise EventLogOpenError(f"cannot connect to NATS at {shown}: {detail}") from None
@@ -109,12 +109,11 @@ class Connection:
             info, created = await once_formed(find_or_create, within_s=self._options.forming_wait_s)
             if created:
                 return info
-        except nats.js.errors.APIError as exc:
-            raise EventLogOpenError(f"NATS stream {name} cannot be created or read: {exc.description}") from None
         except (nats.errors.Error, TimeoutError) as exc:
-            raise EventLogOpenError(
-                f"NATS stream {name} cannot be created or read (is JetStream enabled?): {describe(exc)}"
-            ) from None
+            # The server's reason when it gave one; no reason (a 503, no responders, a timeout) is most often a
+            # server without JetStream.
+            reason = getattr(exc, "description", None) or f"is JetStream enabled on it? ({describe(exc)})"
+            raise EventLogOpenError(f"NATS stream {name} cannot be created or read: {reason}") from None
         conflicts = self._stream.conflicts(info.config)
         if conflicts:
             raise EventLogOpenError(f"NATS stream {name} exists with incompatible settings: " + "; ".join(conflicts))
