@@ -225,15 +225,30 @@ async def test_backfill_lease_lets_one_holder_in_at_a_time(open_log) -> None:
     assert overlaps == [1, 1]
 
 
-async def test_append_without_a_reachable_broker_fails_instead_of_acknowledging(tmp_path: Path) -> None:
+async def test_append_without_a_reachable_broker_fails_instead_of_acknowledging_and_works_once_it_is_back(
+    tmp_path: Path,
+) -> None:
     cluster = NatsCluster(tmp_path, size=1).start()
     try:
         log = JetStreamEventLog(NatsOptions(servers=tuple(cluster.urls)), write_timeout_s=1.0)
         await log.open()
         await log.append([ev(1)])
-        cluster.nodes[0].kill()
+        node = cluster.nodes[0]
+        node.kill()
         with pytest.raises(EventLogWriteError, match="not stored"):
             await log.append([ev(2)])
+        # The broker restarts on the same port and store: the log reconnects by itself, no reopen.
+        node.start()
+        wait_for(node.healthy, 30, "the restarted nats-server")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                await log.append([ev(3)])  # a retry with the same sid, as a caller's would be
+                break
+            except EventLogWriteError:
+                if time.monotonic() > deadline:
+                    raise
+        assert [e.sid for e in await log.read_after(0, limit=10)] in ([ev(1).sid, ev(3).sid], [ev(n).sid for n in (1, 2, 3)])
         await log.close()
     finally:
         cluster.stop()
