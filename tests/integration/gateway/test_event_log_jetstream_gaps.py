@@ -251,8 +251,8 @@ async def test_lookups_by_sid_find_events_on_both_sides_of_the_edge_of_the_cache
 async def test_a_lease_held_elsewhere_is_refused_after_one_attempt_when_there_is_no_time_to_wait(open_log) -> None:
     log = await open_log(fresh_stream())
     js = log.connection.jetstream()
-    holder = KvLeases(js, f"{log.stream_name}_leases", ttl_s=5)
-    other = KvLeases(js, f"{log.stream_name}_leases", ttl_s=5)
+    holder = KvLeases(js, f"{log.stream_name}_leases", ttl_s=5, replicas=1)
+    other = KvLeases(js, f"{log.stream_name}_leases", ttl_s=5, replicas=1)
     assert other.contended == 0
     async with holder.hold("job"):
         with pytest.raises(LeaseUnavailable, match="lease job is held by another replica"):

@@ -74,7 +74,7 @@ def _leases(bucket: Bucket) -> KvLeases:
         assert name == "leases"
         return bucket
 
-    return KvLeases(SimpleNamespace(key_value=key_value), "leases", ttl_s=1.0)
+    return KvLeases(SimpleNamespace(key_value=key_value), "leases", ttl_s=1.0, replicas=1)
 
 
 async def _renewed(bucket: Bucket, times: int = 1) -> None:

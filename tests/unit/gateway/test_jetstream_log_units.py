@@ -84,10 +84,10 @@ def test_a_lease_lasts_at_least_a_second(ttl_s, ok) -> None:
     from taskrouter_gateway.eventlog.jetstream.lease import KvLeases
 
     if ok:
-        assert KvLeases(None, "leases", ttl_s=ttl_s).owner
+        assert KvLeases(None, "leases", ttl_s=ttl_s, replicas=1).owner
     else:
         with pytest.raises(ValueError, match="lease ttl must be >= 1 second"):
-            KvLeases(None, "leases", ttl_s=ttl_s)
+            KvLeases(None, "leases", ttl_s=ttl_s, replicas=1)
 
 
 def test_a_broker_failure_reads_as_what_the_server_said() -> None:

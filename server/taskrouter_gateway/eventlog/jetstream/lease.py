@@ -44,7 +44,7 @@ class LeaseLost(EventLogError):
 
 
 class KvLeases:
-    def __init__(self, js: Any, bucket: str, *, ttl_s: float = 30.0, replicas: int = 1) -> None:
+    def __init__(self, js: Any, bucket: str, *, ttl_s: float, replicas: int) -> None:
         if ttl_s < 1:
             raise ValueError("lease ttl must be >= 1 second")
         self._js = js
