@@ -94,17 +94,23 @@ async def test_a_lease_is_held_while_its_body_runs_and_given_back_at_its_last_re
     assert bucket.deleted == [("backfill", last)] and "backfill" not in bucket.keys
 
 
-async def test_a_body_cancelled_from_outside_ends_cancelled_and_gives_the_lease_back(bucket):
-    leases = _leases(bucket)
+async def _holding(leases: KvLeases, *, then=lambda: None) -> asyncio.Task:
+    """A task whose body holds the lease, runs `then`, and waits for ever; returned once the body runs."""
     started = asyncio.Event()
 
     async def work() -> None:
         async with leases.hold("backfill"):
             started.set()
+            then()
             await asyncio.Event().wait()
 
     task = asyncio.create_task(work())
     await asyncio.wait_for(started.wait(), 10)
+    return task
+
+
+async def test_a_body_cancelled_from_outside_ends_cancelled_and_gives_the_lease_back(bucket):
+    task = await _holding(_leases(bucket))
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -113,19 +119,11 @@ async def test_a_body_cancelled_from_outside_ends_cancelled_and_gives_the_lease_
 
 
 async def test_a_lease_taken_over_stops_its_body_with_lease_lost_and_is_not_given_back(bucket):
-    leases = _leases(bucket)
-    started = asyncio.Event()
-
-    async def work() -> None:
-        async with leases.hold("backfill"):
-            started.set()
-            bucket.take_over("backfill")
-            await asyncio.Event().wait()  # stopped by the renewal that finds the lease gone
-
-    task = asyncio.create_task(work())
+    # The body waits for ever: only the renewal that finds the lease gone stops it.
+    task = await _holding(_leases(bucket), then=lambda: bucket.take_over("backfill"))
     done, _ = await asyncio.wait({task}, timeout=10)
     task.cancel()  # (only if it still runs: then the lease's loss did not stop it, and the test fails below)
-    assert task in done and started.is_set()
+    assert task in done
     with pytest.raises(LeaseLost, match="lease backfill was lost while its work ran"):
         task.result()
     assert bucket.keys["backfill"][0] == b"other:1" and bucket.deleted == []
