@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import ssl
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -273,6 +274,10 @@ def _creds(tmp_path, jwt: str = "eyJhIjoxfQ.eyJiIjoyfQ.c2ln", seed: str | None =
 def test_a_creds_file_with_a_user_jwt_and_seed_is_accepted_and_none_needs_no_file(tmp_path) -> None:
     NatsOptions().check_credentials()
     NatsOptions(credentials_file=_creds(tmp_path)).check_credentials()
+    # Without its END lines, as nats.py reads it too: each value is the line after its BEGIN line.
+    path = Path(_creds(tmp_path))
+    path.write_text("\n".join(line for line in path.read_text().splitlines() if "END" not in line))
+    NatsOptions(credentials_file=str(path)).check_credentials()
 
 
 def test_a_creds_file_nats_py_would_choke_on_is_refused_up_front(tmp_path) -> None:
@@ -289,6 +294,10 @@ def test_a_creds_file_nats_py_would_choke_on_is_refused_up_front(tmp_path) -> No
         NatsOptions(credentials_file=str(no_jwt)).check_credentials()
     with pytest.raises(ValueError, match="holds no user JWT"):
         NatsOptions(credentials_file=_creds(tmp_path, jwt="")).check_credentials()
+    cut = tmp_path / "cut.creds"
+    cut.write_text("-----BEGIN NATS USER JWT-----\n")  # cut off right after the marker
+    with pytest.raises(ValueError, match="holds no user JWT"):
+        NatsOptions(credentials_file=str(cut)).check_credentials()
     for bad_seed in ("SUAIBDPBAUTWCWBKIO6XHQNI", "SU#not+base32#AIBDPBAUTWCWBKIO6XHQNINK5FWJW4OHLXC3HQ2KFE4PE"):
         with pytest.raises(ValueError, match="holds no valid user nkey seed") as caught:
             NatsOptions(credentials_file=_creds(tmp_path, seed=bad_seed)).check_credentials()
