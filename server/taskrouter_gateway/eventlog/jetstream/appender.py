@@ -26,10 +26,10 @@ from . import codec
 from .connection import Connection
 from .consumer import Consumer
 from .dedup import Deduper
+from .failure import describe
 from .lifecycle import Lifecycle
 from .marks import Lead
 from .options import StreamOptions
-from .failure import describe
 
 _log = structlog.get_logger(__name__)
 

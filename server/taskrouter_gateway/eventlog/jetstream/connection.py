@@ -15,9 +15,9 @@ from nats.aio.client import Client as NATS
 
 from ..log import EventLogClosed, EventLogError, EventLogOpenError
 from . import codec
+from .failure import describe
 from .options import NatsOptions, StreamOptions, redact_url
 from .settle import once_formed
-from .failure import describe
 
 _log = structlog.get_logger(__name__)
 

@@ -19,9 +19,9 @@ import nats.errors
 import nats.js.errors
 import structlog
 
-from .kv import open_bucket
-from .failure import describe
 from ..log import EventLogError
+from .failure import describe
+from .kv import open_bucket
 
 _log = structlog.get_logger(__name__)
 

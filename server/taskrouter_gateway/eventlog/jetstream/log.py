@@ -46,13 +46,13 @@ from .appender import ERR_DUPLICATE_IN_PROCESS, Appender
 from .connection import Connection, stamp_ms
 from .consumer import Consumer
 from .dedup import Deduper
+from .failure import describe
 from .lease import KvLeases
 from .lifecycle import Lifecycle
 from .marks import CLOCK_MARGIN_MS, Lead, SharedMarks
 from .options import MIN_DUPLICATE_WINDOW_S, NatsOptions, StreamOptions, redact_url
 from .reader import StreamReader
 from .since import SinceFinder
-from .failure import describe
 
 __all__ = [
     "CLOCK_MARGIN_MS", "ERR_DUPLICATE_IN_PROCESS", "MIN_DUPLICATE_WINDOW_S", "JetStreamEventLog", "NatsOptions",

@@ -16,9 +16,10 @@ from typing import Any, Final
 
 import nats.errors
 import nats.js.errors
-from .kv import open_bucket
-from .failure import describe
+
 from ..log import EventLogError
+from .failure import describe
+from .kv import open_bucket
 
 LEAD_KEY = "lead"
 _ATTEMPTS = 20

@@ -17,9 +17,9 @@ from ..log import EventLogError, StoredEvent
 from . import codec
 from .connection import Connection, stamp_ms
 from .consumer import Consumer
+from .failure import describe
 from .lifecycle import Lifecycle
 from .options import StreamOptions
-from .failure import describe
 
 _SCAN_BUFFER_BYTES: Final = 32 * 1024 * 1024
 
