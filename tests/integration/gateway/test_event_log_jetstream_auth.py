@@ -15,15 +15,12 @@ from pathlib import Path
 import nkeys
 import pytest
 from natsutil import NatsNode, wait_for
+from test_event_log_jetstream import ev
 
 from taskrouter_gateway.eventlog.jetstream.log import JetStreamEventLog, NatsOptions, StreamOptions
-from taskrouter_gateway.eventlog.log import EventLogClosed, EventLogOpenError, NewEvent
+from taskrouter_gateway.eventlog.log import EventLogClosed, EventLogOpenError
 
 _UNLIMITED = {k: -1 for k in ("subs", "data", "payload", "imports", "exports", "conn", "leaf")}
-
-
-def _event(n: int) -> NewEvent:
-    return NewEvent(f"EV{n:032d}", "WS" + "a" * 32, "task.created", "", 1_000 + n, b"{}")
 
 
 def _b64(data: bytes) -> str:
@@ -69,7 +66,7 @@ async def _append_one(options: NatsOptions) -> int:
     log = JetStreamEventLog(options)
     await log.open()
     try:
-        [result] = await log.append([_event(1)])
+        [result] = await log.append([ev(1)])
         return result.seq
     finally:
         await log.close()
@@ -125,6 +122,6 @@ async def test_an_account_that_may_not_create_the_marks_bucket_stops_open_with_a
         with pytest.raises(EventLogOpenError, match=reason):
             await log.open()
         with pytest.raises(EventLogClosed):  # not opened half-working
-            await log.append([_event(1)])
+            await log.append([ev(1)])
     finally:
         node.stop()

@@ -18,18 +18,12 @@ import pytest
 from natsutil import NatsCluster
 from structlog.testing import capture_logs
 
-from test_event_log_jetstream import open_log  # noqa: F401 - the fixture: open_log(stream, **options)
+from test_event_log_jetstream import WS1, WS2, ev, open_log  # noqa: F401 - open_log is the fixture: open_log(stream, **options)
 from taskrouter_gateway.eventlog.jetstream.lease import KvLeases, LeaseUnavailable
 from taskrouter_gateway.eventlog.jetstream.log import JetStreamEventLog, NatsOptions, StreamOptions
 from taskrouter_gateway.eventlog.log import EventLogClosed, EventLogError, NewEvent, StoredEvent
 
-WS1 = "WS" + "1" * 32
-WS2 = "WS" + "2" * 32
 _names = itertools.count()
-
-
-def ev(n: int, *, ws: str = WS1) -> NewEvent:
-    return NewEvent(f"EV{n:032d}", ws, "task.created", "", 1_000 + n, f"payload {n}".encode())
 
 
 def fresh_stream(**options) -> StreamOptions:

@@ -7,25 +7,17 @@ directly. Messages are published with the plain JetStream client, as any writer 
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from natsutil import NatsCluster, NatsNode, wait_for
+from test_event_log_jetstream_gaps import fresh_stream
 
 from taskrouter_gateway.eventlog.jetstream.connection import Connection
 from taskrouter_gateway.eventlog.jetstream.options import NatsOptions, StreamOptions
 from taskrouter_gateway.eventlog.log import EventLogError, EventLogOpenError
-
-_names = itertools.count(1)
-
-
-def _stream(**settings: object) -> StreamOptions:
-    name = f"conn{next(_names)}x{time.monotonic_ns() % 100_000}"
-    return StreamOptions(name=name, prefix=name, **settings)  # type: ignore[arg-type]
-
 
 async def _connected(urls: list[str], stream: StreamOptions, **options: object) -> Connection:
     connection = Connection(NatsOptions(servers=tuple(urls), **options), stream,  # type: ignore[arg-type]
@@ -37,7 +29,7 @@ async def _connected(urls: list[str], stream: StreamOptions, **options: object) 
 
 @pytest.fixture
 async def connection(nats_single: NatsCluster) -> AsyncIterator[Connection]:
-    stream = _stream(max_msgs=3)
+    stream = fresh_stream(max_msgs=3)
     opened = await _connected(nats_single.urls, stream)
     yield opened
     await opened.close()
@@ -71,7 +63,7 @@ async def test_requests_where_the_stream_holds_nothing_answer_none(connection: C
 async def test_every_request_to_a_broker_that_is_gone_is_an_event_log_error(tmp_path: Path) -> None:
     cluster = NatsCluster(tmp_path, size=1).start()
     try:
-        connection = await _connected(cluster.urls, _stream())
+        connection = await _connected(cluster.urls, fresh_stream())
         await _publish(connection, "WSA", 1)
         cluster.nodes[0].kill()
         for name, request in [("bounds", connection.bounds()), ("stored_ms", connection.stored_ms(1)),
@@ -87,7 +79,7 @@ async def test_every_request_to_a_broker_that_is_gone_is_an_event_log_error(tmp_
 
 async def test_a_stream_the_broker_refuses_to_create_is_an_open_error_with_its_reason(nats_single) -> None:
     with pytest.raises(EventLogOpenError, match=r"cannot be created or read: replicas > 1 not supported"):
-        await _connected(nats_single.urls, _stream(replicas=3))
+        await _connected(nats_single.urls, fresh_stream(replicas=3))
 
 
 async def test_a_broker_without_jetstream_is_an_open_error_that_says_so(tmp_path: Path) -> None:
@@ -96,17 +88,17 @@ async def test_a_broker_without_jetstream_is_an_open_error_that_says_so(tmp_path
     try:
         wait_for(node.healthy, 30, "nats-server without JetStream")
         with pytest.raises(EventLogOpenError, match=r"cannot be created or read: is JetStream enabled on it\? \(nats: "):
-            await _connected([node.url], _stream())
+            await _connected([node.url], fresh_stream())
     finally:
         node.stop()
 
 
 async def test_tls_files_that_cannot_be_loaded_are_an_open_error(tmp_path: Path) -> None:
     with pytest.raises(EventLogOpenError, match="NATS TLS files cannot be loaded"):
-        await _connected(["tls://127.0.0.1:1"], _stream(), tls_ca=str(tmp_path / "missing-ca.pem"))
+        await _connected(["tls://127.0.0.1:1"], fresh_stream(), tls_ca=str(tmp_path / "missing-ca.pem"))
 
 
 async def test_a_connect_timeout_under_a_second_still_connects(nats_single) -> None:
-    connection = await _connected(nats_single.urls, _stream(), connect_timeout_s=0.5)
+    connection = await _connected(nats_single.urls, fresh_stream(), connect_timeout_s=0.5)
     assert await connection.bounds() == (1, 0)
     await connection.close()
