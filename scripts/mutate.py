@@ -282,6 +282,8 @@ def sample_mutants(module: str, count: int, seed: str, parsed: _Parsed | None = 
     """`count` mutants drawn with a seeded generator, none of them keyed in `exclude`: the same code, seed and
     exclusions always give the same ones."""
     parsed = parsed or _parse(module)
+    if count >= len(parsed.sites):  # all of them: one pass, not one per site (each redoes its "#n" group)
+        return [m for m in _describe(module, parsed) if m.key not in exclude]
     picked: list[tuple[int, Mutant]] = []
     for index in random.Random(seed).sample(range(len(parsed.sites)), len(parsed.sites)):
         if len(picked) == count:
